@@ -1,0 +1,121 @@
+using Functional.Layers;
+using TorchSharp;
+using Parameter = TorchSharp.Modules.Parameter;
+using static TorchSharp.torch;
+
+namespace Functional.Torch;
+
+/// <summary>Which memory layout a built layer computes in.</summary>
+public enum PhysicalLayout
+{
+    /// <summary>Elementwise: works in whatever layout it is given.</summary>
+    Any,
+    /// <summary>Needs the tensor in the layout the Keras shape describes (e.g. Dense on the last axis, Flatten's order).</summary>
+    Logical,
+    /// <summary>A <c>channels_last</c> spatial layer that computes in PyTorch's channels-first layout (NCHW).</summary>
+    ChannelsFirst,
+}
+
+/// <summary>
+/// A layer record built into a TorchSharp module for one input shape. Weights are TorchSharp parameters; <see cref="KerasWeights"/>
+/// maps them to Keras's names (<c>kernel</c>, <c>bias</c>, …).
+/// </summary>
+public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Creates the module for <paramref name="layer"/> (which carries its resolved name).</summary>
+    protected BuiltLayer(Layer layer, Shape inputShape) : base(layer.Name ?? layer.DefaultNameStem)
+    {
+        Layer = layer;
+        InputShape = inputShape;
+        OutputShape = layer.ComputeOutputShape(inputShape);
+    }
+
+    /// <summary>The record this module was built from.</summary>
+    public Layer Layer { get; }
+
+    /// <summary>The per-sample input shape it was built for.</summary>
+    public Shape InputShape { get; }
+
+    /// <summary>The per-sample output shape (from the pure shape function).</summary>
+    public Shape OutputShape { get; }
+
+    /// <summary>The layout this module computes in; the model inserts permutes where layouts change.</summary>
+    public virtual PhysicalLayout Layout => PhysicalLayout.Logical;
+
+    /// <summary>The weights under their Keras names, with Keras's trainable flag.</summary>
+    public virtual IEnumerable<(string Name, Parameter Parameter, bool Trainable)> KerasWeights() => [];
+
+    /// <summary>Non-trainable state that is not a parameter (e.g. moving statistics), under Keras names.</summary>
+    public virtual IEnumerable<(string Name, Tensor Buffer)> KerasBuffers() => [];
+}
+
+/// <summary>Turns one kind of layer record into a module. Subclass <see cref="LayerBuilder{TLayer}"/>; builders are found by reflection.</summary>
+public interface ILayerBuilder
+{
+    /// <summary>The record type handled (subtypes too, unless a more specific builder exists).</summary>
+    Type LayerType { get; }
+
+    /// <summary>Builds the module.</summary>
+    BuiltLayer Build(Layer layer, Shape inputShape, BuildContext context);
+}
+
+/// <summary>Typed base for builders.</summary>
+public abstract class LayerBuilder<TLayer> : ILayerBuilder where TLayer : Layer
+{
+    /// <inheritdoc />
+    public Type LayerType => typeof(TLayer);
+
+    /// <summary>Builds the module for a record of this type.</summary>
+    public abstract BuiltLayer Build(TLayer layer, Shape inputShape, BuildContext context);
+
+    BuiltLayer ILayerBuilder.Build(Layer layer, Shape inputShape, BuildContext context) => Build((TLayer)layer, inputShape, context);
+}
+
+/// <summary>What a builder needs besides the record: the device and the random state for initializers.</summary>
+public sealed class BuildContext
+{
+    internal BuildContext(Device device) => Device = device;
+
+    /// <summary>Where the weights are created.</summary>
+    public Device Device { get; }
+
+    internal torch.Device TorchDevice => Device.ToTorch();
+}
+
+/// <summary>The registry of layer builders: every <see cref="ILayerBuilder"/> in Functional.Torch, plus any registered by users.</summary>
+public static class LayerBuilders
+{
+    private static readonly Dictionary<Type, ILayerBuilder> ByType = Discover();
+
+    private static Dictionary<Type, ILayerBuilder> Discover()
+    {
+        var found = new Dictionary<Type, ILayerBuilder>();
+        foreach (var t in typeof(LayerBuilders).Assembly.GetTypes())
+            if (!t.IsAbstract && typeof(ILayerBuilder).IsAssignableFrom(t) && t.GetConstructor(Type.EmptyTypes) is not null)
+            {
+                var b = (ILayerBuilder)Activator.CreateInstance(t)!;
+                found[b.LayerType] = b;
+            }
+        return found;
+    }
+
+    /// <summary>Registers (or replaces) the builder for a record type — the extension point for custom layers.</summary>
+    public static void Register(ILayerBuilder builder)
+    {
+        lock (ByType) ByType[builder.LayerType] = builder;
+    }
+
+    /// <summary>Builds a record into a module; the most specific registered builder wins.</summary>
+    /// <exception cref="NotSupportedException">No builder handles the record's type.</exception>
+    public static BuiltLayer Build(Layer layer, Shape inputShape, BuildContext context)
+    {
+        lock (ByType)
+        {
+            for (var t = layer.GetType(); t is not null && t != typeof(object); t = t.BaseType)
+                if (ByType.TryGetValue(t, out var b))
+                    return b.Build(layer, inputShape, context);
+        }
+        throw new NotSupportedException(
+            $"{layer.Describe()}: no builder is registered for {layer.GetType().FullName}. Register one with LayerBuilders.Register.");
+    }
+}

@@ -1,0 +1,77 @@
+using Functional.Layers;
+using Functional.Shapes;
+using TorchSharp;
+using Parameter = TorchSharp.Modules.Parameter;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Functional.Torch;
+
+/// <summary>
+/// Conv1D/2D/3D as one rank-generic module. <c>channels_last</c> layers compute in PyTorch's channels-first layout
+/// (the model permutes once around runs of such layers). TF <c>same</c> padding is exact: symmetric padding goes to the
+/// convolution itself, an odd total is padded explicitly with the extra element after.
+/// </summary>
+internal sealed class BuiltConv : BuiltLayer
+{
+    private readonly Parameter weight;   // (out, in/groups, k...)
+    private readonly Parameter? bias;
+    private readonly Conv conv;
+    private readonly long[] strides, dilation, symmetricPadding;
+    private readonly long[]? explicitPadding;   // F.pad order: last dim first
+
+    public BuiltConv(Conv layer, Shape input, BuildContext context) : base(layer, input)
+    {
+        conv = layer;
+        var specs = layer.Parameters(input);
+        var kernel = specs[0].Shape;   // Keras: (k..., in/groups, out)
+        var rank = layer.Rank;
+        weight = BuildHelpers.CreateParameter(specs[0],
+            [layer.Filters, kernel[rank], .. layer.KernelSize.Select(k => (long)k)], context);
+        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], context);
+        strides = layer.Strides.Select(s => (long)s).ToArray();
+        dilation = layer.DilationRate.Select(d => (long)d).ToArray();
+        symmetricPadding = new long[rank];
+        var axes = layer.DataFormat.SpatialAxes(input.Rank);
+        var pads = new (int Before, int After)[rank];
+        for (var i = 0; i < rank; i++)
+            pads[i] = layer.Padding.Kind switch
+            {
+                PaddingKind.Same => ConvArithmetic.SamePadding(input[axes[i]], layer.KernelSize[i], layer.Strides[i], layer.DilationRate[i]),
+                PaddingKind.Causal => ConvArithmetic.CausalPadding(layer.KernelSize[i], layer.DilationRate[i]),
+                _ => (0, 0),
+            };
+        if (pads.All(p => p.Before == p.After))
+            for (var i = 0; i < rank; i++) symmetricPadding[i] = pads[i].Before;
+        else
+            explicitPadding = pads.Reverse().SelectMany(p => new long[] { p.Before, p.After }).ToArray();
+        RegisterComponents();
+    }
+
+    public override PhysicalLayout Layout => conv.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var input = explicitPadding is null ? x : F.pad(x, explicitPadding);
+        var y = conv.Rank switch
+        {
+            1 => F.conv1d(input, weight, bias, strides[0], symmetricPadding[0], dilation[0], conv.Groups),
+            2 => F.conv2d(input, weight, bias, strides, symmetricPadding, dilation, conv.Groups),
+            _ => F.conv3d(input, weight, bias, strides, symmetricPadding, dilation, conv.Groups),
+        };
+        if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, axis: 1);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    public override IEnumerable<(string, Parameter, bool)> KerasWeights()
+    {
+        yield return ("kernel", weight, Layer.Trainable);
+        if (bias is not null) yield return ("bias", bias, Layer.Trainable);
+    }
+}
+
+internal sealed class ConvBuilder : LayerBuilder<Conv>
+{
+    public override BuiltLayer Build(Conv layer, Shape input, BuildContext context) => new BuiltConv(layer, input, context);
+}

@@ -1,0 +1,119 @@
+using Functional.Layers;
+using TorchSharp;
+using Parameter = TorchSharp.Modules.Parameter;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Functional.Torch;
+
+/// <summary>Helpers shared by builders.</summary>
+internal static class BuildHelpers
+{
+    /// <summary>A parameter with the given PyTorch-layout shape, filled by the spec's initializer (fans from the Keras layout).</summary>
+    public static Parameter CreateParameter(ParameterSpec spec, long[] torchShape, BuildContext context)
+    {
+        var t = torch.empty(torchShape, ScalarType.Float32, context.TorchDevice);
+        InitializerSampling.Fill(t, spec.Initializer, spec.Shape.ToArray());
+        return new Parameter(t, requires_grad: spec.Trainable);
+    }
+}
+
+internal sealed class BuiltDense : BuiltLayer
+{
+    private readonly Parameter weight;   // PyTorch layout (units, in)
+    private readonly Parameter? bias;
+    private readonly Dense dense;
+
+    public BuiltDense(Dense layer, Shape input, BuildContext context) : base(layer, input)
+    {
+        dense = layer;
+        var specs = layer.Parameters(input);
+        weight = BuildHelpers.CreateParameter(specs[0], [layer.Units, input[-1]], context);
+        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Units], context);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        var y = F.linear(x, weight, bias);
+        if (dense.Activation.IsLinear) return y;
+        using (y) return ActivationOps.Apply(dense.Activation, y);
+    }
+
+    public override IEnumerable<(string, Parameter, bool)> KerasWeights()
+    {
+        yield return ("kernel", weight, Layer.Trainable);
+        if (bias is not null) yield return ("bias", bias, Layer.Trainable);
+    }
+}
+
+internal sealed class DenseBuilder : LayerBuilder<Dense>
+{
+    public override BuiltLayer Build(Dense layer, Shape input, BuildContext context) => new BuiltDense(layer, input, context);
+}
+
+internal sealed class BuiltActivation : BuiltLayer
+{
+    private readonly ActivationFunction function;
+    public BuiltActivation(Activation layer, Shape input) : base(layer, input) => function = layer.Function;
+    public override PhysicalLayout Layout => ActivationOps.IsAxisDependent(function) ? PhysicalLayout.Logical : PhysicalLayout.Any;
+    public override Tensor forward(Tensor x) => ActivationOps.Apply(function, x);
+}
+
+internal sealed class ActivationBuilder : LayerBuilder<Activation>
+{
+    public override BuiltLayer Build(Activation layer, Shape input, BuildContext context) => new BuiltActivation(layer, input);
+}
+
+internal sealed class BuiltDropout : BuiltLayer
+{
+    private readonly double rate;
+    private readonly Generator? generator;
+
+    public BuiltDropout(Dropout layer, Shape input, BuildContext context) : base(layer, input)
+    {
+        rate = layer.Rate;
+        // A seeded dropout draws its masks from its own generator, as Keras's seeded layers do.
+        if (layer.Seed is { } s) generator = new Generator((ulong)s, context.TorchDevice);
+    }
+
+    public override PhysicalLayout Layout => PhysicalLayout.Any;
+
+    public override Tensor forward(Tensor x)
+    {
+        if (!training || rate == 0) return x.alias();
+        if (rate >= 1) return torch.zeros_like(x);
+        if (generator is null) return F.dropout(x, rate, training: true);
+        using var keep = torch.empty_like(x).bernoulli_(1 - rate, generator);
+        return x * keep / (1 - rate);
+    }
+}
+
+internal sealed class DropoutBuilder : LayerBuilder<Dropout>
+{
+    public override BuiltLayer Build(Dropout layer, Shape input, BuildContext context) => new BuiltDropout(layer, input, context);
+}
+
+internal sealed class BuiltFlatten : BuiltLayer
+{
+    private readonly bool moveChannelsLast;
+    public BuiltFlatten(Flatten layer, Shape input) : base(layer, input) =>
+        moveChannelsLast = !layer.DataFormat.IsChannelsLast && input.Rank > 1;
+
+    public override Tensor forward(Tensor x)
+    {
+        if (!moveChannelsLast) return x.flatten(1);
+        // Keras moves channels last before flattening a channels_first input.
+        var perm = new long[x.dim()];
+        perm[0] = 0;
+        for (var i = 1; i < perm.Length - 1; i++) perm[i] = i + 1;
+        perm[^1] = 1;
+        using var t = x.permute(perm);
+        return t.flatten(1);
+    }
+}
+
+internal sealed class FlattenBuilder : LayerBuilder<Flatten>
+{
+    public override BuiltLayer Build(Flatten layer, Shape input, BuildContext context) => new BuiltFlatten(layer, input);
+}

@@ -1,0 +1,167 @@
+using Functional.Shapes;
+
+namespace Functional.Layers;
+
+/// <summary>
+/// The rank-generic convolution behind <see cref="Conv1D"/>, <see cref="Conv2D"/> and <see cref="Conv3D"/>.
+/// </summary>
+/// <remarks>
+/// <para>Input shape: <c>(…spatial, channels)</c> for <c>channels_last</c>, <c>(channels, …spatial)</c> for <c>channels_first</c>.</para>
+/// <para>Output shape: the same layout with <see cref="Filters"/> channels; each spatial length is
+/// ⌈n/s⌉ for <c>same</c>/<c>causal</c> and ⌈(n − (k−1)·d)/s⌉ for <c>valid</c>.</para>
+/// <para>Parameters: kernel <c>(…kernel_size, in/groups, filters)</c> plus bias <c>(filters,)</c> — K·F·F·D_in + K for Conv2D with groups 1.</para>
+/// </remarks>
+public abstract record Conv : Layer
+{
+    /// <summary>Validates and normalises the arguments; every failure names the argument and value.</summary>
+    protected Conv(int rank, int filters, IntTuple kernelSize, IntTuple strides, Padding padding, DataFormat dataFormat,
+        IntTuple dilationRate, int groups, ActivationFunction? activation, bool useBias,
+        Initializer? kernelInitializer, Initializer? biasInitializer)
+    {
+        Rank = rank;
+        Filters = filters;
+        KernelSize = kernelSize;
+        Strides = strides.Count == 0 ? 1 : strides;
+        Padding = padding;
+        DataFormat = dataFormat;
+        DilationRate = dilationRate.Count == 0 ? 1 : dilationRate;
+        Groups = groups;
+        Activation = activation ?? ActivationFunction.Linear;
+        UseBias = useBias;
+        KernelInitializer = kernelInitializer ?? new GlorotUniform();
+        BiasInitializer = biasInitializer ?? new Zeros();
+        Validate();
+    }
+
+    /// <summary>The number of spatial dimensions (1, 2 or 3).</summary>
+    public int Rank { get; }
+
+    /// <summary>The number of output channels (K).</summary>
+    public int Filters { get; init => field = value > 0 ? value : throw ArgumentError("filters", value, "a strictly positive integer"); }
+
+    /// <summary>The window size per spatial dimension (F).</summary>
+    public IntTuple KernelSize { get; init => field = value.Expand(Rank, ClassName, "kernelSize").RequireAtLeast(1, ClassName, "kernelSize"); }
+
+    /// <summary>The step per spatial dimension (S); 1 by default.</summary>
+    public IntTuple Strides { get; init => field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); }
+
+    /// <summary><c>valid</c> (default), <c>same</c>, or <c>causal</c> (Conv1D only).</summary>
+    public Padding Padding { get; init; }
+
+    /// <summary><c>channels_last</c> (default) or <c>channels_first</c>.</summary>
+    public DataFormat DataFormat { get; init; }
+
+    /// <summary>The dilation per spatial dimension; 1 by default.</summary>
+    public IntTuple DilationRate { get; init => field = value.Expand(Rank, ClassName, "dilationRate").RequireAtLeast(1, ClassName, "dilationRate"); }
+
+    /// <summary>The number of channel groups; input channels and filters must both divide by it.</summary>
+    public int Groups { get; init => field = value > 0 ? value : throw ArgumentError("groups", value, "a strictly positive integer"); }
+
+    /// <summary>Applied to the output; <c>linear</c> (none) by default.</summary>
+    public ActivationFunction Activation { get; init; }
+
+    /// <summary>Whether a bias is added (default true).</summary>
+    public bool UseBias { get; init; }
+
+    /// <summary>Kernel initializer; <c>glorot_uniform</c> by default.</summary>
+    public Initializer KernelInitializer { get; init; }
+
+    /// <summary>Bias initializer; <c>zeros</c> by default.</summary>
+    public Initializer BiasInitializer { get; init; }
+
+    /// <summary>Checks the rules that involve several arguments (also re-checked after <c>with</c>).</summary>
+    protected virtual void Validate()
+    {
+        if (Padding.Kind == PaddingKind.Causal && Rank != 1)
+            throw new ArgumentException($"{ClassName}: padding 'causal' is only supported for 1-D convolutions. Received: padding='causal'.", "padding");
+        if (Strides.Any(s => s > 1) && DilationRate.Any(d => d > 1))
+            throw new ArgumentException(
+                $"{ClassName}: strides > 1 is not supported together with dilationRate > 1. Received: strides={Strides} and dilationRate={DilationRate}.", "strides");
+        if (Filters % Groups != 0)
+            throw new ArgumentException(
+                $"{ClassName}: the number of filters must be evenly divisible by the number of groups. Received: groups={Groups}, filters={Filters}.", "groups");
+    }
+
+    /// <summary>The number of input channels this layer would see for a given input.</summary>
+    protected int InputChannels(Shape input) => input[DataFormat.ChannelAxis(input.Rank)];
+
+    /// <summary>Checks rank and channels; returns the input channel count.</summary>
+    protected int CheckInput(Shape input)
+    {
+        Validate();
+        if (input.Rank != Rank + 1)
+            throw ShapeError(input, null, $"expected a per-sample input of rank {Rank + 1} ({Layout()}), got rank {input.Rank}.");
+        var channels = InputChannels(input);
+        if (channels % Groups != 0)
+            throw ShapeError(input, DataFormat.ChannelAxis(input.Rank),
+                $"the number of input channels ({channels}) must be evenly divisible by groups={Groups}.");
+        return channels;
+    }
+
+    private string Layout()
+    {
+        var spatial = Rank switch { 1 => "steps", 2 => "rows, cols", _ => "dim1, dim2, dim3" };
+        return DataFormat.IsChannelsLast ? $"{spatial}, channels" : $"channels, {spatial}";
+    }
+
+    /// <inheritdoc />
+    public override Shape ComputeOutputShape(Shape input)
+    {
+        CheckInput(input);
+        var axes = DataFormat.SpatialAxes(input.Rank);
+        var dims = input.ToArray();
+        for (var i = 0; i < Rank; i++)
+        {
+            var n = input[axes[i]];
+            var outLen = ConvArithmetic.ConvOutputLength(n, KernelSize[i], Strides[i], Padding, DilationRate[i]);
+            if (outLen <= 0)
+                throw ShapeError(input, axes[i],
+                    $"spatial dimension {i} has length {n}, smaller than the {(DilationRate[i] > 1 ? "dilated " : "")}kernel extent " +
+                    $"{ConvArithmetic.EffectiveKernel(KernelSize[i], DilationRate[i])} (kernelSize={KernelSize}, dilationRate={DilationRate}) with padding 'valid'.");
+            dims[axes[i]] = outLen;
+        }
+        dims[DataFormat.ChannelAxis(input.Rank)] = Filters;
+        return new Shape(dims);
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<ParameterSpec> Parameters(Shape input)
+    {
+        var channels = CheckInput(input);
+        var kernel = new Shape([.. KernelSize, channels / Groups, Filters]);
+        var specs = new List<ParameterSpec> { new("kernel", kernel, KernelInitializer) };
+        if (UseBias) specs.Add(new("bias", new Shape(Filters), BiasInitializer));
+        return specs;
+    }
+}
+
+/// <summary>1-D convolution over <c>(steps, channels)</c> (Keras <c>Conv1D</c>); supports <c>causal</c> padding.</summary>
+public sealed record Conv1D : Conv
+{
+    /// <summary>Creates the layer with Keras's defaults: strides 1, <c>valid</c>, <c>channels_last</c>, dilation 1, groups 1, no activation, bias.</summary>
+    public Conv1D(int filters, IntTuple kernelSize, IntTuple strides = default, Padding padding = default, DataFormat dataFormat = default,
+        IntTuple dilationRate = default, int groups = 1, ActivationFunction? activation = null, bool useBias = true,
+        Initializer? kernelInitializer = null, Initializer? biasInitializer = null)
+        : base(1, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer) { }
+}
+
+/// <summary>2-D convolution over <c>(rows, cols, channels)</c> (Keras <c>Conv2D</c>).</summary>
+/// <remarks>Parameters: K·F·F·D_in + K (K·F·F·D_in without bias). Output rows: ⌈n/s⌉ (<c>same</c>) or ⌈(n − f + 1)/s⌉ (<c>valid</c>).</remarks>
+public sealed record Conv2D : Conv
+{
+    /// <summary>Creates the layer with Keras's defaults: strides 1, <c>valid</c>, <c>channels_last</c>, dilation 1, groups 1, no activation, bias.</summary>
+    public Conv2D(int filters, IntTuple kernelSize, IntTuple strides = default, Padding padding = default, DataFormat dataFormat = default,
+        IntTuple dilationRate = default, int groups = 1, ActivationFunction? activation = null, bool useBias = true,
+        Initializer? kernelInitializer = null, Initializer? biasInitializer = null)
+        : base(2, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer) { }
+}
+
+/// <summary>3-D convolution over <c>(dim1, dim2, dim3, channels)</c> (Keras <c>Conv3D</c>).</summary>
+public sealed record Conv3D : Conv
+{
+    /// <summary>Creates the layer with Keras's defaults: strides 1, <c>valid</c>, <c>channels_last</c>, dilation 1, groups 1, no activation, bias.</summary>
+    public Conv3D(int filters, IntTuple kernelSize, IntTuple strides = default, Padding padding = default, DataFormat dataFormat = default,
+        IntTuple dilationRate = default, int groups = 1, ActivationFunction? activation = null, bool useBias = true,
+        Initializer? kernelInitializer = null, Initializer? biasInitializer = null)
+        : base(3, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer) { }
+}

@@ -1,0 +1,120 @@
+namespace Functional.Layers;
+
+/// <summary>The input of a model: the per-sample shape, batch excluded (Keras <c>Input(shape=…)</c>, class <c>InputLayer</c>).</summary>
+public sealed record Input : Layer
+{
+    /// <summary>Declares an input of the given per-sample shape.</summary>
+    public Input(Shape shape) => Shape = shape ?? throw ArgumentError("shape", null, "a shape");
+
+    /// <summary>Declares an input from its dimensions, e.g. <c>new Input(28, 28, 1)</c>.</summary>
+    public Input(params int[] shape) : this(new Shape(shape)) { }
+
+    /// <summary>The per-sample shape.</summary>
+    public Shape Shape { get; init; }
+
+    /// <inheritdoc />
+    public override string ClassName => "InputLayer";
+
+    /// <inheritdoc />
+    public override Shape ComputeOutputShape(Shape input) => Shape;
+}
+
+/// <summary>A fully connected layer on the last axis: <c>activation(x · kernel + bias)</c> (Keras <c>Dense</c>).</summary>
+/// <remarks>Input (…, in) → output (…, units). Parameters: in·units + units (in·units without bias).</remarks>
+public sealed record Dense : Layer
+{
+    /// <summary>Keras defaults: no activation, bias, <c>glorot_uniform</c> kernel, <c>zeros</c> bias.</summary>
+    public Dense(int units, ActivationFunction? activation = null, bool useBias = true,
+        Initializer? kernelInitializer = null, Initializer? biasInitializer = null)
+    {
+        Units = units;
+        Activation = activation ?? ActivationFunction.Linear;
+        UseBias = useBias;
+        KernelInitializer = kernelInitializer ?? new GlorotUniform();
+        BiasInitializer = biasInitializer ?? new Zeros();
+    }
+
+    /// <summary>The output width.</summary>
+    public int Units { get; init => field = value > 0 ? value : throw ArgumentError("units", value, "a strictly positive integer"); }
+
+    /// <summary>Applied to the output; <c>linear</c> by default.</summary>
+    public ActivationFunction Activation { get; init; }
+
+    /// <summary>Whether a bias is added (default true).</summary>
+    public bool UseBias { get; init; }
+
+    /// <summary>Kernel initializer; <c>glorot_uniform</c> by default.</summary>
+    public Initializer KernelInitializer { get; init; }
+
+    /// <summary>Bias initializer; <c>zeros</c> by default.</summary>
+    public Initializer BiasInitializer { get; init; }
+
+    /// <inheritdoc />
+    public override Shape ComputeOutputShape(Shape input)
+    {
+        if (input.Rank < 1) throw ShapeError(input, null, "expected an input of rank at least 1.");
+        return input.With(-1, Units);
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<ParameterSpec> Parameters(Shape input)
+    {
+        ComputeOutputShape(input);
+        var specs = new List<ParameterSpec> { new("kernel", new Shape(input[-1], Units), KernelInitializer) };
+        if (UseBias) specs.Add(new("bias", new Shape(Units), BiasInitializer));
+        return specs;
+    }
+}
+
+/// <summary>Applies an activation function (Keras <c>Activation</c>). Shape unchanged, no parameters.</summary>
+public sealed record Activation : Layer
+{
+    /// <summary>Creates the layer for an activation name or value, e.g. <c>new Activation("softmax")</c>.</summary>
+    public Activation(ActivationFunction activation) => Function = activation;
+
+    /// <summary>The activation applied.</summary>
+    public ActivationFunction Function { get; init => field = value ?? throw ArgumentError("activation", null, "an activation"); }
+
+    /// <inheritdoc />
+    public override Shape ComputeOutputShape(Shape input) => input;
+}
+
+/// <summary>Randomly zeroes a fraction <see cref="Rate"/> of inputs during training and scales the rest by 1/(1 − rate) (Keras <c>Dropout</c>).</summary>
+/// <remarks>Identity at inference. Shape unchanged, no parameters.</remarks>
+public sealed record Dropout : Layer
+{
+    /// <summary>Creates the layer; <paramref name="rate"/> must lie in [0, 1].</summary>
+    public Dropout(double rate, int? seed = null)
+    {
+        Rate = rate;
+        Seed = seed;
+    }
+
+    /// <summary>The fraction of inputs to drop, in [0, 1].</summary>
+    public double Rate { get; init => field = value is >= 0 and <= 1 ? value : throw ArgumentError("rate", value, "a float value between 0 and 1"); }
+
+    /// <summary>Seed for the dropout mask; <c>null</c> uses the global generator.</summary>
+    public int? Seed { get; init; }
+
+    /// <inheritdoc />
+    public override Shape ComputeOutputShape(Shape input) => input;
+}
+
+/// <summary>Flattens each sample into one axis (Keras <c>Flatten</c>). No parameters.</summary>
+/// <remarks>Input (d1, …, dn) → output (d1·…·dn). With <c>channels_first</c>, channels are moved last before flattening, as Keras does.</remarks>
+public sealed record Flatten : Layer
+{
+    /// <summary>Creates the layer; <paramref name="dataFormat"/> defaults to <c>channels_last</c>.</summary>
+    public Flatten(DataFormat dataFormat = default) => DataFormat = dataFormat;
+
+    /// <summary>The layout of the input; only matters for the element order.</summary>
+    public DataFormat DataFormat { get; init; }
+
+    /// <inheritdoc />
+    public override Shape ComputeOutputShape(Shape input)
+    {
+        var size = input.Size;
+        if (size > int.MaxValue) throw ShapeError(input, null, $"the flattened size {size} exceeds {int.MaxValue}.");
+        return new Shape((int)size);
+    }
+}

@@ -1,0 +1,129 @@
+using System.Text.RegularExpressions;
+
+namespace Functional.Layers;
+
+/// <summary>
+/// An immutable Keras layer: its configuration, validated at construction, and the pure functions of it —
+/// <see cref="ComputeOutputShape(Shape)"/> and <see cref="Parameters(Shape)"/>. Building it into tensors is Functional.Torch's job.
+/// </summary>
+/// <remarks>Records compare by value, so two layers with the same configuration are equal.</remarks>
+public abstract partial record Layer
+{
+    private readonly string? _name;
+
+    /// <summary>The layer's name (Keras's <c>name</c>). A model gives unnamed layers Keras's default, e.g. <c>conv2d_1</c>.</summary>
+    public string? Name
+    {
+        get => _name;
+        init => _name = value is null || (value.Length > 0 && !value.Contains('/'))
+            ? value
+            : throw new ArgumentException($"{ClassName}: expected argument 'name' to be a non-empty string without '/'. Received: name='{value}'.", nameof(Name));
+    }
+
+    /// <summary>Whether the layer's weights are updated by training (Keras's <c>trainable</c>).</summary>
+    public bool Trainable { get; init; } = true;
+
+    /// <summary>The Keras class name shown in summaries and configs, e.g. <c>Conv2D</c>.</summary>
+    public virtual string ClassName => GetType().Name;
+
+    /// <summary>Keras's default name stem for this class: <c>Conv2D</c> → <c>conv2d</c>, <c>MaxPooling2D</c> → <c>max_pooling2d</c>.</summary>
+    public string DefaultNameStem => ToSnakeCase(ClassName);
+
+    /// <summary>How the layer is named in messages: <c>Conv2D 'conv2d_1'</c>.</summary>
+    public string Describe() => Name is null ? ClassName : $"{ClassName} '{Name}'";
+
+    /// <summary>The per-sample output shape for a per-sample input shape.</summary>
+    /// <exception cref="ShapeException">The input shape does not suit the layer; the message names the layer, the shape and the dimension.</exception>
+    public abstract Shape ComputeOutputShape(Shape input);
+
+    /// <summary>The output shape for several inputs; single-input layers require exactly one.</summary>
+    public virtual Shape ComputeOutputShape(IReadOnlyList<Shape> inputs)
+    {
+        if (inputs.Count != 1)
+            throw new ShapeException(this, inputs, null, $"expects exactly one input, got {inputs.Count}.");
+        return ComputeOutputShape(inputs[0]);
+    }
+
+    /// <summary>The weights the layer creates for a given input shape, in Keras layout and order.</summary>
+    public virtual IReadOnlyList<ParameterSpec> Parameters(Shape input) => [];
+
+    /// <summary>Weights for several inputs (merge layers); single-input layers use the first.</summary>
+    public virtual IReadOnlyList<ParameterSpec> Parameters(IReadOnlyList<Shape> inputs) =>
+        inputs.Count == 1 ? Parameters(inputs[0]) : [];
+
+    /// <summary>The number of scalars in all weights (Keras's <c>count_params()</c>).</summary>
+    public long ParameterCount(Shape input) => Parameters(input).Sum(p => p.Size);
+
+    /// <summary>The number of scalars updated by training: none when the layer is frozen.</summary>
+    public long TrainableParameterCount(Shape input) => Trainable ? Parameters(input).Where(p => p.Trainable).Sum(p => p.Size) : 0;
+
+    /// <summary>Throws a <see cref="ShapeException"/> about <paramref name="input"/> and dimension <paramref name="dimension"/>.</summary>
+    protected ShapeException ShapeError(Shape input, int? dimension, string problem) => new(this, [input], dimension, problem);
+
+    /// <summary>Throws an argument error naming this layer, the argument and the value.</summary>
+    protected ArgumentException ArgumentError(string argument, object? value, string expectation) =>
+        new($"{ClassName}: expected argument '{argument}' to be {expectation}. Received: {argument}={FormatValue(value)}.", argument);
+
+    internal static string FormatValue(object? value) => value switch
+    {
+        null => "None",
+        string s => $"'{s}'",
+        double d => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        float f => f.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        bool b => b ? "True" : "False",
+        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "None",
+    };
+
+    /// <summary>Keras's <c>to_snake_case</c>.</summary>
+    public static string ToSnakeCase(string name)
+    {
+        var s = NonWord().Replace(name, "");
+        s = UpperWord().Replace(s, "$1_$2");
+        s = LowerUpper().Replace(s, "$1_$2");
+        return s.ToLowerInvariant();
+    }
+
+    [GeneratedRegex(@"\W+")] private static partial Regex NonWord();
+    [GeneratedRegex("(.)([A-Z][a-z]+)")] private static partial Regex UpperWord();
+    [GeneratedRegex("([a-z])([A-Z])")] private static partial Regex LowerUpper();
+}
+
+/// <summary>One weight a layer creates: its Keras name and layout, how to initialise it and whether training updates it.</summary>
+/// <param name="Name">Keras's weight name, e.g. <c>kernel</c>, <c>bias</c>, <c>moving_mean</c>.</param>
+/// <param name="Shape">The weight's shape in Keras's layout (a Conv2D kernel is <c>(kh, kw, in, out)</c>).</param>
+/// <param name="Initializer">How it is filled when built.</param>
+/// <param name="Trainable">False for statistics such as BatchNormalization's moving mean and variance.</param>
+public sealed record ParameterSpec(string Name, Shape Shape, Initializer Initializer, bool Trainable = true)
+{
+    /// <summary>The number of scalars.</summary>
+    public long Size => Shape.Size;
+}
+
+/// <summary>
+/// A layer cannot take the shape it is given. The message names the layer, the input shape and the offending dimension.
+/// </summary>
+public sealed class ShapeException : ArgumentException
+{
+    /// <summary>The layer's description, e.g. <c>Conv2D 'conv2d_2'</c>.</summary>
+    public string Layer { get; }
+    /// <summary>The input shapes the layer was given.</summary>
+    public IReadOnlyList<Shape> InputShapes { get; }
+    /// <summary>The per-sample dimension at fault (0-based, batch excluded), when one is.</summary>
+    public int? Dimension { get; }
+
+    /// <summary>Creates the error.</summary>
+    public ShapeException(Layer layer, IReadOnlyList<Shape> inputs, int? dimension, string problem)
+        : base(Compose(layer.Describe(), inputs, dimension, problem))
+    {
+        Layer = layer.Describe();
+        InputShapes = inputs;
+        Dimension = dimension;
+    }
+
+    private static string Compose(string layer, IReadOnlyList<Shape> inputs, int? dimension, string problem)
+    {
+        var shapes = inputs.Count == 1 ? $"input shape {inputs[0]}" : $"input shapes [{string.Join(", ", inputs)}]";
+        var dim = dimension is { } d ? $" (axis {d + 1} counting the batch axis)" : "";
+        return $"{layer} cannot take {shapes}{dim}: {problem}";
+    }
+}

@@ -1,0 +1,137 @@
+using System.Collections;
+using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
+using Functional.Layers;
+
+namespace Functional.Models;
+
+/// <summary>
+/// A linear stack of layers after an <see cref="Layers.Input"/> (Keras <c>Sequential</c>). Declaring one names its layers
+/// (Keras's defaults: <c>conv2d</c>, <c>conv2d_1</c>, …) and infers every shape, so an invalid stack is rejected
+/// right here — without libtorch — by a <see cref="ShapeException"/> that names the layer, the shape and the dimension.
+/// </summary>
+/// <remarks>Immutable: <see cref="Add"/> returns a new model. Models compare by value.
+/// C# collection expressions work: <c>Sequential m = [new Input(28, 28, 1), new Flatten(), new Dense(10)];</c></remarks>
+[CollectionBuilder(typeof(Sequential), nameof(Create))]
+public sealed class Sequential : IEquatable<Sequential>, IEnumerable<Layer>
+{
+    /// <summary>Declares the model: the first item must be an <see cref="Layers.Input"/>.</summary>
+    /// <exception cref="ArgumentException">No input, a duplicate name, or a layer that cannot take its input shape.</exception>
+    public Sequential(params Layer[] layers) : this("sequential", layers) { }
+
+    /// <summary>Declares a named model: the first item must be an <see cref="Layers.Input"/>.</summary>
+    public Sequential(string name, IEnumerable<Layer> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        Name = string.IsNullOrWhiteSpace(name) ? throw new ArgumentException("Expected a non-empty model name.", nameof(name)) : name;
+        var list = layers.ToList();
+        if (list.Count == 0 || list[0] is not Input input)
+            throw new ArgumentException(
+                "A Sequential model must start with an Input that gives the per-sample shape, e.g. new Input(28, 28, 1). " +
+                $"Received: {(list.Count == 0 ? "no layers" : $"first layer {list[0].Describe()}")}.", nameof(layers));
+        if (list.Skip(1).OfType<Input>().FirstOrDefault() is { } extra)
+            throw new ArgumentException($"A Sequential model takes one Input, first. Received another: {extra.Describe()}.", nameof(layers));
+
+        Input = input;
+        Layers = LayerNaming.AssignNames(list.Skip(1)).ToImmutableArray();
+        var shapes = ImmutableArray.CreateBuilder<Shape>(Layers.Length);
+        var shape = input.Shape;
+        foreach (var layer in Layers)
+        {
+            shapes.Add(shape);
+            shape = layer.ComputeOutputShape(shape);
+        }
+        InputShapes = shapes.MoveToImmutable();
+        OutputShape = shape;
+    }
+
+    /// <summary>Collection-expression factory.</summary>
+    public static Sequential Create(ReadOnlySpan<Layer> layers) => new(layers.ToArray());
+
+    /// <summary>The model's name (<c>sequential</c> by default).</summary>
+    public string Name { get; }
+
+    /// <summary>The input declaration.</summary>
+    public Input Input { get; }
+
+    /// <summary>The layers after the input, each with its resolved name.</summary>
+    public ImmutableArray<Layer> Layers { get; }
+
+    /// <summary>The input shape of each layer, aligned with <see cref="Layers"/>.</summary>
+    public ImmutableArray<Shape> InputShapes { get; }
+
+    /// <summary>The output shape of each layer, aligned with <see cref="Layers"/>.</summary>
+    public IEnumerable<Shape> OutputShapes => Layers.Select((l, i) => i + 1 < Layers.Length ? InputShapes[i + 1] : OutputShape);
+
+    /// <summary>The model's per-sample output shape.</summary>
+    public Shape OutputShape { get; }
+
+    /// <summary>A new model with <paramref name="layer"/> appended (validated like the rest).</summary>
+    public Sequential Add(Layer layer) => new(Name, [Input, .. Layers, layer]);
+
+    /// <summary>The same layers under another model name.</summary>
+    public Sequential WithName(string name) => new(name, [Input, .. Layers]);
+
+    /// <summary>All weights (Keras's <c>count_params()</c>).</summary>
+    public long ParameterCount => Layers.Select((l, i) => l.ParameterCount(InputShapes[i])).Sum();
+
+    /// <summary>Weights updated by training.</summary>
+    public long TrainableParameterCount => Layers.Select((l, i) => l.TrainableParameterCount(InputShapes[i])).Sum();
+
+    /// <summary>Weights not updated by training (frozen layers, moving statistics).</summary>
+    public long NonTrainableParameterCount => ParameterCount - TrainableParameterCount;
+
+    /// <summary>The Keras summary as data.</summary>
+    public ModelSummary Summarize() => new(Name,
+        Layers.Select((l, i) => new SummaryRow(l.Name!, l.ClassName, [i + 1 < Layers.Length ? InputShapes[i + 1] : OutputShape],
+            l.ParameterCount(InputShapes[i]), [])).ToImmutableArray(),
+        ParameterCount, TrainableParameterCount);
+
+    /// <summary>The Keras summary as text (<c>model.summary()</c>). Needs no libtorch.</summary>
+    public string Summary() => Summarize().ToString();
+
+    /// <inheritdoc />
+    public IEnumerator<Layer> GetEnumerator() => ((IEnumerable<Layer>)Layers.Insert(0, Input)).GetEnumerator();
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <inheritdoc />
+    public bool Equals(Sequential? other) =>
+        other is not null && Name == other.Name && Input.Equals(other.Input) && Layers.SequenceEqual(other.Layers);
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => Equals(obj as Sequential);
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Name, Input, Layers.Length, OutputShape);
+
+    /// <summary>The summary.</summary>
+    public override string ToString() => Summary();
+}
+
+/// <summary>Keras's default layer naming.</summary>
+public static class LayerNaming
+{
+    /// <summary>
+    /// Gives every unnamed layer Keras's default name — the snake-case class name, then <c>_1</c>, <c>_2</c>, … —
+    /// skipping names already taken, and rejects duplicate explicit names.
+    /// </summary>
+    public static IEnumerable<Layer> AssignNames(IEnumerable<Layer> layers)
+    {
+        var list = layers.ToList();
+        var taken = new HashSet<string>();
+        foreach (var l in list.Where(l => l.Name is not null))
+            if (!taken.Add(l.Name!))
+                throw new ArgumentException(
+                    $"All layers in a model must have unique names. The name '{l.Name}' is used by more than one layer.", nameof(layers));
+        var counters = new Dictionary<string, int>();
+        foreach (var l in list)
+        {
+            if (l.Name is not null) { yield return l; continue; }
+            var stem = l.DefaultNameStem;
+            counters.TryGetValue(stem, out var n);
+            string name;
+            do { name = n == 0 ? stem : $"{stem}_{n}"; n++; } while (taken.Contains(name));
+            counters[stem] = n;
+            taken.Add(name);
+            yield return l with { Name = name };
+        }
+    }
+}

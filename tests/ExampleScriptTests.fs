@@ -1,0 +1,40 @@
+/// Every examples/*.fsx script runs in `dotnet fsi` against the built library, so the scripts never rot.
+module Functional.Tests.ExampleScriptTests
+
+open System
+open System.Diagnostics
+open System.IO
+open Expecto
+
+let private repoRoot () =
+    let rec up (d: DirectoryInfo) =
+        if isNull d then failwith "repository root not found"
+        elif File.Exists(Path.Combine(d.FullName, "Functional.sln")) then d.FullName
+        else up d.Parent
+    up (DirectoryInfo AppContext.BaseDirectory)
+
+let runFsi (script: string) =
+    let psi = ProcessStartInfo("dotnet", sprintf "fsi --quiet \"%s\"" script)
+    psi.RedirectStandardOutput <- true
+    psi.RedirectStandardError <- true
+    psi.WorkingDirectory <- repoRoot ()
+    use p = Process.Start psi
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEndAsync()
+    if not (p.WaitForExit 300_000) then p.Kill true
+    p.ExitCode, out.Result, err.Result
+
+[<Tests>]
+let tests =
+    let scripts =
+        try Directory.GetFiles(Path.Combine(repoRoot (), "examples"), "*.fsx") |> Array.sort
+        with _ -> [||]
+    testSequenced <| testList "Example scripts" [
+        test "there are example scripts to run" { Expect.isNonEmpty scripts "examples/*.fsx" }
+        for script in scripts ->
+            test (sprintf "dotnet fsi %s runs and prints a model summary" (Path.GetFileName script)) {
+                let code, out, err = runFsi script
+                Expect.equal code 0 (sprintf "exit code; stderr:\n%s\nstdout:\n%s" err out)
+                Expect.stringContains out "Total params:" "prints a summary"
+            }
+    ]
