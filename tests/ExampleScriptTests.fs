@@ -30,8 +30,9 @@ let tests =
         try Directory.GetFiles(Path.Combine(repoRoot (), "examples"), "*.fsx") |> Array.sort
         with _ -> [||]
     testSequenced <| testList "Example scripts" [
-        test "there are example scripts to run" { Expect.isNonEmpty scripts "examples/*.fsx" }
-        for script in scripts ->
+        yield test "there are example scripts to run" { Expect.isNonEmpty scripts "examples/*.fsx" }
+        for script in scripts do
+          yield
             test (sprintf "dotnet fsi %s runs and prints a model summary" (Path.GetFileName script)) {
                 let code, out, err = runFsi script
                 Expect.equal code 0 (sprintf "exit code; stderr:\n%s\nstdout:\n%s" err out)
