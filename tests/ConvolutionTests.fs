@@ -154,7 +154,7 @@ let torchLaws =
             use built = BuiltModel.Build(model)
             use x = torch.randn(c.InputShape.WithBatch 2L)
             use y = built.forward x
-            let weights = built.Weights |> Seq.map (fun struct (n, p, _) -> n, p) |> Map.ofSeq
+            let weights = built.Weights |> Seq.map (fun w -> w.Name, w.Parameter) |> Map.ofSeq
             // PyTorch layout (out, in, kh, kw) → Keras layout (kh, kw, in, out).
             use kerasKernel = weights.["conv2d/kernel"].permute(2L, 3L, 1L, 0L).contiguous()
             let bias = weights |> Map.tryFind "conv2d/bias" |> Option.map (fun b -> b.detach().cpu().data<float32>().ToArray())
@@ -170,7 +170,8 @@ let torchLaws =
             let first = Sequential(Input(3, 9, 8), Conv2D(4, 3, strides = 2, padding = "same", dataFormat = "channels_first"))
             use a = BuiltModel.Build(last)
             use b = BuiltModel.Build(first)
-            for struct (_, pa, _), struct (_, pb, _) in Seq.zip a.Weights b.Weights do
+            for wa, wb in Seq.zip a.Weights b.Weights do
+                let pa, pb = wa.Parameter, wb.Parameter
                 use _ = torch.no_grad()
                 pb.copy_(pa) |> ignore
             use x = torch.randn(2L, 9L, 8L, 3L)

@@ -51,7 +51,7 @@ let tests =
             use built = BuiltModel.Build(model)
             use x = torch.randn(3L, int64 i)
             use y = built.forward x
-            let w = built.Weights |> Seq.map (fun struct (n, p, _) -> n, p.detach().cpu()) |> Map.ofSeq
+            let w = built.Weights |> Seq.map (fun w -> w.Name, w.Parameter.detach().cpu()) |> Map.ofSeq
             let kernel = w.["dense/kernel"].data<float32>().ToArray()   // PyTorch layout (units, in)
             let bias = w |> Map.tryFind "dense/bias" |> Option.map (fun t -> t.data<float32>().ToArray())
             let xs = x.data<float32>().ToArray()
@@ -65,7 +65,7 @@ let tests =
         testSequenced <| test "Glorot uniform kernels stay inside ±sqrt(6/(fan_in+fan_out)) with Keras's conv fans" {
             torchReady 6
             use built = BuiltModel.Build(Sequential(Input(16, 16, 8), Conv2D(32, 5)))
-            let struct (_, kernel, _) = built.Weights |> Seq.head
+            let kernel = (built.Weights |> Seq.head).Parameter
             let limit = sqrt (6.0 / float (5 * 5 * 8 + 5 * 5 * 32))
             Expect.isLessThanOrEqual (kernel.abs().max().item<float32>() |> float) limit "inside the limit"
             Expect.isGreaterThan (kernel.abs().max().item<float32>() |> float) (0.9 * limit) "and uses the range"

@@ -69,11 +69,11 @@ let tests =
             use x = torch.rand(16L, 28L, 28L, 1L)
             use y = torch.randint(0L, 10L, [| 16L |])
             use opt = torch.optim.Adam(model.TrainableParameters, lr = 1e-3)
-            let before = model.Weights |> Seq.map (fun struct (_, p, _) -> p.detach().clone()) |> List.ofSeq
+            let before = model.Weights |> Seq.map (fun w -> w.Parameter.detach().clone()) |> List.ofSeq
             // The model ends in softmax: the loss is the negative log of the true class's probability.
             let loss (p: torch.Tensor) (t: torch.Tensor) = torch.nn.functional.nll_loss(p.clamp_min(1e-7).log(), t)
             let first = model.TrainStep(x, y, loss, opt)
-            let changed = Seq.zip before model.Weights |> Seq.forall (fun (b, struct (_, p, _)) -> not ((b.eq p).all().item<bool>()))
+            let changed = Seq.zip before model.Weights |> Seq.forall (fun (b, w) -> not ((b.eq w.Parameter).all().item<bool>()))
             for _ in 1 .. 5 do model.TrainStep(x, y, loss, opt) |> ignore
             let later = model.TrainStep(x, y, loss, opt)
             Expect.isTrue changed "every weight moved"
@@ -107,7 +107,8 @@ let cudaTests =
             let cuda = Device.Cuda()
             use cpuModel = BuiltModel.Build(ModelTests.seedCnn ())
             use gpuModel = BuiltModel.Build(ModelTests.seedCnn (), cuda)
-            for struct (_, pc, _), struct (_, pg, _) in Seq.zip cpuModel.Weights gpuModel.Weights do
+            for wc, wg in Seq.zip cpuModel.Weights gpuModel.Weights do
+                let pc, pg = wc.Parameter, wg.Parameter
                 use _ = torch.no_grad()
                 pg.copy_(pc) |> ignore
             use x = torch.rand(8L, 28L, 28L, 1L)

@@ -17,7 +17,7 @@ public enum PhysicalLayout
 }
 
 /// <summary>
-/// A layer record built into a TorchSharp module for one input shape. Weights are TorchSharp parameters; <see cref="KerasWeights"/>
+/// A layer record built into a TorchSharp module for one input shape. Weights are TorchSharp parameters; <see cref="Weights"/>
 /// maps them to Keras's names (<c>kernel</c>, <c>bias</c>, …).
 /// </summary>
 public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
@@ -42,8 +42,12 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
     /// <summary>The layout this module computes in; the model inserts permutes where layouts change.</summary>
     public virtual PhysicalLayout Layout => PhysicalLayout.Logical;
 
-    /// <summary>The weights under their Keras names, with Keras's trainable flag.</summary>
-    public virtual IEnumerable<(string Name, Parameter Parameter, bool Trainable)> KerasWeights() => [];
+    /// <summary>The weights under their Keras names (<c>kernel</c>, <c>bias</c>, …), in Keras's order.</summary>
+    public virtual IEnumerable<WeightBinding> Weights() => [];
+
+    /// <summary>Binds a parameter created for <paramref name="spec"/>; a frozen layer's weights are not trainable.</summary>
+    protected WeightBinding Bind(ParameterSpec spec, Parameter parameter, long[]? kerasPermutation) =>
+        new(spec.Name, parameter, spec.Trainable && Layer.Trainable, kerasPermutation, spec.Regularizer, spec.Constraint);
 
     /// <summary>Non-trainable state that is not a parameter (e.g. moving statistics), under Keras names.</summary>
     public virtual IEnumerable<(string Name, Tensor Buffer)> KerasBuffers() => [];

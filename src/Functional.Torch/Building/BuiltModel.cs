@@ -12,16 +12,15 @@ namespace Functional.Torch;
 /// Inputs and outputs are in the Keras layout the model declares (<c>channels_last</c> by default); runs of
 /// <c>channels_last</c> spatial layers compute in PyTorch's channels-first layout with one permute in and one out.
 /// </summary>
-public sealed class BuiltModel : nn.Module<Tensor, Tensor>
+public sealed class BuiltModel : BuiltNetwork
 {
     private readonly TorchSharp.Modules.ModuleList<BuiltLayer> layers;
     private readonly long[]?[] permuteBefore;   // permutation applied before layer i (null: none)
     private readonly long[]? permuteAfter;
 
-    private BuiltModel(Sequential model, Device device, List<BuiltLayer> built) : base(model.Name)
+    private BuiltModel(Sequential model, Device device, List<BuiltLayer> built) : base(model, device)
     {
         Model = model;
-        Device = device;
         layers = nn.ModuleList(built.ToArray());
         permuteBefore = new long[]?[built.Count];
         var channelsFirst = false;
@@ -47,7 +46,7 @@ public sealed class BuiltModel : nn.Module<Tensor, Tensor>
         LibTorch.EnsureLoaded();
         device ??= Device.Cpu;
         var context = new BuildContext(device);
-        var built = model.Layers.Select((l, i) => LayerBuilders.Build(l, model.InputShapes[i], context)).ToList();
+        var built = model.Layers.Select((l, i) => LayerBuilders.Build(l, model.LayerInputShapes[i], context)).ToList();
         var result = new BuiltModel(model, device, built);
         result.eval();
         return result;
@@ -56,68 +55,23 @@ public sealed class BuiltModel : nn.Module<Tensor, Tensor>
     /// <summary>The declaration this was built from.</summary>
     public Sequential Model { get; }
 
-    /// <summary>Where the weights live.</summary>
-    public Device Device { get; }
-
-    /// <summary>The built layers, aligned with <see cref="Sequential.Layers"/>.</summary>
-    public IReadOnlyList<BuiltLayer> Layers => layers.ToList();
-
-    /// <summary>Every weight under its Keras path (<c>conv2d/kernel</c>), with its trainable flag.</summary>
-    public IEnumerable<(string Name, Parameter Parameter, bool Trainable)> Weights =>
-        layers.SelectMany(l => l.KerasWeights().Select(w => ($"{l.Layer.Name}/{w.Name}", w.Parameter, w.Trainable)));
-
-    /// <summary>The parameters an optimizer should update (trainable ones).</summary>
-    public IEnumerable<Parameter> TrainableParameters => Weights.Where(w => w.Trainable).Select(w => w.Parameter);
+    /// <inheritdoc />
+    public override IReadOnlyList<BuiltLayer> BuiltLayers => layers.ToList();
 
     /// <summary>Runs the model on a batch in the declared layout. The shape is checked first, with a clear message.</summary>
-    public override Tensor forward(Tensor x)
+    public override IReadOnlyList<Tensor> Forward(IReadOnlyList<Tensor> inputs)
     {
+        if (inputs.Count != 1)
+            throw new ArgumentException($"Model '{Model.Name}' takes one input; received {inputs.Count}.", nameof(inputs));
+        var x = inputs[0];
         CheckInput(x);
         var h = x;
         for (var i = 0; i < layers.Count; i++)
         {
             if (permuteBefore[i] is { } p) h = h.permute(p);
-            h = layers[i].call(h);
+            h = AfterLayer(layers[i], layers[i].call(h));
         }
-        return permuteAfter is null ? h : h.permute(permuteAfter).contiguous();
-    }
-
-    /// <summary>Inference: evaluation mode, no gradients, in batches of <paramref name="batchSize"/>; returns a tensor on the CPU.</summary>
-    public Tensor Predict(Tensor x, int batchSize = 32)
-    {
-        var wasTraining = training;
-        eval();
-        try
-        {
-            using var _ = no_grad();
-            var outputs = new List<Tensor>();
-            for (long start = 0; start < x.shape[0]; start += batchSize)
-            {
-                using var scope = NewDisposeScope();
-                var batch = x.narrow(0, start, Math.Min(batchSize, x.shape[0] - start)).to(Device.ToTorch());
-                outputs.Add(call(batch).cpu().MoveToOuterDisposeScope());
-            }
-            var result = cat(outputs, 0);
-            foreach (var o in outputs) o.Dispose();
-            return result;
-        }
-        finally { train(wasTraining); }
-    }
-
-    /// <summary>
-    /// One training step: forward in training mode, <paramref name="loss"/>(prediction, target), backward, optimizer step.
-    /// Every tensor made on the way is released before it returns. Returns the loss value.
-    /// </summary>
-    public float TrainStep(Tensor x, Tensor target, Func<Tensor, Tensor, Tensor> loss, optim.Optimizer optimizer)
-    {
-        using var scope = NewDisposeScope();
-        train();
-        optimizer.zero_grad();
-        var prediction = call(x.to(Device.ToTorch()));
-        var value = loss(prediction, target.to(Device.ToTorch()));
-        value.backward();
-        optimizer.step();
-        return value.item<float>();
+        return [permuteAfter is null ? h : h.permute(permuteAfter).contiguous()];
     }
 
     private void CheckInput(Tensor x)

@@ -17,13 +17,14 @@ internal sealed class BuiltConv : BuiltLayer
     private readonly Parameter weight;   // (out, in/groups, k...)
     private readonly Parameter? bias;
     private readonly Conv conv;
+    private readonly IReadOnlyList<ParameterSpec> specs;
     private readonly long[] strides, dilation, symmetricPadding;
     private readonly long[]? explicitPadding;   // F.pad order: last dim first
 
     public BuiltConv(Conv layer, Shape input, BuildContext context) : base(layer, input)
     {
         conv = layer;
-        var specs = layer.Parameters(input);
+        specs = layer.Parameters(input);
         var kernel = specs[0].Shape;   // Keras: (k..., in/groups, out)
         var rank = layer.Rank;
         weight = BuildHelpers.CreateParameter(specs[0],
@@ -64,10 +65,13 @@ internal sealed class BuiltConv : BuiltLayer
         return y.MoveToOuterDisposeScope();
     }
 
-    public override IEnumerable<(string, Parameter, bool)> KerasWeights()
+    public override IEnumerable<WeightBinding> Weights()
     {
-        yield return ("kernel", weight, Layer.Trainable);
-        if (bias is not null) yield return ("bias", bias, Layer.Trainable);
+        // PyTorch (out, in/groups, k...) → Keras (k..., in/groups, out).
+        var rank = conv.Rank;
+        long[] toKeras = [.. Enumerable.Range(2, rank).Select(i => (long)i), 1, 0];
+        yield return Bind(specs[0], weight, toKeras);
+        if (bias is not null) yield return Bind(specs[1], bias, null);
     }
 }
 

@@ -23,11 +23,12 @@ internal sealed class BuiltDense : BuiltLayer
     private readonly Parameter weight;   // PyTorch layout (units, in)
     private readonly Parameter? bias;
     private readonly Dense dense;
+    private readonly IReadOnlyList<ParameterSpec> specs;
 
     public BuiltDense(Dense layer, Shape input, BuildContext context) : base(layer, input)
     {
         dense = layer;
-        var specs = layer.Parameters(input);
+        specs = layer.Parameters(input);
         weight = BuildHelpers.CreateParameter(specs[0], [layer.Units, input[-1]], context);
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Units], context);
         RegisterComponents();
@@ -40,10 +41,10 @@ internal sealed class BuiltDense : BuiltLayer
         using (y) return ActivationOps.Apply(dense.Activation, y);
     }
 
-    public override IEnumerable<(string, Parameter, bool)> KerasWeights()
+    public override IEnumerable<WeightBinding> Weights()
     {
-        yield return ("kernel", weight, Layer.Trainable);
-        if (bias is not null) yield return ("bias", bias, Layer.Trainable);
+        yield return Bind(specs[0], weight, [1, 0]);   // PyTorch (units, in) → Keras (in, units)
+        if (bias is not null) yield return Bind(specs[1], bias, null);
     }
 }
 

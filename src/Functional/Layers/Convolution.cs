@@ -16,7 +16,9 @@ public abstract record Conv : Layer
     /// <summary>Validates and normalises the arguments; every failure names the argument and value.</summary>
     protected Conv(int rank, int filters, IntTuple kernelSize, IntTuple strides, Padding padding, DataFormat dataFormat,
         IntTuple dilationRate, int groups, ActivationFunction? activation, bool useBias,
-        Initializer? kernelInitializer, Initializer? biasInitializer)
+        Initializer? kernelInitializer, Initializer? biasInitializer,
+        Regularizer? kernelRegularizer, Regularizer? biasRegularizer, Regularizer? activityRegularizer,
+        Constraint? kernelConstraint, Constraint? biasConstraint)
     {
         Rank = rank;
         Filters = filters;
@@ -30,6 +32,11 @@ public abstract record Conv : Layer
         UseBias = useBias;
         KernelInitializer = kernelInitializer ?? new GlorotUniform();
         BiasInitializer = biasInitializer ?? new Zeros();
+        KernelRegularizer = kernelRegularizer;
+        BiasRegularizer = biasRegularizer;
+        ActivityRegularizer = activityRegularizer;
+        KernelConstraint = kernelConstraint;
+        BiasConstraint = biasConstraint;
         Validate();
     }
 
@@ -68,6 +75,18 @@ public abstract record Conv : Layer
 
     /// <summary>Bias initializer; <c>zeros</c> by default.</summary>
     public Initializer BiasInitializer { get; init; }
+
+    /// <summary>Penalty on the kernel (Keras <c>kernel_regularizer</c>); none by default.</summary>
+    public Regularizer? KernelRegularizer { get; init; }
+
+    /// <summary>Penalty on the bias (Keras <c>bias_regularizer</c>); none by default.</summary>
+    public Regularizer? BiasRegularizer { get; init; }
+
+    /// <summary>Constraint on the kernel (Keras <c>kernel_constraint</c>); none by default.</summary>
+    public Constraint? KernelConstraint { get; init; }
+
+    /// <summary>Constraint on the bias (Keras <c>bias_constraint</c>); none by default.</summary>
+    public Constraint? BiasConstraint { get; init; }
 
     /// <summary>Checks the rules that involve several arguments (also re-checked after <c>with</c>).</summary>
     protected virtual void Validate()
@@ -129,8 +148,8 @@ public abstract record Conv : Layer
     {
         var channels = CheckInput(input);
         var kernel = new Shape([.. KernelSize, channels / Groups, Filters]);
-        var specs = new List<ParameterSpec> { new("kernel", kernel, KernelInitializer) };
-        if (UseBias) specs.Add(new("bias", new Shape(Filters), BiasInitializer));
+        var specs = new List<ParameterSpec> { new("kernel", kernel, KernelInitializer, true, KernelRegularizer, KernelConstraint) };
+        if (UseBias) specs.Add(new("bias", new Shape(Filters), BiasInitializer, true, BiasRegularizer, BiasConstraint));
         return specs;
     }
 }
@@ -141,8 +160,11 @@ public sealed record Conv1D : Conv
     /// <summary>Creates the layer with Keras's defaults: strides 1, <c>valid</c>, <c>channels_last</c>, dilation 1, groups 1, no activation, bias.</summary>
     public Conv1D(int filters, IntTuple kernelSize, IntTuple strides = default, Padding padding = default, DataFormat dataFormat = default,
         IntTuple dilationRate = default, int groups = 1, ActivationFunction? activation = null, bool useBias = true,
-        Initializer? kernelInitializer = null, Initializer? biasInitializer = null)
-        : base(1, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer) { }
+        Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
+        Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, Regularizer? activityRegularizer = null,
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null)
+        : base(1, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer,
+              kernelRegularizer, biasRegularizer, activityRegularizer, kernelConstraint, biasConstraint) { }
 }
 
 /// <summary>2-D convolution over <c>(rows, cols, channels)</c> (Keras <c>Conv2D</c>).</summary>
@@ -152,8 +174,11 @@ public sealed record Conv2D : Conv
     /// <summary>Creates the layer with Keras's defaults: strides 1, <c>valid</c>, <c>channels_last</c>, dilation 1, groups 1, no activation, bias.</summary>
     public Conv2D(int filters, IntTuple kernelSize, IntTuple strides = default, Padding padding = default, DataFormat dataFormat = default,
         IntTuple dilationRate = default, int groups = 1, ActivationFunction? activation = null, bool useBias = true,
-        Initializer? kernelInitializer = null, Initializer? biasInitializer = null)
-        : base(2, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer) { }
+        Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
+        Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, Regularizer? activityRegularizer = null,
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null)
+        : base(2, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer,
+              kernelRegularizer, biasRegularizer, activityRegularizer, kernelConstraint, biasConstraint) { }
 }
 
 /// <summary>3-D convolution over <c>(dim1, dim2, dim3, channels)</c> (Keras <c>Conv3D</c>).</summary>
@@ -162,6 +187,9 @@ public sealed record Conv3D : Conv
     /// <summary>Creates the layer with Keras's defaults: strides 1, <c>valid</c>, <c>channels_last</c>, dilation 1, groups 1, no activation, bias.</summary>
     public Conv3D(int filters, IntTuple kernelSize, IntTuple strides = default, Padding padding = default, DataFormat dataFormat = default,
         IntTuple dilationRate = default, int groups = 1, ActivationFunction? activation = null, bool useBias = true,
-        Initializer? kernelInitializer = null, Initializer? biasInitializer = null)
-        : base(3, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer) { }
+        Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
+        Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, Regularizer? activityRegularizer = null,
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null)
+        : base(3, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer,
+              kernelRegularizer, biasRegularizer, activityRegularizer, kernelConstraint, biasConstraint) { }
 }

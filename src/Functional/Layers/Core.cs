@@ -25,13 +25,20 @@ public sealed record Dense : Layer
 {
     /// <summary>Keras defaults: no activation, bias, <c>glorot_uniform</c> kernel, <c>zeros</c> bias.</summary>
     public Dense(int units, ActivationFunction? activation = null, bool useBias = true,
-        Initializer? kernelInitializer = null, Initializer? biasInitializer = null)
+        Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
+        Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, Regularizer? activityRegularizer = null,
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null)
     {
         Units = units;
         Activation = activation ?? ActivationFunction.Linear;
         UseBias = useBias;
         KernelInitializer = kernelInitializer ?? new GlorotUniform();
         BiasInitializer = biasInitializer ?? new Zeros();
+        KernelRegularizer = kernelRegularizer;
+        BiasRegularizer = biasRegularizer;
+        ActivityRegularizer = activityRegularizer;
+        KernelConstraint = kernelConstraint;
+        BiasConstraint = biasConstraint;
     }
 
     /// <summary>The output width.</summary>
@@ -49,6 +56,18 @@ public sealed record Dense : Layer
     /// <summary>Bias initializer; <c>zeros</c> by default.</summary>
     public Initializer BiasInitializer { get; init; }
 
+    /// <summary>Penalty on the kernel (Keras <c>kernel_regularizer</c>); none by default.</summary>
+    public Regularizer? KernelRegularizer { get; init; }
+
+    /// <summary>Penalty on the bias (Keras <c>bias_regularizer</c>); none by default.</summary>
+    public Regularizer? BiasRegularizer { get; init; }
+
+    /// <summary>Constraint on the kernel (Keras <c>kernel_constraint</c>); none by default.</summary>
+    public Constraint? KernelConstraint { get; init; }
+
+    /// <summary>Constraint on the bias (Keras <c>bias_constraint</c>); none by default.</summary>
+    public Constraint? BiasConstraint { get; init; }
+
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
@@ -60,8 +79,8 @@ public sealed record Dense : Layer
     public override IReadOnlyList<ParameterSpec> Parameters(Shape input)
     {
         ComputeOutputShape(input);
-        var specs = new List<ParameterSpec> { new("kernel", new Shape(input[-1], Units), KernelInitializer) };
-        if (UseBias) specs.Add(new("bias", new Shape(Units), BiasInitializer));
+        var specs = new List<ParameterSpec> { new("kernel", new Shape(input[-1], Units), KernelInitializer, true, KernelRegularizer, KernelConstraint) };
+        if (UseBias) specs.Add(new("bias", new Shape(Units), BiasInitializer, true, BiasRegularizer, BiasConstraint));
         return specs;
     }
 }

@@ -23,6 +23,9 @@ public abstract partial record Layer
     /// <summary>Whether the layer's weights are updated by training (Keras's <c>trainable</c>).</summary>
     public bool Trainable { get; init; } = true;
 
+    /// <summary>A penalty on the layer's output, added to the training loss (Keras's <c>activity_regularizer</c>).</summary>
+    public Regularizer? ActivityRegularizer { get; init; }
+
     /// <summary>The Keras class name shown in summaries and configs, e.g. <c>Conv2D</c>.</summary>
     public virtual string ClassName => GetType().Name;
 
@@ -93,7 +96,10 @@ public abstract partial record Layer
 /// <param name="Shape">The weight's shape in Keras's layout (a Conv2D kernel is <c>(kh, kw, in, out)</c>).</param>
 /// <param name="Initializer">How it is filled when built.</param>
 /// <param name="Trainable">False for statistics such as BatchNormalization's moving mean and variance.</param>
-public sealed record ParameterSpec(string Name, Shape Shape, Initializer Initializer, bool Trainable = true)
+/// <param name="Regularizer">Penalty added to the loss for this weight, if any.</param>
+/// <param name="Constraint">Projection applied after each update, if any.</param>
+public sealed record ParameterSpec(string Name, Shape Shape, Initializer Initializer, bool Trainable = true,
+    Regularizer? Regularizer = null, Constraint? Constraint = null)
 {
     /// <summary>The number of scalars.</summary>
     public long Size => Shape.Size;

@@ -13,7 +13,7 @@ namespace Functional.Models;
 /// <remarks>Immutable: <see cref="Add"/> returns a new model. Models compare by value.
 /// C# collection expressions work: <c>Sequential m = [new Input(28, 28, 1), new Flatten(), new Dense(10)];</c></remarks>
 [CollectionBuilder(typeof(Sequential), nameof(Create))]
-public sealed class Sequential : IEquatable<Sequential>, IEnumerable<Layer>
+public sealed class Sequential : IModel, IEquatable<Sequential>, IEnumerable<Layer>
 {
     /// <summary>Declares the model: the first item must be an <see cref="Layers.Input"/>.</summary>
     /// <exception cref="ArgumentException">No input, a duplicate name, or a layer that cannot take its input shape.</exception>
@@ -41,7 +41,7 @@ public sealed class Sequential : IEquatable<Sequential>, IEnumerable<Layer>
             shapes.Add(shape);
             shape = layer.ComputeOutputShape(shape);
         }
-        InputShapes = shapes.MoveToImmutable();
+        LayerInputShapes = shapes.MoveToImmutable();
         OutputShape = shape;
     }
 
@@ -58,10 +58,18 @@ public sealed class Sequential : IEquatable<Sequential>, IEnumerable<Layer>
     public ImmutableArray<Layer> Layers { get; }
 
     /// <summary>The input shape of each layer, aligned with <see cref="Layers"/>.</summary>
-    public ImmutableArray<Shape> InputShapes { get; }
+    public ImmutableArray<Shape> LayerInputShapes { get; }
 
     /// <summary>The output shape of each layer, aligned with <see cref="Layers"/>.</summary>
-    public IEnumerable<Shape> OutputShapes => Layers.Select((l, i) => i + 1 < Layers.Length ? InputShapes[i + 1] : OutputShape);
+    public IEnumerable<Shape> LayerOutputShapes => Layers.Select((l, i) => i + 1 < Layers.Length ? LayerInputShapes[i + 1] : OutputShape);
+
+    /// <inheritdoc />
+    public IReadOnlyList<Shape> InputShapes => [Input.Shape];
+
+    /// <inheritdoc />
+    public IReadOnlyList<Shape> OutputShapes => [OutputShape];
+
+    IEnumerable<Layer> IModel.Layers => Layers;
 
     /// <summary>The model's per-sample output shape.</summary>
     public Shape OutputShape { get; }
@@ -73,18 +81,18 @@ public sealed class Sequential : IEquatable<Sequential>, IEnumerable<Layer>
     public Sequential WithName(string name) => new(name, [Input, .. Layers]);
 
     /// <summary>All weights (Keras's <c>count_params()</c>).</summary>
-    public long ParameterCount => Layers.Select((l, i) => l.ParameterCount(InputShapes[i])).Sum();
+    public long ParameterCount => Layers.Select((l, i) => l.ParameterCount(LayerInputShapes[i])).Sum();
 
     /// <summary>Weights updated by training.</summary>
-    public long TrainableParameterCount => Layers.Select((l, i) => l.TrainableParameterCount(InputShapes[i])).Sum();
+    public long TrainableParameterCount => Layers.Select((l, i) => l.TrainableParameterCount(LayerInputShapes[i])).Sum();
 
     /// <summary>Weights not updated by training (frozen layers, moving statistics).</summary>
     public long NonTrainableParameterCount => ParameterCount - TrainableParameterCount;
 
     /// <summary>The Keras summary as data.</summary>
     public ModelSummary Summarize() => new(Name,
-        Layers.Select((l, i) => new SummaryRow(l.Name!, l.ClassName, [i + 1 < Layers.Length ? InputShapes[i + 1] : OutputShape],
-            l.ParameterCount(InputShapes[i]), [])).ToImmutableArray(),
+        Layers.Select((l, i) => new SummaryRow(l.Name!, l.ClassName, [i + 1 < Layers.Length ? LayerInputShapes[i + 1] : OutputShape],
+            l.ParameterCount(LayerInputShapes[i]), [])).ToImmutableArray(),
         ParameterCount, TrainableParameterCount);
 
     /// <summary>The Keras summary as text (<c>model.summary()</c>). Needs no libtorch.</summary>
@@ -104,6 +112,27 @@ public sealed class Sequential : IEquatable<Sequential>, IEnumerable<Layer>
 
     /// <summary>The summary.</summary>
     public override string ToString() => Summary();
+}
+
+/// <summary>What every model declaration offers, sequential or graph: shapes, counts and the summary, all without libtorch.</summary>
+public interface IModel
+{
+    /// <summary>The model's name.</summary>
+    string Name { get; }
+    /// <summary>The per-sample shape of each model input.</summary>
+    IReadOnlyList<Shape> InputShapes { get; }
+    /// <summary>The per-sample shape of each model output.</summary>
+    IReadOnlyList<Shape> OutputShapes { get; }
+    /// <summary>Every layer, each once, with its resolved name.</summary>
+    IEnumerable<Layer> Layers { get; }
+    /// <summary>All weights.</summary>
+    long ParameterCount { get; }
+    /// <summary>Weights updated by training.</summary>
+    long TrainableParameterCount { get; }
+    /// <summary>The Keras summary as data.</summary>
+    ModelSummary Summarize();
+    /// <summary>The Keras summary as text.</summary>
+    string Summary();
 }
 
 /// <summary>Keras's default layer naming.</summary>
