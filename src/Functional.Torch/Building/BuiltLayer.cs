@@ -22,22 +22,34 @@ public enum PhysicalLayout
 /// </summary>
 public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
 {
-    /// <summary>Creates the module for <paramref name="layer"/> (which carries its resolved name).</summary>
-    protected BuiltLayer(Layer layer, Shape inputShape) : base(layer.Name ?? layer.DefaultNameStem)
+    /// <summary>Creates the module for a single-input <paramref name="layer"/> (which carries its resolved name).</summary>
+    protected BuiltLayer(Layer layer, Shape inputShape) : this(layer, [inputShape]) { }
+
+    /// <summary>Creates the module for a layer with several inputs (merge layers).</summary>
+    protected BuiltLayer(Layer layer, IReadOnlyList<Shape> inputShapes) : base(layer.Name ?? layer.DefaultNameStem)
     {
         Layer = layer;
-        InputShape = inputShape;
-        OutputShape = layer.ComputeOutputShape(inputShape);
+        InputShapes = inputShapes;
+        OutputShape = layer.ComputeOutputShape(inputShapes);
     }
 
     /// <summary>The record this module was built from.</summary>
     public Layer Layer { get; }
 
-    /// <summary>The per-sample input shape it was built for.</summary>
-    public Shape InputShape { get; }
+    /// <summary>The per-sample input shapes it was built for (one for most layers).</summary>
+    public IReadOnlyList<Shape> InputShapes { get; }
+
+    /// <summary>The (first) per-sample input shape it was built for.</summary>
+    public Shape InputShape => InputShapes[0];
 
     /// <summary>The per-sample output shape (from the pure shape function).</summary>
     public Shape OutputShape { get; }
+
+    /// <summary>Runs the layer on one tensor per input. Single-input layers call <c>forward</c>; merge layers override this.</summary>
+    public virtual Tensor Forward(IReadOnlyList<Tensor> inputs) =>
+        inputs.Count == 1
+            ? call(inputs[0])
+            : throw new ArgumentException($"{Layer.Describe()} takes one input; received {inputs.Count}.", nameof(inputs));
 
     /// <summary>The layout this module computes in; the model inserts permutes where layouts change.</summary>
     public virtual PhysicalLayout Layout => PhysicalLayout.Logical;
@@ -59,11 +71,11 @@ public interface ILayerBuilder
     /// <summary>The record type handled (subtypes too, unless a more specific builder exists).</summary>
     Type LayerType { get; }
 
-    /// <summary>Builds the module.</summary>
-    BuiltLayer Build(Layer layer, Shape inputShape, BuildContext context);
+    /// <summary>Builds the module for the given input shapes (one for most layers).</summary>
+    BuiltLayer Build(Layer layer, IReadOnlyList<Shape> inputShapes, BuildContext context);
 }
 
-/// <summary>Typed base for builders.</summary>
+/// <summary>Typed base for builders of single-input layers.</summary>
 public abstract class LayerBuilder<TLayer> : ILayerBuilder where TLayer : Layer
 {
     /// <inheritdoc />
@@ -72,7 +84,23 @@ public abstract class LayerBuilder<TLayer> : ILayerBuilder where TLayer : Layer
     /// <summary>Builds the module for a record of this type.</summary>
     public abstract BuiltLayer Build(TLayer layer, Shape inputShape, BuildContext context);
 
-    BuiltLayer ILayerBuilder.Build(Layer layer, Shape inputShape, BuildContext context) => Build((TLayer)layer, inputShape, context);
+    BuiltLayer ILayerBuilder.Build(Layer layer, IReadOnlyList<Shape> inputShapes, BuildContext context) =>
+        inputShapes.Count == 1
+            ? Build((TLayer)layer, inputShapes[0], context)
+            : throw new ArgumentException($"{layer.Describe()} takes one input; received {inputShapes.Count} input shapes.", nameof(inputShapes));
+}
+
+/// <summary>Typed base for builders of layers with several inputs (merge layers).</summary>
+public abstract class MultiInputLayerBuilder<TLayer> : ILayerBuilder where TLayer : Layer
+{
+    /// <inheritdoc />
+    public Type LayerType => typeof(TLayer);
+
+    /// <summary>Builds the module for a record of this type and its input shapes.</summary>
+    public abstract BuiltLayer Build(TLayer layer, IReadOnlyList<Shape> inputShapes, BuildContext context);
+
+    BuiltLayer ILayerBuilder.Build(Layer layer, IReadOnlyList<Shape> inputShapes, BuildContext context) =>
+        Build((TLayer)layer, inputShapes, context);
 }
 
 /// <summary>What a builder needs besides the record: the device and the random state for initializers.</summary>
@@ -111,14 +139,18 @@ public static class LayerBuilders
 
     /// <summary>Builds a record into a module; the most specific registered builder wins.</summary>
     /// <exception cref="NotSupportedException">No builder handles the record's type.</exception>
-    public static BuiltLayer Build(Layer layer, Shape inputShape, BuildContext context)
+    public static BuiltLayer Build(Layer layer, Shape inputShape, BuildContext context) => Build(layer, [inputShape], context);
+
+    /// <summary>Builds a record with several inputs into a module; the most specific registered builder wins.</summary>
+    public static BuiltLayer Build(Layer layer, IReadOnlyList<Shape> inputShapes, BuildContext context)
     {
+        ILayerBuilder? builder = null;
         lock (ByType)
         {
-            for (var t = layer.GetType(); t is not null && t != typeof(object); t = t.BaseType)
-                if (ByType.TryGetValue(t, out var b))
-                    return b.Build(layer, inputShape, context);
+            for (var t = layer.GetType(); t is not null && t != typeof(object) && builder is null; t = t.BaseType)
+                ByType.TryGetValue(t, out builder);
         }
+        if (builder is not null) return builder.Build(layer, inputShapes, context);
         throw new NotSupportedException(
             $"{layer.Describe()}: no builder is registered for {layer.GetType().FullName}. Register one with LayerBuilders.Register.");
     }
