@@ -83,6 +83,4 @@ public sealed class BuiltModel : BuiltNetwork
                 $"({string.Join(", ", x.shape)}).", nameof(x));
     }
 
-    private static long[] ToChannelsFirst(int rank) => [0, rank - 1, .. Enumerable.Range(1, rank - 2).Select(i => (long)i)];
-    private static long[] ToChannelsLast(int rank) => [0, .. Enumerable.Range(2, rank - 2).Select(i => (long)i), 1];
 }

@@ -26,12 +26,25 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// <summary>Where the weights live.</summary>
     public Device Device { get; }
 
+    /// <summary>Builds any model declaration: a <see cref="Sequential"/> into a <see cref="BuiltModel"/>, a graph <see cref="Model"/> into a <see cref="BuiltGraph"/>.</summary>
+    public static BuiltNetwork Build(IModel model, Device? device = null) => model switch
+    {
+        Sequential s => BuiltModel.Build(s, device),
+        Model m => BuiltGraph.Build(m, device),
+        null => throw new ArgumentNullException(nameof(model)),
+        _ => throw new NotSupportedException($"No builder for models of type {model.GetType().Name}."),
+    };
+
     /// <summary>The built layers, each once.</summary>
     public abstract IReadOnlyList<BuiltLayer> BuiltLayers { get; }
 
-    /// <summary>Every weight under its Keras path (<c>conv2d/kernel</c>).</summary>
+    /// <summary>Built models used as layers inside this one (graphs only), each once.</summary>
+    protected virtual IEnumerable<BuiltNetwork> NestedNetworks => [];
+
+    /// <summary>Every weight under its Keras path (<c>conv2d/kernel</c>; <c>encoder/conv2d/kernel</c> inside a nested model).</summary>
     public IEnumerable<WeightBinding> Weights =>
-        BuiltLayers.SelectMany(l => l.Weights().Select(w => w.Prefixed(l.Layer.Name ?? l.Layer.DefaultNameStem)));
+        BuiltLayers.SelectMany(l => l.Weights().Select(w => w.Prefixed(l.Layer.Name ?? l.Layer.DefaultNameStem)))
+            .Concat(NestedNetworks.SelectMany(n => n.Weights.Select(w => w.Prefixed(n.Declaration.Name))));
 
     /// <summary>The parameters an optimizer should update.</summary>
     public IEnumerable<Parameter> TrainableParameters => Weights.Where(w => w.Trainable).Select(w => w.Parameter);
@@ -69,13 +82,27 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         foreach (var w in Weights)
             if (w.Regularizer is { } r && w.Trainable)
                 total = total + RegularizerOps.Penalty(r, w.Parameter);
-        foreach (var p in activityPenalties) total = total + p;
-        activityPenalties.Clear();
+        foreach (var p in TakeActivityPenalties()) total = total + p;
         return total;
     }
 
+    // This network's recorded activity penalties and those of its nested networks; they are forgotten once taken.
+    private List<Tensor> TakeActivityPenalties()
+    {
+        var taken = new List<Tensor>(activityPenalties);
+        activityPenalties.Clear();
+        foreach (var n in NestedNetworks) taken.AddRange(n.TakeActivityPenalties());
+        return taken;
+    }
+
     /// <summary>Forgets recorded activity penalties (e.g. after an evaluation pass in training mode).</summary>
-    public void ClearActivityPenalties() => activityPenalties.Clear();
+    public void ClearActivityPenalties() => TakeActivityPenalties();
+
+    /// <summary>The permutation from a channels-last tensor of the given rank (batch included) to channels-first.</summary>
+    protected static long[] ToChannelsFirst(int rank) => [0, rank - 1, .. Enumerable.Range(1, rank - 2).Select(i => (long)i)];
+
+    /// <summary>The permutation from a channels-first tensor of the given rank (batch included) back to channels-last.</summary>
+    protected static long[] ToChannelsLast(int rank) => [0, .. Enumerable.Range(2, rank - 2).Select(i => (long)i), 1];
 
     /// <summary>Applies every weight constraint (Keras does this after each optimizer update).</summary>
     public void ApplyConstraints()

@@ -142,10 +142,20 @@ public static class LayerNaming
     /// Gives every unnamed layer Keras's default name — the snake-case class name, then <c>_1</c>, <c>_2</c>, … —
     /// skipping names already taken, and rejects duplicate explicit names.
     /// </summary>
-    public static IEnumerable<Layer> AssignNames(IEnumerable<Layer> layers)
+    public static IEnumerable<Layer> AssignNames(IEnumerable<Layer> layers) => AssignNames(layers, []);
+
+    /// <summary>
+    /// As <see cref="AssignNames(IEnumerable{Layer})"/>, with names already taken by other members of the model
+    /// (nested models in a graph): explicit layer names may not repeat them, default names skip them.
+    /// </summary>
+    public static IEnumerable<Layer> AssignNames(IEnumerable<Layer> layers, IEnumerable<string> reserved)
     {
         var list = layers.ToList();
         var taken = new HashSet<string>();
+        foreach (var r in reserved)
+            if (!taken.Add(r))
+                throw new ArgumentException(
+                    $"All layers in a model must have unique names. The name '{r}' is used by more than one layer.", nameof(reserved));
         foreach (var l in list.Where(l => l.Name is not null))
             if (!taken.Add(l.Name!))
                 throw new ArgumentException(

@@ -34,32 +34,38 @@ public sealed record ModelSummary(string ModelName, ImmutableArray<SummaryRow> R
     /// <summary>Thousands separators, as Keras prints counts: <c>4,640</c>.</summary>
     public static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 
-    /// <summary>The summary as Keras prints it.</summary>
+    /// <summary>
+    /// The summary as Keras prints it where the console is 80 columns wide (Keras's width outside a terminal): a 76-column
+    /// table, cells wrapped at spaces. Keras cuts a word too long for its column with "…"; here the column widens instead,
+    /// so no name, shape or count is ever cut.
+    /// </summary>
     public override string ToString()
     {
         var graph = Rows.Any(r => r.ConnectedTo.Length > 0);
         string[] headers = graph
             ? ["Layer (type)", "Output Shape", "Param #", "Connected to"]
             : ["Layer (type)", "Output Shape", "Param #"];
-        var cells = Rows.Select(r => new[]
+        var texts = Rows.Select(r => new[]
         {
-            new[] { $"{r.Name} ({r.ClassName})" },
-            r.OutputShapes.Select(s => s.ToString()).ToArray(),
-            new[] { Count(r.Parameters) },
-            r.ConnectedTo.IsDefaultOrEmpty ? ["-"] : r.ConnectedTo.ToArray(),
+            $"{r.Name} ({r.ClassName})",
+            r.OutputShapes.Length == 1 ? r.OutputShapes[0].ToString() : $"[{string.Join(", ", r.OutputShapes)}]",
+            Count(r.Parameters),
+            r.ConnectedTo.IsDefaultOrEmpty ? "-" : string.Join(", ", r.ConnectedTo),
         }.Take(headers.Length).ToArray()).ToList();
-        int[] minWidths = graph ? [29, 22, 11, 21] : [31, 22, 13];
-        var widths = headers.Select((h, c) => Math.Max(minWidths[c],
-            Math.Max(h.Length, cells.Count == 0 ? 0 : cells.Max(row => row[c].Max(s => s.Length))))).ToArray();
+        // Keras's column widths in a 76-column table: positions [0.45, 0.8, 1] (sequential) or [0.3, 0.56, 0.74, 1] (graph).
+        int[] keras = graph ? [19, 17, 10, 17] : [31, 22, 13];
+        var widths = headers.Select((h, c) => Math.Max(keras[c],
+            texts.Select(row => row[c]).Append(h).SelectMany(t => t.Split(' ')).Max(w => w.Length))).ToArray();
+        var cells = texts.Select(row => row.Select((t, c) => Wrap(t, widths[c])).ToArray()).ToList();
 
         var sb = new StringBuilder();
         sb.Append("Model: \"").Append(ModelName).Append("\"\n");
         Line(sb, widths, '┏', '━', '┳', '┓');
-        Row(sb, widths, headers.Select(h => new[] { h }).ToArray(), '┃', header: true);
+        Row(sb, widths, headers.Select(h => new[] { h }).ToArray(), '┃');
         Line(sb, widths, '┡', '━', '╇', '┩');
         for (var i = 0; i < cells.Count; i++)
         {
-            Row(sb, widths, cells[i], '│', header: false);
+            Row(sb, widths, cells[i], '│');
             if (i + 1 < cells.Count) Line(sb, widths, '├', '─', '┼', '┤');
         }
         Line(sb, widths, '└', '─', '┴', '┘');
@@ -67,6 +73,21 @@ public sealed record ModelSummary(string ModelName, ImmutableArray<SummaryRow> R
         sb.Append(" Trainable params: ").Append(Count(TrainableParameters)).Append(" (").Append(ReadableSize(TrainableParameters)).Append(")\n");
         sb.Append(" Non-trainable params: ").Append(Count(NonTrainableParameters)).Append(" (").Append(ReadableSize(NonTrainableParameters)).Append(")\n");
         return sb.ToString();
+    }
+
+    /// <summary>Greedy word wrap at spaces, as rich does for Keras's table cells.</summary>
+    private static string[] Wrap(string text, int width)
+    {
+        var lines = new List<string>();
+        var line = "";
+        foreach (var word in text.Split(' '))
+        {
+            if (line.Length == 0) line = word;
+            else if (line.Length + 1 + word.Length <= width) line += " " + word;
+            else { lines.Add(line); line = word; }
+        }
+        lines.Add(line);
+        return [.. lines];
     }
 
     private static void Line(StringBuilder sb, int[] widths, char left, char fill, char join, char right)
@@ -80,7 +101,7 @@ public sealed record ModelSummary(string ModelName, ImmutableArray<SummaryRow> R
         sb.Append('\n');
     }
 
-    private static void Row(StringBuilder sb, int[] widths, string[][] cells, char bar, bool header)
+    private static void Row(StringBuilder sb, int[] widths, string[][] cells, char bar)
     {
         var lines = cells.Max(c => c.Length);
         for (var l = 0; l < lines; l++)
@@ -90,11 +111,9 @@ public sealed record ModelSummary(string ModelName, ImmutableArray<SummaryRow> R
             {
                 var text = l < cells[c].Length ? cells[c][l] : "";
                 // Keras right-aligns the parameter column.
-                var rightAlign = c == 2;
-                sb.Append(' ').Append(rightAlign ? text.PadLeft(widths[c]) : text.PadRight(widths[c])).Append(' ').Append(bar);
+                sb.Append(' ').Append(c == 2 ? text.PadLeft(widths[c]) : text.PadRight(widths[c])).Append(' ').Append(bar);
             }
             sb.Append('\n');
         }
-        _ = header;
     }
 }

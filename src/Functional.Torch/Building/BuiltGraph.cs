@@ -1,0 +1,147 @@
+using Functional.Layers;
+using Functional.Models;
+using Functional.Native;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Torch;
+
+/// <summary>
+/// A graph <see cref="Model"/> built into TorchSharp modules on a device. Each layer is built once — a shared layer is
+/// one module with one set of weights, called at every node that applies it — and nested models are built networks of
+/// their own. <see cref="Forward"/> takes one tensor per model input and returns one per output, in the declared
+/// (Keras) layout.
+/// </summary>
+/// <remarks>
+/// Layout: every value is kept in the Keras layout, except that the output of a <c>channels_last</c> spatial layer that
+/// computes channels-first (<see cref="PhysicalLayout.ChannelsFirst"/>) stays channels-first while it flows into layers
+/// that take that layout or do not care (<see cref="PhysicalLayout.Any"/>, when all their inputs agree); anything else
+/// gets it permuted back first. So a chain of convolutions permutes once in and once out, as in a built Sequential.
+/// </remarks>
+public sealed class BuiltGraph : BuiltNetwork
+{
+    private readonly TorchSharp.Modules.ModuleList<nn.Module<Tensor, Tensor>> builtModules;
+    private readonly nn.Module<Tensor, Tensor>?[] moduleOf;   // per operation: its module (null for inputs)
+    private readonly Dictionary<string, int> operationIndex;
+
+    private BuiltGraph(Model model, Device device, nn.Module<Tensor, Tensor>?[] built) : base(model, device)
+    {
+        Model = model;
+        moduleOf = built;
+        builtModules = nn.ModuleList(built.OfType<nn.Module<Tensor, Tensor>>().ToArray());
+        operationIndex = model.Operations.Select((o, i) => (o.Name, i)).ToDictionary(x => x.Name, x => x.i);
+        RegisterComponents();
+    }
+
+    /// <summary>Builds <paramref name="model"/> on <paramref name="device"/> (the CPU by default), initialising weights as Keras does.</summary>
+    /// <exception cref="NotSupportedException">A shared layer is applied to inputs of different shapes (its module is built for one shape).</exception>
+    public static BuiltGraph Build(Model model, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        LibTorch.EnsureLoaded();
+        device ??= Device.Cpu;
+        var context = new BuildContext(device);
+        var built = new nn.Module<Tensor, Tensor>?[model.Operations.Length];
+        try
+        {
+            for (var i = 0; i < built.Length; i++)
+            {
+                var op = model.Operations[i];
+                built[i] = op.Operation switch
+                {
+                    Input => null,
+                    Layer layer => LayerBuilders.Build(layer, op.Nodes[0].InputShapes, context),
+                    IModel nested => Build(nested, device),
+                    _ => throw new InvalidOperationException(),
+                };
+                if (op.Layer is not null && op.Nodes.Skip(1).FirstOrDefault(n => !n.InputShapes.SequenceEqual(op.Nodes[0].InputShapes)) is { } other)
+                    throw new NotSupportedException(
+                        $"{op.Layer.Describe()} is shared between inputs of shape {string.Join(", ", op.Nodes[0].InputShapes)} and " +
+                        $"{string.Join(", ", other.InputShapes)}; a built layer computes for one input shape. Share it only between inputs of equal shape.");
+            }
+            var result = new BuiltGraph(model, device, built);
+            result.eval();
+            return result;
+        }
+        catch
+        {
+            foreach (var m in built) m?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The declaration this was built from.</summary>
+    public Model Model { get; }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<BuiltLayer> BuiltLayers => moduleOf.OfType<BuiltLayer>().ToList();
+
+    /// <inheritdoc />
+    protected override IEnumerable<BuiltNetwork> NestedNetworks => moduleOf.OfType<BuiltNetwork>();
+
+    /// <summary>The built module of the layer (or nested model) with the given name.</summary>
+    public nn.Module<Tensor, Tensor> this[string name] =>
+        operationIndex.TryGetValue(name, out var i) && moduleOf[i] is { } m
+            ? m
+            : throw new KeyNotFoundException($"Model '{Model.Name}' has no built layer named '{name}'.");
+
+    /// <summary>Runs the graph on one tensor per model input (batch first, declared layout); returns one tensor per output.</summary>
+    /// <exception cref="ArgumentException">The wrong number of inputs, or a tensor of the wrong shape (named with the expected one).</exception>
+    public override IReadOnlyList<Tensor> Forward(IReadOnlyList<Tensor> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (inputs.Count != Model.Inputs.Length)
+            throw new ArgumentException(
+                $"Model '{Model.Name}' takes {Model.Inputs.Length} input(s) of shapes [{string.Join(", ", Model.InputShapes)}]; received {inputs.Count}.",
+                nameof(inputs));
+        var values = new Dictionary<(int Op, int Node), Value[]>();
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            CheckInput(inputs[i], i);
+            values[(operationIndex[Model.Inputs[i].Layer], 0)] = [new Value(inputs[i], false)];
+        }
+        foreach (var (o, k) in Model.ExecutionOrder)
+        {
+            var module = moduleOf[o];
+            if (module is null) continue;   // a model input, already set
+            var args = Model.Operations[o].Nodes[k].Inputs.Select(r => values[(operationIndex[r.Layer], r.Node)][r.Tensor]).ToList();
+            values[(o, k)] = module switch
+            {
+                BuiltLayer layer => [Run(layer, args)],
+                BuiltNetwork nested => nested.Forward(args.Select(a => a.Logical()).ToList()).Select(t => new Value(t, false)).ToArray(),
+                _ => throw new InvalidOperationException(),
+            };
+        }
+        return Model.Outputs.Select(r => values[(operationIndex[r.Layer], r.Node)][r.Tensor])
+            .Select(v => v.ChannelsFirst ? v.Logical().contiguous() : v.Tensor).ToList();
+    }
+
+    private Value Run(BuiltLayer layer, List<Value> args)
+    {
+        switch (layer.Layout)
+        {
+            case PhysicalLayout.ChannelsFirst:
+                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.InChannelsFirst()).ToList())), true);
+            case PhysicalLayout.Any when args.All(a => a.ChannelsFirst) && args.All(a => a.Tensor.dim() == args[0].Tensor.dim()):
+                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.Tensor).ToList())), true);
+            default:
+                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.Logical()).ToList())), false);
+        }
+    }
+
+    private void CheckInput(Tensor x, int index)
+    {
+        var expected = Model.InputShapes[index];
+        if (x.dim() != expected.Rank + 1 || Enumerable.Range(0, expected.Rank).Any(i => x.shape[i + 1] != expected[i]))
+            throw new ArgumentException(
+                $"Model '{Model.Name}' expects input {index} ('{Model.Inputs[index].Layer}') of shape {expected} (batch first), " +
+                $"but received a tensor of shape ({string.Join(", ", x.shape)}).", nameof(x));
+    }
+
+    /// <summary>A computed value and whether it is held channels-first (the output of a channels-first spatial layer).</summary>
+    private readonly record struct Value(Tensor Tensor, bool ChannelsFirst)
+    {
+        public Tensor Logical() => ChannelsFirst ? Tensor.permute(ToChannelsLast((int)Tensor.dim())) : Tensor;
+        public Tensor InChannelsFirst() => ChannelsFirst ? Tensor : Tensor.permute(ToChannelsFirst((int)Tensor.dim()));
+    }
+}

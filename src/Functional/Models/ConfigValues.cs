@@ -1,0 +1,331 @@
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Functional.Layers;
+
+namespace Functional.Models;
+
+/// <summary>
+/// A config document that cannot be read: the message starts with the JSON path of the offending value
+/// (<c>$.config.layers[3].config.kernel_size</c>) and says what was expected and what was found.
+/// </summary>
+public sealed class ModelConfigException : JsonException
+{
+    /// <summary>Creates the error for a value at <paramref name="path"/>.</summary>
+    public ModelConfigException(string path, string problem, Exception? inner = null)
+        : base($"{path}: {problem}", path, null, null, inner) => JsonPath = path;
+
+    /// <summary>The JSON path of the offending value.</summary>
+    public string JsonPath { get; }
+}
+
+/// <summary>
+/// How a record becomes a Keras config and back, found by reflection so that every layer (and initializer,
+/// regularizer, constraint) is covered without per-class code: the keys are the snake-case names of the record's
+/// Keras constructor parameters (<c>kernelSize</c> → <c>kernel_size</c>), then its other <c>init</c> properties
+/// (<c>name</c>, <c>trainable</c>, …). Each parameter is read back through the property that holds it.
+/// </summary>
+internal sealed class RecordConfig
+{
+    private static readonly ConcurrentDictionary<Type, RecordConfig> Cache = new();
+
+    /// <summary>Keys every layer config may carry that this library does not store (Keras writes them).</summary>
+    private static readonly HashSet<string> Ignored = ["module", "registered_name", "build_config"];
+
+    private RecordConfig(Type type)
+    {
+        Type = type;
+        var ctors = type.GetConstructors(BindingFlags.Public | BindingFlags.Instance)
+            .Where(c => !(c.GetParameters() is [var p] && p.ParameterType == type)).ToList();
+        if (ctors.Count == 0) throw new NotSupportedException($"{type.Name} has no public constructor, so it cannot be read from a config.");
+        Constructor = ctors.OrderByDescending(c => c.GetParameters().Length)
+            .ThenBy(c => c.GetParameters().Any(p => p.IsDefined(typeof(ParamArrayAttribute)))).First();
+        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanRead && p.GetIndexParameters().Length == 0).ToList();
+        var claimed = new HashSet<PropertyInfo>();
+        var members = new List<Member>();
+        foreach (var p in Constructor.GetParameters())
+        {
+            var property = Match(p, properties, claimed)
+                ?? throw new NotSupportedException(
+                    $"{type.Name}: constructor parameter '{p.Name}' has no property holding its value, so {type.Name} cannot be written as a config.");
+            claimed.Add(property);
+            members.Add(new Member(Key(p.Name!), p.ParameterType, property, p));
+        }
+        foreach (var property in properties.Where(p => !claimed.Contains(p) && p.SetMethod is { IsPublic: true }))
+            members.Add(new Member(Key(property.Name), property.PropertyType, property, null));
+        Members = [.. members];
+    }
+
+    public Type Type { get; }
+    public ConstructorInfo Constructor { get; }
+    public ImmutableArray<Member> Members { get; }
+
+    /// <summary>One config key: the constructor parameter (null for init-only properties) and the property holding it.</summary>
+    public sealed record Member(string Key, Type Type, PropertyInfo Property, ParameterInfo? Parameter);
+
+    public static RecordConfig For(Type type) => Cache.GetOrAdd(type, t => new RecordConfig(t));
+
+    /// <summary>Keras's snake case for a .NET name: <c>kernelSize</c> → <c>kernel_size</c>, <c>L1</c> → <c>l1</c>.</summary>
+    public static string Key(string name) => Layer.ToSnakeCase(name);
+
+    // The property for a constructor parameter: same name; else a unique one whose name starts with it (L1L2's l1 →
+    // L1Factor); else the only unclaimed property of the parameter's type (Activation's activation → Function).
+    private static PropertyInfo? Match(ParameterInfo p, List<PropertyInfo> properties, HashSet<PropertyInfo> claimed)
+    {
+        var free = properties.Where(q => !claimed.Contains(q)).ToList();
+        var byName = free.Where(q => string.Equals(q.Name, p.Name, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (byName.Count == 1) return byName[0];
+        var byPrefix = free.Where(q => q.Name.StartsWith(p.Name!, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (byPrefix.Count == 1) return byPrefix[0];
+        var type = Nullable.GetUnderlyingType(p.ParameterType) ?? p.ParameterType;
+        var byType = free.Where(q => (Nullable.GetUnderlyingType(q.PropertyType) ?? q.PropertyType) == type
+                                     && q.DeclaringType != typeof(Layer)).ToList();
+        return byType.Count == 1 ? byType[0] : null;
+    }
+
+    /// <summary>The record's config object: every member's value.</summary>
+    public JsonObject Write(object record, string describe)
+    {
+        var config = new JsonObject();
+        foreach (var m in Members)
+            config[m.Key] = ConfigValues.Write(m.Property.GetValue(record), m.Type, $"{describe}.{m.Key}");
+        return config;
+    }
+
+    /// <summary>Constructs the record from a config object; every problem names the JSON path.</summary>
+    public object Read(JsonObject config, string path, string className, IReadOnlySet<string>? alsoAllowed = null)
+    {
+        foreach (var (key, value) in config)
+        {
+            if (Members.Any(m => m.Key == key) || Ignored.Contains(key) || (alsoAllowed?.Contains(key) ?? false)) continue;
+            if (key == "dtype") { ConfigValues.CheckDtype(value, $"{path}.dtype"); continue; }
+            if (value is null) continue;   // an option Keras writes at its default (e.g. lora_rank: null)
+            throw new ModelConfigException($"{path}.{key}",
+                $"{className} has no argument '{key}'. Known: {string.Join(", ", Members.Select(m => m.Key))}.");
+        }
+        var parameters = Constructor.GetParameters();
+        var args = new object?[parameters.Length];
+        var ctorMembers = Members.Where(m => m.Parameter is not null).ToList();
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            var m = ctorMembers[i];
+            if (config.TryGetPropertyValue(m.Key, out var node))
+                args[i] = ConfigValues.Read(node, m.Type, $"{path}.{m.Key}");
+            else if (parameters[i].HasDefaultValue)
+                args[i] = parameters[i].DefaultValue is null && parameters[i].ParameterType.IsValueType
+                    ? Activator.CreateInstance(parameters[i].ParameterType)
+                    : parameters[i].DefaultValue;
+            else if (parameters[i].IsDefined(typeof(ParamArrayAttribute)))
+                args[i] = Array.CreateInstance(parameters[i].ParameterType.GetElementType()!, 0);
+            else
+                throw new ModelConfigException(path, $"missing field '{m.Key}' ({className} requires it).");
+        }
+        object record;
+        try { record = Constructor.Invoke(args); }
+        catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path); }
+        foreach (var m in Members.Where(m => m.Parameter is null))
+            if (config.TryGetPropertyValue(m.Key, out var node))
+            {
+                var value = ConfigValues.Read(node, m.Type, $"{path}.{m.Key}");
+                try { m.Property.SetValue(record, value); }
+                catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path); }
+            }
+        return record;
+    }
+
+    // The record rejected a value: point at the key of the argument it names, when it names one.
+    private ModelConfigException Rejected(ArgumentException e, string path)
+    {
+        var key = e.ParamName is { } p ? Key(p) : null;
+        var at = key is not null && Members.Any(m => m.Key == key) ? $"{path}.{key}" : path;
+        var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+        return new ModelConfigException(at, message, e);
+    }
+}
+
+/// <summary>Plain values in configs: numbers, strings, tuples, shapes, options, activations and nested config objects.</summary>
+internal static class ConfigValues
+{
+    /// <summary>The abstract record families written as <c>{"class_name", "config"}</c> objects, with Keras's module names.</summary>
+    private static readonly (Type Base, string Module)[] Families =
+    [
+        (typeof(Initializer), "keras.initializers"),
+        (typeof(Regularizer), "keras.regularizers"),
+        (typeof(Constraint), "keras.constraints"),
+    ];
+
+    private static readonly ConcurrentDictionary<Type, IReadOnlyDictionary<string, Type>> Subclasses = new();
+
+    /// <summary>Registers a concrete initializer, regularizer or constraint type defined outside this library.</summary>
+    public static void Register(Type type)
+    {
+        var family = Families.FirstOrDefault(f => f.Base.IsAssignableFrom(type)).Base
+            ?? throw new ArgumentException($"{type.Name} is not an Initializer, Regularizer or Constraint.", nameof(type));
+        var known = new Dictionary<string, Type>(ClassesOf(family)) { [ClassName(type)] = type };
+        Subclasses[family] = known;
+    }
+
+    internal static IReadOnlyDictionary<string, Type> ClassesOf(Type family) => Subclasses.GetOrAdd(family, f =>
+        f.Assembly.GetTypes().Where(t => !t.IsAbstract && f.IsAssignableFrom(t) && t.IsPublic)
+            .ToDictionary(ClassName, t => t));
+
+    private static string ClassName(Type t) => t.Name;
+
+    public static JsonNode? Write(object? value, Type type, string describe)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        switch (value)
+        {
+            case null: return null;
+            case bool or int or long or double or float or string or short or byte: return JsonValue.Create(value);
+            case Enum e: return JsonValue.Create(Layer.ToSnakeCase(e.ToString()));
+            case IntTuple t: return t.Count == 0 ? null : new JsonArray([.. t.Select(v => (JsonNode?)JsonValue.Create(v))]);
+            case Shape s: return new JsonArray([.. s.Select(v => (JsonNode?)JsonValue.Create(v))]);
+            case ActivationFunction a: return JsonValue.Create(a.Name);
+            case Layer l: return LayerConfig.Serialize(l);
+            case Delegate:
+                throw new NotSupportedException(
+                    $"{describe} holds code ({value.GetType().Name}); code cannot be written to a config and is never loaded from one.");
+        }
+        foreach (var (family, module) in Families)
+            if (family.IsInstanceOfType(value))
+                return new JsonObject
+                {
+                    ["module"] = module,
+                    ["class_name"] = ClassName(value.GetType()),
+                    ["config"] = RecordConfig.For(value.GetType()).Write(value, describe),
+                    ["registered_name"] = null,
+                };
+        if (type.IsValueType && FromString(type) is not null) return JsonValue.Create(value.ToString());
+        if (value is IEnumerable items and not string)
+        {
+            var element = type.IsArray ? type.GetElementType()! : type.GetGenericArguments().FirstOrDefault() ?? typeof(object);
+            return new JsonArray([.. items.Cast<object?>().Select((x, i) => Write(x, element, $"{describe}[{i}]"))]);
+        }
+        throw new NotSupportedException($"{describe}: values of type {type.Name} cannot be written to a config.");
+    }
+
+    public static object? Read(JsonNode? node, Type declared, string path)
+    {
+        var type = Nullable.GetUnderlyingType(declared) ?? declared;
+        if (node is null)
+        {
+            if (type == typeof(IntTuple)) return default(IntTuple);
+            if (!declared.IsValueType || Nullable.GetUnderlyingType(declared) is not null) return null;
+            throw Expected(path, Describe(type), node);
+        }
+        if (type == typeof(int)) return Integer(node, path);
+        if (type == typeof(long)) return node is JsonValue v && v.TryGetValue<long>(out var l) ? l : throw Expected(path, "an integer", node);
+        if (type == typeof(double) || type == typeof(float))
+        {
+            if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number) throw Expected(path, "a number", node);
+            return type == typeof(double) ? v.GetValue<double>() : (object)v.GetValue<float>();
+        }
+        if (type == typeof(bool))
+            return node.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? node.GetValue<bool>() : throw Expected(path, "true or false", node);
+        if (type == typeof(string)) return Text(node, path, "a string");
+        if (type.IsEnum)
+        {
+            var text = Text(node, path, $"one of {string.Join(", ", Enum.GetNames(type).Select(n => $"'{Layer.ToSnakeCase(n)}'"))}");
+            return Enum.GetNames(type).FirstOrDefault(n => string.Equals(n, text.Replace("_", ""), StringComparison.OrdinalIgnoreCase)) is { } name
+                ? Enum.Parse(type, name)
+                : throw Expected(path, $"one of {string.Join(", ", Enum.GetNames(type).Select(n => $"'{Layer.ToSnakeCase(n)}'"))}", node);
+        }
+        if (type == typeof(IntTuple))
+            return node is JsonArray a ? new IntTuple(a.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray())
+                : node.GetValueKind() == JsonValueKind.Number ? new IntTuple(Integer(node, path))
+                : throw Expected(path, "an integer or a list of integers", node);
+        if (type == typeof(Shape))
+            return node is JsonArray s ? Guard(path, () => new Shape(s.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray()))
+                : throw Expected(path, "a list of positive integers", node);
+        if (type == typeof(ActivationFunction))
+            return Guard(path, () => new ActivationFunction(Text(node, path, "an activation name such as 'relu'")));
+        if (typeof(Layer).IsAssignableFrom(type)) return LayerConfig.Deserialize(node, path);
+        if (typeof(Delegate).IsAssignableFrom(type))
+            throw new ModelConfigException(path, "this argument holds code, which is never loaded from a config.");
+        foreach (var (family, _) in Families)
+            if (family.IsAssignableFrom(type))
+                return ReadFamily(node, family, type, path);
+        if (type.IsValueType && FromString(type) is { } parse)
+            return Guard(path, () => parse(Text(node, path, "a string")));
+        if (type.IsArray && node is JsonArray items)
+        {
+            var element = type.GetElementType()!;
+            var array = Array.CreateInstance(element, items.Count);
+            for (var i = 0; i < items.Count; i++) array.SetValue(Read(items[i], element, $"{path}[{i}]"), i);
+            return array;
+        }
+        throw new ModelConfigException(path, $"values of type {type.Name} cannot be read from a config.");
+    }
+
+    private static object ReadFamily(JsonNode node, Type family, Type declared, string path)
+    {
+        if (node.GetValueKind() == JsonValueKind.String)
+            return Guard(path, () => FromString(family)!(node.GetValue<string>()));
+        if (node is not JsonObject o)
+            throw Expected(path, $"a {family.Name.ToLowerInvariant()} (an identifier string or {{\"class_name\": …, \"config\": {{…}}}})", node);
+        var className = Text(o["class_name"], $"{path}.class_name", "a class name");
+        var classes = ClassesOf(family);
+        if (!classes.TryGetValue(className, out var type) || !declared.IsAssignableFrom(type))
+            throw new ModelConfigException($"{path}.class_name",
+                $"unknown {family.Name.ToLowerInvariant()} class '{className}'. Known: {string.Join(", ", classes.Keys.Order())}.");
+        var config = o["config"] switch
+        {
+            null => new JsonObject(),
+            JsonObject c => c,
+            var other => throw Expected($"{path}.config", "an object", other),
+        };
+        return RecordConfig.For(type).Read(config, $"{path}.config", className);
+    }
+
+    /// <summary>A string-to-value conversion the type offers: an implicit conversion or a static <c>Parse(string)</c>.</summary>
+    private static Func<string, object>? FromString(Type type)
+    {
+        var method = type.GetMethods(BindingFlags.Public | BindingFlags.Static).FirstOrDefault(m =>
+            (m.Name == "op_Implicit" || m.Name == "Parse") && m.ReturnType == type && m.GetParameters() is [{ ParameterType: var p }] && p == typeof(string));
+        return method is null ? null : s =>
+        {
+            try { return method.Invoke(null, [s])!; }
+            catch (TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
+        };
+    }
+
+    public static void CheckDtype(JsonNode? node, string path)
+    {
+        var name = node switch
+        {
+            null => "float32",
+            JsonObject o => (o["config"] as JsonObject)?["name"]?.GetValueKind() == JsonValueKind.String ? o["config"]!["name"]!.GetValue<string>() : null,
+            _ => node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : null,
+        };
+        if (name != "float32")
+            throw new ModelConfigException(path, $"only float32 weights are supported; received dtype {node?.ToJsonString() ?? "null"}.");
+    }
+
+    private static int Integer(JsonNode? node, string path) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) ? i : throw Expected(path, "an integer", node);
+
+    public static string Text(JsonNode? node, string path, string expected) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : throw Expected(path, expected, node);
+
+    private static object Guard(string path, Func<object> read)
+    {
+        try { return read(); }
+        catch (ArgumentException e) { throw new ModelConfigException(path, e.Message, e); }
+    }
+
+    public static ModelConfigException Expected(string path, string expected, JsonNode? found) =>
+        new(path, $"expected {expected}, got {Found(found)}.");
+
+    private static string Found(JsonNode? node) => node is null ? "null" : $"{node.ToJsonString()} ({node.GetValueKind().ToString().ToLowerInvariant()})";
+
+    private static string Describe(Type type) =>
+        type == typeof(int) || type == typeof(long) ? "an integer"
+        : type == typeof(double) || type == typeof(float) ? "a number"
+        : type == typeof(bool) ? "true or false"
+        : $"a value of type {type.Name}";
+}

@@ -1,0 +1,145 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Functional.Layers;
+
+namespace Functional.Models;
+
+/// <summary>
+/// Layers as Keras config objects — <c>{"module": "keras.layers", "class_name": "Conv2D", "config": {"name": "conv2d",
+/// "filters": 32, "kernel_size": [3, 3], "padding": "same", …}}</c> — and back. Every layer record is covered by
+/// reflection over its Keras constructor (keys are the snake-case argument names), so layers added to the library later
+/// need no code here; initializers, regularizers and constraints are nested <c>{"class_name", "config"}</c> objects.
+/// </summary>
+/// <remarks>
+/// Reading never executes code: classes are looked up only among the library's layer records and those registered with
+/// <see cref="Register"/>, and a <c>Lambda</c> layer (which holds a function) is refused. Keys a record does not know are
+/// rejected, except those Keras writes with a <c>null</c> value for options it leaves off (such as <c>lora_rank</c>);
+/// <c>dtype</c> must be float32. Every error is a <see cref="ModelConfigException"/> naming the JSON path.
+/// </remarks>
+public static class LayerConfig
+{
+    private static readonly ConcurrentDictionary<string, Type> Classes = new(Discover());
+
+    private static Dictionary<string, Type> Discover() =>
+        typeof(Layer).Assembly.GetTypes()
+            .Where(t => t.IsPublic && !t.IsAbstract && typeof(Layer).IsAssignableFrom(t) && t != typeof(Input))
+            .ToDictionary(t => t.Name, t => t);
+
+    /// <summary>The layer class names a config may use (besides <c>InputLayer</c>).</summary>
+    public static IReadOnlyCollection<string> KnownClasses => [.. Classes.Keys.Order()];
+
+    /// <summary>Lets configs name a layer record type defined outside this library (its class name is the type name).</summary>
+    public static void Register(Type layerType)
+    {
+        ArgumentNullException.ThrowIfNull(layerType);
+        if (layerType.IsAbstract || !typeof(Layer).IsAssignableFrom(layerType))
+            throw new ArgumentException($"{layerType.Name} is not a concrete layer record.", nameof(layerType));
+        Classes[layerType.Name] = layerType;
+    }
+
+    /// <summary>Lets configs name an initializer, regularizer or constraint type defined outside this library.</summary>
+    public static void RegisterValue(Type type) => ConfigValues.Register(type);
+
+    /// <summary>The layer's Keras config object.</summary>
+    /// <exception cref="NotSupportedException">The layer holds something a config cannot carry, such as code.</exception>
+    public static JsonObject Serialize(Layer layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        JsonObject config;
+        if (layer is Input input)
+            config = new JsonObject
+            {
+                ["batch_shape"] = new JsonArray([null, .. input.Shape.Select(d => (JsonNode?)JsonValue.Create(d))]),
+                ["dtype"] = "float32",
+                ["sparse"] = false,
+                ["name"] = input.Name,
+            };
+        else
+        {
+            config = new JsonObject { ["dtype"] = "float32" };
+            foreach (var (key, value) in RecordConfig.For(layer.GetType()).Write(layer, layer.Describe()))
+                config[key] = value?.DeepClone();
+            // Keras's order: name and trainable first.
+            config = Reorder(config, "name", "trainable", "dtype");
+        }
+        return new JsonObject
+        {
+            ["module"] = "keras.layers",
+            ["class_name"] = layer.ClassName,
+            ["config"] = config,
+            ["registered_name"] = null,
+        };
+    }
+
+    /// <summary>Reads a layer from its config object; <paramref name="path"/> prefixes every error's JSON path.</summary>
+    /// <exception cref="ModelConfigException">Anything wrong with the document, naming where.</exception>
+    public static Layer Deserialize(JsonNode? node, string path = "$")
+    {
+        if (node is not JsonObject o) throw ConfigValues.Expected(path, "a layer config object", node);
+        var className = ConfigValues.Text(o["class_name"], $"{path}.class_name", "a layer class name");
+        var config = o["config"] switch
+        {
+            JsonObject c => c,
+            null when o.ContainsKey("config") => throw ConfigValues.Expected($"{path}.config", "an object", null),
+            null => throw new ModelConfigException(path, $"missing field 'config' (the {className} layer's arguments)."),
+            var other => throw ConfigValues.Expected($"{path}.config", "an object", other),
+        };
+        if (className == "InputLayer") return ReadInput(config, $"{path}.config");
+        if (className == "Lambda")
+            throw new ModelConfigException($"{path}.class_name",
+                "Lambda layers hold code, and loading a config never executes code. Declare the Lambda in code instead.");
+        if (!Classes.TryGetValue(className, out var type))
+            throw new ModelConfigException($"{path}.class_name",
+                $"unknown layer class '{className}'. Known: InputLayer, {string.Join(", ", KnownClasses)}.");
+        return (Layer)RecordConfig.For(type).Read(config, $"{path}.config", className);
+    }
+
+    /// <summary>The layer's config as JSON text.</summary>
+    public static string ToJson(Layer layer, bool indented = true) =>
+        Serialize(layer).ToJsonString(new JsonSerializerOptions { WriteIndented = indented });
+
+    /// <summary>A layer from JSON text.</summary>
+    /// <exception cref="JsonException">Invalid JSON, or a <see cref="ModelConfigException"/> naming the path.</exception>
+    public static Layer FromJson(string json) => Deserialize(JsonNode.Parse(json));
+
+    private static readonly HashSet<string> InputKeys = ["batch_shape", "shape", "batch_input_shape", "dtype", "sparse", "ragged", "optional", "name"];
+
+    private static Input ReadInput(JsonObject config, string path)
+    {
+        foreach (var (key, value) in config)
+        {
+            if (!InputKeys.Contains(key))
+            {
+                if (value is null) continue;
+                throw new ModelConfigException($"{path}.{key}", $"InputLayer has no argument '{key}'. Known: {string.Join(", ", InputKeys)}.");
+            }
+            if (key is "sparse" or "ragged" or "optional" && value is not null
+                && value.GetValueKind() != JsonValueKind.False)
+                throw new ModelConfigException($"{path}.{key}", $"{key} inputs are not supported; expected false.");
+        }
+        ConfigValues.CheckDtype(config["dtype"], $"{path}.dtype");
+        Shape shape;
+        if (config["shape"] is { } perSample)
+            shape = (Shape)ConfigValues.Read(perSample, typeof(Shape), $"{path}.shape")!;
+        else
+        {
+            var key = config.ContainsKey("batch_shape") ? "batch_shape" : config.ContainsKey("batch_input_shape") ? "batch_input_shape" : null;
+            if (key is null) throw new ModelConfigException(path, "missing field 'batch_shape' (the input's shape, batch first).");
+            if (config[key] is not JsonArray { Count: > 0 } batch)
+                throw ConfigValues.Expected($"{path}.{key}", "a list [batch, dims...]", config[key]);
+            shape = (Shape)ConfigValues.Read(new JsonArray([.. batch.Skip(1).Select(d => d?.DeepClone())]), typeof(Shape), $"{path}.{key}")!;
+        }
+        var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : null;
+        try { return new Input(shape) { Name = name }; }
+        catch (ArgumentException e) { throw new ModelConfigException($"{path}.name", e.Message, e); }
+    }
+
+    private static JsonObject Reorder(JsonObject config, params string[] first)
+    {
+        var result = new JsonObject();
+        foreach (var k in first.Where(config.ContainsKey)) result[k] = config[k]?.DeepClone();
+        foreach (var (k, v) in config.Where(kv => !first.Contains(kv.Key))) result[k] = v?.DeepClone();
+        return result;
+    }
+}

@@ -1,0 +1,495 @@
+using System.Collections.Immutable;
+using Functional.Layers;
+
+namespace Functional.Models;
+
+/// <summary>
+/// Where a tensor comes from inside a graph model — Keras's <c>keras_history</c>: the producing layer's name, which of
+/// its applications (node) and which of that node's outputs. Printed as Keras's summary prints it: <c>conv2d[0][0]</c>.
+/// </summary>
+/// <param name="Layer">The name of the layer (or nested model) that produces the tensor.</param>
+/// <param name="Node">Which application of that layer, in order (0 unless the layer is shared).</param>
+/// <param name="Tensor">Which output of that application (0 unless it is a multi-output model).</param>
+public readonly record struct TensorRef(string Layer, int Node, int Tensor)
+{
+    /// <summary>Keras's form, <c>conv2d[0][0]</c>.</summary>
+    public override string ToString() => $"{Layer}[{Node}][{Tensor}]";
+}
+
+/// <summary>One application of a layer inside a <see cref="Model"/>: where its inputs come from and the shapes in and out.</summary>
+public sealed class GraphNode : IEquatable<GraphNode>
+{
+    internal GraphNode(ImmutableArray<TensorRef> inputs, ImmutableArray<Shape> inputShapes, ImmutableArray<Shape> outputShapes)
+    {
+        Inputs = inputs;
+        InputShapes = inputShapes;
+        OutputShapes = outputShapes;
+    }
+
+    /// <summary>The tensors the layer is applied to (empty for an input).</summary>
+    public ImmutableArray<TensorRef> Inputs { get; }
+
+    /// <summary>Their per-sample shapes.</summary>
+    public ImmutableArray<Shape> InputShapes { get; }
+
+    /// <summary>The per-sample shapes it produces.</summary>
+    public ImmutableArray<Shape> OutputShapes { get; }
+
+    /// <inheritdoc />
+    public bool Equals(GraphNode? other) =>
+        other is not null && Inputs.SequenceEqual(other.Inputs) && InputShapes.SequenceEqual(other.InputShapes)
+        && OutputShapes.SequenceEqual(other.OutputShapes);
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => Equals(obj as GraphNode);
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Inputs.Length, OutputShapes.Length > 0 ? OutputShapes[0] : null);
+}
+
+/// <summary>A layer (or a nested model) of a <see cref="Model"/>, with its resolved name and every place it is applied.</summary>
+public sealed class GraphLayer : IEquatable<GraphLayer>
+{
+    internal GraphLayer(object operation, ImmutableArray<GraphNode> nodes)
+    {
+        Operation = operation;
+        Nodes = nodes;
+        var first = nodes[0].InputShapes;
+        switch (operation)
+        {
+            case Input:
+                break;
+            case Layer l:
+                var specs = l.Parameters(first);
+                ParameterCount = specs.Sum(p => p.Size);
+                TrainableParameterCount = l.Trainable ? specs.Where(p => p.Trainable).Sum(p => p.Size) : 0;
+                break;
+            case IModel m:
+                ParameterCount = m.ParameterCount;
+                TrainableParameterCount = m.TrainableParameterCount;
+                break;
+        }
+    }
+
+    /// <summary>The named <see cref="Layers.Layer"/> record or the nested <see cref="IModel"/>.</summary>
+    public object Operation { get; }
+
+    /// <summary>The layer, or null for a nested model.</summary>
+    public Layer? Layer => Operation as Layer;
+
+    /// <summary>The nested model, or null for a layer.</summary>
+    public IModel? Model => Operation as IModel;
+
+    /// <summary>True for a model input.</summary>
+    public bool IsInput => Operation is Input;
+
+    /// <summary>The unique name within the model.</summary>
+    public string Name => Operation is IModel m ? m.Name : ((Layer)Operation).Name!;
+
+    /// <summary>Keras's class name: the layer's, or <c>Functional</c>/<c>Sequential</c> for a nested model.</summary>
+    public string ClassName => Operation is IModel m ? Graph.ClassNameOf(m) : ((Layer)Operation).ClassName;
+
+    /// <summary>Every application, in order; node <c>i</c> is <c>name[i]</c> in <see cref="TensorRef"/>s.</summary>
+    public ImmutableArray<GraphNode> Nodes { get; }
+
+    /// <summary>All its weights (counted once however often it is applied).</summary>
+    public long ParameterCount { get; }
+
+    /// <summary>Its weights updated by training.</summary>
+    public long TrainableParameterCount { get; }
+
+    /// <inheritdoc />
+    public bool Equals(GraphLayer? other) =>
+        other is not null && Operation.Equals(other.Operation) && Nodes.SequenceEqual(other.Nodes);
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => Equals(obj as GraphLayer);
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Name, Nodes.Length);
+    /// <summary>E.g. <c>conv2d (Conv2D)</c>.</summary>
+    public override string ToString() => $"{Name} ({ClassName})";
+}
+
+/// <summary>Identifies one node of a <see cref="Model"/>: operation <see cref="Operation"/>'s node <see cref="Node"/>.</summary>
+/// <param name="Operation">Index into <see cref="Model.Operations"/>.</param>
+/// <param name="Node">Index into that operation's <see cref="GraphLayer.Nodes"/>.</param>
+public readonly record struct NodeIndex(int Operation, int Node);
+
+/// <summary>
+/// A model that is a graph of layers (Keras's functional API, class <c>Functional</c>): any number of inputs and
+/// outputs, branches, merges, shared layers and nested models. Declared from symbolic tensors —
+/// <c>var x = Graph.Input(28, 28, 1); var y = new Conv2D(32, 3).Call(x); var model = new Model(x, y);</c> — and
+/// validated when declared, without libtorch: every shape is inferred, and a layer that cannot take its input, a merge
+/// of mismatched shapes, an input that reaches no output, an output that needs an input the model was not given, or a
+/// shared layer whose weights cannot fit all its uses is rejected with a message naming the layer and shapes.
+/// </summary>
+/// <remarks>
+/// <para><b>Shared layers.</b> A layer is identified by its record <em>instance</em>: applying one instance several
+/// times shares its weights (Keras semantics); equal but separately created records are distinct layers. After
+/// declaration the model refers to layers by their unique names (<see cref="TensorRef"/>), which is also how the JSON
+/// config wires them.</para>
+/// <para><b>Cycles</b> cannot be built from tensors (a tensor exists only after its inputs and nothing is mutable);
+/// configs loaded from JSON can describe one, and are rejected naming the layers on the cycle.</para>
+/// <para>Models compare by value: name, layers (in Keras's order), wiring, inputs and outputs. Keras differs in one
+/// respect: it accepts inputs that reach no output; this model rejects them, since such an input is a mistake.</para>
+/// </remarks>
+public sealed class Model : IModel, IEquatable<Model>
+{
+    /// <summary>A single-input, single-output model (Keras <c>keras.Model(inputs, outputs)</c>).</summary>
+    public Model(SymbolicTensor input, SymbolicTensor output, string name = "functional")
+        : this(Wiring.FromTensors([input], [output], name)) { }
+
+    /// <summary>A model with any number of inputs and outputs, in the order given.</summary>
+    public Model(IEnumerable<SymbolicTensor> inputs, IEnumerable<SymbolicTensor> outputs, string name = "functional")
+        : this(Wiring.FromTensors(inputs, outputs, name)) { }
+
+    private Model(Wiring w) : this(w.Name, w.Operations, w.Inputs, w.Outputs) { }
+
+    /// <summary>
+    /// The model from its wiring: named operations (layers, inputs or nested models), each with the inputs of each of
+    /// its applications. Validates everything; used by the tensor API and the JSON loader.
+    /// </summary>
+    internal Model(string name, IReadOnlyList<WiredOperation> operations, IReadOnlyList<TensorRef> inputs, IReadOnlyList<TensorRef> outputs)
+    {
+        Name = string.IsNullOrWhiteSpace(name) ? throw new ArgumentException("Expected a non-empty model name.", nameof(name)) : name;
+        var built = GraphValidation.Validate(operations, inputs, outputs);
+        Operations = built.Operations;
+        Inputs = [.. inputs];
+        Outputs = [.. outputs];
+        ExecutionOrder = built.ExecutionOrder;
+        SequentialLike = built.SequentialLike;
+        InputShapes = Inputs.Select(ShapeOf).ToImmutableArray();
+        OutputShapes = Outputs.Select(ShapeOf).ToImmutableArray();
+    }
+
+    /// <summary>The model's name (<c>functional</c> by default).</summary>
+    public string Name { get; }
+
+    /// <summary>Every layer, model input and nested model once, in Keras's order (inputs first, by depth).</summary>
+    public ImmutableArray<GraphLayer> Operations { get; }
+
+    /// <summary>The model's inputs (each the output of an input layer), in order.</summary>
+    public ImmutableArray<TensorRef> Inputs { get; }
+
+    /// <summary>The model's outputs, in order.</summary>
+    public ImmutableArray<TensorRef> Outputs { get; }
+
+    /// <summary>Every node in an order in which each node's inputs are computed before it.</summary>
+    public ImmutableArray<NodeIndex> ExecutionOrder { get; }
+
+    /// <summary>True when the graph is a plain chain (Keras then prints no <c>Connected to</c> column).</summary>
+    public bool SequentialLike { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<Shape> InputShapes { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<Shape> OutputShapes { get; }
+
+    /// <summary>Every layer record once, model inputs included (as Keras's <c>model.layers</c>); nested models are in <see cref="Operations"/>.</summary>
+    public IEnumerable<Layer> Layers => Operations.Select(o => o.Layer).OfType<Layer>();
+
+    /// <summary>The operation with the given name.</summary>
+    /// <exception cref="KeyNotFoundException">No such layer.</exception>
+    public GraphLayer GetLayer(string name) =>
+        Operations.FirstOrDefault(o => o.Name == name)
+        ?? throw new KeyNotFoundException($"Model '{Name}' has no layer named '{name}'. Layers: {string.Join(", ", Operations.Select(o => o.Name))}.");
+
+    /// <summary>The shape of the tensor a reference points to.</summary>
+    public Shape ShapeOf(TensorRef tensor) => GetLayer(tensor.Layer).Nodes[tensor.Node].OutputShapes[tensor.Tensor];
+
+    /// <inheritdoc />
+    public long ParameterCount => Operations.Sum(o => o.ParameterCount);
+
+    /// <inheritdoc />
+    public long TrainableParameterCount => Operations.Sum(o => o.TrainableParameterCount);
+
+    /// <summary>Weights not updated by training.</summary>
+    public long NonTrainableParameterCount => ParameterCount - TrainableParameterCount;
+
+    /// <summary>The same graph under another model name.</summary>
+    public Model WithName(string name) => new(name, Operations.Select(WiredOperation.Of).ToList(), Inputs, Outputs);
+
+    /// <summary>
+    /// The Keras summary as data: one row per layer in Keras's order, model inputs included, nested models as one row
+    /// with their total parameter count; <c>Connected to</c> lists each application's inputs (<c>conv2d[0][0]</c>).
+    /// </summary>
+    public ModelSummary Summarize() => new(Name,
+        Operations.Select(o => new SummaryRow(o.Name, o.ClassName, o.Nodes[^1].OutputShapes, o.ParameterCount,
+            SequentialLike ? [] : o.Nodes.SelectMany(n => n.Inputs).Select(r => r.ToString()).ToImmutableArray())).ToImmutableArray(),
+        ParameterCount, TrainableParameterCount);
+
+    /// <summary>The Keras summary as text (<c>model.summary()</c>). Needs no libtorch.</summary>
+    public string Summary() => Summarize().ToString();
+
+    /// <inheritdoc />
+    public bool Equals(Model? other) =>
+        other is not null && Name == other.Name && Operations.SequenceEqual(other.Operations)
+        && Inputs.SequenceEqual(other.Inputs) && Outputs.SequenceEqual(other.Outputs);
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => Equals(obj as Model);
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Name, Operations.Length, Inputs.Length, Outputs.Length);
+
+    /// <summary>The summary.</summary>
+    public override string ToString() => Summary();
+
+    /// <summary>The graph as named operations and references: what the constructor needs.</summary>
+    private sealed record Wiring(string Name, IReadOnlyList<WiredOperation> Operations, IReadOnlyList<TensorRef> Inputs, IReadOnlyList<TensorRef> Outputs)
+    {
+        public static Wiring FromTensors(IEnumerable<SymbolicTensor> inputs, IEnumerable<SymbolicTensor> outputs, string name)
+        {
+            ArgumentNullException.ThrowIfNull(inputs);
+            ArgumentNullException.ThrowIfNull(outputs);
+            var ins = inputs.ToList();
+            var outs = outputs.ToList();
+            if (ins.Count == 0) throw new ArgumentException("A model needs at least one input.", nameof(inputs));
+            if (outs.Count == 0) throw new ArgumentException("A model needs at least one output.", nameof(outputs));
+            if (ins.Any(t => t is null) || outs.Any(t => t is null)) throw new ArgumentException("Model inputs and outputs may not be null.");
+            foreach (var t in ins)
+                if (!t.Node.IsInput)
+                    throw new ArgumentException(
+                        $"Model inputs must be tensors made by Input(...); received {t}. To start a model from an intermediate tensor, declare an Input of shape {t.Shape} instead.",
+                        nameof(inputs));
+            var inputNodes = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+            foreach (var t in ins)
+                if (!inputNodes.Add(t.Node))
+                    throw new ArgumentException($"The same input {t} is passed twice in the model's inputs.", nameof(inputs));
+
+            // Collect every node the outputs depend on; an input node that is not a model input means the graph is disconnected.
+            var nodes = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+            var stack = new Stack<(Node Node, int Output)>();
+            for (var o = 0; o < outs.Count; o++) stack.Push((outs[o].Node, o));
+            while (stack.Count > 0)
+            {
+                var (node, output) = stack.Pop();
+                if (!nodes.Add(node)) continue;
+                if (node.IsInput)
+                {
+                    if (!inputNodes.Contains(node))
+                        throw new ArgumentException(
+                            $"Graph disconnected: output {output} ({outs[output]}) depends on {node.Describe()} of shape {node.Outputs[0].Shape}, " +
+                            "which is not among the model's inputs. Pass it in the inputs.", nameof(inputs));
+                    continue;
+                }
+                foreach (var t in node.Inputs) stack.Push((t.Node, output));
+            }
+            for (var i = 0; i < ins.Count; i++)
+                if (!nodes.Contains(ins[i].Node))
+                    throw new ArgumentException(
+                        $"Input {i} ({ins[i].Node.Describe()} of shape {ins[i].Shape}) does not reach any output of the model. Remove it or connect it.",
+                        nameof(inputs));
+
+            // Operations in order of first use; Keras names unnamed layers in the order they are created and called.
+            var ordered = nodes.OrderBy(n => n.Sequence).ToList();
+            var operations = ordered.Select(n => n.Operation).Distinct(ReferenceEqualityComparer.Instance).ToList();
+            var layers = operations.OfType<Layer>().ToList();
+            var named = LayerNaming.AssignNames(layers, operations.OfType<IModel>().Select(m => m.Name)).ToList();
+            var nameOf = new Dictionary<object, string>(ReferenceEqualityComparer.Instance);
+            var namedOp = new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
+            for (var i = 0; i < layers.Count; i++) { nameOf[layers[i]] = named[i].Name!; namedOp[layers[i]] = named[i]; }
+            foreach (var m in operations.OfType<IModel>()) { nameOf[m] = m.Name; namedOp[m] = m; }
+
+            var nodesOf = ordered.GroupBy(n => n.Operation, ReferenceEqualityComparer.Instance)
+                .ToDictionary(g => g.Key!, g => g.ToList(), ReferenceEqualityComparer.Instance);
+            var nodeIndex = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
+            foreach (var list in nodesOf.Values)
+                for (var i = 0; i < list.Count; i++) nodeIndex[list[i]] = i;
+            TensorRef Ref(SymbolicTensor t) => new(nameOf[t.Node.Operation], nodeIndex[t.Node], t.Index);
+
+            var wired = operations.Select(op => new WiredOperation(namedOp[op],
+                nodesOf[op].Select(n => (IReadOnlyList<TensorRef>)n.Inputs.Select(Ref).ToList()).ToList())).ToList();
+            return new Wiring(name, wired, ins.Select(Ref).ToList(), outs.Select(Ref).ToList());
+        }
+    }
+}
+
+/// <summary>A named operation (layer record with its name, input record, or nested model) and the inputs of each of its applications.</summary>
+internal sealed record WiredOperation(object Operation, IReadOnlyList<IReadOnlyList<TensorRef>> Nodes)
+{
+    public string Name => Operation is IModel m ? m.Name : ((Layer)Operation).Name ?? "";
+    public static WiredOperation Of(GraphLayer layer) =>
+        new(layer.Operation, layer.Nodes.Select(n => (IReadOnlyList<TensorRef>)n.Inputs).ToList());
+}
+
+/// <summary>Everything a graph must satisfy, checked once for both ways of declaring one (tensors and configs).</summary>
+internal static class GraphValidation
+{
+    public sealed record Result(ImmutableArray<GraphLayer> Operations, ImmutableArray<NodeIndex> ExecutionOrder, bool SequentialLike);
+
+    public static Result Validate(IReadOnlyList<WiredOperation> operations, IReadOnlyList<TensorRef> inputs, IReadOnlyList<TensorRef> outputs)
+    {
+        if (inputs.Count == 0) throw new ArgumentException("A model needs at least one input.", nameof(inputs));
+        if (outputs.Count == 0) throw new ArgumentException("A model needs at least one output.", nameof(outputs));
+
+        // Names: every operation has one, and no two share it.
+        var index = new Dictionary<string, int>();
+        for (var i = 0; i < operations.Count; i++)
+        {
+            var op = operations[i];
+            if (op.Operation is not (Layer or IModel))
+                throw new ArgumentException($"Only layers and models can be part of a graph; received {op.Operation.GetType().Name}.");
+            if (op.Operation is Layer { Name: null } unnamed)
+                throw new ArgumentException($"Every layer of a graph needs a name; {unnamed.Describe()} has none.");
+            if (!index.TryAdd(op.Name, i))
+                throw new ArgumentException($"All layers in a model must have unique names. The name '{op.Name}' is used by more than one layer.");
+            if (op.Operation is Input)
+            {
+                if (op.Nodes.Count != 1 || op.Nodes[0].Count != 0)
+                    throw new ArgumentException($"Input '{op.Name}' is a model input: it has exactly one node and is applied to nothing.");
+            }
+            else
+            {
+                if (op.Nodes.Count == 0)
+                    throw new ArgumentException($"{Graph.Describe(op.Operation)} is never applied to anything; a graph holds only layers that are used.");
+                if (op.Nodes.Any(n => n.Count == 0))
+                    throw new ArgumentException($"{Graph.Describe(op.Operation)} has an application with no inputs.");
+            }
+        }
+
+        int OutputCount(int op) => operations[op].Operation is IModel m ? m.OutputShapes.Count : 1;
+        (int Op, int Node) Producer(TensorRef r, string where)
+        {
+            if (!index.TryGetValue(r.Layer, out var op))
+                throw new ArgumentException($"{where} refers to {r}, but the model has no layer named '{r.Layer}'.");
+            if (r.Node < 0 || r.Node >= operations[op].Nodes.Count)
+                throw new ArgumentException($"{where} refers to {r}, but '{r.Layer}' has {operations[op].Nodes.Count} node(s).");
+            if (r.Tensor < 0 || r.Tensor >= OutputCount(op))
+                throw new ArgumentException($"{where} refers to {r}, but '{r.Layer}' has {OutputCount(op)} output(s).");
+            return (op, r.Node);
+        }
+
+        // Every reference resolves.
+        var parents = operations.Select((op, o) => op.Nodes.Select((n, k) =>
+            n.Select((r, j) => Producer(r, $"Input {j} of '{op.Name}' (node {k})")).ToArray()).ToArray()).ToArray();
+        var inputProducers = inputs.Select((r, i) => Producer(r, $"Model input {i}")).ToList();
+        var outputProducers = outputs.Select((r, i) => Producer(r, $"Model output {i}")).ToList();
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            if (operations[inputProducers[i].Op].Operation is not Input)
+                throw new ArgumentException($"Model input {i} is {inputs[i]}, which is not an input layer: model inputs must be made by Input(...).");
+            if (inputProducers.IndexOf(inputProducers[i]) != i)
+                throw new ArgumentException($"Model input {inputs[i]} is listed twice.");
+        }
+
+        // Shapes, in dependency order; nodes that never become computable lie on (or behind) a cycle.
+        var outShapes = operations.Select(op => new ImmutableArray<Shape>[op.Nodes.Count]).ToArray();
+        var inShapes = operations.Select(op => new ImmutableArray<Shape>[op.Nodes.Count]).ToArray();
+        var pending = operations.SelectMany((op, o) => op.Nodes.Select((_, k) => (Op: o, Node: k))).ToList();
+        while (pending.Count > 0)
+        {
+            var progressed = false;
+            foreach (var (o, k) in pending.ToList())
+            {
+                if (parents[o][k].Any(p => outShapes[p.Op][p.Node].IsDefault)) continue;
+                var shapes = operations[o].Nodes[k].Select(r => outShapes[index[r.Layer]][r.Node][r.Tensor]).ToImmutableArray();
+                inShapes[o][k] = shapes;
+                outShapes[o][k] = operations[o].Operation switch
+                {
+                    Input i => [i.Shape],
+                    Layer l => [l.ComputeOutputShape(shapes)],
+                    IModel m => [.. Graph.CheckModelInputs(m, shapes)],
+                    _ => throw new InvalidOperationException(),
+                };
+                pending.Remove((o, k));
+                progressed = true;
+            }
+            if (!progressed) throw new ArgumentException(DescribeCycle(operations, parents, outShapes, pending[0]));
+        }
+
+        // Reachability from the outputs: every node must contribute, and only model inputs may be reached as inputs.
+        var reached = new HashSet<(int, int)>();
+        var stack = new Stack<((int Op, int Node) Node, int Output)>();
+        for (var i = 0; i < outputProducers.Count; i++) stack.Push((outputProducers[i], i));
+        while (stack.Count > 0)
+        {
+            var (n, output) = stack.Pop();
+            if (!reached.Add(n)) continue;
+            if (operations[n.Op].Operation is Input && !inputProducers.Contains(n))
+                throw new ArgumentException(
+                    $"Graph disconnected: output {output} ({outputs[output]}) depends on input '{operations[n.Op].Name}' of shape {outShapes[n.Op][0][0]}, " +
+                    "which is not among the model's inputs. Pass it in the inputs.");
+            foreach (var p in parents[n.Op][n.Node]) stack.Push((p, output));
+        }
+        for (var i = 0; i < inputs.Count; i++)
+            if (!reached.Contains(inputProducers[i]))
+                throw new ArgumentException(
+                    $"Input {i} ('{inputs[i].Layer}' of shape {outShapes[inputProducers[i].Op][0][0]}) does not reach any output of the model. Remove it or connect it.");
+        foreach (var (o, op) in operations.Select((op, o) => (o, op)))
+            for (var k = 0; k < op.Nodes.Count; k++)
+                if (!reached.Contains((o, k)))
+                    throw new ArgumentException($"{Graph.Describe(op.Operation)} (node {k}) does not contribute to any output of the model.");
+
+        // A shared layer has one set of weights, so every use must ask for the same weights.
+        foreach (var (o, op) in operations.Select((op, o) => (o, op)))
+            if (op.Operation is Layer layer && op.Nodes.Count > 1)
+            {
+                var first = Signature(layer, inShapes[o][0]);
+                for (var k = 1; k < op.Nodes.Count; k++)
+                    if (Signature(layer, inShapes[o][k]) is var other && other != first)
+                        throw new ArgumentException(
+                            $"{layer.Describe()} is shared, but its use {k} on input shape(s) {Shapes(inShapes[o][k])} needs weights [{other}], " +
+                            $"while its first use on {Shapes(inShapes[o][0])} made [{first}]. A shared layer's weights must fit every use.");
+            }
+
+        var (order, execution, sequentialLike) = KerasOrder(operations, parents, outputProducers);
+        var graphLayers = order.Select(o => new GraphLayer(operations[o].Operation,
+            operations[o].Nodes.Select((n, k) => new GraphNode([.. n], inShapes[o][k], outShapes[o][k])).ToImmutableArray())).ToImmutableArray();
+        var position = new int[operations.Count];
+        for (var i = 0; i < order.Count; i++) position[order[i]] = i;
+        return new Result(graphLayers, execution.Select(n => new NodeIndex(position[n.Op], n.Node)).ToImmutableArray(), sequentialLike);
+    }
+
+    private static string Shapes(ImmutableArray<Shape> shapes) => shapes.Length == 1 ? shapes[0].ToString() : $"[{string.Join(", ", shapes)}]";
+
+    private static string Signature(Layer layer, ImmutableArray<Shape> shapes) =>
+        string.Join(", ", layer.Parameters(shapes).Select(p => $"{p.Name} {p.Shape.ToSampleString()}"));
+
+    private static string DescribeCycle(IReadOnlyList<WiredOperation> operations, (int Op, int Node)[][][] parents,
+        ImmutableArray<Shape>[][] outShapes, (int Op, int Node) start)
+    {
+        // Walk back through inputs that are not computable until a node repeats: that loop is the cycle.
+        var path = new List<(int Op, int Node)>();
+        var n = start;
+        while (!path.Contains(n))
+        {
+            path.Add(n);
+            n = parents[n.Op][n.Node].First(p => outShapes[p.Op][p.Node].IsDefault);
+        }
+        var cycle = path.Skip(path.IndexOf(n)).Append(n).Select(c => $"'{operations[c.Op].Name}'[{c.Node}]");
+        return $"The graph has a cycle: {string.Join(" takes the output of ", cycle)}. A layer cannot depend on its own output.";
+    }
+
+    /// <summary>Keras's <c>map_graph</c>: depth-first from the outputs; operations by decreasing depth, ties by first visit.</summary>
+    private static (List<int> Order, List<(int Op, int Node)> Execution, bool SequentialLike) KerasOrder(
+        IReadOnlyList<WiredOperation> operations, (int Op, int Node)[][][] parents, List<(int Op, int Node)> outputs)
+    {
+        var firstSeen = new Dictionary<int, int>();
+        var finished = new HashSet<(int, int)>();
+        var postOrder = new List<(int Op, int Node)>();
+        void Visit((int Op, int Node) n)
+        {
+            if (finished.Contains(n)) return;
+            firstSeen.TryAdd(n.Op, firstSeen.Count);
+            foreach (var p in parents[n.Op][n.Node]) Visit(p);
+            if (finished.Add(n)) postOrder.Add(n);
+        }
+        foreach (var o in outputs) Visit(o);
+
+        var nodeDepth = new Dictionary<(int, int), int>();
+        var opDepth = new Dictionary<int, int>();
+        for (var i = postOrder.Count - 1; i >= 0; i--)
+        {
+            var n = postOrder[i];
+            var depth = Math.Max(nodeDepth.GetValueOrDefault(n), opDepth.GetValueOrDefault(n.Op));
+            opDepth[n.Op] = depth;
+            nodeDepth[n] = depth;
+            foreach (var p in parents[n.Op][n.Node])
+                nodeDepth[p] = Math.Max(depth + 1, nodeDepth.GetValueOrDefault(p));
+        }
+
+        var order = opDepth.Keys.OrderByDescending(o => opDepth[o]).ThenBy(o => firstSeen[o]).ToList();
+        var rank = order.Select((o, i) => (o, i)).ToDictionary(x => x.o, x => x.i);
+        var execution = nodeDepth.Keys.OrderByDescending(n => nodeDepth[n]).ThenBy(n => rank[n.Item1]).ThenBy(n => n.Item2).ToList();
+        var sequentialLike = nodeDepth.GroupBy(kv => kv.Value).All(g => g.Count() == 1 && parents[g.Single().Key.Item1][g.Single().Key.Item2].Length <= 1)
+            && operations.All(op => op.Nodes.Count <= 1);
+        return (order, execution, sequentialLike);
+    }
+}

@@ -1,0 +1,299 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Functional.Layers;
+
+namespace Functional.Models;
+
+/// <summary>
+/// Models as Keras-like config documents (what Keras's <c>model.to_json()</c> writes) and back. A
+/// <see cref="Sequential"/> is <c>{"class_name": "Sequential", "config": {"name", "layers": […]}}</c>; a graph
+/// <see cref="Model"/> is <c>{"class_name": "Functional", "config": {"name", "layers", "input_layers", "output_layers"}}</c>
+/// where each layer entry carries its <c>name</c> and <c>inbound_nodes</c> — one per application, whose arguments are
+/// <c>__keras_tensor__</c> objects with a <c>keras_history</c> of <c>[layer, node, tensor]</c>. Nested models are layer
+/// entries holding a whole model config.
+/// </summary>
+/// <remarks>
+/// <para>The law: <c>FromJson(ToJson(m))</c> equals <c>m</c> for every model. Reading validates exactly as declaring
+/// does, and every problem — malformed JSON, an unknown layer class, a value of the wrong type, a missing field, a
+/// reference to a layer or node that does not exist, a cycle — is a <see cref="JsonException"/> (a
+/// <see cref="ModelConfigException"/> for the document's content) whose message starts with the JSON path, such as
+/// <c>$.config.layers[3].config.kernel_size</c>.</para>
+/// <para>Keras's legacy node format (<c>[["conv2d", 0, 0, {}]]</c>) and a Sequential's <c>build_input_shape</c> are
+/// also read. Loading never executes code (see <see cref="LayerConfig"/>).</para>
+/// </remarks>
+public static class ModelConfig
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>The model's config document as JSON text.</summary>
+    public static string ToJson(this IModel model, bool indented = true) =>
+        Serialize(model).ToJsonString(indented ? Indented : JsonSerializerOptions.Default);
+
+    /// <summary>A model (a <see cref="Sequential"/> or a graph <see cref="Model"/>) from JSON text.</summary>
+    /// <exception cref="JsonException">Invalid JSON, or a <see cref="ModelConfigException"/> naming the path of the problem.</exception>
+    public static IModel FromJson(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        return Deserialize(JsonNode.Parse(json));
+    }
+
+    /// <summary>A model of a known kind from JSON text.</summary>
+    public static TModel FromJson<TModel>(string json) where TModel : IModel =>
+        FromJson(json) is TModel m ? m : throw new ModelConfigException("$.class_name", $"expected a {typeof(TModel).Name} config.");
+
+    /// <summary>The model's config document.</summary>
+    public static JsonObject Serialize(IModel model) => model switch
+    {
+        Sequential s => new JsonObject
+        {
+            ["module"] = "keras",
+            ["class_name"] = "Sequential",
+            ["config"] = new JsonObject
+            {
+                ["name"] = s.Name,
+                ["trainable"] = true,
+                ["dtype"] = "float32",
+                ["layers"] = new JsonArray([.. s.Select(LayerConfig.Serialize)]),
+            },
+            ["registered_name"] = null,
+        },
+        Model m => new JsonObject
+        {
+            ["module"] = "keras.src.models.functional",
+            ["class_name"] = "Functional",
+            ["config"] = new JsonObject
+            {
+                ["name"] = m.Name,
+                ["trainable"] = true,
+                ["layers"] = new JsonArray([.. m.Operations.Select(o => LayerEntry(m, o))]),
+                ["input_layers"] = new JsonArray([.. m.Inputs.Select(r => History(m, r, inModelList: true))]),
+                ["output_layers"] = new JsonArray([.. m.Outputs.Select(r => History(m, r, inModelList: true))]),
+            },
+            ["registered_name"] = "Functional",
+        },
+        null => throw new ArgumentNullException(nameof(model)),
+        _ => throw new NotSupportedException($"Models of type {model.GetType().Name} have no config format."),
+    };
+
+    /// <summary>Reads a model config document; <paramref name="path"/> prefixes every error's JSON path.</summary>
+    public static IModel Deserialize(JsonNode? node, string path = "$")
+    {
+        if (node is not JsonObject o) throw ConfigValues.Expected(path, "a model config object", node);
+        var className = ConfigValues.Text(o["class_name"], $"{path}.class_name", "a model class name ('Sequential' or 'Functional')");
+        if (o["config"] is not JsonObject config) throw ConfigValues.Expected($"{path}.config", "an object", o["config"]);
+        return className switch
+        {
+            "Sequential" => ReadSequential(config, $"{path}.config"),
+            "Functional" or "Model" => ReadGraph(config, $"{path}.config"),
+            _ => throw new ModelConfigException($"{path}.class_name", $"unknown model class '{className}'. Known: Sequential, Functional."),
+        };
+    }
+
+    private static JsonObject LayerEntry(Model model, GraphLayer op)
+    {
+        var entry = op.Model is { } nested ? Serialize(nested) : LayerConfig.Serialize(op.Layer!);
+        entry["name"] = op.Name;
+        entry["inbound_nodes"] = new JsonArray([.. op.Nodes.Select(n => (JsonNode)new JsonObject
+        {
+            ["args"] = new JsonArray(n.Inputs.Length == 1
+                ? KerasTensor(model, n.Inputs[0])
+                : new JsonArray([.. n.Inputs.Select(r => KerasTensor(model, r))])),
+            ["kwargs"] = new JsonObject(),
+        })]);
+        return entry;
+    }
+
+    private static JsonNode KerasTensor(Model model, TensorRef r) => new JsonObject
+    {
+        ["class_name"] = "__keras_tensor__",
+        ["config"] = new JsonObject
+        {
+            ["shape"] = new JsonArray([null, .. model.ShapeOf(r).Select(d => (JsonNode?)JsonValue.Create(d))]),
+            ["dtype"] = "float32",
+            ["keras_history"] = History(model, r, inModelList: false),
+        },
+    };
+
+    // Keras numbers a nested Functional model's nodes from 1 in input_layers/output_layers (node 0 is its own graph).
+    private static JsonNode History(Model model, TensorRef r, bool inModelList) =>
+        new JsonArray(r.Layer, r.Node + (inModelList && model.GetLayer(r.Layer).Model is Model ? 1 : 0), r.Tensor);
+
+    private static Sequential ReadSequential(JsonObject config, string path)
+    {
+        var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : "sequential";
+        var trainable = ReadTrainable(config, path);
+        if (config["layers"] is not JsonArray entries) throw ConfigValues.Expected($"{path}.layers", "a list of layer configs", config["layers"]);
+        var layers = new List<Layer>();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var at = $"{path}.layers[{i}]";
+            if (entries[i] is JsonObject e && e["class_name"]?.GetValueKind() == JsonValueKind.String
+                && e["class_name"]!.GetValue<string>() is "Sequential" or "Functional" or "Model")
+                throw new ModelConfigException($"{at}.class_name", "a Sequential model holds layers only; nest models in a graph (Functional) model.");
+            var layer = LayerConfig.Deserialize(entries[i], at);
+            layers.Add(trainable || layer is Input ? layer : layer with { Trainable = false });
+        }
+        if (layers.FirstOrDefault() is not Input)
+        {
+            if (config["build_input_shape"] is not JsonArray { Count: > 0 } shape)
+                throw new ModelConfigException($"{path}.layers", "a Sequential config must start with an InputLayer (or give build_input_shape).");
+            var dims = (Shape)ConfigValues.Read(new JsonArray([.. shape.Skip(1).Select(d => d?.DeepClone())]), typeof(Shape), $"{path}.build_input_shape")!;
+            layers.Insert(0, new Input(dims));
+        }
+        try { return new Sequential(name, layers); }
+        catch (ArgumentException e) { throw Located(e, path, layers.Select(l => l.Name).ToList(), offset: layers.Count - entries.Count); }
+    }
+
+    private static Model ReadGraph(JsonObject config, string path)
+    {
+        var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : "functional";
+        var trainable = ReadTrainable(config, path);
+        if (config["layers"] is not JsonArray entries) throw ConfigValues.Expected($"{path}.layers", "a list of layer entries", config["layers"]);
+
+        // First every operation and its name, so that references can be checked against all of them.
+        var ops = new List<object>();
+        var names = new List<string>();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var at = $"{path}.layers[{i}]";
+            if (entries[i] is not JsonObject e) throw ConfigValues.Expected(at, "a layer entry object", entries[i]);
+            var cls = ConfigValues.Text(e["class_name"], $"{at}.class_name", "a layer class name");
+            object op = cls is "Sequential" or "Functional" or "Model" ? Deserialize(e, at) : LayerConfig.Deserialize(e, at);
+            var entryName = e["name"] is { } en ? ConfigValues.Text(en, $"{at}.name", "a string") : null;
+            var ownName = op is IModel m ? m.Name : ((Layer)op).Name;
+            if (entryName is not null && ownName is not null && entryName != ownName)
+                throw new ModelConfigException($"{at}.name", $"the entry is named '{entryName}' but its config names it '{ownName}'.");
+            var resolved = entryName ?? ownName ?? throw new ModelConfigException(at, "missing field 'name' (graph layers are wired by name).");
+            if (op is Layer layer)
+            {
+                if (layer.Name is null) layer = layer with { Name = resolved };
+                if (!trainable && layer is not Input) layer = layer with { Trainable = false };
+                op = layer;
+            }
+            if (names.Contains(resolved))
+                throw new ModelConfigException($"{at}.name", $"the name '{resolved}' is used by more than one layer; names must be unique.");
+            ops.Add(op);
+            names.Add(resolved);
+        }
+
+        var nodeCounts = new int[entries.Count];
+        var wired = new List<WiredOperation>();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var at = $"{path}.layers[{i}].inbound_nodes";
+            var inbound = entries[i]!["inbound_nodes"] switch
+            {
+                JsonArray a => a,
+                null when ops[i] is Input => [],
+                var other => throw ConfigValues.Expected(at, "a list of nodes", other),
+            };
+            var nodes = inbound.Select((node, k) => ReadNode(node, $"{at}[{k}]")).ToList();
+            if (ops[i] is Input) nodes = [[]];
+            nodeCounts[i] = nodes.Count;
+            wired.Add(new WiredOperation(ops[i], nodes));
+        }
+
+        // Dangling references are reported where they are written.
+        void Check(TensorRef r, string at)
+        {
+            var k = names.IndexOf(r.Layer);
+            if (k < 0) throw new ModelConfigException(at, $"refers to layer '{r.Layer}', which is not in the model. Layers: {string.Join(", ", names)}.");
+            if (r.Node < 0 || r.Node >= nodeCounts[k])
+                throw new ModelConfigException(at, $"refers to node {r.Node} of '{r.Layer}', which has {nodeCounts[k]} node(s).");
+            var outputs = ops[k] is IModel m ? m.OutputShapes.Count : 1;
+            if (r.Tensor < 0 || r.Tensor >= outputs)
+                throw new ModelConfigException(at, $"refers to output {r.Tensor} of '{r.Layer}', which has {outputs} output(s).");
+        }
+        for (var i = 0; i < entries.Count; i++)
+            if (ops[i] is not Input)
+                for (var k = 0; k < wired[i].Nodes.Count; k++)
+                    for (var j = 0; j < wired[i].Nodes[k].Count; j++)
+                        Check(wired[i].Nodes[k][j], $"{path}.layers[{i}].inbound_nodes[{k}]");
+
+        List<TensorRef> ReadList(string key)
+        {
+            var at = $"{path}.{key}";
+            var node = config[key] ?? throw new ModelConfigException(path, $"missing field '{key}'.");
+            // One leaf ["name", node, tensor], or a list of leaves.
+            var leaves = node is JsonArray { Count: 3 } a && a[0]?.GetValueKind() == JsonValueKind.String ? [node]
+                : node is JsonArray list ? list.ToList()
+                : throw ConfigValues.Expected(at, "a list of [layer, node, tensor] references", node);
+            return leaves.Select((leaf, i) =>
+            {
+                var leafPath = leaves.Count == 1 && leaf == node ? at : $"{at}[{i}]";
+                var r = ReadHistory(leaf, leafPath);
+                // Keras counts a nested Functional model's nodes from 1 here.
+                if (names.IndexOf(r.Layer) is var k and >= 0 && ops[k] is Model) r = r with { Node = r.Node - 1 };
+                Check(r, leafPath);
+                return r;
+            }).ToList();
+        }
+        var inputs = ReadList("input_layers");
+        var outputsRefs = ReadList("output_layers");
+
+        try { return new Model(name, wired, inputs, outputsRefs); }
+        catch (ArgumentException e) { throw Located(e, path, names, offset: 0); }
+    }
+
+    private static bool ReadTrainable(JsonObject config, string path) =>
+        config["trainable"] is not { } t || (bool)ConfigValues.Read(t, typeof(bool), $"{path}.trainable")!;
+
+    /// <summary>One inbound node: Keras 3's <c>{"args": […], "kwargs": {}}</c> or the legacy <c>[["name", node, tensor, {}], …]</c>.</summary>
+    private static IReadOnlyList<TensorRef> ReadNode(JsonNode? node, string path)
+    {
+        var refs = new List<TensorRef>();
+        switch (node)
+        {
+            case JsonObject o:
+                if (o["args"] is not JsonArray args) throw ConfigValues.Expected($"{path}.args", "a list of arguments", o["args"]);
+                void Collect(JsonNode? arg, string at)
+                {
+                    switch (arg)
+                    {
+                        case JsonArray list:
+                            for (var i = 0; i < list.Count; i++) Collect(list[i], $"{at}[{i}]");
+                            break;
+                        case JsonObject kt when kt["class_name"]?.GetValueKind() == JsonValueKind.String
+                                                && kt["class_name"]!.GetValue<string>() == "__keras_tensor__":
+                            if (kt["config"] is not JsonObject c) throw ConfigValues.Expected($"{at}.config", "an object", kt["config"]);
+                            refs.Add(ReadHistory(c["keras_history"], $"{at}.config.keras_history"));
+                            break;
+                        default:
+                            throw ConfigValues.Expected(at, "a __keras_tensor__ object or a list of them", arg);
+                    }
+                }
+                for (var i = 0; i < args.Count; i++) Collect(args[i], $"{path}.args[{i}]");
+                if (o["kwargs"] is JsonObject kwargs)
+                    foreach (var (key, value) in kwargs)
+                        if (value is not null && value.GetValueKind() != JsonValueKind.False)
+                            throw new ModelConfigException($"{path}.kwargs.{key}", "keyword arguments to layer calls are not supported.");
+                break;
+            case JsonArray legacy:
+                for (var i = 0; i < legacy.Count; i++) refs.Add(ReadHistory(legacy[i], $"{path}[{i}]"));
+                break;
+            default:
+                throw ConfigValues.Expected(path, "a node ({\"args\": [...], \"kwargs\": {}})", node);
+        }
+        if (refs.Count == 0) throw new ModelConfigException(path, "a node needs at least one input tensor.");
+        return refs;
+    }
+
+    private static TensorRef ReadHistory(JsonNode? node, string path)
+    {
+        if (node is not JsonArray { Count: >= 3 and <= 4 } a) throw ConfigValues.Expected(path, "[layer name, node index, tensor index]", node);
+        var layer = ConfigValues.Text(a[0], $"{path}[0]", "a layer name");
+        var nodeIndex = (int)ConfigValues.Read(a[1], typeof(int), $"{path}[1]")!;
+        var tensor = (int)ConfigValues.Read(a[2], typeof(int), $"{path}[2]")!;
+        return new TensorRef(layer, nodeIndex, tensor);
+    }
+
+    // A model-level error (a cycle, a layer that cannot take its input, …): point at the layer it names when it names one.
+    private static ModelConfigException Located(ArgumentException e, string path, IReadOnlyList<string?> names, int offset)
+    {
+        var at = $"{path}.layers";
+        if (e is ShapeException s)
+            for (var i = 0; i < names.Count; i++)
+                if (names[i] is { } n && s.Layer.EndsWith($"'{n}'", StringComparison.Ordinal)) { at = $"{path}.layers[{i - offset}]"; break; }
+        return new ModelConfigException(at, e.Message, e);
+    }
+}
