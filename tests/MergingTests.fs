@@ -11,6 +11,7 @@ open Functional
 open Functional.Layers
 open Functional.Torch
 open Functional.Tests.Support
+open Functional.Tests.NaiveTensors
 
 let elementwiseKinds = [ "Add"; "Subtract"; "Multiply"; "Average"; "Maximum"; "Minimum" ]
 
@@ -94,20 +95,6 @@ let dotLayer (c: DotCase) =
 
 // ---- naive references over flat row-major arrays (batch included) ----
 
-let flat (t: torch.Tensor) = t.contiguous().cpu().data<float32>().ToArray()
-let dimsOf (t: torch.Tensor) = t.shape |> Array.map int
-
-let stridesOf (shape: int[]) =
-    let s = Array.create shape.Length 1
-    for i in shape.Length - 2 .. -1 .. 0 do s.[i] <- s.[i + 1] * shape.[i + 1]
-    s
-
-let unravel (shape: int[]) (k: int) =
-    let st = stridesOf shape
-    Array.init shape.Length (fun i -> (k / st.[i]) % shape.[i])
-
-let ravel (shape: int[]) (idx: int[]) = Array.fold2 (fun acc i s -> acc + i * s) 0 idx (stridesOf shape)
-
 /// Naive elementwise merge with Keras's broadcasting: lower ranks are aligned right (after the batch axis).
 let naiveElementwise kind (xs: (int[] * float32[]) list) (outShape: int[]) =
     let size = Array.fold (*) 1 outShape
@@ -161,17 +148,9 @@ let naiveDot (sx: int[], dx: float32[]) (sy: int[], dy: float32[]) (a: int) (c: 
             acc <- acc + float dx.[ravel sx (insert px a t idx.[0])] * float dy.[ravel sy (insert py c t idx.[0])]
         float32 acc)
 
-let close (actual: float32[]) (expected: float32[]) =
-    actual.Length = expected.Length
-    && Array.forall2 (fun (a: float32) (e: float32) -> abs (a - e) <= 1e-4f * (1.0f + abs e)) actual expected
-
 let context () = BuildContext(Device.Cpu)
 
 let build (layer: Layer) (shapes: Shape[]) = LayerBuilders.Build(layer, shapes, context ())
-
-let tensorOf (data: float32[]) (dims: int64[]) =
-    use t = torch.from_array data
-    t.reshape dims
 
 let randomInput (dims: int[]) = torch.randn([| 2L; yield! dims |> Array.map int64 |])
 
