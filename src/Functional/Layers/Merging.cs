@@ -66,11 +66,8 @@ public abstract record Merge : Layer
 
     /// <summary>Resolves a Keras axis (counting the batch axis; negative counts from the end) for a per-sample shape
     /// of rank <paramref name="rank"/>; returns the per-sample index, or null when it is out of range or the batch axis.</summary>
-    internal static int? SampleAxis(int axis, int rank)
-    {
-        var full = axis < 0 ? axis + rank + 1 : axis;
-        return full >= 1 && full <= rank ? full - 1 : null;
-    }
+    internal static int? SampleAxis(int axis, int rank) =>
+        KerasAxes.ToSampleAxis(axis, rank) is { } a && a >= 0 ? a : null;
 }
 
 /// <summary>Elementwise sum of its inputs (Keras <c>Add</c>). Shapes broadcast as in <see cref="Merge"/>; no parameters.</summary>
