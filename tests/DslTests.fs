@@ -82,6 +82,15 @@ let tests =
             Expect.equal (Model.summary (seedCnnExpression ())) (expected.Summary()) "equal summaries"
         }
 
+        test "strings stand for Keras's options, activations, initializers and regularizers" {
+            Expect.equal (dense (4, activation = "relu", kernelInitializer = "he_normal", kernelRegularizer = L2 0.01, name = "d"))
+                         (Dense(4, activation = ActivationFunction.Relu, kernelInitializer = HeNormal(), kernelRegularizer = L2(0.01), Name = "d") :> Layer)
+                         "dense"
+            Expect.equal (conv2d (8, (3, 5), strides = 2, padding = "same", dataFormat = "channels_first", trainable = false))
+                         (Conv2D(8, IntTuple(3, 5), strides = IntTuple 2, padding = Padding.Same, dataFormat = DataFormat.ChannelsFirst, Trainable = false) :> Layer)
+                         "conv2d"
+        }
+
         test "the expression takes loops and nested lists of layers" {
             let widths = [ 16; 8 ]
             let head = [ dropout 0.5; dense (2, activation = "softmax") ]
