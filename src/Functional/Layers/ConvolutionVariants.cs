@@ -484,7 +484,16 @@ public abstract record ConvTranspose : Layer
         var axes = DataFormat.SpatialAxes(input.Rank);
         var dims = input.ToArray();
         for (var i = 0; i < Rank; i++)
-            dims[axes[i]] = ConvArithmetic.ConvTransposeOutputLength(input[axes[i]], KernelSize[i], Strides[i], Padding, OutputPaddingAt(i), DilationRate[i]);
+        {
+            var n = input[axes[i]];
+            var outLen = ConvArithmetic.ConvTransposeOutputLength(n, KernelSize[i], Strides[i], Padding, OutputPaddingAt(i), DilationRate[i]);
+            // Only `same` with an explicit output_padding can come out empty: (n − 1)·s + k' mod 2 + p = 0.
+            if (outLen <= 0)
+                throw ShapeError(input, axes[i],
+                    $"spatial dimension {i} of length {n} gives an output of length {outLen} with padding 'same', kernelSize={KernelSize}, " +
+                    $"strides={Strides} and outputPadding={OutputPadding} ((n - 1)·s + k mod 2 + outputPadding).");
+            dims[axes[i]] = outLen;
+        }
         dims[DataFormat.ChannelAxis(input.Rank)] = Filters;
         return new Shape(dims);
     }
