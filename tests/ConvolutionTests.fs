@@ -320,6 +320,27 @@ let conv1d3dLaws =
                 use b = y2.narrow(1L, int64 t, 1L)
                 sameTensor a b))
 
+        testSequenced <| test "one-channel channels_last inputs with an output axis of length 1 and stride > 1 (a libtorch CPU bug) match the naive convolution" {
+            torchReady 24
+            for stride, width in [ (1, 3), 6; (1, 2), 5; (2, 3), 6 ] do
+                let model = Sequential(Input(8, width, 1), Conv2D(4, (4, 5), strides = stride))
+                use built = BuiltModel.Build(model)
+                use x = torch.randn(2L, 8L, int64 width, 1L)
+                use y = built.forward x
+                let weights = built.Weights |> Seq.map (fun w -> w.Name, w.KerasView()) |> Map.ofSeq
+                let bias = weights.["conv2d/bias"].detach().cpu().data<float32>().ToArray()
+                let expected = naiveConv2d (toArray4 x) (toArray4 weights.["conv2d/kernel"]) (Some bias) stride (1, 1) "valid"
+                Expect.sequenceEqual (Seq.cast<float32> (toArray4 y) |> Seq.map (fun v -> MathF.Round(v, 4)))
+                    (Seq.cast<float32> expected |> Seq.map (fun v -> MathF.Round(v, 4))) (sprintf "strides %A" stride)
+            let model1 = Sequential(Input(6, 1), Conv1D(3, 5, strides = 3))
+            use built1 = BuiltModel.Build(model1)
+            use x1 = torch.randn(2L, 6L, 1L)
+            use y1 = built1.forward x1
+            let w1 = built1.Weights |> Seq.map (fun w -> w.Name, w.KerasView()) |> Map.ofSeq
+            let expected1 = naiveConv1d (toArray3 x1) (toArray3 w1.["conv1d/kernel"]) (Some(w1.["conv1d/bias"].detach().data<float32>().ToArray())) 3 1 1 "valid"
+            Expect.isTrue (Seq.forall2 (fun (a: float32) e -> abs (a - e) <= 1e-4f) (Seq.cast<float32> (toArray3 y1)) (Seq.cast<float32> expected1)) "Conv1D"
+        }
+
         testSequenced <| test "built Conv3D: Keras's shapes, Σ numel = counted, channels_first ≡ channels_last with the same weights" {
             torchReady 23
             let last = Sequential(Input(5, 6, 4, 4), Conv3D(6, (2, 3, 2), strides = (2, 1, 2), padding = "same", groups = 2))

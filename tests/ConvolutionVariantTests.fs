@@ -64,8 +64,8 @@ type TransposeCase =
     member c.InputShape = shape2d c.ChannelsLast c.Input
     member c.Layer =
         let op = match c.OutputPadding with Some(a, b) -> IntTuple(a, b) | None -> IntTuple()
-        Conv2DTranspose(c.Filters, IntTuple(fst c.Kernel, snd c.Kernel), IntTuple(fst c.Strides, snd c.Strides), Padding.Parse c.Padding, op,
-                        fmt c.ChannelsLast, IntTuple(fst c.Dilation, snd c.Dilation), useBias = c.UseBias)
+        Conv2DTranspose(c.Filters, IntTuple(fst c.Kernel, snd c.Kernel), IntTuple(fst c.Strides, snd c.Strides), Padding.Parse c.Padding,
+                        fmt c.ChannelsLast, IntTuple(fst c.Dilation, snd c.Dilation), useBias = c.UseBias, outputPadding = op)
 
 /// Keras's `_get_output_shape_given_tf_padding`, written out independently of the library.
 let kerasTransposeLen padding (outputPadding: int option) n k s d =
@@ -468,6 +468,27 @@ let torchLaws =
                 use _y = y
                 Expect.equal y.shape (model.OutputShape.WithBatch 2L) (string layer)
                 Expect.equal (built.parameters() |> Seq.sumBy (fun p -> p.numel())) model.ParameterCount (string layer)
+        }
+
+        test "one-channel channels_last inputs with an output axis of length 1 and stride > 1 (a libtorch CPU bug) match the naive references" {
+            torchReady 20
+            let case = { Filters = 3; Multiplier = 4; Kernel = (4, 5); Strides = (1, 3); Dilation = (1, 1); Padding = "valid"
+                         UseBias = true; Input = (8, 6, 1); ChannelsLast = true }
+            let _, builtD, xD, yD = buildAndRun case.Depthwise case.InputShape
+            use _b = builtD
+            use _x = xD
+            use _y = yD
+            let wD = kerasWeights builtD
+            let biasD = wD.["depthwise_conv2d/bias"].detach().data<float32>().ToArray()
+            Expect.isTrue (close (toArray4 yD) (naiveDepthwise2d (toArray4 xD) (toArray4 wD.["depthwise_conv2d/kernel"]) (Some biasD) (1, 3) (1, 1) "valid")) "depthwise"
+            let _, builtS, xS, yS = buildAndRun case.Separable case.InputShape
+            use _b = builtS
+            use _x = xS
+            use _y = yS
+            let wS = kerasWeights builtS
+            let mid = naiveDepthwise2d (toArray4 xS) (toArray4 wS.["separable_conv2d/depthwise_kernel"]) None (1, 3) (1, 1) "valid"
+            let biasS = wS.["separable_conv2d/bias"].detach().data<float32>().ToArray()
+            Expect.isTrue (close (toArray4 yS) (naiveConv2d mid (toArray4 wS.["separable_conv2d/pointwise_kernel"]) (Some biasS) (1, 1) (1, 1) "valid")) "separable"
         }
 
         test "Conv3DTranspose valid with stride > kernel zero-extends the end: those positions hold just the bias" {
