@@ -347,6 +347,26 @@ let torchTests =
                 Expect.sequenceEqual (floats view) (sample spec.Initializer (List.ofSeq spec.Shape)) (w.Name + " Keras view = the seeded draw")
         }
 
+        test "the Keras views of depthwise, separable and transposed kernels hold the seeded draws (layout inferred from the shapes)" {
+            Expect.equal (InitializerSampling.InferPermutation([| 3L; 1L; 2L; 3L |], [| 2L; 3L; 1L; 3L |])) [| 2L; 3L; 1L; 0L |] "conv (out, in, kh, kw)"
+            Expect.equal (InitializerSampling.InferPermutation([| 5L; 2L; 3L; 2L |], [| 3L; 2L; 5L; 2L |])) [| 2L; 3L; 0L; 1L |] "depthwise (in, dm, kh, kw)"
+            Expect.equal (InitializerSampling.InferPermutation([| 4L; 6L |], [| 6L; 4L |])) [| 1L; 0L |] "dense (units, in)"
+            Expect.isNull (InitializerSampling.InferPermutation([| 4L; 4L |], [| 4L; 4L |])) "equal shapes: same layout"
+            Expect.isNull (InitializerSampling.InferPermutation([| 24L |], [| 6L; 4L |])) "unrelated"
+            torchReady 45
+            let layers : Layer list =
+                [ DepthwiseConv2D((3, 2), depthMultiplier = 2, depthwiseInitializer = RandomNormal(seed = 1))
+                  SeparableConv2D(7, (3, 2), depthMultiplier = 2, depthwiseInitializer = RandomUniform(seed = 2), pointwiseInitializer = HeNormal(seed = 3))
+                  Conv2DTranspose(6, (3, 2), kernelInitializer = GlorotNormal(seed = 4)) ]
+            for layer in layers do
+                let model = Sequential(Input(8, 8, 5), layer)
+                use built = BuiltModel.Build(model)
+                let specs = model.Layers.[0].Parameters(model.LayerInputShapes.[0])
+                for w, spec in Seq.zip built.Weights specs do
+                    use view = w.KerasView()
+                    Expect.sequenceEqual (floats view) (sample spec.Initializer (List.ofSeq spec.Shape)) (w.Name + " Keras view = the seeded draw")
+        }
+
         test "Orthogonal and Identity are laid out in Keras's kernel layout inside Dense and Conv2D" {
             torchReady 43
             use m = BuiltModel.Build(Sequential(Input(20), Dense(8, kernelInitializer = Orthogonal(seed = 1)), Dense(30, kernelInitializer = Orthogonal()),
