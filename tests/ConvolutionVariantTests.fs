@@ -489,6 +489,20 @@ let torchLaws =
             let mid = naiveDepthwise2d (toArray4 xS) (toArray4 wS.["separable_conv2d/depthwise_kernel"]) None (1, 3) (1, 1) "valid"
             let biasS = wS.["separable_conv2d/bias"].detach().data<float32>().ToArray()
             Expect.isTrue (close (toArray4 yS) (naiveConv2d mid (toArray4 wS.["separable_conv2d/pointwise_kernel"]) (Some biasS) (1, 1) (1, 1) "valid")) "separable"
+            // The modules guard themselves too, when called directly on the permuted (NCHW-strided, one-channel) batch.
+            for built, x, y in [ builtD, xD, yD; builtS, xS, yS ] do
+                use xNchw = x.permute(0L, 3L, 1L, 2L)
+                use direct = built.BuiltLayers.[0].forward(xNchw)
+                use directLast = direct.permute(0L, 2L, 3L, 1L)
+                Expect.isTrue (directLast.allclose(y, 1e-5, 1e-6)) "module called directly"
+            let _, builtC, xC, yC = buildAndRun (Conv2D(4, (4, 5), strides = (1, 3))) case.InputShape
+            use _b = builtC
+            use _x = xC
+            use _y = yC
+            use xNchw = xC.permute(0L, 3L, 1L, 2L)
+            use direct = builtC.BuiltLayers.[0].forward(xNchw)
+            use directLast = direct.permute(0L, 2L, 3L, 1L)
+            Expect.isTrue (directLast.allclose(yC, 1e-5, 1e-6)) "Conv2D module called directly"
         }
 
         test "Conv3DTranspose valid with stride > kernel zero-extends the end: those positions hold just the bias" {

@@ -55,7 +55,7 @@ internal sealed class BuiltConv : BuiltLayer
     {
         using var scope = NewDisposeScope();
         var input = explicitPadding is null ? x : F.pad(x, explicitPadding);
-        // ConvOps.Conv canonicalises one-channel inputs permuted from channels_last (a libtorch CPU bug, see ConvOps.Canonical).
+        // ConvOps.Conv gives one-channel inputs permuted from channels_last row-major strides (a libtorch CPU bug, see ConvOps.WithCanonicalStrides).
         var y = ConvOps.Conv(conv.Rank, input, weight, bias, strides, symmetricPadding, dilation, conv.Groups);
         if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, axis: 1);
         return y.MoveToOuterDisposeScope();

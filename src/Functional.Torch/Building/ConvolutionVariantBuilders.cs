@@ -10,53 +10,39 @@ namespace Functional.Torch;
 /// <summary>Rank-generic convolution calls and TF padding shared by the convolution-variant modules.</summary>
 internal static class ConvOps
 {
-    /// <summary>F.conv1d/2d/3d by rank, on an input with canonical strides (see <see cref="Canonical"/>).</summary>
-    public static Tensor Conv(int rank, Tensor x, Tensor weight, Tensor? bias, long[] strides, long[] padding, long[] dilation, long groups)
-    {
-        using var input = Canonical(x);
-        return rank switch
+    /// <summary>F.conv1d/2d/3d by rank, on an input with canonical strides (see <see cref="WithCanonicalStrides"/>).</summary>
+    public static Tensor Conv(int rank, Tensor x, Tensor weight, Tensor? bias, long[] strides, long[] padding, long[] dilation, long groups) =>
+        WithCanonicalStrides(x, input => rank switch
         {
             1 => F.conv1d(input, weight, bias, strides[0], padding[0], dilation[0], groups),
             2 => F.conv2d(input, weight, bias, strides, padding, dilation, groups),
             _ => F.conv3d(input, weight, bias, strides, padding, dilation, groups),
-        };
-    }
+        });
 
     /// <summary>
-    /// The tensor itself (an alias), or a copy with canonical row-major strides when it is contiguous but its strides are
-    /// not canonical — which happens when a size-1 axis was permuted, e.g. a one-channel <c>channels_last</c> input moved
-    /// to NCHW. libtorch 2.10's CPU convolution then takes its channels-last path and returns wrong values when an output
-    /// axis has length 1 with a stride &gt; 1 (found by the naive-reference laws); a canonical copy avoids that path.
+    /// Runs <paramref name="op"/> on <paramref name="x"/>, or on a row-major copy when <paramref name="x"/> is contiguous
+    /// with non-row-major strides — a size-1 axis that was permuted, e.g. a one-channel <c>channels_last</c> input moved to
+    /// NCHW. libtorch 2.10's CPU convolution reads those strides as channels_last and returns wrong values when an output
+    /// axis has length 1 with a stride &gt; 1. <see cref="BuiltModel"/> already copies after its permutes
+    /// (<see cref="Layouts.Standard"/>); this keeps modules called on their own, or from other networks, correct too.
     /// </summary>
-    public static Tensor Canonical(Tensor x)
+    public static Tensor WithCanonicalStrides(Tensor x, Func<Tensor, Tensor> op)
     {
-        if (!x.is_contiguous()) return x.alias();
-        var shape = x.shape;
-        var strides = x.stride();
-        long expected = 1;
-        var canonical = true;
-        for (var i = shape.Length - 1; i >= 0; i--)
-        {
-            if (strides[i] != expected) { canonical = false; break; }
-            expected *= shape[i];
-        }
-        if (canonical) return x.alias();
-        var copy = torch.empty(shape, x.dtype, x.device);
-        copy.copy_(x);
-        return copy;
+        var input = x.is_contiguous() ? Layouts.Standard(x) : x;
+        try { return op(input); }
+        finally { if (!ReferenceEquals(input, x)) input.Dispose(); }
     }
 
     /// <summary>F.conv_transpose1d/2d/3d by rank, with no padding: the full transposed output.</summary>
     public static Tensor ConvTranspose(int rank, Tensor x, Tensor weight, long[] strides, long[] dilation)
     {
         var zeros = new long[rank];
-        using var input = Canonical(x);
-        return rank switch
+        return WithCanonicalStrides(x, input => rank switch
         {
             1 => F.conv_transpose1d(input, weight, null, strides[0], 0, 0, dilation[0]),
             2 => F.conv_transpose2d(input, weight, null, strides, zeros, zeros, dilation),
             _ => F.conv_transpose3d(input, weight, null, strides, zeros, zeros, dilation),
-        };
+        });
     }
 
     /// <summary>
