@@ -505,6 +505,21 @@ let torchLaws =
             Expect.isTrue (directLast.allclose(yC, 1e-5, 1e-6)) "Conv2D module called directly"
         }
 
+        test "seeded kernels hold Keras's draw in Keras's layout even when in = depth multiplier (the layout passed, not guessed)" {
+            torchReady 25
+            let layers : Layer list =
+                [ DepthwiseConv2D((3, 2), depthMultiplier = 4, depthwiseInitializer = RandomNormal(seed = 1))
+                  SeparableConv2D(4, (2, 3), depthMultiplier = 4, depthwiseInitializer = RandomUniform(seed = 2), pointwiseInitializer = RandomNormal(seed = 3))
+                  Conv2DTranspose(4, 3, kernelInitializer = RandomNormal(seed = 4)) ]
+            for layer in layers do
+                let model = Sequential(Input(6, 6, 4), layer)
+                use built = BuiltModel.Build(model)
+                for w, spec in Seq.zip built.Weights (model.Layers.[0].Parameters(Shape(6, 6, 4))) do
+                    use view = w.KerasView()
+                    use expected = InitializerSampling.Sample(spec.Initializer, spec.Shape.ToArray())
+                    Expect.isTrue (sameTensor (view.contiguous()) expected) (w.Name + " = the seeded draw")
+        }
+
         test "Conv3DTranspose valid with stride > kernel zero-extends the end: those positions hold just the bias" {
             torchReady 19
             let layer = Conv3DTranspose(2, 1, strides = (3, 1, 1), biasInitializer = "ones")

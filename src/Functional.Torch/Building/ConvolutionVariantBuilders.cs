@@ -94,9 +94,9 @@ internal sealed class BuiltSeparableConv : BuiltLayer
         var rank = layer.Rank;
         channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
         var kernel = ConvOps.Longs(layer.KernelSize);
-        depthwise = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. kernel], context);
+        depthwise = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. kernel], context, ConvOps.KernelLast(rank, swap: false));
         ones = Enumerable.Repeat(1L, rank).ToArray();
-        pointwise = BuildHelpers.CreateParameter(specs[1], [layer.Filters, channels * layer.DepthMultiplier, .. ones], context);
+        pointwise = BuildHelpers.CreateParameter(specs[1], [layer.Filters, channels * layer.DepthMultiplier, .. ones], context, ConvOps.KernelLast(rank, swap: true));
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[2], [layer.Filters], context);
         depthwiseShape = [channels * layer.DepthMultiplier, 1, .. kernel];
         strides = ConvOps.Longs(layer.Strides);
@@ -151,7 +151,7 @@ internal sealed class BuiltDepthwiseConv : BuiltLayer
         specs = layer.Parameters(input);
         channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
         var k = ConvOps.Longs(layer.KernelSize);
-        kernel = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. k], context);
+        kernel = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. k], context, ConvOps.KernelLast(layer.Rank, swap: false));
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [channels * layer.DepthMultiplier], context);
         groupedShape = [channels * layer.DepthMultiplier, 1, .. k];
         strides = ConvOps.Longs(layer.Strides);
@@ -203,7 +203,7 @@ internal sealed class BuiltConvTranspose : BuiltLayer
         specs = layer.Parameters(input);
         var rank = layer.Rank;
         var channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
-        weight = BuildHelpers.CreateParameter(specs[0], [channels, layer.Filters, .. ConvOps.Longs(layer.KernelSize)], context);
+        weight = BuildHelpers.CreateParameter(specs[0], [channels, layer.Filters, .. ConvOps.Longs(layer.KernelSize)], context, ConvOps.KernelLast(rank, swap: true));
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], context);
         biasShape = [1, layer.Filters, .. Enumerable.Repeat(1L, rank)];
         strides = ConvOps.Longs(layer.Strides);
