@@ -388,3 +388,66 @@ type Layers =
     static member dot(axes: IntTuple, ?normalize: bool, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Dot(axes, ?normalize = normalize, Name = Option.toObj name, Trainable = defaultArg trainable true))
+
+    /// Keras `BatchNormalization` over `axis` (default -1, the channels); moving statistics are non-trainable.
+    static member batchNormalization(?axis: int, ?momentum: float, ?epsilon: float, ?center: bool, ?scale: bool,
+                                     ?betaInitializer: Initializer, ?gammaInitializer: Initializer,
+                                     ?movingMeanInitializer: Initializer, ?movingVarianceInitializer: Initializer,
+                                     ?betaRegularizer: Regularizer, ?gammaRegularizer: Regularizer,
+                                     ?betaConstraint: Constraint, ?gammaConstraint: Constraint, ?name: string,
+                                     ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            BatchNormalization(?axis = axis, ?momentum = momentum, ?epsilon = epsilon, ?center = center, ?scale = scale,
+                               ?betaInitializer = betaInitializer, ?gammaInitializer = gammaInitializer,
+                               ?movingMeanInitializer = movingMeanInitializer,
+                               ?movingVarianceInitializer = movingVarianceInitializer, ?betaRegularizer = betaRegularizer,
+                               ?gammaRegularizer = gammaRegularizer, ?betaConstraint = betaConstraint,
+                               ?gammaConstraint = gammaConstraint, Name = Option.toObj name,
+                               Trainable = defaultArg trainable true))
+
+    /// Keras `LayerNormalization` over `axis` (default -1).
+    static member layerNormalization(?axis: IntTuple, ?epsilon: float, ?center: bool, ?scale: bool, ?rmsScaling: bool,
+                                     ?betaInitializer: Initializer, ?gammaInitializer: Initializer,
+                                     ?betaRegularizer: Regularizer, ?gammaRegularizer: Regularizer,
+                                     ?betaConstraint: Constraint, ?gammaConstraint: Constraint, ?name: string,
+                                     ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            LayerNormalization(?axis = axis, ?epsilon = epsilon, ?center = center, ?scale = scale, ?rmsScaling = rmsScaling,
+                               ?betaInitializer = betaInitializer, ?gammaInitializer = gammaInitializer,
+                               ?betaRegularizer = betaRegularizer, ?gammaRegularizer = gammaRegularizer,
+                               ?betaConstraint = betaConstraint, ?gammaConstraint = gammaConstraint, Name = Option.toObj name,
+                               Trainable = defaultArg trainable true))
+
+    /// Keras `ReLU` layer: `relu ()`, or `relu (maxValue = 6.0)`.
+    static member relu(?maxValue: float, ?negativeSlope: float, ?threshold: float, ?name: string, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            ReLU(Option.toNullable maxValue, ?negativeSlope = negativeSlope, ?threshold = threshold, Name = Option.toObj name,
+                 Trainable = defaultArg trainable true))
+
+    /// Keras `LeakyReLU` (negative slope 0.3 by default).
+    static member leakyRelu(?negativeSlope: float, ?name: string, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            LeakyReLU(?negativeSlope = negativeSlope, Name = Option.toObj name, Trainable = defaultArg trainable true))
+
+    /// Keras `PReLU`: a learned slope per element (shared along `sharedAxes`).
+    static member prelu(?alphaInitializer: Initializer, ?alphaRegularizer: Regularizer, ?alphaConstraint: Constraint,
+                        ?sharedAxes: IntTuple, ?name: string, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            PReLU(?alphaInitializer = alphaInitializer, ?alphaRegularizer = alphaRegularizer,
+                  ?alphaConstraint = alphaConstraint, ?sharedAxes = sharedAxes, Name = Option.toObj name,
+                  Trainable = defaultArg trainable true))
+
+    /// Keras `ELU` layer.
+    static member elu(?alpha: float, ?name: string, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            ELU(?alpha = alpha, Name = Option.toObj name, Trainable = defaultArg trainable true))
+
+    /// Keras `ThresholdedReLU`: x where x > theta, else 0.
+    static member thresholdedRelu(?theta: float, ?name: string, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            ThresholdedReLU(?theta = theta, Name = Option.toObj name, Trainable = defaultArg trainable true))
+
+    /// Keras `Softmax` layer over `axis` (default -1).
+    static member softmax(?axis: IntTuple, ?name: string, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            Softmax(?axis = axis, Name = Option.toObj name, Trainable = defaultArg trainable true))

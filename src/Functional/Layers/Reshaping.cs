@@ -104,7 +104,7 @@ public sealed record Cropping2D : SpatialCropping
         Cropping = cropping.IsGiven ? cropping : SidePairs.FromPairs((0, 0), (0, 0));
 
     /// <summary>((top, bottom), (left, right)), normalised.</summary>
-    public SidePairs Cropping { get; init => field = value.Expand(2, ClassName, "cropping").RequireNonNegative(ClassName, "cropping"); }
+    public SidePairs Cropping { get; init => field = value.RequireNonNegative(ClassName, "cropping").Expand(2, ClassName, "cropping"); }
 
     /// <inheritdoc />
     public override (int Start, int End) CroppingAt(int axis) => Cropping[axis];
@@ -122,7 +122,7 @@ public sealed record Cropping3D : SpatialCropping
         Cropping = cropping.IsGiven ? cropping : SidePairs.FromPairs((1, 1), (1, 1), (1, 1));
 
     /// <summary>((start1, end1), (start2, end2), (start3, end3)), normalised.</summary>
-    public SidePairs Cropping { get; init => field = value.Expand(3, ClassName, "cropping").RequireNonNegative(ClassName, "cropping"); }
+    public SidePairs Cropping { get; init => field = value.RequireNonNegative(ClassName, "cropping").Expand(3, ClassName, "cropping"); }
 
     /// <inheritdoc />
     public override (int Start, int End) CroppingAt(int axis) => Cropping[axis];
@@ -193,7 +193,7 @@ public sealed record ZeroPadding2D : SpatialZeroPadding
         Padding = padding.IsGiven ? padding : SidePairs.FromPairs((1, 1), (1, 1));
 
     /// <summary>((top, bottom), (left, right)), normalised.</summary>
-    public SidePairs Padding { get; init => field = value.Expand(2, ClassName, "padding").RequireNonNegative(ClassName, "padding"); }
+    public SidePairs Padding { get; init => field = value.RequireNonNegative(ClassName, "padding").Expand(2, ClassName, "padding"); }
 
     /// <inheritdoc />
     public override (int Before, int After) PaddingAt(int axis) => Padding[axis];
@@ -208,7 +208,7 @@ public sealed record ZeroPadding3D : SpatialZeroPadding
         Padding = padding.IsGiven ? padding : SidePairs.FromPairs((1, 1), (1, 1), (1, 1));
 
     /// <summary>((before1, after1), (before2, after2), (before3, after3)), normalised.</summary>
-    public SidePairs Padding { get; init => field = value.Expand(3, ClassName, "padding").RequireNonNegative(ClassName, "padding"); }
+    public SidePairs Padding { get; init => field = value.RequireNonNegative(ClassName, "padding").Expand(3, ClassName, "padding"); }
 
     /// <inheritdoc />
     public override (int Before, int After) PaddingAt(int axis) => Padding[axis];
