@@ -12,13 +12,11 @@ Functional.Native.LibTorch.EnsureLoaded()
 // Declaration errors show the library's message and the script line, not a stack dump.
 Functional.FSharp.ScriptErrors.enabled <- true
 
-// Models print as their Keras summary; symbolic tensors as their shape; tensors as shape, dtype and device (no data).
+// Models print as their Keras summary; layers as a Keras constructor call; symbolic tensors as their shape; built
+// models as their weight count; tensors as shape, dtype and device (never their data).
 fsi.AddPrinter(fun (model: Functional.Models.Sequential) -> model.Summary())
 fsi.AddPrinter(fun (model: Functional.Models.Model) -> model.Summary())
+fsi.AddPrinter Functional.FSharp.Printing.layer
 fsi.AddPrinter(fun (x: Functional.Models.SymbolicTensor) -> x.ToString())
-fsi.AddPrinter(fun (t: TorchSharp.torch.Tensor) ->
-    if t.IsInvalid then "Tensor(disposed)"
-    else
-        let shape = t.shape |> Array.map string |> String.concat ", "
-        let shape = if t.shape.Length = 1 then shape + "," else shape
-        sprintf "Tensor(shape=(%s), dtype=%s, device=%O)" shape (t.dtype.ToString().ToLowerInvariant()) t.device)
+fsi.AddPrinter Functional.FSharp.Printing.built
+fsi.AddPrinter Functional.FSharp.Printing.tensor

@@ -91,6 +91,16 @@ let tests =
                          "conv2d"
         }
 
+        test "printers: a layer as a Keras call without its None arguments, a tensor as shape and dtype" {
+            Expect.equal (Printing.layer (dense (4, activation = "relu", name = "head")))
+                         "Dense(name='head', trainable=True, units=4, activation='relu', use_bias=True, kernel_initializer=GlorotUniform(), bias_initializer=Zeros())"
+                         "dense"
+            Expect.stringContains (Printing.layer (maxPooling2d 2)) "pool_size=(2, 2), strides=(2, 2), padding='valid'" "tuples"
+            torchReady 22
+            use t = TorchSharp.torch.zeros(3L)
+            Expect.equal (Printing.tensor t) "Tensor(shape=(3,), dtype=float32, device=cpu)" "tensor"
+        }
+
         test "the expression takes loops and nested lists of layers" {
             let widths = [ 16; 8 ]
             let head = [ dropout 0.5; dense (2, activation = "softmax") ]

@@ -34,12 +34,16 @@ let tests =
                               "open type Functional.FSharp.Layers;;"
                               "let m = sequential { input 4; dense 3 };;"
                               "let x = Graph.input [ 8 ];;"
-                              "let t = TorchSharp.torch.zeros(2L, 3L);;" ]
+                              "let t = TorchSharp.torch.zeros(2L, 3L);;"
+                              "let l = conv2d (8, 3, padding = \"same\");;"
+                              "let built = Model.build m;;" ]
             Expect.stringContains out "val m: Functional.Models.Sequential =" (sprintf "the model is printed; stderr:\n%s" err)
             Expect.stringContains out "│ dense (Dense)                   │ (None, 3)              │            15 │" "as its summary"
             Expect.stringContains out "Total params: 15 (60.00 B)" "with the totals"
             Expect.stringContains out "<SymbolicTensor (None, 8) from InputLayer>" "a symbolic tensor"
             Expect.stringContains out "Tensor(shape=(2, 3), dtype=float32, device=cpu)" "a tensor, without its data"
+            Expect.stringContains out "Conv2D(trainable=True, filters=8, kernel_size=(3, 3), strides=(1, 1), padding='same'" "a layer"
+            Expect.stringContains out "Built model 'sequential' on cpu: 2 weights, 15 parameters" "a built model"
         }
 
         test "a declaration error in a script prints the message and the script line, not a stack dump" {
