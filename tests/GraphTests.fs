@@ -97,7 +97,7 @@ let private unaryFor (shape: Shape) (kind: int) (a: int) (b: int) : Layer option
     match shape.Rank with
     | 3 ->
         let h, w = shape.[0], shape.[1]
-        match kind % 9 with
+        match kind % 10 with
         | 0 -> Some(Conv2D(1 + a % 4, IntTuple(1 + b % 3), padding = "same", activation = "relu"))
         | 1 when h >= 3 && w >= 3 -> Some(Conv2D(1 + a % 4, 3))
         | 2 -> Some(MaxPooling2D(2, padding = "same"))
@@ -106,6 +106,7 @@ let private unaryFor (shape: Shape) (kind: int) (a: int) (b: int) : Layer option
         | 5 -> Some(Flatten())
         | 6 -> Some(AveragePooling2D(2, padding = "same"))
         | 7 -> Some(Dropout(0.3))
+        | 8 -> Some(BatchNormalization())
         | _ -> Some(Conv2D(1 + a % 3, 3, strides = 2, padding = "same"))
     | 2 ->
         match kind % 3 with
@@ -130,6 +131,12 @@ let graphOf (r: Recipe) =
     let pick i = tensors.[i % tensors.Count]
     for step in r.Steps do
         match step with
+        | Unary(s, k, a, b) when (pick s).Shape.Rank = 1 && k % 7 = 6 ->
+            // A whole model used as a layer.
+            let t = pick s
+            let inner = Sequential(sprintf "tower_%d" tensors.Count, [ Input(t.Shape.[0]) :> Layer; Dense(1 + a % 4, activation = "relu"); Dense(1 + b % 3) ])
+            tensors.Add(inner.Call t)
+            consumed.Add t |> ignore
         | Unary(s, k, a, b) ->
             let t = pick s
             match unaryFor t.Shape k a b with
