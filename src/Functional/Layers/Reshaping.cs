@@ -72,6 +72,7 @@ public abstract record SpatialCropping : Layer
 }
 
 /// <summary>Crops along the time axis of <c>(steps, features)</c> (Keras <c>Cropping1D</c>).</summary>
+/// <remarks>Input shape (steps, features) → output shape (steps − start − end, features). No parameters.</remarks>
 public sealed record Cropping1D : SpatialCropping
 {
     /// <summary>Keras's default cropping is (1, 1); an integer n means (n, n).</summary>
@@ -169,6 +170,7 @@ public abstract record SpatialZeroPadding : Layer
 }
 
 /// <summary>Pads the time axis of <c>(steps, features)</c> with zeros (Keras <c>ZeroPadding1D</c>).</summary>
+/// <remarks>Input shape (steps, features) → output shape (steps + before + after, features). No parameters.</remarks>
 public sealed record ZeroPadding1D : SpatialZeroPadding
 {
     /// <summary>Keras's default padding is 1 on both sides; <c>(before, after)</c> pads each side separately.</summary>
@@ -183,6 +185,7 @@ public sealed record ZeroPadding1D : SpatialZeroPadding
 }
 
 /// <summary>Pads rows and columns of <c>(rows, cols, channels)</c> with zeros (Keras <c>ZeroPadding2D</c>).</summary>
+/// <remarks>Input shape (rows, cols, channels) (or channels first) → output (rows + top + bottom, cols + left + right, channels). No parameters.</remarks>
 public sealed record ZeroPadding2D : SpatialZeroPadding
 {
     /// <summary>
@@ -254,6 +257,7 @@ public abstract record SpatialUpSampling : Layer
 }
 
 /// <summary>Repeats each step of <c>(steps, features)</c> <see cref="Size"/> times (Keras <c>UpSampling1D</c>).</summary>
+/// <remarks>Input shape (steps, features) → output shape (steps · size, features). No parameters.</remarks>
 public sealed record UpSampling1D : SpatialUpSampling
 {
     /// <summary>Keras's default factor is 2.</summary>
