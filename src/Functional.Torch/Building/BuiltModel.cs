@@ -82,5 +82,4 @@ public sealed class BuiltModel : BuiltNetwork
                 $"Model '{Model.Name}' expects input of shape {expected} (batch first), but received a tensor of shape " +
                 $"({string.Join(", ", x.shape)}).", nameof(x));
     }
-
 }
