@@ -144,7 +144,7 @@ public sealed class CompiledModel
         var level = verbose.Resolve();
         var history = new History();
         var all = new List<Callback>(callbacks ?? []) { history };
-        if (level > 0) all.Add(new ProgbarLogger(level));
+        if (level > 0 && !all.OfType<ProgbarLogger>().Any()) all.Add(new ProgbarLogger(level));
         var list = new CallbackList(all);
         list.SetContext(this, new Dictionary<string, int> { ["epochs"] = epochs, ["steps"] = steps, ["verbose"] = level });
         History = history;
@@ -211,9 +211,9 @@ public sealed class CompiledModel
     /// <summary>Keras's class weights: per sample, the weight of its class (argmax of one-hot rows, else the label); 1 for unlisted classes.</summary>
     public static Tensor ClassWeights(Tensor target, IReadOnlyDictionary<int, double> classWeight)
     {
-        var labels = target.dim() > 1
-            ? (target.shape[^1] != 1 ? target.argmax(-1) : target.squeeze(-1).round())
-            : target.round();
+        var labels = target.dim() > 1 && target.shape[^1] != 1 ? target.argmax(-1)
+            : target.dim() > 1 ? target.squeeze(-1) : target;
+        if (labels.is_floating_point()) labels = labels.round();
         var ints = labels.to_type(ScalarType.Int64).cpu();
         if (ints.dim() > 1) throw new ArgumentException("`classWeight` not supported for targets of rank 3 or more.", nameof(target));
         var max = Math.Max(ints.numel() == 0 ? 0 : ints.max().item<long>(), classWeight.Count == 0 ? 0 : classWeight.Keys.Max());

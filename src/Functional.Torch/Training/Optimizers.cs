@@ -13,7 +13,7 @@ namespace Functional.Training;
 /// with the learning rate of the current step (a <see cref="LearningRateSchedule"/> is evaluated at <see cref="Iterations"/>),
 /// then count the step. Strings convert implicitly (<c>"adam"</c>, <c>"sgd"</c>, …).
 /// </summary>
-public abstract class Optimizer : IDisposable
+public abstract class Optimizer
 {
     private double learningRate;
     private readonly List<Parameter> variables = [];
@@ -185,13 +185,16 @@ public abstract class Optimizer : IDisposable
         return grads.ToList();
     }
 
-    /// <summary>Frees the state tensors.</summary>
-    public void Dispose()
+    /// <summary>
+    /// Frees the state tensors now (otherwise the garbage collector does); the optimizer cannot be used afterwards.
+    /// Not <see cref="IDisposable"/>, so that optimizers read like Keras's (<c>Adam()</c>) in F# too.
+    /// </summary>
+    public void FreeState()
     {
         foreach (var list in slots.Values)
             foreach (var t in list) t.Dispose();
         slots.Clear();
-        GC.SuppressFinalize(this);
+        Built = false;
     }
 
     /// <summary>Keras's identifiers: <c>sgd</c>, <c>rmsprop</c>, <c>adagrad</c>, <c>adadelta</c>, <c>adam</c>, <c>adamw</c>, <c>adamax</c>, <c>nadam</c>, with Keras's defaults.</summary>

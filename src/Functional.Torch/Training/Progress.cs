@@ -115,7 +115,7 @@ public sealed class ProgbarLogger : Callback
 
     private string Bold(string s) => ansi ? $"\x1b[1m{s}\x1b[0m" : s;
 
-    // Keras orders the compiled metrics before the loss; validation entries follow in the same order.
+    // Sorted by name, validation entries after: accuracy, loss, val_accuracy, val_loss — the order Keras 3 displays.
     internal static IEnumerable<KeyValuePair<string, double>> Ordered(IDictionary<string, double> logs) =>
         logs.OrderBy(kv => kv.Key.StartsWith("val_", StringComparison.Ordinal) ? 1 : 0)
             .ThenBy(kv => kv.Key, StringComparer.Ordinal);

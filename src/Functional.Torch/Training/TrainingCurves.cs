@@ -26,8 +26,8 @@ public static class TrainingCurves
             case ".png":
             {
                 var plots = Panels(history, title);
-                var multiplot = new Multiplot();
-                foreach (var p in plots) multiplot.AddPlot(p);
+                var multiplot = new Multiplot(plots[0]);
+                foreach (var p in plots.Skip(1)) multiplot.AddPlot(p);
                 multiplot.SavePng(path, width, panelHeight * plots.Count);
                 break;
             }
@@ -68,10 +68,13 @@ public static class TrainingCurves
                 vl.LegendText = "val_" + name;
                 vl.LineWidth = 2;
             }
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+            plot.Axes.SetLimitsX(0.75, epochs[^1] + 0.25);
             plot.XLabel("epoch");
             plot.YLabel(name);
             plot.Title(plots.Count == 0 && title is not null ? $"{title} — {name}" : name);
-            plot.ShowLegend(Alignment.UpperRight);
+            // Keep the legend out of the curves' way: top right for falling curves (losses), bottom right for rising ones.
+            plot.ShowLegend(train[^1] >= train[0] ? Alignment.LowerRight : Alignment.UpperRight);
             plots.Add(plot);
         }
         return plots;
