@@ -12,6 +12,7 @@ open Functional.Layers
 open Functional.Models
 open Functional.Torch
 open Functional.Tests.Support
+open Functional.Tests.NaiveTensors
 
 type PoolCase = { Pool: int * int; Strides: (int * int) option; Padding: string; Input: int * int * int }
 
@@ -90,4 +91,279 @@ let tests =
             let expected = naiveMaxPool (ConvolutionTests.toArray4 x) c.Pool (defaultArg c.Strides c.Pool) c.Padding
             y.shape = model.OutputShape.WithBatch 2L
             && Seq.forall2 (fun (a: float32) e -> a = e) (Seq.cast<float32> (ConvolutionTests.toArray4 y)) (Seq.cast<float32> expected))
+    ]
+
+// ---- every window pooling layer (Max/Average × 1D/2D/3D) and the global pooling layers ----
+
+/// A window pooling case in any rank, for max or average, in either data format.
+type WindowCase =
+    { Average: bool; Pool: int[]; Strides: int[] option; Padding: string; Spatial: int[]; Channels: int; ChannelsLast: bool }
+    member c.Rank = c.Pool.Length
+    member c.Format = if c.ChannelsLast then DataFormat.ChannelsLast else DataFormat.ChannelsFirst
+    member c.Layer : Pooling =
+        let pool, padding, fmt = IntTuple(c.Pool), Padding.Parse c.Padding, c.Format
+        let strides = match c.Strides with Some s -> IntTuple(s) | None -> IntTuple()
+        match c.Average, c.Rank with
+        | false, 1 -> MaxPooling1D(pool, strides, padding, fmt)
+        | false, 2 -> MaxPooling2D(pool, strides, padding, fmt)
+        | false, _ -> MaxPooling3D(pool, strides, padding, fmt)
+        | true, 1 -> AveragePooling1D(pool, strides, padding, fmt)
+        | true, 2 -> AveragePooling2D(pool, strides, padding, fmt)
+        | true, _ -> AveragePooling3D(pool, strides, padding, fmt)
+    /// The same layer with the pool size only (strides left to their default).
+    member c.DefaultStridesLayer : Pooling =
+        let pool = IntTuple(c.Pool)
+        match c.Average, c.Rank with
+        | false, 1 -> MaxPooling1D(pool)
+        | false, 2 -> MaxPooling2D(pool)
+        | false, _ -> MaxPooling3D(pool)
+        | true, 1 -> AveragePooling1D(pool)
+        | true, 2 -> AveragePooling2D(pool)
+        | true, _ -> AveragePooling3D(pool)
+    member c.InputShape =
+        if c.ChannelsLast then Shape(Array.append c.Spatial [| c.Channels |]) else Shape(Array.append [| c.Channels |] c.Spatial)
+    member c.EffectiveStrides = defaultArg c.Strides c.Pool
+    member c.ExpectedSpatial =
+        Array.init c.Rank (fun i ->
+            let n, p, s = c.Spatial.[i], c.Pool.[i], c.EffectiveStrides.[i]
+            if c.Padding = "same" then ceilDiv n s else (n - p) / s + 1)
+
+let windowCase maxRank maxSide maxPool =
+    gen {
+        let! average = Gen.elements [ true; false ]
+        let! rank = Gen.choose (1, maxRank)
+        let! pool = Gen.arrayOfLength rank (Gen.choose (1, maxPool))
+        let! explicitStrides = Gen.elements [ true; false ]
+        let! strides = Gen.arrayOfLength rank (Gen.choose (1, maxPool))
+        let! padding = Gen.elements [ "valid"; "same" ]
+        let! spatial =
+            pool |> Array.map (fun p -> Gen.choose ((if padding = "same" then 1 else p), max p maxSide)) |> Gen.sequenceToArray
+        let! channels = Gen.choose (1, 5)
+        let! channelsLast = Gen.elements [ true; false ]
+        return { Average = average; Pool = pool; Strides = (if explicitStrides then Some strides else None); Padding = padding
+                 Spatial = spatial; Channels = channels; ChannelsLast = channelsLast }
+    }
+
+type GlobalCase =
+    { Average: bool; Spatial: int[]; Channels: int; ChannelsLast: bool; Keepdims: bool }
+    member c.Rank = c.Spatial.Length
+    member c.Format = if c.ChannelsLast then DataFormat.ChannelsLast else DataFormat.ChannelsFirst
+    member c.Layer : GlobalPooling =
+        match c.Average, c.Rank with
+        | false, 1 -> GlobalMaxPooling1D(c.Format, c.Keepdims)
+        | false, 2 -> GlobalMaxPooling2D(c.Format, c.Keepdims)
+        | false, _ -> GlobalMaxPooling3D(c.Format, c.Keepdims)
+        | true, 1 -> GlobalAveragePooling1D(c.Format, c.Keepdims)
+        | true, 2 -> GlobalAveragePooling2D(c.Format, c.Keepdims)
+        | true, _ -> GlobalAveragePooling3D(c.Format, c.Keepdims)
+    member c.InputShape =
+        if c.ChannelsLast then Shape(Array.append c.Spatial [| c.Channels |]) else Shape(Array.append [| c.Channels |] c.Spatial)
+
+let globalCase maxSide =
+    gen {
+        let! average = Gen.elements [ true; false ]
+        let! rank = Gen.choose (1, 3)
+        let! spatial = Gen.arrayOfLength rank (Gen.choose (1, maxSide))
+        let! channels = Gen.choose (1, 6)
+        let! channelsLast = Gen.elements [ true; false ]
+        let! keepdims = Gen.elements [ true; false ]
+        return { Average = average; Spatial = spatial; Channels = channels; ChannelsLast = channelsLast; Keepdims = keepdims }
+    }
+
+/// channels_last per-sample dims → channels_first per-sample dims.
+let toChannelsFirst (dims: int[]) = Array.append [| dims.[dims.Length - 1] |] dims.[.. dims.Length - 2]
+
+/// Naive window pooling over a channels_last tensor (batch, spatial…, channels) with TF same padding:
+/// max over the real elements of each window, or their mean (padding is never counted).
+let naivePool average (shape: int[]) (data: float32[]) (pool: int[]) (strides: int[]) (padding: string) =
+    let rank = pool.Length
+    let n = shape.[1..rank]
+    let outs = Array.init rank (fun i -> if padding = "same" then ceilDiv n.[i] strides.[i] else (n.[i] - pool.[i]) / strides.[i] + 1)
+    let before = Array.init rank (fun i -> if padding = "same" then (max ((outs.[i] - 1) * strides.[i] + pool.[i] - n.[i]) 0) / 2 else 0)
+    let outShape = Array.concat [ [| shape.[0] |]; outs; [| shape.[rank + 1] |] ]
+    let windowSize = Array.fold (*) 1 pool
+    let values =
+        Array.init (Array.fold (*) 1 outShape) (fun k ->
+            let o = unravel outShape k
+            let mutable best = Single.NegativeInfinity
+            let mutable sum = 0.0
+            let mutable count = 0
+            for w in 0 .. windowSize - 1 do
+                let off = unravel pool w
+                let pos = Array.init rank (fun i -> o.[i + 1] * strides.[i] - before.[i] + off.[i])
+                if Array.forall2 (fun p len -> p >= 0 && p < len) pos n then
+                    let v = data.[ravel shape (Array.concat [ [| o.[0] |]; pos; [| o.[rank + 1] |] ])]
+                    best <- max best v
+                    sum <- sum + float v
+                    count <- count + 1
+            if average then float32 (sum / float count) else best)
+    outShape, values
+
+/// Naive global pooling over a channels_last tensor: (batch, channels) means or maxima.
+let naiveGlobal average (shape: int[]) (data: float32[]) =
+    let b, c = shape.[0], shape.[shape.Length - 1]
+    let positions = Array.fold (*) 1 shape.[1 .. shape.Length - 2]
+    Array.init (b * c) (fun k ->
+        let bi, ci = k / c, k % c
+        let vs = Array.init positions (fun p -> data.[(bi * positions + p) * c + ci])
+        if average then float32 (Array.averageBy float vs) else Array.max vs)
+
+let channelsFirstPerm rank = [| 0L; int64 rank + 1L; yield! [ 1L .. int64 rank ] |]
+let channelsLastPerm rank = [| 0L; yield! [ 2L .. int64 rank + 1L ]; 1L |]
+
+[<Tests>]
+let poolingPureLaws =
+    testList "Pooling (pure)" [
+        propertyWith pureConfig "every window pooling layer: strides default to pool_size" (Arb.fromGen (windowCase 3 64 8)) (fun c ->
+            c.DefaultStridesLayer.Strides = IntTuple(c.Pool))
+
+        propertyWith pureConfig "every window pooling layer: valid floor((n-p)/s)+1, same ceil(n/s), channels kept, either format" (Arb.fromGen (windowCase 3 300 8)) (fun c ->
+            let expected =
+                if c.ChannelsLast then Array.append c.ExpectedSpatial [| c.Channels |] else Array.append [| c.Channels |] c.ExpectedSpatial
+            c.Layer.ComputeOutputShape c.InputShape = Shape expected)
+
+        propertyWith pureConfig "channels_first shapes are channels_last shapes transposed" (Arb.fromGen (windowCase 3 100 8)) (fun c0 ->
+            let last = { c0 with ChannelsLast = true }
+            let first = { c0 with ChannelsLast = false }
+            first.Layer.ComputeOutputShape(first.InputShape) = Shape(toChannelsFirst ((last.Layer.ComputeOutputShape last.InputShape).ToArray())))
+
+        propertyWith pureConfig "pooling layers have no parameters" (Arb.fromGen (windowCase 3 64 8)) (fun c ->
+            c.Layer.ParameterCount c.InputShape = 0L
+            && (let g = { Average = c.Average; Spatial = c.Spatial; Channels = c.Channels; ChannelsLast = c.ChannelsLast; Keepdims = c.Average }
+                g.Layer.ParameterCount g.InputShape = 0L))
+
+        propertyWith pureConfig "global pooling: (channels,), or keepdims with every spatial axis 1; channels_first transposes" (Arb.fromGen (globalCase 200)) (fun c ->
+            let out = c.Layer.ComputeOutputShape c.InputShape
+            let ones = Array.create c.Rank 1
+            out = (if not c.Keepdims then Shape c.Channels
+                   elif c.ChannelsLast then Shape(Array.append ones [| c.Channels |])
+                   else Shape(Array.append [| c.Channels |] ones)))
+
+        test "Keras average_pooling_test shapes (batch dropped)" {
+            let check (layer: Layer) (input: int list) (output: int list) =
+                Expect.equal (layer.ComputeOutputShape(Shape(Array.ofList input))) (Shape(Array.ofList output)) (sprintf "%A on %A" layer input)
+            check (AveragePooling1D(2, 1, "valid", "channels_last")) [ 5; 4 ] [ 4; 4 ]
+            check (AveragePooling1D(2, 1, "same", "channels_first")) [ 5; 4 ] [ 5; 4 ]
+            check (AveragePooling1D(IntTuple [| 2 |], IntTuple [| 2 |], "valid", "channels_last")) [ 5; 4 ] [ 2; 4 ]
+            check (AveragePooling2D(2, 1, "valid", "channels_last")) [ 5; 5; 4 ] [ 4; 4; 4 ]
+            check (AveragePooling2D(2, 1, "same", "channels_last")) [ 5; 5; 4 ] [ 5; 5; 4 ]
+            check (AveragePooling2D(2, 1, "valid", "channels_first")) [ 5; 5; 4 ] [ 5; 4; 3 ]
+            check (AveragePooling2D(2, 1, "same", "channels_first")) [ 5; 5; 4 ] [ 5; 5; 4 ]
+            check (AveragePooling2D((2, 3), (2, 2), "valid", "channels_last")) [ 5; 5; 4 ] [ 2; 2; 4 ]
+            check (AveragePooling2D((2, 3), (2, 2), "same", "channels_last")) [ 5; 5; 4 ] [ 3; 3; 4 ]
+            check (AveragePooling3D(2, 1, "valid", "channels_last")) [ 5; 5; 5; 4 ] [ 4; 4; 4; 4 ]
+            check (AveragePooling3D(2, 1, "same", "channels_first")) [ 5; 5; 5; 4 ] [ 5; 5; 5; 4 ]
+            check (AveragePooling3D((2, 3, 2), (2, 2, 1), "valid", "channels_last")) [ 5; 5; 5; 4 ] [ 2; 2; 4; 4 ]
+        }
+
+        test "Keras global_average_pooling_test and global_max_pooling_test shapes (batch dropped)" {
+            let cases : (DataFormat -> bool -> GlobalPooling) list =
+                [ (fun f k -> GlobalAveragePooling1D(f, k)); (fun f k -> GlobalMaxPooling1D(f, k)) ]
+            for make in cases do
+                Expect.equal ((make DataFormat.ChannelsLast false).ComputeOutputShape(Shape(5, 4))) (Shape 4) "1D last"
+                Expect.equal ((make DataFormat.ChannelsLast true).ComputeOutputShape(Shape(5, 4))) (Shape(1, 4)) "1D keepdims"
+                Expect.equal ((make DataFormat.ChannelsFirst false).ComputeOutputShape(Shape(5, 4))) (Shape 5) "1D first"
+            for make in [ (fun f k -> GlobalAveragePooling2D(f, k) :> GlobalPooling); (fun f k -> GlobalMaxPooling2D(f, k)) ] do
+                Expect.equal ((make DataFormat.ChannelsLast false).ComputeOutputShape(Shape(5, 6, 4))) (Shape 4) "2D last"
+                Expect.equal ((make DataFormat.ChannelsLast true).ComputeOutputShape(Shape(5, 6, 4))) (Shape(1, 1, 4)) "2D keepdims"
+                Expect.equal ((make DataFormat.ChannelsFirst false).ComputeOutputShape(Shape(5, 6, 4))) (Shape 5) "2D first"
+            for make in [ (fun f k -> GlobalAveragePooling3D(f, k) :> GlobalPooling); (fun f k -> GlobalMaxPooling3D(f, k)) ] do
+                Expect.equal ((make DataFormat.ChannelsLast false).ComputeOutputShape(Shape(5, 6, 5, 4))) (Shape 4) "3D last"
+                Expect.equal ((make DataFormat.ChannelsLast true).ComputeOutputShape(Shape(5, 6, 5, 4))) (Shape(1, 1, 1, 4)) "3D keepdims"
+                Expect.equal ((make DataFormat.ChannelsFirst false).ComputeOutputShape(Shape(5, 6, 5, 4))) (Shape 5) "3D first"
+        }
+
+        test "Keras defaults, class names and default names" {
+            let g = GlobalAveragePooling2D()
+            Expect.equal g.DataFormat DataFormat.ChannelsLast "data format"
+            Expect.isFalse g.Keepdims "keepdims"
+            Expect.equal (AveragePooling2D(3).Strides) (IntTuple(3, 3)) "strides = pool size"
+            Expect.equal (AveragePooling1D(3).Padding) Padding.Valid "padding"
+            Expect.equal (AveragePooling2D(2).DefaultNameStem) "average_pooling2d" "avg stem"
+            Expect.equal (GlobalMaxPooling1D().DefaultNameStem) "global_max_pooling1d" "gmp stem"
+            Expect.equal (GlobalAveragePooling3D().ClassName) "GlobalAveragePooling3D" "class name"
+            Expect.equal (GlobalMaxPooling2D(keepdims = true)) (GlobalMaxPooling2D("channels_last", true)) "value equality"
+        }
+
+        test "bad arguments and shapes are rejected naming the layer, the argument or the shape" {
+            throwsWith<ArgumentException> [ "AveragePooling2D"; "poolSize"; "(0, 2)" ] (fun () -> AveragePooling2D((0, 2)) |> ignore)
+            throwsWith<ArgumentException> [ "AveragePooling3D"; "poolSize"; "(2, 2)" ] (fun () -> AveragePooling3D((2, 2)) |> ignore)
+            throwsWith<ArgumentException> [ "AveragePooling1D"; "strides"; "0" ] (fun () -> AveragePooling1D(2, 0) |> ignore)
+            throwsWith<ArgumentException> [ "AveragePooling1D"; "padding"; "'causal'" ] (fun () -> AveragePooling1D(2, padding = "causal") |> ignore)
+            throwsWith<ArgumentException> [ "data_format"; "'channels_middle'" ] (fun () -> GlobalAveragePooling2D("channels_middle") |> ignore)
+            throwsWith<ShapeException> [ "AveragePooling2D"; "(None, 5, 1, 3)"; "axis 2" ] (fun () ->
+                AveragePooling2D(2).ComputeOutputShape(Shape(5, 1, 3)) |> ignore)
+            throwsWith<ShapeException> [ "GlobalAveragePooling2D"; "(None, 5, 4)"; "rank 3"; "got rank 2" ] (fun () ->
+                GlobalAveragePooling2D().ComputeOutputShape(Shape(5, 4)) |> ignore)
+            throwsWith<ShapeException> [ "GlobalMaxPooling1D"; "rank 2"; "got rank 3" ] (fun () ->
+                GlobalMaxPooling1D().ComputeOutputShape(Shape(5, 4, 3)) |> ignore)
+        }
+    ]
+
+[<Tests>]
+let poolingTorchLaws =
+    testSequenced <| testList "Pooling (TorchSharp)" [
+        propertyWith torchConfig "built window pooling (max/average, 1-3D) = naive TF pooling in shape and values" (Arb.fromGen (windowCase 3 7 4)) (fun c0 ->
+            let c = { c0 with ChannelsLast = true }
+            torchReady 21
+            let model = Sequential(Input(c.InputShape), c.Layer)
+            use built = BuiltModel.Build(model)
+            use x = torch.randn(c.InputShape.WithBatch 2L)
+            use y = built.forward x
+            let outShape, expected = naivePool c.Average (dimsOf x) (flat x) c.Pool c.EffectiveStrides c.Padding
+            y.shape = model.OutputShape.WithBatch 2L && dimsOf y = outShape && close (flat y) expected)
+
+        propertyWith torchConfig "built window pooling: channels_first = channels_last under transposition" (Arb.fromGen (windowCase 3 7 4)) (fun c0 ->
+            let last = { c0 with ChannelsLast = true }
+            let first = { c0 with ChannelsLast = false }
+            torchReady 22
+            use a = BuiltModel.Build(Sequential(Input(last.InputShape), last.Layer))
+            use b = BuiltModel.Build(Sequential(Input(first.InputShape), first.Layer))
+            use x = torch.randn(last.InputShape.WithBatch 2L)
+            use ya = a.forward x
+            use xb = x.permute(channelsFirstPerm c0.Rank)
+            use yb = b.forward xb
+            use ybLast = yb.permute(channelsLastPerm c0.Rank)
+            ya.shape = ybLast.shape && close (flat ya) (flat ybLast))
+
+        propertyWith torchConfig "built global pooling = naive mean/max per channel, in either format, with keepdims" (Arb.fromGen (globalCase 5)) (fun c ->
+            torchReady 23
+            let model = Sequential(Input(c.InputShape), c.Layer)
+            use built = BuiltModel.Build(model)
+            use x = torch.randn(c.InputShape.WithBatch 2L)
+            use y = built.forward x
+            use xLast = if c.ChannelsLast then x.alias() else x.permute(channelsLastPerm c.Rank)
+            let expected = naiveGlobal c.Average (dimsOf xLast) (flat xLast)
+            y.shape = model.OutputShape.WithBatch 2L && close (flat y) expected)
+
+        test "TF same average pooling divides by the real elements: Keras's docstring examples" {
+            torchReady 24
+            let run (layer: Layer) (dims: int list) (values: float32[]) =
+                let model = Sequential(Input(Array.ofList dims), layer)
+                use built = BuiltModel.Build(model)
+                use x = tensorOf values [| yield 1L; yield! dims |> List.map int64 |]
+                use y = built.forward x
+                flat y
+            // AveragePooling1D(2, strides 1, same) on [1..5]: the last window holds only 5 (PyTorch's count_include_pad would give 2.5).
+            Expect.equal (run (AveragePooling1D(2, 1, "same")) [ 5; 1 ] [| 1.f; 2.f; 3.f; 4.f; 5.f |]) [| 1.5f; 2.5f; 3.5f; 4.5f; 5.f |] "1D same"
+            Expect.equal (run (AveragePooling1D(2, 1, "valid")) [ 5; 1 ] [| 1.f; 2.f; 3.f; 4.f; 5.f |]) [| 1.5f; 2.5f; 3.5f; 4.5f |] "1D valid"
+            Expect.equal (run (AveragePooling1D(2, 2, "valid")) [ 5; 1 ] [| 1.f; 2.f; 3.f; 4.f; 5.f |]) [| 1.5f; 3.5f |] "1D valid stride 2"
+            // AveragePooling2D((2, 2), strides (1, 1), same) on [[1, 2, 3], [4, 5, 6], [7, 8, 9]].
+            Expect.equal (run (AveragePooling2D((2, 2), (1, 1), "same")) [ 3; 3; 1 ] (Array.init 9 (fun i -> float32 (i + 1))))
+                [| 3.f; 4.f; 4.5f; 6.f; 7.f; 7.5f; 7.5f; 8.5f; 9.f |] "2D same"
+            // GlobalAveragePooling1D on arange(24).reshape(2, 3, 4): channel means over 3 steps.
+            Expect.equal (run (GlobalAveragePooling1D()) [ 3; 4 ] (Array.init 12 float32)) [| 4.f; 5.f; 6.f; 7.f |] "GAP1D"
+            Expect.equal (run (GlobalMaxPooling1D(keepdims = true)) [ 3; 4 ] (Array.init 12 float32)) [| 8.f; 9.f; 10.f; 11.f |] "GMP1D keepdims"
+        }
+
+        test "a global pooling head after channels_last convolutions: GAP2D then Dense" {
+            torchReady 25
+            let model = Sequential(Input(9, 9, 3), Conv2D(4, 3, padding = "same"), AveragePooling2D(2, padding = "same"),
+                                   GlobalAveragePooling2D(keepdims = true), Flatten(), Dense(2))
+            Expect.equal model.OutputShape (Shape 2) "output shape"
+            use built = BuiltModel.Build(model)
+            use x = torch.randn(5L, 9L, 9L, 3L)
+            use y = built.forward x
+            Expect.equal (dimsOf y) [| 5; 2 |] "forward shape"
+        }
     ]

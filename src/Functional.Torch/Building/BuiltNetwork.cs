@@ -50,17 +50,18 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Called by subclasses after each layer's forward pass: in training mode, records the layer's activity penalty
-    /// (Keras: regularizer(output) / batch size).
+    /// (Keras: regularizer(output) / batch size, and 0 for an empty batch).
     /// </summary>
     protected Tensor AfterLayer(BuiltLayer layer, Tensor output)
     {
         if (training && layer.Layer.ActivityRegularizer is { } r)
-            activityPenalties.Add(RegularizerOps.Penalty(r, output) / output.shape[0]);
+            activityPenalties.Add(RegularizerOps.Penalty(r, output) / Math.Max(1L, output.dim() > 0 ? output.shape[0] : 1L));
         return output;
     }
 
     /// <summary>
-    /// The regularization penalties to add to the loss: every weight regularizer, plus the activity penalties recorded
+    /// The regularization penalties to add to the loss: every trainable weight's regularizer on the weight's Keras-layout
+    /// view (as Keras sums <c>layer.losses</c>; a frozen layer's weights add nothing), plus the activity penalties recorded
     /// since the last call (which are then cleared). A zero scalar when there are none.
     /// </summary>
     public Tensor RegularizationLoss()
@@ -68,7 +69,10 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         var total = torch.zeros(1, dtype: ScalarType.Float32, device: Device.ToTorch()).squeeze();
         foreach (var w in Weights)
             if (w.Regularizer is { } r && w.Trainable)
-                total = total + RegularizerOps.Penalty(r, w.Parameter);
+            {
+                using var view = w.KerasView();
+                total = total + RegularizerOps.Penalty(r, view);
+            }
         foreach (var p in activityPenalties) total = total + p;
         activityPenalties.Clear();
         return total;
@@ -77,11 +81,14 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// <summary>Forgets recorded activity penalties (e.g. after an evaluation pass in training mode).</summary>
     public void ClearActivityPenalties() => activityPenalties.Clear();
 
-    /// <summary>Applies every weight constraint (Keras does this after each optimizer update).</summary>
+    /// <summary>
+    /// Applies every trainable weight's constraint to its Keras-layout view (Keras's optimizer does this after each update,
+    /// to the trainable variables only, so a frozen layer's weights are left alone).
+    /// </summary>
     public void ApplyConstraints()
     {
         foreach (var w in Weights)
-            if (w.Constraint is { } c)
+            if (w.Constraint is { } c && w.Trainable)
             {
                 using var view = w.KerasView();
                 ConstraintOps.Apply(c, view);

@@ -9,11 +9,15 @@ namespace Functional.Torch;
 /// <summary>Helpers shared by builders.</summary>
 internal static class BuildHelpers
 {
-    /// <summary>A parameter with the given PyTorch-layout shape, filled by the spec's initializer (fans from the Keras layout).</summary>
-    public static Parameter CreateParameter(ParameterSpec spec, long[] torchShape, BuildContext context)
+    /// <summary>
+    /// A parameter with the given PyTorch-layout shape, filled by the spec's initializer: values are sampled in Keras's
+    /// layout (fans from it) and moved into PyTorch's by <paramref name="kerasPermutation"/> (PyTorch → Keras, the one
+    /// passed to <c>Bind</c>); when it is null the layout is inferred (see <see cref="InitializerSampling.Fill"/>).
+    /// </summary>
+    public static Parameter CreateParameter(ParameterSpec spec, long[] torchShape, BuildContext context, long[]? kerasPermutation = null)
     {
         var t = torch.empty(torchShape, ScalarType.Float32, context.TorchDevice);
-        InitializerSampling.Fill(t, spec.Initializer, spec.Shape.ToArray());
+        InitializerSampling.Fill(t, spec.Initializer, spec.Shape.ToArray(), kerasPermutation);
         return new Parameter(t, requires_grad: spec.Trainable);
     }
 }
@@ -29,7 +33,7 @@ internal sealed class BuiltDense : BuiltLayer
     {
         dense = layer;
         specs = layer.Parameters(input);
-        weight = BuildHelpers.CreateParameter(specs[0], [layer.Units, input[-1]], context);
+        weight = BuildHelpers.CreateParameter(specs[0], [layer.Units, input[-1]], context, [1, 0]);
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Units], context);
         RegisterComponents();
     }

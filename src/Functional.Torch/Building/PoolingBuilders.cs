@@ -1,30 +1,36 @@
 using Functional.Layers;
 using Functional.Shapes;
 using TorchSharp;
-using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
 namespace Functional.Torch;
 
 /// <summary>
-/// MaxPooling1D/2D/3D as one rank-generic module. TF <c>same</c> padding pads with −∞ (padding never wins a max),
-/// with the extra element after when the total is odd.
+/// MaxPooling1D/2D/3D and AveragePooling1D/2D/3D as one rank-generic module, with TensorFlow's <c>same</c> padding
+/// (the extra element after when the total is odd), padded explicitly:
+/// max pooling pads with −∞, so padding never wins a max; average pooling pads with zeros and divides each window's
+/// sum by the number of real elements in it (TensorFlow's rule; PyTorch's count_include_pad semantics differ, and
+/// PyTorch cannot pad asymmetrically).
 /// </summary>
-internal sealed class BuiltMaxPooling : BuiltLayer
+internal sealed class BuiltPooling : BuiltLayer
 {
     private readonly Pooling pool;
+    private readonly bool average;
     private readonly long[] kernel, strides;
-    private readonly long[]? explicitPadding;
+    private readonly long[] spatial;          // spatial input sizes, in order
+    private readonly long[]? explicitPadding; // F.pad order: last dim first
 
-    public BuiltMaxPooling(Pooling layer, Shape input) : base(layer, input)
+    public BuiltPooling(Pooling layer, Shape input) : base(layer, input)
     {
         pool = layer;
+        average = layer is AveragePooling1D or AveragePooling2D or AveragePooling3D;
         kernel = layer.PoolSize.Select(k => (long)k).ToArray();
         strides = layer.Strides.Select(s => (long)s).ToArray();
+        var axes = layer.DataFormat.SpatialAxes(input.Rank);
+        spatial = axes.Select(a => (long)input[a]).ToArray();
         if (layer.Padding.Kind == PaddingKind.Same)
         {
-            var axes = layer.DataFormat.SpatialAxes(input.Rank);
             var pads = Enumerable.Range(0, layer.Rank)
                 .Select(i => ConvArithmetic.SamePadding(input[axes[i]], layer.PoolSize[i], layer.Strides[i])).ToArray();
             if (pads.Any(p => p.Before + p.After > 0))
@@ -36,28 +42,73 @@ internal sealed class BuiltMaxPooling : BuiltLayer
 
     public override Tensor forward(Tensor x)
     {
-        using var padded = explicitPadding is null ? null : F.pad(x, explicitPadding, PaddingModes.Constant, double.NegativeInfinity);
-        var input = padded ?? x;
-        return pool.Rank switch
+        if (!average)
         {
-            1 => F.max_pool1d(input, kernel[0], strides[0]),
-            2 => F.max_pool2d(input, kernel, strides),
-            _ => F.max_pool3d(input, kernel, strides),
-        };
+            using var padded = explicitPadding is null ? null : F.pad(x, explicitPadding, PaddingModes.Constant, double.NegativeInfinity);
+            return MaxPool(padded ?? x);
+        }
+        if (explicitPadding is null) return AvgPool(x);
+        using var scope = NewDisposeScope();
+        // Window mean over the zero-padded input ÷ window mean of a padded ones-mask = sum of real elements ÷ their count.
+        var sums = AvgPool(F.pad(x, explicitPadding));
+        var counts = AvgPool(F.pad(ones([1, 1, .. spatial], x.dtype, x.device), explicitPadding));
+        return (sums / counts).MoveToOuterDisposeScope();
     }
+
+    private Tensor MaxPool(Tensor x) => pool.Rank switch
+    {
+        1 => F.max_pool1d(x, kernel[0], strides[0]),
+        2 => F.max_pool2d(x, kernel, strides),
+        _ => F.max_pool3d(x, kernel, strides),
+    };
+
+    private Tensor AvgPool(Tensor x) => pool.Rank switch
+    {
+        1 => F.avg_pool1d(x, kernel[0], strides[0]),
+        2 => F.avg_pool2d(x, kernel, strides),
+        _ => F.avg_pool3d(x, kernel, strides),
+    };
 }
 
-internal sealed class MaxPooling1DBuilder : LayerBuilder<MaxPooling1D>
+internal sealed class PoolingBuilder : LayerBuilder<Pooling>
 {
-    public override BuiltLayer Build(MaxPooling1D layer, Shape input, BuildContext context) => new BuiltMaxPooling(layer, input);
+    public override BuiltLayer Build(Pooling layer, Shape input, BuildContext context) =>
+        layer is MaxPooling1D or MaxPooling2D or MaxPooling3D or AveragePooling1D or AveragePooling2D or AveragePooling3D
+            ? new BuiltPooling(layer, input)
+            : throw new NotSupportedException(
+                $"{layer.Describe()}: no builder is registered for {layer.GetType().FullName}. Register one with LayerBuilders.Register.");
 }
 
-internal sealed class MaxPooling2DBuilder : LayerBuilder<MaxPooling2D>
+/// <summary>
+/// GlobalMaxPooling1D/2D/3D and GlobalAveragePooling1D/2D/3D: a max or mean over the spatial axes. A <c>channels_last</c>
+/// layer reduces in PyTorch's channels-first layout (the model permutes once, and the <c>(batch, channels)</c> result
+/// needs no permute back); with keepdims the spatial axes stay with length 1.
+/// </summary>
+internal sealed class BuiltGlobalPooling : BuiltLayer
 {
-    public override BuiltLayer Build(MaxPooling2D layer, Shape input, BuildContext context) => new BuiltMaxPooling(layer, input);
+    private readonly GlobalPooling pool;
+    private readonly bool average;
+    private readonly long[] dims;
+
+    public BuiltGlobalPooling(GlobalPooling layer, Shape input) : base(layer, input)
+    {
+        pool = layer;
+        average = layer is GlobalAveragePooling1D or GlobalAveragePooling2D or GlobalAveragePooling3D;
+        dims = Enumerable.Range(2, layer.Rank).Select(d => (long)d).ToArray();
+    }
+
+    public override PhysicalLayout Layout => pool.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+
+    public override Tensor forward(Tensor x) =>
+        average ? x.mean(dims, keepdim: pool.Keepdims) : x.amax(dims, keepdim: pool.Keepdims);
 }
 
-internal sealed class MaxPooling3DBuilder : LayerBuilder<MaxPooling3D>
+internal sealed class GlobalPoolingBuilder : LayerBuilder<GlobalPooling>
 {
-    public override BuiltLayer Build(MaxPooling3D layer, Shape input, BuildContext context) => new BuiltMaxPooling(layer, input);
+    public override BuiltLayer Build(GlobalPooling layer, Shape input, BuildContext context) =>
+        layer is GlobalMaxPooling1D or GlobalMaxPooling2D or GlobalMaxPooling3D
+            or GlobalAveragePooling1D or GlobalAveragePooling2D or GlobalAveragePooling3D
+            ? new BuiltGlobalPooling(layer, input)
+            : throw new NotSupportedException(
+                $"{layer.Describe()}: no builder is registered for {layer.GetType().FullName}. Register one with LayerBuilders.Register.");
 }

@@ -24,19 +24,46 @@ public sealed record WeightBinding(string Name, Parameter Parameter, bool Traina
     public WeightBinding Prefixed(string prefix) => this with { Name = $"{prefix}/{Name}" };
 }
 
-/// <summary>Keras regularizers on tensors.</summary>
+/// <summary>Keras regularizers on tensors (keras/src/regularizers/regularizers.py).</summary>
 public static class RegularizerOps
 {
-    /// <summary>The penalty as a scalar tensor (Keras's formulas: <c>l1·Σ|x| + l2·Σx²</c>).</summary>
-    public static Tensor Penalty(Regularizer regularizer, Tensor x) => regularizer switch
+    /// <summary>
+    /// The penalty as a scalar tensor, by Keras's formulas: <c>l1·Σ|x| + l2·Σx²</c>, and OrthogonalRegularizer's
+    /// factor·½·Σ_{i≠j}|⟨uᵢ, uⱼ⟩| / (n(n−1)/2) over the L2-normalised rows (columns) uᵢ. <paramref name="x"/> must be in
+    /// Keras's layout for shape-dependent regularizers (a weight's <see cref="WeightBinding.KerasView"/>).
+    /// </summary>
+    public static Tensor Penalty(Regularizer regularizer, Tensor x)
     {
-        L1L2 r => x.abs().sum() * r.L1Factor + x.square().sum() * r.L2Factor,
-        L1 r => x.abs().sum() * r.Factor,
-        L2 r => x.square().sum() * r.Factor,
-        _ => Custom.TryGetValue(regularizer.GetType(), out var f)
-            ? f(regularizer, x)
-            : throw new NotSupportedException($"No tensor form is registered for regularizer {regularizer.ClassName}."),
-    };
+        ArgumentNullException.ThrowIfNull(regularizer);
+        ArgumentNullException.ThrowIfNull(x);
+        using var scope = NewDisposeScope();
+        var penalty = regularizer switch
+        {
+            L1L2 r => x.abs().sum() * r.L1Factor + x.square().sum() * r.L2Factor,
+            L1 r => x.abs().sum() * r.Factor,
+            L2 r => x.square().sum() * r.Factor,
+            OrthogonalRegularizer r => Orthogonal(r, x),
+            _ => Custom.TryGetValue(regularizer.GetType(), out var f)
+                ? f(regularizer, x)
+                : throw new NotSupportedException($"No tensor form is registered for regularizer {regularizer.ClassName}."),
+        };
+        return penalty.MoveToOuterDisposeScope();
+    }
+
+    private static Tensor Orthogonal(OrthogonalRegularizer r, Tensor x)
+    {
+        r.CheckShape(x.shape.Select(d => (int)d).ToArray());
+        var rows = r.Mode == "rows";
+        var axis = rows ? 1L : 0L;
+        // Keras's ops.normalize(x, axis, order=2): x · min(rsqrt(Σx²), 1/ε).
+        var inv = x.square().sum(axis, keepdim: true).rsqrt().clamp(max: 1.0 / OrthogonalRegularizer.Epsilon);
+        var unit = x * inv;
+        var product = rows ? unit.matmul(unit.t()) : unit.t().matmul(unit);
+        var size = product.shape[0];
+        var offDiagonal = product * (1.0 - torch.eye(size, dtype: x.dtype, device: x.device));
+        var pairs = size * (size - 1.0) / 2.0;
+        return offDiagonal.abs().sum() * (r.Factor * 0.5 / pairs);
+    }
 
     private static readonly Dictionary<Type, Func<Regularizer, Tensor, Tensor>> Custom = new();
 
@@ -45,12 +72,19 @@ public static class RegularizerOps
         Custom[typeof(T)] = (r, x) => penalty((T)r, x);
 }
 
-/// <summary>Keras constraints on tensors, applied to a weight's Keras-layout view in place.</summary>
+/// <summary>
+/// Keras constraints on tensors (keras/src/constraints/constraints.py), applied in place to a weight's Keras-layout view,
+/// so <c>axis</c> means what it means in Keras. norms = √Σw² over the axes (kept dims); ε = 1e-7 is added to the norm in
+/// the denominator, as Keras does.
+/// </summary>
 public static class ConstraintOps
 {
     /// <summary>Applies <paramref name="constraint"/> to <paramref name="kerasView"/> in place (no gradient is recorded).</summary>
+    /// <exception cref="ArgumentException">An axis does not exist in the weight, or the arguments are inconsistent.</exception>
     public static void Apply(Constraint constraint, Tensor kerasView)
     {
+        ArgumentNullException.ThrowIfNull(constraint);
+        ArgumentNullException.ThrowIfNull(kerasView);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var w = kerasView;
@@ -61,19 +95,20 @@ public static class ConstraintOps
                 break;
             case MaxNorm c:
             {
-                var norms = Norms(w, c.Axis);
+                var norms = Norms(c, w, c.Axis);
                 var desired = norms.clamp(0.0, c.MaxValue);
-                w.mul_(desired / (norms + 1e-7));
+                w.mul_(desired / (norms + Constraint.Epsilon));
                 break;
             }
             case UnitNorm c:
-                w.div_(Norms(w, c.Axis) + 1e-7);
+                w.div_(Norms(c, w, c.Axis) + Constraint.Epsilon);
                 break;
             case MinMaxNorm c:
             {
-                var norms = Norms(w, c.Axis);
+                c.Validate();
+                var norms = Norms(c, w, c.Axis);
                 var desired = norms.clamp(c.MinValue, c.MaxValue) * c.Rate + norms * (1 - c.Rate);
-                w.mul_(desired / (norms + 1e-7));
+                w.mul_(desired / (norms + Constraint.Epsilon));
                 break;
             }
             default:
@@ -90,10 +125,10 @@ public static class ConstraintOps
     public static void Register<T>(Func<T, Tensor, Tensor> project) where T : Constraint =>
         Custom[typeof(T)] = (c, w) => project((T)c, w);
 
-    // Keras: sqrt(sum(square(w), axis, keepdims=True)); axis defaults to 0; negative axes count from the end.
-    private static Tensor Norms(Tensor w, IntTuple axis)
+    // Keras: sqrt(sum(square(w), axis, keepdims=True)); negative axes count from the end.
+    private static Tensor Norms(Constraint c, Tensor w, IntTuple axis)
     {
-        var axes = (axis.Count == 0 ? [0] : axis.ToArray()).Select(a => (long)(a < 0 ? a + w.dim() : a)).ToArray();
+        var axes = c.ResolveAxes(axis, (int)w.dim()).Select(a => (long)a).ToArray();
         return w.square().sum(axes, keepdim: true).sqrt();
     }
 }

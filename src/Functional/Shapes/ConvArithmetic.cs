@@ -59,6 +59,40 @@ public static class ConvArithmetic
         return (n - 1) * stride + k - 2 * pad + outputPadding.Value;
     }
 
+    /// <summary>
+    /// Keras's padding of a transposed convolution along one axis, in the JAX form Keras defines it by
+    /// (<c>_convert_conv_transpose_padding_args_from_keras_to_jax</c>): the padding (before, after) applied to the
+    /// stride-dilated input before a stride-1 convolution with the flipped kernel. With k' = (k−1)·d + 1:
+    /// <c>valid</c> (k'−1, k'−1+p) with p = output_padding or max(k', s) − k' when not given;
+    /// <c>same</c> total t = s + k' − 2 (no output_padding) or k' + k' mod 2 − 2 + p, split
+    /// before = min(⌈t/2⌉, k'−1), after = t − before.
+    /// </summary>
+    public static (int Before, int After) ConvTransposePadding(int kernel, int stride, Padding padding, int? outputPadding = null, int dilation = 1)
+    {
+        var k = EffectiveKernel(kernel, dilation);
+        if (padding.Kind == PaddingKind.Valid)
+        {
+            var p = outputPadding ?? Math.Max(k, stride) - k;
+            return (k - 1, k - 1 + p);
+        }
+        var total = outputPadding is { } op ? k + k % 2 - 2 + op : stride + k - 2;
+        var before = Math.Min(total / 2 + total % 2, k - 1);
+        return (before, total - before);
+    }
+
+    /// <summary>
+    /// How much of the full transposed convolution — length (n − 1)·s + k', every input step i adding its kernel
+    /// taps at positions i·s + j·d — Keras keeps along one axis: crop <c>Before</c> elements at the start and
+    /// <c>After</c> at the end; a negative <c>After</c> means that many zeros are appended instead.
+    /// Equals (k' − 1 − before, k' − 1 − after) of <see cref="ConvTransposePadding"/>; <c>Before</c> is never negative.
+    /// </summary>
+    public static (int Before, int After) ConvTransposeCrop(int kernel, int stride, Padding padding, int? outputPadding = null, int dilation = 1)
+    {
+        var k = EffectiveKernel(kernel, dilation);
+        var (before, after) = ConvTransposePadding(kernel, stride, padding, outputPadding, dilation);
+        return (k - 1 - before, k - 1 - after);
+    }
+
     /// <summary>⌈a/b⌉ for positive integers.</summary>
     public static int CeilDiv(int a, int b) => (a + b - 1) / b;
 }

@@ -1,0 +1,269 @@
+// Functional benchmarks. Modes:
+//   step    train-step and inference time: ours (a) vs hand-written TorchSharp (b), alternating blocks in one process
+//   soak    N train steps of a small model, sampling live native tensors and RSS (no growth expected)
+//   summary shape inference + summary of a large declared model, with libtorch never loaded
+// Usage: dotnet run --project bench/Functional.Bench -- step [--quick] [--json out.json]
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Functional;
+using Functional.Data;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+var mode = args.FirstOrDefault(a => !a.StartsWith("--")) ?? "step";
+var quick = args.Contains("--quick");
+string? jsonPath = args.SkipWhile(a => a != "--json").Skip(1).FirstOrDefault();
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+switch (mode)
+{
+    case "summary": Bench.Summary(quick); break;
+    case "soak": Bench.Soak(quick ? 2000 : 10000); break;
+    case "step": Bench.Steps(quick, jsonPath); break;
+    default: Console.Error.WriteLine($"unknown mode '{mode}' (step | soak | summary)"); return 2;
+}
+return 0;
+
+static class Bench
+{
+    // ---- models -------------------------------------------------------------------------------------------
+    public static Sequential Cnn(bool channelsLast) => channelsLast
+        ? new Sequential(new Input(28, 28, 1),
+            new Conv2D(32, 3, padding: "same", activation: "relu"), new MaxPooling2D(2),
+            new Conv2D(64, 3, padding: "same", activation: "relu"), new MaxPooling2D(2),
+            new Conv2D(128, 3, padding: "same", activation: "relu"), new MaxPooling2D(2),
+            new Flatten(), new Dense(10), new Activation("softmax"))
+        : new Sequential(new Input(1, 28, 28),
+            new Conv2D(32, 3, padding: "same", activation: "relu", dataFormat: "channels_first"), new MaxPooling2D(2, dataFormat: "channels_first"),
+            new Conv2D(64, 3, padding: "same", activation: "relu", dataFormat: "channels_first"), new MaxPooling2D(2, dataFormat: "channels_first"),
+            new Conv2D(128, 3, padding: "same", activation: "relu", dataFormat: "channels_first"), new MaxPooling2D(2, dataFormat: "channels_first"),
+            new Flatten(dataFormat: "channels_first"), new Dense(10), new Activation("softmax"));
+
+    public static Sequential Mlp() => new(new Input(784),
+        new Dense(512, activation: "relu"), new Dense(256, activation: "relu"), new Dense(10, activation: "softmax"));
+
+    // The same networks written by hand in TorchSharp (NCHW), the zero-overhead bound.
+    public static nn.Module<Tensor, Tensor> HandCnn() => nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding: 1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding: 1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 128, 3, padding: 1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(1152, 10), nn.Softmax(1));
+
+    public static nn.Module<Tensor, Tensor> HandMlp() => nn.Sequential(
+        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10), nn.Softmax(1));
+
+    static Tensor Loss(Tensor p, Tensor t) => F.nll_loss(p.clamp(1e-7, 1 - 1e-7).log(), t);
+
+    // ---- data ---------------------------------------------------------------------------------------------
+    static (Tensor X, Tensor Y) Batch(DigitSet digits, int batch, string layout, int offset)
+    {
+        using var scope = NewDisposeScope();
+        var all = DigitTensors.Images(digits);            // (N, 28, 28, 1)
+        var labels = DigitTensors.Labels(digits);
+        var x = all.narrow(0, offset, batch);
+        var y = labels.narrow(0, offset, batch);
+        x = layout switch { "nhwc" => x, "nchw" => x.permute(0, 3, 1, 2), _ => x.reshape(batch, 784) };
+        return (x.contiguous().MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope());
+    }
+
+    // ---- step benchmark -----------------------------------------------------------------------------------
+    record Result(string Case, string Variant, double MedianMs, double MinMs, double MaxMs);
+    record Ratio(string Case, string Versus, double Median, double Min, double Max);
+
+    public static void Steps(bool quick, string? jsonPath)
+    {
+        LibTorchInit();
+        var digits = DigitSet.Load(DigitSet.FindRepositoryData("mnist"));
+        var rounds = quick ? 5 : 15;
+        var results = new List<Result>();
+        var ratios = new List<Ratio>();
+        Console.WriteLine($"torch threads: {torch.get_num_threads()}, rounds: {rounds}, {Environment.ProcessorCount} cores, {RuntimeInfo()}");
+
+        foreach (var batch in new[] { 64, 256 })
+        {
+            // MLP: dispatch-bound.
+            Compare($"mlp train b{batch}", rounds, quick ? 10 : 30,
+                [("ours", () => OursStep(Mlp(), digits, batch, "flat")), ("hand", () => HandStep(HandMlp(), digits, batch, "flat"))], results, ratios);
+            Compare($"mlp infer b{batch}", rounds, quick ? 20 : 60,
+                [("ours", () => OursInfer(Mlp(), digits, batch, "flat")), ("hand", () => HandInfer(HandMlp(), digits, batch, "flat"))], results, ratios);
+            // CNN, both data formats of ours against the hand-written NCHW network.
+            Compare($"cnn train b{batch}", rounds, quick ? 2 : (batch == 64 ? 8 : 3),
+                [("ours channels_last", () => OursStep(Cnn(true), digits, batch, "nhwc")),
+                 ("ours channels_first", () => OursStep(Cnn(false), digits, batch, "nchw")),
+                 ("hand", () => HandStep(HandCnn(), digits, batch, "nchw"))], results, ratios);
+            Compare($"cnn infer b{batch}", rounds, quick ? 3 : (batch == 64 ? 15 : 5),
+                [("ours channels_last", () => OursInfer(Cnn(true), digits, batch, "nhwc")),
+                 ("ours channels_first", () => OursInfer(Cnn(false), digits, batch, "nchw")),
+                 ("hand", () => HandInfer(HandCnn(), digits, batch, "nchw"))], results, ratios);
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| case | variant | median ms/step | min | max |");
+        Console.WriteLine("| --- | --- | ---: | ---: | ---: |");
+        foreach (var r in results) Console.WriteLine($"| {r.Case} | {r.Variant} | {r.MedianMs:F3} | {r.MinMs:F3} | {r.MaxMs:F3} |");
+        Console.WriteLine();
+        Console.WriteLine("| case | ratio | median | min | max |");
+        Console.WriteLine("| --- | --- | ---: | ---: | ---: |");
+        foreach (var r in ratios) Console.WriteLine($"| {r.Case} | {r.Versus} | {r.Median:F3} | {r.Min:F3} | {r.Max:F3} |");
+        if (jsonPath is not null)
+            File.WriteAllText(jsonPath, JsonSerializer.Serialize(new { results, ratios }, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    // A variant is a factory returning a step action (set-up is outside the timing).
+    static void Compare(string name, int rounds, int stepsPerBlock, (string Name, Func<Action> Make)[] variants,
+        List<Result> results, List<Ratio> ratios)
+    {
+        var steps = variants.Select(v => v.Make()).ToArray();
+        foreach (var s in steps) for (var i = 0; i < 3; i++) s();        // warm-up
+        var times = variants.Select(_ => new List<double>()).ToArray();
+        for (var r = 0; r < rounds; r++)
+            for (var v = 0; v < steps.Length; v++)
+            {
+                var order = (r % 2 == 0) ? v : steps.Length - 1 - v;     // alternate the order each round
+                var sw = Stopwatch.StartNew();
+                for (var i = 0; i < stepsPerBlock; i++) steps[order]();
+                times[order].Add(sw.Elapsed.TotalMilliseconds / stepsPerBlock);
+            }
+        var hand = times[^1];
+        for (var v = 0; v < variants.Length; v++)
+        {
+            results.Add(new Result(name, variants[v].Name, Median(times[v]), times[v].Min(), times[v].Max()));
+            if (v < variants.Length - 1)
+            {
+                var paired = times[v].Zip(hand, (a, b) => a / b).ToList();
+                ratios.Add(new Ratio(name, $"{variants[v].Name} / hand", Median(paired), paired.Min(), paired.Max()));
+            }
+        }
+        Console.WriteLine($"{name}: " + string.Join(", ", variants.Select((v, i) => $"{v.Name} {Median(times[i]):F3} ms")));
+    }
+
+    static Action OursStep(Sequential model, DigitSet digits, int batch, string layout)
+    {
+        torch.manual_seed(1);
+        var net = BuiltModel.Build(model);
+        var opt = optim.Adam(net.TrainableParameters, lr: 1e-3);
+        var (x, y) = Batch(digits, batch, layout, 0);
+        return () => net.TrainStep(x, y, Loss, opt);
+    }
+
+    static Action HandStep(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout)
+    {
+        torch.manual_seed(1);
+        var opt = optim.Adam(net.parameters(), lr: 1e-3);
+        var (x, y) = Batch(digits, batch, layout, 0);
+        net.train();
+        return () =>
+        {
+            using var scope = NewDisposeScope();
+            opt.zero_grad();
+            var loss = Loss(net.call(x), y);
+            loss.backward();
+            opt.step();
+            _ = loss.item<float>();
+        };
+    }
+
+    static Action OursInfer(Sequential model, DigitSet digits, int batch, string layout)
+    {
+        var net = BuiltModel.Build(model);
+        net.eval();
+        var (x, _) = Batch(digits, batch, layout, 0);
+        return () =>
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            _ = net.call(x).sum().item<float>();
+        };
+    }
+
+    static Action HandInfer(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout)
+    {
+        net.eval();
+        var (x, _) = Batch(digits, batch, layout, 0);
+        return () =>
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            _ = net.call(x).sum().item<float>();
+        };
+    }
+
+    // ---- soak ---------------------------------------------------------------------------------------------
+    public static void Soak(int steps)
+    {
+        LibTorchInit();
+        var digits = DigitSet.Load(DigitSet.FindRepositoryData("mnist"));
+        torch.manual_seed(3);
+        using var net = BuiltModel.Build(new Sequential(new Input(784), new Dense(64, activation: "relu"), new Dense(10, activation: "softmax")));
+        using var opt = optim.Adam(net.TrainableParameters, lr: 1e-3);
+        var (xAll, yAll) = Batch(digits, 8192, "flat", 0);
+        Console.WriteLine("| step | live tensors | RSS MiB | loss |");
+        Console.WriteLine("| ---: | ---: | ---: | ---: |");
+        var samples = new List<(int Step, long Live, double Rss)>();
+        for (var s = 0; s <= steps; s++)
+        {
+            var offset = (s * 32) % (8192 - 32);
+            using var xb = xAll.narrow(0, offset, 32);
+            using var yb = yAll.narrow(0, offset, 32);
+            var loss = net.TrainStep(xb, yb, Loss, opt);
+            if (s % (steps / 10) == 0)
+            {
+                GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+                var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+                var rss = Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
+                samples.Add((s, live, rss));
+                Console.WriteLine($"| {s} | {live} | {rss:F1} | {loss:F4} |");
+            }
+        }
+        var afterWarm = samples.Skip(1).ToList();
+        Console.WriteLine($"live tensors: first {afterWarm[0].Live}, last {afterWarm[^1].Live} (growth {afterWarm[^1].Live - afterWarm[0].Live}); " +
+                          $"RSS first {afterWarm[0].Rss:F1} MiB, last {afterWarm[^1].Rss:F1} MiB");
+    }
+
+    // ---- summary ------------------------------------------------------------------------------------------
+    public static void Summary(bool quick)
+    {
+        // A deep, ResNet50-sized sequential stack (about 25M parameters, 170+ layers); a graph version comes with
+        // the applications. Measures declaration (all shape inference) + summary, and checks libtorch stays unloaded.
+        var layers = new List<Layer> { new Input(224, 224, 3), new Conv2D(64, 7, strides: 2, padding: "same", activation: "relu"), new MaxPooling2D(3, 2, "same") };
+        var widths = new[] { (64, 3), (128, 4), (256, 6), (512, 3) };
+        foreach (var (w, blocks) in widths)
+            for (var b = 0; b < blocks; b++)
+            {
+                layers.Add(new Conv2D(w, 1, activation: "relu"));
+                layers.Add(new Conv2D(w, 3, padding: "same", activation: "relu"));
+                layers.Add(new Conv2D(w * 4, 1, activation: "relu"));
+            }
+        layers.Add(new Flatten());
+        var runs = quick ? 20 : 200;
+        var times = new List<double>();
+        string text = "";
+        Sequential? model = null;
+        for (var i = 0; i < runs; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            model = new Sequential([.. layers]);
+            text = model.Summary();
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        var loaded = AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "TorchSharp");
+        Console.WriteLine(text.Split('\n').TakeLast(5).Aggregate((a, b) => a + "\n" + b));
+        Console.WriteLine($"{model!.Layers.Length} layers, {model.ParameterCount:N0} params: declare + summary median {Median(times):F3} ms " +
+                          $"(min {times.Min():F3}, max {times.Max():F3}, first {times[0]:F3}); TorchSharp assembly loaded: {loaded}");
+    }
+
+    static double Median(List<double> xs)
+    {
+        var s = xs.OrderBy(x => x).ToList();
+        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
+    }
+
+    static void LibTorchInit() => Functional.Native.LibTorch.EnsureLoaded();
+
+    static string RuntimeInfo() => $".NET {Environment.Version}, TorchSharp {typeof(torch).Assembly.GetName().Version}";
+}
