@@ -10,6 +10,7 @@ open Functional.Layers
 open Functional.Models
 open Functional.Torch
 open Functional.Training
+open Functional.Saving
 open Functional.Tests.Support
 open Functional.Tests.LossTests
 
@@ -127,6 +128,30 @@ let tests =
             use t2 = net.forward(x)
             net.eval()
             Expect.isFalse (same t1 t2) "training mode drops units"
+        }
+
+        test "BatchNormalization updates its moving statistics in fit, uses them in predict, and they are saved" {
+            torchReady 16
+            let x, y = toyData 32 16
+            let x = x * 3.0 + 2.0
+            use net = BuiltModel.Build(Sequential(Input(4), BatchNormalization(), Dense(3, activation = "softmax")))
+            let model = net.Compile(Adam(), SparseCategoricalCrossentropy())
+            let movingMean () = (net.Weights |> Seq.find (fun w -> w.Name = "batch_normalization/moving_mean")).Parameter.detach().clone()
+            let before = movingMean ()
+            model.Fit(x, y, batchSize = 8, epochs = 2, verbose = quiet) |> ignore
+            let after = movingMean ()
+            Expect.isFalse (same before after) "the moving mean moved during fit"
+            use p1 = model.Predict(x)
+            Expect.isTrue (same (movingMean ()) after) "predict leaves the statistics alone"
+            use p2 = model.Predict(x)
+            Expect.isTrue (same p1 p2) "inference uses the moving statistics"
+            let file = Path.Combine(Path.GetTempPath(), "functional-bn-" + Guid.NewGuid().ToString "N" + ".safetensors")
+            try
+                net.SaveWeights file
+                let names = (Functional.Saving.SafeTensors.Read file).Tensors |> Seq.map (fun t -> t.Name) |> Set.ofSeq
+                Expect.isTrue (names.Contains "batch_normalization/moving_variance") "moving statistics saved"
+            finally
+                File.Delete file
         }
 
         test "sample weights and class weights weigh the loss as Keras does (sum of weighted losses over the batch size)" {
