@@ -281,7 +281,7 @@ public sealed class ModelCheckpoint : Callback
         if (SaveFreq == 0) return;
         if (++batchesSinceSave < SaveFreq) return;
         batchesSinceSave = 0;
-        Save(currentEpoch, logs);
+        Save(currentEpoch, logs, completedEpochs: currentEpoch);
     }
 
     private int currentEpoch;
@@ -292,10 +292,10 @@ public sealed class ModelCheckpoint : Callback
     /// <inheritdoc />
     public override void OnEpochEnd(int epoch, IDictionary<string, double> logs)
     {
-        if (SaveFreq == 0) Save(epoch, logs);
+        if (SaveFreq == 0) Save(epoch, logs, completedEpochs: epoch + 1);
     }
 
-    private void Save(int epoch, IDictionary<string, double> logs)
+    private void Save(int epoch, IDictionary<string, double> logs, int completedEpochs)
     {
         var path = FormatPath(Filepath, epoch + 1, logs);
         if (SaveBestOnly)
@@ -318,7 +318,7 @@ public sealed class ModelCheckpoint : Callback
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
         if (SaveWeightsOnly) Model.Network.SaveWeights(path);
-        else Model.SaveCheckpoint(path, epoch + 1);
+        else Model.SaveCheckpoint(path, completedEpochs);
         Saved.Add(path);
     }
 

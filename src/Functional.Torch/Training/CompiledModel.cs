@@ -164,10 +164,10 @@ public sealed class CompiledModel
                 {
                     while (step < steps && !StopTraining)
                     {
-                        list.BatchBegin(step, new Dictionary<string, double> { ["batch"] = step });
                         using (var scope = NewDisposeScope())
                         {
                             if (!batches.MoveNext()) break;
+                            list.BatchBegin(step, new Dictionary<string, double> { ["batch"] = step });
                             var b = batches.Current;
                             var weight = b.SampleWeight;
                             if (classWeight is not null)
