@@ -12,6 +12,7 @@ open Functional
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Training
 open Functional.Tests.Support
 
 type G = Functional.Models.Graph
@@ -459,6 +460,21 @@ let tests =
                 Expect.equal m.ParameterCount (int64 (3 * 3 * 3 * 4 + 4)) "one kernel"
                 throwsWith<NotSupportedException> [ "Conv2D 'conv2d' is shared"; "(None, 8, 8, 3)"; "(None, 6, 6, 3)" ] (fun () ->
                     BuiltGraph.Build m |> ignore)
+            }
+
+            test "a two-input, two-output graph trains with compile/fit: each output's loss falls" {
+                torchReady 20
+                let m = twoInTwoOut ()
+                use built = BuiltGraph.Build m
+                let compiled = built.Compile(Adam(0.01), [| MeanSquaredError() :> Loss; CategoricalCrossentropy() |], null, null)
+                use title = torch.randn(64L, 10L)
+                use body = torch.randn(64L, 20L)
+                use priority = torch.sigmoid(title.sum(1L, keepdim = true))
+                use classes = body.argmax(1L).remainder(torch.tensor 4L)
+                use department = torch.nn.functional.one_hot(classes, 4L).to_type(torch.float32)
+                let history: History = compiled.Fit([ title; body ], [ priority; department ], batchSize = 16, epochs = 8, verbose = Verbose.op_Implicit 0)
+                let loss = history.["loss"]
+                Expect.isLessThan loss.[loss.Count - 1] loss.[0] "the total loss falls"
             }
 
             test "a built graph rejects the wrong number or shape of inputs, naming the expected shape" {
