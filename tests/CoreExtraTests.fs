@@ -215,7 +215,8 @@ let tests =
         testSequenced <| test "built Lambda runs its function; a function that breaks its declared shape is a clear error" {
             torchReady 27
             let square = fn (fun x -> x * x)
-            use built = BuiltModel.Build(Sequential(Input(4), Lambda(square), Dense(2)))
+            // F# lambdas convert to the delegate directly, with or without a shape argument.
+            use built = BuiltModel.Build(Sequential(Input(4), Lambda(fun x -> x * x), Lambda((fun x -> x.reshape(x.shape.[0], 2L, 2L)), Shape(2, 2)), Flatten(), Dense(2)))
             use x = torch.randn(3L, 4L)
             use y = built.forward x
             Expect.equal y.shape [| 3L; 2L |] "shape through the model"

@@ -1,0 +1,164 @@
+using Functional.Layers;
+using TorchSharp;
+using Parameter = TorchSharp.Modules.Parameter;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Functional.Torch;
+
+/// <summary>
+/// BatchNormalization for any axis. Computed by hand rather than with <c>F.batch_norm</c>'s running-stat update, because
+/// Keras updates the moving variance with the <em>biased</em> batch variance and momentum applies to the old value
+/// (PyTorch uses the unbiased variance and <c>momentum = 1 − Keras's</c>). The moving statistics are non-trainable
+/// parameters: they follow the module to its device and are saved with the weights.
+/// </summary>
+/// <remarks>A <c>channels_last</c> layer on spatial data (axis −1, per-sample rank ≥ 2) computes in the channels-first layout
+/// with channels on tensor axis 1, so conv → batch norm → conv runs need no permutes; other axes compute in the logical layout.</remarks>
+internal sealed class BuiltBatchNormalization : BuiltLayer
+{
+    private readonly Parameter? gamma, beta;
+    private readonly Parameter moving_mean, moving_variance;
+    private readonly IReadOnlyList<ParameterSpec> specs;
+    private readonly BatchNormalization bn;
+    private readonly bool channelsFirst;
+    private readonly int sampleAxis;
+
+    public BuiltBatchNormalization(BatchNormalization layer, Shape input, BuildContext context) : base(layer, input)
+    {
+        bn = layer;
+        specs = layer.Parameters(input);
+        sampleAxis = layer.ChannelAxis(input);
+        channelsFirst = input.Rank >= 2 && sampleAxis == input.Rank - 1;
+        long channels = input[sampleAxis];
+        var i = 0;
+        if (layer.Scale) gamma = BuildHelpers.CreateParameter(specs[i++], [channels], context);
+        if (layer.Center) beta = BuildHelpers.CreateParameter(specs[i++], [channels], context);
+        moving_mean = BuildHelpers.CreateParameter(specs[i++], [channels], context);
+        moving_variance = BuildHelpers.CreateParameter(specs[i], [channels], context);
+        RegisterComponents();
+    }
+
+    public override PhysicalLayout Layout => channelsFirst ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+
+    /// <summary>The tensor axis holding the channels in the layout this module computes in.</summary>
+    private long TensorAxis => channelsFirst ? 1 : sampleAxis + 1;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var axis = TensorAxis;
+        var broadcast = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
+        broadcast[axis] = x.shape[axis];
+        Tensor mean, variance;
+        // Keras: `training and self.trainable` — a frozen BatchNormalization runs in inference mode.
+        if (training && bn.Trainable)
+        {
+            var reduce = Enumerable.Range(0, (int)x.dim()).Where(d => d != axis).Select(d => (long)d).ToArray();
+            mean = x.mean(reduce, keepdim: true);
+            variance = (x - mean).square().mean(reduce, keepdim: true);   // biased, as Keras's moments
+            using (no_grad())
+            {
+                var m = bn.Momentum;
+                moving_mean.mul_(m).add_(mean.detach().reshape(-1), alpha: 1 - m);
+                moving_variance.mul_(m).add_(variance.detach().reshape(-1), alpha: 1 - m);
+            }
+        }
+        else
+        {
+            mean = moving_mean.reshape(broadcast);
+            variance = moving_variance.reshape(broadcast);
+        }
+        var inv = (variance + bn.Epsilon).rsqrt();
+        if (gamma is not null) inv = inv * gamma.reshape(broadcast);
+        var y = (x - mean) * inv;
+        if (beta is not null) y = y + beta.reshape(broadcast);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    public override IEnumerable<WeightBinding> Weights()
+    {
+        var i = 0;
+        if (gamma is not null) yield return Bind(specs[i++], gamma, null);
+        if (beta is not null) yield return Bind(specs[i++], beta, null);
+        yield return Bind(specs[i++], moving_mean, null);
+        yield return Bind(specs[i], moving_variance, null);
+    }
+}
+
+internal sealed class BatchNormalizationBuilder : LayerBuilder<BatchNormalization>
+{
+    public override BuiltLayer Build(BatchNormalization layer, Shape input, BuildContext context) =>
+        new BuiltBatchNormalization(layer, input, context);
+}
+
+/// <summary>
+/// LayerNormalization over any axes. γ and β keep Keras's shape (the axes' sizes in the order given) and are reshaped to
+/// the broadcast shape over the sorted axes, as Keras's <c>ops.layer_normalization</c> does; trailing axes use
+/// <c>F.layer_norm</c>, as Keras's torch backend does.
+/// </summary>
+internal sealed class BuiltLayerNormalization : BuiltLayer
+{
+    private readonly Parameter? gamma, beta;
+    private readonly IReadOnlyList<ParameterSpec> specs;
+    private readonly LayerNormalization ln;
+    private readonly long[] axes;          // sorted tensor axes (batch = 0)
+    private readonly long[] broadcast;     // per-sample broadcast shape with the batch axis: 1 except on the axes
+    private readonly long[]? normalizedShape;
+
+    public BuiltLayerNormalization(LayerNormalization layer, Shape input, BuildContext context) : base(layer, input)
+    {
+        ln = layer;
+        specs = layer.Parameters(input);
+        var sampleAxes = layer.SampleAxes(input);
+        axes = sampleAxes.Order().Select(a => (long)a + 1).ToArray();
+        broadcast = Enumerable.Repeat(1L, input.Rank + 1).ToArray();
+        foreach (var a in axes) broadcast[a] = input[(int)a - 1];
+        var trailing = axes.SequenceEqual(Enumerable.Range(input.Rank + 1 - axes.Length, axes.Length).Select(a => (long)a));
+        if (trailing && !layer.RmsScaling) normalizedShape = axes.Select(a => (long)input[(int)a - 1]).ToArray();
+        var i = 0;
+        if (specs.Count > i && specs[i].Name == "gamma") gamma = BuildHelpers.CreateParameter(specs[i], Torch(specs[i++]), context);
+        if (specs.Count > i && specs[i].Name == "beta") beta = BuildHelpers.CreateParameter(specs[i], Torch(specs[i]), context);
+        RegisterComponents();
+    }
+
+    private static long[] Torch(ParameterSpec spec) => spec.Shape.Select(d => (long)d).ToArray();
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        Tensor y;
+        if (normalizedShape is not null)
+        {
+            y = F.layer_norm(x, normalizedShape, gamma?.reshape(normalizedShape), beta?.reshape(normalizedShape), ln.Epsilon);
+        }
+        else if (ln.RmsScaling)
+        {
+            var variance = x.var(axes, unbiased: false, keepdim: true);
+            y = x * (variance + ln.Epsilon).rsqrt();
+            if (gamma is not null) y = y * gamma.reshape(broadcast);
+        }
+        else
+        {
+            var mean = x.mean(axes, keepdim: true);
+            var variance = (x - mean).square().mean(axes, keepdim: true);
+            var inv = (variance + ln.Epsilon).rsqrt();
+            if (gamma is not null) inv = inv * gamma.reshape(broadcast);
+            y = (x - mean) * inv;
+            if (beta is not null) y = y + beta.reshape(broadcast);
+        }
+        return y.MoveToOuterDisposeScope();
+    }
+
+    public override IEnumerable<WeightBinding> Weights()
+    {
+        var i = 0;
+        if (gamma is not null) yield return Bind(specs[i++], gamma, null);
+        if (beta is not null) yield return Bind(specs[i], beta, null);
+    }
+}
+
+internal sealed class LayerNormalizationBuilder : LayerBuilder<LayerNormalization>
+{
+    public override BuiltLayer Build(LayerNormalization layer, Shape input, BuildContext context) =>
+        new BuiltLayerNormalization(layer, input, context);
+}
