@@ -18,7 +18,9 @@ let main argv =
                     counts <- Some(summary.passed.Length, summary.failed.Length + summary.errored.Length, summary.ignored.Length)
                     do! inner.summary config summary
                 } }
-    let code = runTestsInAssemblyWithCLIArgs [ CLIArguments.Printer printer ] argv
+    // Sequenced: libtorch state (seeds, thread pools, dispose scopes) is process-global, and parallel native work
+    // gains little on 2 cores; running one test at a time keeps torch-backed tests independent of each other.
+    let code = runTestsInAssemblyWithCLIArgs [ CLIArguments.Printer printer; CLIArguments.Sequenced ] argv
     let passed, failed, skipped = defaultArg counts (0, 0, 0)
     Console.Out.Flush()
     use raw = new StreamWriter(Console.OpenStandardOutput())

@@ -68,7 +68,7 @@ public sealed class BuiltModel : BuiltNetwork
         var h = x;
         for (var i = 0; i < layers.Count; i++)
         {
-            if (permuteBefore[i] is { } p) h = h.permute(p);
+            if (permuteBefore[i] is { } p) h = Layouts.Standard(h.permute(p));
             h = AfterLayer(layers[i], layers[i].call(h));
         }
         return [permuteAfter is null ? h : h.permute(permuteAfter).contiguous()];

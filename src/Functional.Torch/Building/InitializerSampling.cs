@@ -96,9 +96,8 @@ public static class InitializerSampling
     /// Fills <paramref name="target"/> in place with <see cref="Sample"/>'s values for <paramref name="kerasShape"/>.
     /// <paramref name="kerasPermutation"/> is the permutation from the target's layout to Keras's (the one
     /// <see cref="WeightBinding"/> uses, e.g. <c>[1, 0]</c> for a Dense kernel stored as PyTorch's (units, in)); when it is
-    /// null the layout is inferred: the target's shape equal to the Keras shape means the same layout, and PyTorch's
-    /// convention (out, in, …spatial) for a Keras (…spatial, in, out) kernel is recognised. Other layouts with as many
-    /// elements are filled by reshaping, which only elementwise initializers allow.
+    /// null the layout is inferred (<see cref="InferPermutation"/>). Other layouts with as many elements are filled by
+    /// reshaping, which only elementwise initializers allow.
     /// </summary>
     /// <exception cref="ArgumentException">The target does not hold a weight of that Keras shape, or the layout cannot be told.</exception>
     public static void Fill(Tensor target, Initializer initializer, IReadOnlyList<int> kerasShape, long[]? kerasPermutation = null)
@@ -136,18 +135,21 @@ public static class InitializerSampling
     }
 
     /// <summary>
-    /// The permutation from <paramref name="targetShape"/> to <paramref name="kerasShape"/>, or null: null when they are
-    /// equal (same layout), PyTorch's weight convention when the target is (out, in, …spatial) for a Keras
-    /// (…spatial, in, out) weight, null otherwise.
+    /// The permutation from <paramref name="targetShape"/> to <paramref name="kerasShape"/>, or null for "same layout or
+    /// unknown". Recognised: equal shapes (same layout); PyTorch's convolution convention, (out, in, …spatial) for a Keras
+    /// (…spatial, in, out) kernel (Dense, Conv, transposed and pointwise kernels); and the depthwise convention,
+    /// (in, multiplier, …spatial) for a Keras (…spatial, in, multiplier) kernel. When dimensions coincide the first match
+    /// wins, so builders should pass their permutation to <see cref="Fill"/> explicitly.
     /// </summary>
     public static long[]? InferPermutation(long[] targetShape, long[] kerasShape)
     {
         var rank = kerasShape.Length;
         if (targetShape.Length != rank || rank < 2 || targetShape.SequenceEqual(kerasShape)) return null;
-        long[] torchConvention = [kerasShape[^1], kerasShape[^2], .. kerasShape[..^2]];
-        if (!targetShape.SequenceEqual(torchConvention)) return null;
-        // Keras axis i < rank−2 is torch axis i+2; Keras's "in" is torch axis 1 and "out" torch axis 0.
-        return [.. Enumerable.Range(2, rank - 2).Select(i => (long)i), 1, 0];
+        var spatial = Enumerable.Range(2, rank - 2).Select(i => (long)i);
+        // Keras axis i < rank−2 is torch axis i+2; the last two Keras axes are torch axes 1 and 0, or 0 and 1.
+        if (targetShape.SequenceEqual([kerasShape[^1], kerasShape[^2], .. kerasShape[..^2]])) return [.. spatial, 1, 0];
+        if (targetShape.SequenceEqual([kerasShape[^2], kerasShape[^1], .. kerasShape[..^2]])) return [.. spatial, 0, 1];
+        return null;
     }
 
     /// <summary>A generator for a seeded initializer, or null for the global one.</summary>
