@@ -51,7 +51,7 @@ public static partial class Applications
         CheckWeights(app, weights);
         if (weights == "imagenet" && includeTop && classes != 1000)
             throw new ArgumentException(
-                $"{app}: if using `weights='imagenet'` with `include_top=True`, `classes` should be 1000. Received classes={classes}.", nameof(classes));
+                $"{app}: If using `weights='imagenet'` with `include_top=True`, `classes` should be 1000. Received classes={classes}.", nameof(classes));
         CheckPooling(app, pooling);
         if (inputTensor is not null && inputShape is not null && inputTensor.Shape != inputShape)
             throw new ArgumentException(
@@ -66,7 +66,7 @@ public static partial class Applications
         if (weights is null || weights == "imagenet") return;
         if (weights.Length == 0 || !File.Exists(weights))
             throw new ArgumentException(
-                $"{app}: the `weights` argument should be either `None` (random initialization), 'imagenet' (pre-training on ImageNet), " +
+                $"{app}: The `weights` argument should be either `None` (random initialization), 'imagenet' (pre-training on ImageNet), " +
                 $"or the path to the weights file to be loaded. Received: weights={Layer.FormatValue(weights)} (no such file).", nameof(weights));
     }
 
@@ -92,7 +92,7 @@ public static partial class Applications
         {
             if (inputShape is not null && inputShape != defaultShape)
                 throw new ArgumentException(
-                    $"{app}: when setting `include_top=True` and loading `imagenet` weights, `input_shape` should be {defaultShape.ToSampleString()}. " +
+                    $"{app}: When setting `include_top=True` and loading `imagenet` weights, `input_shape` should be {defaultShape.ToSampleString()}. " +
                     $"Received: input_shape={inputShape.ToSampleString()}.", "inputShape");
             return defaultShape;
         }
@@ -102,10 +102,10 @@ public static partial class Applications
                 $"{app}: `input_shape` must be a tuple of three integers. Received: input_shape={inputShape.ToSampleString()}.", "inputShape");
         if (inputShape[2] != 3 && imagenet)
             throw new ArgumentException(
-                $"{app}: the input must have 3 channels; Received `input_shape={inputShape.ToSampleString()}`.", "inputShape");
+                $"{app}: The input must have 3 channels; Received `input_shape={inputShape.ToSampleString()}`.", "inputShape");
         if (inputShape[0] < minSize || inputShape[1] < minSize)
             throw new ArgumentException(
-                $"{app}: input size must be at least {minSize}x{minSize}; Received: input_shape={inputShape.ToSampleString()}.", "inputShape");
+                $"{app}: Input size must be at least {minSize}x{minSize}; Received: input_shape={inputShape.ToSampleString()}.", "inputShape");
         return inputShape;
     }
 
@@ -118,7 +118,7 @@ public static partial class Applications
         var activation = new ActivationFunction(classifierActivation);
         if (includeTop && weights is not null && activation.Name is not ("softmax" or "linear"))
             throw new ArgumentException(
-                $"{app}: only `None` and `softmax` activations are allowed for the `classifier_activation` argument when using pretrained weights, " +
+                $"{app}: Only `None` and `softmax` activations are allowed for the `classifier_activation` argument when using pretrained weights, " +
                 $"with `include_top=True`; Received: classifier_activation={activation.Name}.", nameof(classifierActivation));
         if (weights == "imagenet")
             throw new NotSupportedException(

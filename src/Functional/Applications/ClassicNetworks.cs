@@ -265,7 +265,7 @@ public static partial class Applications
             throw new ArgumentException($"{app}: `input_shape` must be a tuple of three integers. Received: input_shape={requested.ToSampleString()}.", nameof(inputShape));
         if (requested[0] < minSize || requested[1] < minSize)
             throw new ArgumentException(
-                $"{app}: input size must be at least {minSize}x{minSize}; Received: input_shape={requested.ToSampleString()}.", nameof(inputShape));
+                $"{app}: Input size must be at least {minSize}x{minSize}; Received: input_shape={requested.ToSampleString()}.", nameof(inputShape));
         return requested;
     }
 

@@ -41,10 +41,10 @@ public static partial class Applications
         {
             if (depthMultiplier != 1)
                 throw new ArgumentException(
-                    $"{app}: if imagenet weights are being loaded, depth multiplier must be 1. Received depth_multiplier={depthMultiplier}.", nameof(depthMultiplier));
+                    $"{app}: If imagenet weights are being loaded, depth multiplier must be 1. Received depth_multiplier={depthMultiplier}.", nameof(depthMultiplier));
             if (alpha is not (0.25 or 0.5 or 0.75 or 1.0))
                 throw new ArgumentException(
-                    $"{app}: if imagenet weights are being loaded, alpha can be one of `0.25`, `0.50`, `0.75` or `1.0` only. Received alpha={Layer.FormatValue(alpha)}.",
+                    $"{app}: If imagenet weights are being loaded, alpha can be one of `0.25`, `0.50`, `0.75` or `1.0` only. Received alpha={Layer.FormatValue(alpha)}.",
                     nameof(alpha));
         }
         var activation = Epilogue(app, includeTop, classifierActivation, weights);
@@ -116,7 +116,7 @@ public static partial class Applications
             throw new ArgumentException($"{app}: expected argument 'alpha' to be a positive float. Received: alpha={Layer.FormatValue(alpha)}.", nameof(alpha));
         if (weights == "imagenet" && alpha is not (0.35 or 0.5 or 0.75 or 1.0 or 1.3 or 1.4))
             throw new ArgumentException(
-                $"{app}: if imagenet weights are being loaded, alpha must be one of `0.35`, `0.50`, `0.75`, `1.0`, `1.3` or `1.4` only; Received `alpha={Layer.FormatValue(alpha)}`.",
+                $"{app}: If imagenet weights are being loaded, alpha must be one of `0.35`, `0.50`, `0.75`, `1.0`, `1.3` or `1.4` only; Received `alpha={Layer.FormatValue(alpha)}`.",
                 nameof(alpha));
         var activation = Epilogue(app, includeTop, classifierActivation, weights);
         var input = ImageInput(inputTensor, shape);
