@@ -159,6 +159,17 @@ let declarations =
             Expect.equal (Applications.VGG19().Operations.Length) 26 "VGG19"
             Expect.equal (Applications.ResNet50().Operations.Length) 177 "ResNet50's 177 layers"
             Expect.equal (Applications.MobileNetV2(includeTop = false).Operations.Length) 154 "MobileNetV2 base: 154 layers"
+            for app, layers, build in
+                [ "ResNet101", 347, (fun () -> Applications.ResNet101()); "ResNet152", 517, (fun () -> Applications.ResNet152())
+                  "ResNet50V2 base", 190, (fun () -> Applications.ResNet50V2(includeTop = false))
+                  "InceptionV3", 313, (fun () -> Applications.InceptionV3()); "InceptionResNetV2", 782, (fun () -> Applications.InceptionResNetV2())
+                  "Xception base", 132, (fun () -> Applications.Xception(includeTop = false))
+                  "DenseNet121", 429, (fun () -> Applications.DenseNet121()); "DenseNet169", 597, (fun () -> Applications.DenseNet169())
+                  "DenseNet201", 709, (fun () -> Applications.DenseNet201())
+                  // Keras's imagenet EfficientNetB0 base has 238: one more Rescaling (by 1/√stddev) that only pretrained weights add.
+                  "EfficientNetB0 base", 237, (fun () -> Applications.EfficientNetB0(includeTop = false)) ] do
+                let m: Model = build ()
+                Expect.equal m.Operations.Length layers (sprintf "%s: len(model.layers)" app)
             let resnet = layerNames (Applications.ResNet50())
             for n in [ "input_layer"; "conv1_pad"; "conv1_conv"; "pool1_pool"; "conv2_block1_0_conv"; "conv3_block4_out"; "conv5_block3_3_bn"; "avg_pool" ] do
                 Expect.isTrue (resnet.Contains n) n
