@@ -76,6 +76,10 @@ let toArray4 (t: torch.Tensor) =
     let data = t.contiguous().cpu().data<float32>().ToArray()
     Array4D.init s.[0] s.[1] s.[2] s.[3] (fun a b c d -> data.[((a * s.[1] + b) * s.[2] + c) * s.[3] + d])
 
+/// Same shape and exactly the same values.
+let sameTensor (a: torch.Tensor) (b: torch.Tensor) =
+    a.shape = b.shape && (use eq = a.eq(b) in use all = eq.all() in all.item<bool>())
+
 [<Tests>]
 let pureLaws =
     testList "Conv2D (pure)" [
@@ -179,6 +183,181 @@ let torchLaws =
             use xb = x.permute(0L, 3L, 1L, 2L)
             use yb = b.forward xb
             use ybLast = yb.permute(0L, 2L, 3L, 1L)
+            Expect.isTrue (ya.allclose(ybLast, 1e-5, 1e-6)) "same values"
+        }
+    ]
+
+/// A valid Conv1D case with groups: (filters, kernel, stride, dilation, groups, padding, steps, channels per group).
+type Conv1DCase =
+    { Filters: int; Kernel: int; Stride: int; Dilation: int; Groups: int; Padding: string; UseBias: bool; Steps: int; Channels: int }
+    member c.Layer =
+        Conv1D(c.Filters, IntTuple(c.Kernel), IntTuple(c.Stride), Padding.Parse c.Padding, dilationRate = IntTuple(c.Dilation),
+               groups = c.Groups, useBias = c.UseBias)
+
+let conv1dCase maxSteps =
+    gen {
+        let! groups = Gen.choose (1, 3)
+        let! perGroupOut = Gen.choose (1, 3)
+        let! perGroupIn = Gen.choose (1, 3)
+        let! kernel = Gen.choose (1, 5)
+        let! strided = Gen.elements [ true; false ]
+        let! stride = if strided then Gen.choose (1, 3) else Gen.constant 1
+        let! dilation = if strided then Gen.constant 1 else Gen.choose (1, 3)
+        let! padding = Gen.elements [ "valid"; "same"; "causal" ]
+        let! useBias = Gen.elements [ true; false ]
+        let extent = (kernel - 1) * dilation + 1
+        let! steps = Gen.choose (extent, max extent maxSteps)
+        return { Filters = groups * perGroupOut; Kernel = kernel; Stride = stride; Dilation = dilation; Groups = groups
+                 Padding = padding; UseBias = useBias; Steps = steps; Channels = groups * perGroupIn }
+    }
+
+/// Naive NLC Conv1D with groups: Keras kernel W[j, c, f] (c within the group), causal = all (k−1)·d padding before,
+/// same = TF's split. Output t reads inputs t·s + j·d − before.
+let naiveConv1d (x: float32[,,]) (kernel: float32[,,]) (bias: float32[] option) stride dilation groups (padding: string) =
+    let n, len = Array3D.length1 x, Array3D.length2 x
+    let k, cinG, cout = Array3D.length1 kernel, Array3D.length2 kernel, Array3D.length3 kernel
+    let extent = (k - 1) * dilation + 1
+    let outLen = if padding = "valid" then ceilDiv (len - extent + 1) stride else ceilDiv len stride
+    let before =
+        match padding with
+        | "causal" -> (k - 1) * dilation
+        | "same" -> (max ((outLen - 1) * stride + extent - len) 0) / 2
+        | _ -> 0
+    let outPerGroup = cout / groups
+    Array3D.init n outLen cout (fun b t f ->
+        let g = f / outPerGroup
+        let mutable acc = match bias with Some bs -> bs.[f] | None -> 0.0f
+        for j in 0 .. k - 1 do
+            let pos = t * stride + j * dilation - before
+            if pos >= 0 && pos < len then
+                for c in 0 .. cinG - 1 do acc <- acc + x.[b, pos, g * cinG + c] * kernel.[j, c, f]
+        acc)
+
+let toArray3 (t: torch.Tensor) =
+    let s = t.shape |> Array.map int
+    let data = t.contiguous().cpu().data<float32>().ToArray()
+    Array3D.init s.[0] s.[1] s.[2] (fun a b c -> data.[(a * s.[1] + b) * s.[2] + c])
+
+[<Tests>]
+let conv1d3dLaws =
+    testList "Conv1D, Conv3D and groups" [
+        propertyWith pureConfig "Conv1D output: causal and same give ⌈n/s⌉, valid ⌈(n − (k−1)d)/s⌉; params k·(in/groups)·filters + filters" (Arb.fromGen (conv1dCase 400)) (fun c ->
+            let expected = if c.Padding = "valid" then ceilDiv (c.Steps - (c.Kernel - 1) * c.Dilation) c.Stride else ceilDiv c.Steps c.Stride
+            let input = Shape(c.Steps, c.Channels)
+            c.Layer.ComputeOutputShape input = Shape(expected, c.Filters)
+            && c.Layer.ParameterCount input =
+                   int64 c.Kernel * int64 (c.Channels / c.Groups) * int64 c.Filters + (if c.UseBias then int64 c.Filters else 0L))
+
+        propertyWith pureConfig "Conv3D params = k1·k2·k3·(in/groups)·filters + filters; output by the conv length law per axis"
+            (Arb.fromGen (gen {
+                let! k = Gen.listOfLength 3 (Gen.choose (1, 4))
+                let! s = Gen.listOfLength 3 (Gen.choose (1, 3))
+                let! n = Gen.listOfLength 3 (Gen.choose (4, 60))
+                let! groups = Gen.choose (1, 3)
+                let! perIn = Gen.choose (1, 4)
+                let! perOut = Gen.choose (1, 4)
+                let! same = Gen.elements [ true; false ]
+                return k, s, n, groups, perIn * groups, perOut * groups, same })) (fun (k, s, n, groups, cin, filters, same) ->
+            let layer = Conv3D(filters, IntTuple(Array.ofList k), IntTuple(Array.ofList s), (if same then Padding.Same else Padding.Valid), groups = groups)
+            let input = Shape(Array.ofList (n @ [ cin ]))
+            let lengths = List.map3 (fun n k s -> if same then ceilDiv n s else ceilDiv (n - k + 1) s) n k s
+            layer.ComputeOutputShape input = Shape(Array.ofList (lengths @ [ filters ]))
+            && layer.ParameterCount input = int64 (List.reduce (*) k) * int64 (cin / groups) * int64 filters + int64 filters)
+
+        test "Keras's conv_test shapes for Conv1D (incl. causal), Conv2D and Conv3D with groups" {
+            let check (layer: Layer) (input: Shape) (output: Shape) = Expect.equal (layer.ComputeOutputShape input) output (string layer)
+            check (Conv1D(5, 2)) (Shape(5, 4)) (Shape(4, 5))
+            check (Conv1D(6, 2, padding = "same", dilationRate = IntTuple(2), groups = 2)) (Shape(4, 4)) (Shape(4, 6))
+            check (Conv1D(6, 2, padding = "causal", dilationRate = IntTuple(2), groups = 2)) (Shape(4, 4)) (Shape(4, 6))
+            check (Conv1D(6, 2, strides = IntTuple(2), groups = 2)) (Shape(5, 4)) (Shape(2, 6))
+            check (Conv2D(6, (2, 2), strides = (2, 1), groups = 2)) (Shape(5, 5, 4)) (Shape(2, 4, 6))
+            check (Conv3D(5, 2)) (Shape(5, 5, 5, 4)) (Shape(4, 4, 4, 5))
+            check (Conv3D(6, 2, padding = "same", dilationRate = (2, 2, 2), groups = 2)) (Shape(4, 4, 4, 4)) (Shape(4, 4, 4, 6))
+            check (Conv3D(6, (2, 2, 3), strides = (2, 1, 2), groups = 2)) (Shape(5, 5, 5, 4)) (Shape(2, 4, 2, 6))
+            Expect.equal (Conv3D(6, (2, 2, 3), groups = 2).Parameters(Shape(5, 5, 5, 4)) |> Seq.map (fun p -> p.Shape) |> List.ofSeq)
+                [ Shape(2, 2, 3, 2, 6); Shape(6) ] "grouped kernel (k…, in/groups, filters)"
+        }
+
+        test "channels that do not divide by groups name the layer, the shape and the channel axis" {
+            throwsWith<ShapeException> [ "Conv1D"; "(None, 10, 5)"; "axis 2"; "groups=2" ] (fun () ->
+                Conv1D(4, 3, groups = 2).ComputeOutputShape(Shape(10, 5)) |> ignore)
+            throwsWith<ShapeException> [ "Conv3D"; "(None, 3, 4, 4, 4)"; "axis 1"; "groups=2" ] (fun () ->
+                Conv3D(4, 3, groups = 2, dataFormat = "channels_first").ComputeOutputShape(Shape(3, 4, 4, 4)) |> ignore)
+        }
+
+        testSequenced <| propertyWith torchConfig "built Conv1D (valid/same/causal, strides, dilation, groups) computes the naive convolution" (Arb.fromGen (conv1dCase 16)) (fun c ->
+            torchReady 21
+            let model = Sequential(Input(c.Steps, c.Channels), c.Layer)
+            use built = BuiltModel.Build(model)
+            use x = torch.randn(2L, int64 c.Steps, int64 c.Channels)
+            use y = built.forward x
+            let weights = built.Weights |> Seq.map (fun w -> w.Name, w.KerasView()) |> Map.ofSeq
+            let bias = weights |> Map.tryFind "conv1d/bias" |> Option.map (fun b -> b.detach().cpu().data<float32>().ToArray())
+            let expected = naiveConv1d (toArray3 x) (toArray3 weights.["conv1d/kernel"]) bias c.Stride c.Dilation c.Groups c.Padding
+            y.shape = model.OutputShape.WithBatch 2L
+            && Seq.forall2 (fun (a: float32) (e: float32) -> abs (a - e) <= 1e-4f * (1.0f + abs e))
+                   (Seq.cast<float32> (toArray3 y)) (Seq.cast<float32> expected))
+
+        testSequenced <| propertyWith torchConfig "causal Conv1D: changing input step p never changes an output t with t·s < p"
+            (Arb.fromGen (gen {
+                let! c = conv1dCase 16
+                let! p = Gen.choose (0, 1000)
+                return { c with Padding = "causal" }, p })) (fun (c, p0) ->
+            torchReady 22
+            let p = p0 % c.Steps
+            let model = Sequential(Input(c.Steps, c.Channels), c.Layer)
+            use built = BuiltModel.Build(model)
+            use x = torch.randn(2L, int64 c.Steps, int64 c.Channels)
+            use x2 = x.clone()
+            do
+                use step = x2.narrow(1L, int64 p, 1L)
+                step.add_(torch.ones_like step) |> ignore
+            use y = built.forward x
+            use y2 = built.forward x2
+            let seen = [ 0 .. int y.shape.[1] - 1 ] |> List.filter (fun t -> t * c.Stride < p)
+            seen |> List.forall (fun t ->
+                use a = y.narrow(1L, int64 t, 1L)
+                use b = y2.narrow(1L, int64 t, 1L)
+                sameTensor a b))
+
+        testSequenced <| test "one-channel channels_last inputs with an output axis of length 1 and stride > 1 (a libtorch CPU bug) match the naive convolution" {
+            torchReady 24
+            for stride, width in [ (1, 3), 6; (1, 2), 5; (2, 3), 6 ] do
+                let model = Sequential(Input(8, width, 1), Conv2D(4, (4, 5), strides = stride))
+                use built = BuiltModel.Build(model)
+                use x = torch.randn(2L, 8L, int64 width, 1L)
+                use y = built.forward x
+                let weights = built.Weights |> Seq.map (fun w -> w.Name, w.KerasView()) |> Map.ofSeq
+                let bias = weights.["conv2d/bias"].detach().cpu().data<float32>().ToArray()
+                let expected = naiveConv2d (toArray4 x) (toArray4 weights.["conv2d/kernel"]) (Some bias) stride (1, 1) "valid"
+                Expect.sequenceEqual (Seq.cast<float32> (toArray4 y) |> Seq.map (fun v -> MathF.Round(v, 4)))
+                    (Seq.cast<float32> expected |> Seq.map (fun v -> MathF.Round(v, 4))) (sprintf "strides %A" stride)
+            let model1 = Sequential(Input(6, 1), Conv1D(3, 5, strides = 3))
+            use built1 = BuiltModel.Build(model1)
+            use x1 = torch.randn(2L, 6L, 1L)
+            use y1 = built1.forward x1
+            let w1 = built1.Weights |> Seq.map (fun w -> w.Name, w.KerasView()) |> Map.ofSeq
+            let expected1 = naiveConv1d (toArray3 x1) (toArray3 w1.["conv1d/kernel"]) (Some(w1.["conv1d/bias"].detach().data<float32>().ToArray())) 3 1 1 "valid"
+            Expect.isTrue (Seq.forall2 (fun (a: float32) e -> abs (a - e) <= 1e-4f) (Seq.cast<float32> (toArray3 y1)) (Seq.cast<float32> expected1)) "Conv1D"
+        }
+
+        testSequenced <| test "built Conv3D: Keras's shapes, Σ numel = counted, channels_first ≡ channels_last with the same weights" {
+            torchReady 23
+            let last = Sequential(Input(5, 6, 4, 4), Conv3D(6, (2, 3, 2), strides = (2, 1, 2), padding = "same", groups = 2))
+            let first = Sequential(Input(4, 5, 6, 4), Conv3D(6, (2, 3, 2), strides = (2, 1, 2), padding = "same", groups = 2, dataFormat = "channels_first"))
+            use a = BuiltModel.Build(last)
+            use b = BuiltModel.Build(first)
+            Expect.equal last.OutputShape (Shape(3, 6, 2, 6)) "shape"
+            Expect.equal (a.parameters() |> Seq.sumBy (fun p -> p.numel())) last.ParameterCount "numel"
+            do
+                use _ = torch.no_grad()
+                for wa, wb in Seq.zip a.Weights b.Weights do wb.Parameter.copy_(wa.Parameter) |> ignore
+            use x = torch.randn([| 2L; 5L; 6L; 4L; 4L |])
+            use ya = a.forward x
+            Expect.equal ya.shape (last.OutputShape.WithBatch 2L) "forward shape"
+            use xb = x.permute(0L, 4L, 1L, 2L, 3L)
+            use yb = b.forward xb
+            use ybLast = yb.permute(0L, 2L, 3L, 4L, 1L)
             Expect.isTrue (ya.allclose(ybLast, 1e-5, 1e-6)) "same values"
         }
     ]

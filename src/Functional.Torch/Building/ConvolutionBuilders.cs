@@ -55,12 +55,8 @@ internal sealed class BuiltConv : BuiltLayer
     {
         using var scope = NewDisposeScope();
         var input = explicitPadding is null ? x : F.pad(x, explicitPadding);
-        var y = conv.Rank switch
-        {
-            1 => F.conv1d(input, weight, bias, strides[0], symmetricPadding[0], dilation[0], conv.Groups),
-            2 => F.conv2d(input, weight, bias, strides, symmetricPadding, dilation, conv.Groups),
-            _ => F.conv3d(input, weight, bias, strides, symmetricPadding, dilation, conv.Groups),
-        };
+        // ConvOps.Conv gives one-channel inputs permuted from channels_last row-major strides (a libtorch CPU bug, see ConvOps.WithCanonicalStrides).
+        var y = ConvOps.Conv(conv.Rank, input, weight, bias, strides, symmetricPadding, dilation, conv.Groups);
         if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, axis: 1);
         return y.MoveToOuterDisposeScope();
     }

@@ -10,24 +10,39 @@ namespace Functional.Torch;
 /// <summary>Rank-generic convolution calls and TF padding shared by the convolution-variant modules.</summary>
 internal static class ConvOps
 {
-    /// <summary>F.conv1d/2d/3d by rank.</summary>
-    public static Tensor Conv(int rank, Tensor x, Tensor weight, Tensor? bias, long[] strides, long[] padding, long[] dilation, long groups) => rank switch
+    /// <summary>F.conv1d/2d/3d by rank, on an input with canonical strides (see <see cref="WithCanonicalStrides"/>).</summary>
+    public static Tensor Conv(int rank, Tensor x, Tensor weight, Tensor? bias, long[] strides, long[] padding, long[] dilation, long groups) =>
+        WithCanonicalStrides(x, input => rank switch
+        {
+            1 => F.conv1d(input, weight, bias, strides[0], padding[0], dilation[0], groups),
+            2 => F.conv2d(input, weight, bias, strides, padding, dilation, groups),
+            _ => F.conv3d(input, weight, bias, strides, padding, dilation, groups),
+        });
+
+    /// <summary>
+    /// Runs <paramref name="op"/> on <paramref name="x"/>, or on a row-major copy when <paramref name="x"/> is contiguous
+    /// with non-row-major strides — a size-1 axis that was permuted, e.g. a one-channel <c>channels_last</c> input moved to
+    /// NCHW. libtorch 2.10's CPU convolution reads those strides as channels_last and returns wrong values when an output
+    /// axis has length 1 with a stride &gt; 1. <see cref="BuiltModel"/> already copies after its permutes
+    /// (<see cref="Layouts.Standard"/>); this keeps modules called on their own, or from other networks, correct too.
+    /// </summary>
+    public static Tensor WithCanonicalStrides(Tensor x, Func<Tensor, Tensor> op)
     {
-        1 => F.conv1d(x, weight, bias, strides[0], padding[0], dilation[0], groups),
-        2 => F.conv2d(x, weight, bias, strides, padding, dilation, groups),
-        _ => F.conv3d(x, weight, bias, strides, padding, dilation, groups),
-    };
+        var input = x.is_contiguous() ? Layouts.Standard(x) : x;
+        try { return op(input); }
+        finally { if (!ReferenceEquals(input, x)) input.Dispose(); }
+    }
 
     /// <summary>F.conv_transpose1d/2d/3d by rank, with no padding: the full transposed output.</summary>
     public static Tensor ConvTranspose(int rank, Tensor x, Tensor weight, long[] strides, long[] dilation)
     {
         var zeros = new long[rank];
-        return rank switch
+        return WithCanonicalStrides(x, input => rank switch
         {
-            1 => F.conv_transpose1d(x, weight, null, strides[0], 0, 0, dilation[0]),
-            2 => F.conv_transpose2d(x, weight, null, strides, zeros, zeros, dilation),
-            _ => F.conv_transpose3d(x, weight, null, strides, zeros, zeros, dilation),
-        };
+            1 => F.conv_transpose1d(input, weight, null, strides[0], 0, 0, dilation[0]),
+            2 => F.conv_transpose2d(input, weight, null, strides, zeros, zeros, dilation),
+            _ => F.conv_transpose3d(input, weight, null, strides, zeros, zeros, dilation),
+        });
     }
 
     /// <summary>
@@ -79,9 +94,9 @@ internal sealed class BuiltSeparableConv : BuiltLayer
         var rank = layer.Rank;
         channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
         var kernel = ConvOps.Longs(layer.KernelSize);
-        depthwise = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. kernel], context);
+        depthwise = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. kernel], context, ConvOps.KernelLast(rank, swap: false));
         ones = Enumerable.Repeat(1L, rank).ToArray();
-        pointwise = BuildHelpers.CreateParameter(specs[1], [layer.Filters, channels * layer.DepthMultiplier, .. ones], context);
+        pointwise = BuildHelpers.CreateParameter(specs[1], [layer.Filters, channels * layer.DepthMultiplier, .. ones], context, ConvOps.KernelLast(rank, swap: true));
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[2], [layer.Filters], context);
         depthwiseShape = [channels * layer.DepthMultiplier, 1, .. kernel];
         strides = ConvOps.Longs(layer.Strides);
@@ -136,7 +151,7 @@ internal sealed class BuiltDepthwiseConv : BuiltLayer
         specs = layer.Parameters(input);
         channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
         var k = ConvOps.Longs(layer.KernelSize);
-        kernel = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. k], context);
+        kernel = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. k], context, ConvOps.KernelLast(layer.Rank, swap: false));
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [channels * layer.DepthMultiplier], context);
         groupedShape = [channels * layer.DepthMultiplier, 1, .. k];
         strides = ConvOps.Longs(layer.Strides);
@@ -188,7 +203,7 @@ internal sealed class BuiltConvTranspose : BuiltLayer
         specs = layer.Parameters(input);
         var rank = layer.Rank;
         var channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
-        weight = BuildHelpers.CreateParameter(specs[0], [channels, layer.Filters, .. ConvOps.Longs(layer.KernelSize)], context);
+        weight = BuildHelpers.CreateParameter(specs[0], [channels, layer.Filters, .. ConvOps.Longs(layer.KernelSize)], context, ConvOps.KernelLast(rank, swap: true));
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], context);
         biasShape = [1, layer.Filters, .. Enumerable.Repeat(1L, rank)];
         strides = ConvOps.Longs(layer.Strides);

@@ -142,6 +142,7 @@ public sealed record PReLU : Layer
 }
 
 /// <summary>Exponential linear unit: <c>x</c> for <c>x &gt; 0</c>, <c>alpha · (exp(x) − 1)</c> otherwise (Keras <c>ELU</c>). Shape unchanged, no parameters.</summary>
+/// <remarks>Input shape: any. Output shape: the same. No parameters. Computes x for x &gt; 0, else alpha·(exp(x) − 1).</remarks>
 public sealed record ELU : Layer
 {
     /// <summary>Creates the layer; Keras's default alpha is 1.</summary>

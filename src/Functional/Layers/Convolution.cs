@@ -155,6 +155,7 @@ public abstract record Conv : Layer
 }
 
 /// <summary>1-D convolution over <c>(steps, channels)</c> (Keras <c>Conv1D</c>); supports <c>causal</c> padding.</summary>
+/// <remarks>Input shape (steps, channels) (or channels first) → output (steps′, filters), steps′ = ⌈n/s⌉ for <c>same</c>/<c>causal</c>, ⌈(n − (k−1)·d)/s⌉ for <c>valid</c>. Parameters: k·(in/groups)·filters + filters.</remarks>
 public sealed record Conv1D : Conv
 {
     /// <summary>Creates the layer with Keras's defaults: strides 1, <c>valid</c>, <c>channels_last</c>, dilation 1, groups 1, no activation, bias.</summary>
@@ -182,6 +183,7 @@ public sealed record Conv2D : Conv
 }
 
 /// <summary>3-D convolution over <c>(dim1, dim2, dim3, channels)</c> (Keras <c>Conv3D</c>).</summary>
+/// <remarks>Input shape (d1, d2, d3, channels) (or channels first) → output (d1′, d2′, d3′, filters). Parameters: k1·k2·k3·(in/groups)·filters + filters.</remarks>
 public sealed record Conv3D : Conv
 {
     /// <summary>Creates the layer with Keras's defaults: strides 1, <c>valid</c>, <c>channels_last</c>, dilation 1, groups 1, no activation, bias.</summary>

@@ -484,7 +484,16 @@ public abstract record ConvTranspose : Layer
         var axes = DataFormat.SpatialAxes(input.Rank);
         var dims = input.ToArray();
         for (var i = 0; i < Rank; i++)
-            dims[axes[i]] = ConvArithmetic.ConvTransposeOutputLength(input[axes[i]], KernelSize[i], Strides[i], Padding, OutputPaddingAt(i), DilationRate[i]);
+        {
+            var n = input[axes[i]];
+            var outLen = ConvArithmetic.ConvTransposeOutputLength(n, KernelSize[i], Strides[i], Padding, OutputPaddingAt(i), DilationRate[i]);
+            // Only `same` with an explicit output_padding can come out empty: (n − 1)·s + k' mod 2 + p = 0.
+            if (outLen <= 0)
+                throw ShapeError(input, axes[i],
+                    $"spatial dimension {i} of length {n} gives an output of length {outLen} with padding 'same', kernelSize={KernelSize}, " +
+                    $"strides={Strides} and outputPadding={OutputPadding} ((n - 1)·s + k mod 2 + outputPadding).");
+            dims[axes[i]] = outLen;
+        }
         dims[DataFormat.ChannelAxis(input.Rank)] = Filters;
         return new Shape(dims);
     }
@@ -521,12 +530,16 @@ public sealed record Conv1DTranspose : ConvTranspose
 /// <remarks>Keras's example: 32 filters, kernel 2, strides 2 on (10, 8, 128) gives (20, 16, 32).</remarks>
 public sealed record Conv2DTranspose : ConvTranspose
 {
-    /// <summary>Keras's argument order and defaults: strides 1, <c>valid</c>, no output padding, <c>channels_last</c>, dilation 1, no activation, bias, <c>glorot_uniform</c>/<c>zeros</c>.</summary>
-    public Conv2DTranspose(int filters, IntTuple kernelSize, IntTuple strides = default, Padding padding = default, IntTuple outputPadding = default,
+    /// <summary>
+    /// Keras's argument order and defaults: strides 1, <c>valid</c>, <c>channels_last</c>, dilation 1, no activation, bias,
+    /// <c>glorot_uniform</c>/<c>zeros</c>, no output padding. As in Keras, where Conv2DTranspose passes <c>output_padding</c>
+    /// through <c>**kwargs</c>, <paramref name="outputPadding"/> is not positional: it comes last, to be given by name.
+    /// </summary>
+    public Conv2DTranspose(int filters, IntTuple kernelSize, IntTuple strides = default, Padding padding = default,
         DataFormat dataFormat = default, IntTuple dilationRate = default, ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, Regularizer? activityRegularizer = null,
-        Constraint? kernelConstraint = null, Constraint? biasConstraint = null)
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, IntTuple outputPadding = default)
         : base(2, filters, kernelSize, strides, padding, outputPadding, dataFormat, dilationRate, activation, useBias, kernelInitializer,
               biasInitializer, kernelRegularizer, biasRegularizer, activityRegularizer, kernelConstraint, biasConstraint) { }
 }
@@ -535,12 +548,16 @@ public sealed record Conv2DTranspose : ConvTranspose
 /// <remarks>Keras's example: 32 filters, kernel 2, strides 2 on (10, 8, 12, 128) gives (20, 16, 24, 32).</remarks>
 public sealed record Conv3DTranspose : ConvTranspose
 {
-    /// <summary>Keras's argument order and defaults: strides 1, <c>valid</c>, no output padding, <c>channels_last</c>, dilation 1, no activation, bias, <c>glorot_uniform</c>/<c>zeros</c>.</summary>
-    public Conv3DTranspose(int filters, IntTuple kernelSize, IntTuple strides = default, Padding padding = default, IntTuple outputPadding = default,
+    /// <summary>
+    /// Keras's argument order and defaults: strides 1, <c>valid</c>, <c>channels_last</c>, dilation 1, no activation, bias,
+    /// <c>glorot_uniform</c>/<c>zeros</c>, no output padding. As in Keras, where Conv3DTranspose passes <c>output_padding</c>
+    /// through <c>**kwargs</c>, <paramref name="outputPadding"/> is not positional: it comes last, to be given by name.
+    /// </summary>
+    public Conv3DTranspose(int filters, IntTuple kernelSize, IntTuple strides = default, Padding padding = default,
         DataFormat dataFormat = default, IntTuple dilationRate = default, ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, Regularizer? activityRegularizer = null,
-        Constraint? kernelConstraint = null, Constraint? biasConstraint = null)
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, IntTuple outputPadding = default)
         : base(3, filters, kernelSize, strides, padding, outputPadding, dataFormat, dilationRate, activation, useBias, kernelInitializer,
               biasInitializer, kernelRegularizer, biasRegularizer, activityRegularizer, kernelConstraint, biasConstraint) { }
 }

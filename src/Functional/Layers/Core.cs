@@ -1,6 +1,7 @@
 namespace Functional.Layers;
 
 /// <summary>The input of a model: the per-sample shape, batch excluded (Keras <c>Input(shape=…)</c>, class <c>InputLayer</c>).</summary>
+/// <remarks>Output shape: the declared per-sample shape with a <c>None</c> batch dimension. No parameters.</remarks>
 public sealed record Input : Layer
 {
     /// <summary>Declares an input of the given per-sample shape.</summary>
@@ -86,6 +87,7 @@ public sealed record Dense : Layer
 }
 
 /// <summary>Applies an activation function (Keras <c>Activation</c>). Shape unchanged, no parameters.</summary>
+/// <remarks>Input shape: any. Output shape: the same. No parameters.</remarks>
 public sealed record Activation : Layer
 {
     /// <summary>Creates the layer for an activation name or value, e.g. <c>new Activation("softmax")</c>.</summary>

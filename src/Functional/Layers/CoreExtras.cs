@@ -104,6 +104,7 @@ public sealed record Permute : Layer
 }
 
 /// <summary>Repeats a vector <see cref="N"/> times (Keras <c>RepeatVector</c>): <c>(features)</c> → <c>(n, features)</c>. No parameters.</summary>
+/// <remarks>Input shape (features) → output shape (n, features). No parameters.</remarks>
 public sealed record RepeatVector : Layer
 {
     /// <summary>Creates the layer; <paramref name="n"/> is the repetition factor.</summary>

@@ -71,6 +71,7 @@ public abstract record Merge : Layer
 }
 
 /// <summary>Elementwise sum of its inputs (Keras <c>Add</c>). Shapes broadcast as in <see cref="Merge"/>; no parameters.</summary>
+/// <remarks>Input shapes: two or more shapes that broadcast together (Keras rules). Output shape: the broadcast shape. No parameters.</remarks>
 public sealed record Add : Merge
 {
     /// <summary>Creates the layer (Keras takes no arguments besides the common ones).</summary>
@@ -78,6 +79,7 @@ public sealed record Add : Merge
 }
 
 /// <summary><c>inputs[0] − inputs[1]</c> (Keras <c>Subtract</c>): exactly two inputs, shapes broadcast; no parameters.</summary>
+/// <remarks>Input shapes: exactly two shapes that broadcast together. Output shape: the broadcast shape. No parameters.</remarks>
 public sealed record Subtract : Merge
 {
     /// <summary>Creates the layer.</summary>
@@ -93,6 +95,7 @@ public sealed record Subtract : Merge
 }
 
 /// <summary>Elementwise product of its inputs (Keras <c>Multiply</c>). Shapes broadcast; no parameters.</summary>
+/// <remarks>Input shapes: two or more shapes that broadcast together. Output shape: the broadcast shape. No parameters.</remarks>
 public sealed record Multiply : Merge
 {
     /// <summary>Creates the layer.</summary>
@@ -100,6 +103,7 @@ public sealed record Multiply : Merge
 }
 
 /// <summary>Elementwise mean of its inputs: their sum divided by their number (Keras <c>Average</c>). No parameters.</summary>
+/// <remarks>Input shapes: two or more shapes that broadcast together. Output shape: the broadcast shape. No parameters.</remarks>
 public sealed record Average : Merge
 {
     /// <summary>Creates the layer.</summary>
@@ -107,6 +111,7 @@ public sealed record Average : Merge
 }
 
 /// <summary>Elementwise maximum of its inputs (Keras <c>Maximum</c>). Shapes broadcast; no parameters.</summary>
+/// <remarks>Input shapes: two or more shapes that broadcast together. Output shape: the broadcast shape. No parameters.</remarks>
 public sealed record Maximum : Merge
 {
     /// <summary>Creates the layer.</summary>
@@ -114,6 +119,7 @@ public sealed record Maximum : Merge
 }
 
 /// <summary>Elementwise minimum of its inputs (Keras <c>Minimum</c>). Shapes broadcast; no parameters.</summary>
+/// <remarks>Input shapes: two or more shapes that broadcast together. Output shape: the broadcast shape. No parameters.</remarks>
 public sealed record Minimum : Merge
 {
     /// <summary>Creates the layer.</summary>

@@ -64,6 +64,7 @@ public abstract record Pooling : Layer
 }
 
 /// <summary>Max pooling over windows of steps (Keras <c>MaxPooling1D</c>).</summary>
+/// <remarks>Input shape (steps, channels) (or channels first). Output shape (⌊(steps − p)/s⌋ + 1, channels) for <c>valid</c>, (⌈steps/s⌉, channels) for <c>same</c>. No parameters.</remarks>
 public sealed record MaxPooling1D : Pooling
 {
     /// <summary>Keras defaults: poolSize 2, strides = poolSize, <c>valid</c>, <c>channels_last</c>.</summary>
@@ -72,6 +73,7 @@ public sealed record MaxPooling1D : Pooling
 }
 
 /// <summary>Max pooling over 2-D windows (Keras <c>MaxPooling2D</c>).</summary>
+/// <remarks>Input shape (rows, cols, channels) (or channels first). Output rows ⌊(n − p)/s⌋ + 1 for <c>valid</c>, ⌈n/s⌉ for <c>same</c>; channels unchanged. No parameters.</remarks>
 public sealed record MaxPooling2D : Pooling
 {
     /// <summary>Keras defaults: poolSize (2, 2), strides = poolSize, <c>valid</c>, <c>channels_last</c>.</summary>
@@ -80,6 +82,7 @@ public sealed record MaxPooling2D : Pooling
 }
 
 /// <summary>Max pooling over 3-D windows (Keras <c>MaxPooling3D</c>).</summary>
+/// <remarks>Input shape (d1, d2, d3, channels) (or channels first). Each spatial length ⌊(n − p)/s⌋ + 1 for <c>valid</c>, ⌈n/s⌉ for <c>same</c>. No parameters.</remarks>
 public sealed record MaxPooling3D : Pooling
 {
     /// <summary>Keras defaults: poolSize (2, 2, 2), strides = poolSize, <c>valid</c>, <c>channels_last</c>.</summary>
@@ -160,6 +163,7 @@ public abstract record GlobalPooling : Layer
 }
 
 /// <summary>Maximum over all steps per channel (Keras <c>GlobalMaxPooling1D</c>).</summary>
+/// <remarks>Input shape (steps, channels) (or channels first). Output shape (channels), or (1, channels) with keepdims. No parameters.</remarks>
 public sealed record GlobalMaxPooling1D : GlobalPooling
 {
     /// <summary>Keras defaults: <c>channels_last</c>, keepdims false.</summary>
@@ -167,6 +171,7 @@ public sealed record GlobalMaxPooling1D : GlobalPooling
 }
 
 /// <summary>Maximum over all rows and columns per channel (Keras <c>GlobalMaxPooling2D</c>).</summary>
+/// <remarks>Input shape (rows, cols, channels) (or channels first). Output shape (channels), or (1, 1, channels) with keepdims. No parameters.</remarks>
 public sealed record GlobalMaxPooling2D : GlobalPooling
 {
     /// <summary>Keras defaults: <c>channels_last</c>, keepdims false.</summary>
@@ -174,6 +179,7 @@ public sealed record GlobalMaxPooling2D : GlobalPooling
 }
 
 /// <summary>Maximum over all three spatial dimensions per channel (Keras <c>GlobalMaxPooling3D</c>).</summary>
+/// <remarks>Input shape (d1, d2, d3, channels) (or channels first). Output shape (channels), or (1, 1, 1, channels) with keepdims. No parameters.</remarks>
 public sealed record GlobalMaxPooling3D : GlobalPooling
 {
     /// <summary>Keras defaults: <c>channels_last</c>, keepdims false.</summary>
@@ -181,6 +187,7 @@ public sealed record GlobalMaxPooling3D : GlobalPooling
 }
 
 /// <summary>Mean over all steps per channel (Keras <c>GlobalAveragePooling1D</c>).</summary>
+/// <remarks>Input shape (steps, channels) (or channels first). Output shape (channels), or (1, channels) with keepdims. No parameters.</remarks>
 public sealed record GlobalAveragePooling1D : GlobalPooling
 {
     /// <summary>Keras defaults: <c>channels_last</c>, keepdims false.</summary>
@@ -188,6 +195,7 @@ public sealed record GlobalAveragePooling1D : GlobalPooling
 }
 
 /// <summary>Mean over all rows and columns per channel (Keras <c>GlobalAveragePooling2D</c>).</summary>
+/// <remarks>Input shape (rows, cols, channels) (or channels first). Output shape (channels), or (1, 1, channels) with keepdims. No parameters.</remarks>
 public sealed record GlobalAveragePooling2D : GlobalPooling
 {
     /// <summary>Keras defaults: <c>channels_last</c>, keepdims false.</summary>
@@ -195,6 +203,7 @@ public sealed record GlobalAveragePooling2D : GlobalPooling
 }
 
 /// <summary>Mean over all three spatial dimensions per channel (Keras <c>GlobalAveragePooling3D</c>).</summary>
+/// <remarks>Input shape (d1, d2, d3, channels) (or channels first). Output shape (channels), or (1, 1, 1, channels) with keepdims. No parameters.</remarks>
 public sealed record GlobalAveragePooling3D : GlobalPooling
 {
     /// <summary>Keras defaults: <c>channels_last</c>, keepdims false.</summary>

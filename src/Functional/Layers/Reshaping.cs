@@ -72,6 +72,7 @@ public abstract record SpatialCropping : Layer
 }
 
 /// <summary>Crops along the time axis of <c>(steps, features)</c> (Keras <c>Cropping1D</c>).</summary>
+/// <remarks>Input shape (steps, features) → output shape (steps − start − end, features). No parameters.</remarks>
 public sealed record Cropping1D : SpatialCropping
 {
     /// <summary>Keras's default cropping is (1, 1); an integer n means (n, n).</summary>
@@ -104,7 +105,7 @@ public sealed record Cropping2D : SpatialCropping
         Cropping = cropping.IsGiven ? cropping : SidePairs.FromPairs((0, 0), (0, 0));
 
     /// <summary>((top, bottom), (left, right)), normalised.</summary>
-    public SidePairs Cropping { get; init => field = value.Expand(2, ClassName, "cropping").RequireNonNegative(ClassName, "cropping"); }
+    public SidePairs Cropping { get; init => field = value.RequireNonNegative(ClassName, "cropping").Expand(2, ClassName, "cropping"); }
 
     /// <inheritdoc />
     public override (int Start, int End) CroppingAt(int axis) => Cropping[axis];
@@ -122,7 +123,7 @@ public sealed record Cropping3D : SpatialCropping
         Cropping = cropping.IsGiven ? cropping : SidePairs.FromPairs((1, 1), (1, 1), (1, 1));
 
     /// <summary>((start1, end1), (start2, end2), (start3, end3)), normalised.</summary>
-    public SidePairs Cropping { get; init => field = value.Expand(3, ClassName, "cropping").RequireNonNegative(ClassName, "cropping"); }
+    public SidePairs Cropping { get; init => field = value.RequireNonNegative(ClassName, "cropping").Expand(3, ClassName, "cropping"); }
 
     /// <inheritdoc />
     public override (int Start, int End) CroppingAt(int axis) => Cropping[axis];
@@ -169,6 +170,7 @@ public abstract record SpatialZeroPadding : Layer
 }
 
 /// <summary>Pads the time axis of <c>(steps, features)</c> with zeros (Keras <c>ZeroPadding1D</c>).</summary>
+/// <remarks>Input shape (steps, features) → output shape (steps + before + after, features). No parameters.</remarks>
 public sealed record ZeroPadding1D : SpatialZeroPadding
 {
     /// <summary>Keras's default padding is 1 on both sides; <c>(before, after)</c> pads each side separately.</summary>
@@ -183,6 +185,7 @@ public sealed record ZeroPadding1D : SpatialZeroPadding
 }
 
 /// <summary>Pads rows and columns of <c>(rows, cols, channels)</c> with zeros (Keras <c>ZeroPadding2D</c>).</summary>
+/// <remarks>Input shape (rows, cols, channels) (or channels first) → output (rows + top + bottom, cols + left + right, channels). No parameters.</remarks>
 public sealed record ZeroPadding2D : SpatialZeroPadding
 {
     /// <summary>
@@ -193,7 +196,7 @@ public sealed record ZeroPadding2D : SpatialZeroPadding
         Padding = padding.IsGiven ? padding : SidePairs.FromPairs((1, 1), (1, 1));
 
     /// <summary>((top, bottom), (left, right)), normalised.</summary>
-    public SidePairs Padding { get; init => field = value.Expand(2, ClassName, "padding").RequireNonNegative(ClassName, "padding"); }
+    public SidePairs Padding { get; init => field = value.RequireNonNegative(ClassName, "padding").Expand(2, ClassName, "padding"); }
 
     /// <inheritdoc />
     public override (int Before, int After) PaddingAt(int axis) => Padding[axis];
@@ -208,7 +211,7 @@ public sealed record ZeroPadding3D : SpatialZeroPadding
         Padding = padding.IsGiven ? padding : SidePairs.FromPairs((1, 1), (1, 1), (1, 1));
 
     /// <summary>((before1, after1), (before2, after2), (before3, after3)), normalised.</summary>
-    public SidePairs Padding { get; init => field = value.Expand(3, ClassName, "padding").RequireNonNegative(ClassName, "padding"); }
+    public SidePairs Padding { get; init => field = value.RequireNonNegative(ClassName, "padding").Expand(3, ClassName, "padding"); }
 
     /// <inheritdoc />
     public override (int Before, int After) PaddingAt(int axis) => Padding[axis];
@@ -254,6 +257,7 @@ public abstract record SpatialUpSampling : Layer
 }
 
 /// <summary>Repeats each step of <c>(steps, features)</c> <see cref="Size"/> times (Keras <c>UpSampling1D</c>).</summary>
+/// <remarks>Input shape (steps, features) → output shape (steps · size, features). No parameters.</remarks>
 public sealed record UpSampling1D : SpatialUpSampling
 {
     /// <summary>Keras's default factor is 2.</summary>
