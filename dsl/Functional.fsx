@@ -8,3 +8,15 @@
 
 // Load libtorch through Functional's loader before any TorchSharp call, so the real cause is reported if it cannot load.
 Functional.Native.LibTorch.EnsureLoaded()
+
+// Declaration errors show the library's message and the script line, not a stack dump.
+Functional.FSharp.ScriptErrors.enabled <- true
+
+// Models print as their Keras summary; layers as a Keras constructor call; symbolic tensors as their shape; built
+// models as their weight count; tensors as shape, dtype and device (never their data).
+fsi.AddPrinter(fun (model: Functional.Models.Sequential) -> model.Summary())
+fsi.AddPrinter(fun (model: Functional.Models.Model) -> model.Summary())
+fsi.AddPrinter Functional.FSharp.Printing.layer
+fsi.AddPrinter(fun (x: Functional.Models.SymbolicTensor) -> x.ToString())
+fsi.AddPrinter Functional.FSharp.Printing.built
+fsi.AddPrinter Functional.FSharp.Printing.tensor

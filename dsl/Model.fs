@@ -5,26 +5,39 @@ open Functional.Layers
 open Functional.Models
 open Functional.Torch
 
-/// Sequential models as pipelines: `Model.input [28; 28; 1] |> Model.add (Layers.conv2d (32, 3)) |> ...`.
+/// Sequential models as pipelines: `Model.input [28; 28; 1] |> Model.add (Layers.conv2d (32, 3)) |> ...`, and what
+/// every model offers (summary, parameter count, JSON config, building).
 [<RequireQualifiedAccess>]
 module Model =
     /// A model that so far holds only its input (per-sample shape, batch excluded).
-    let input (shape: int list) : Sequential = Sequential(Input(Array.ofList shape))
+    let input (shape: int list) : Sequential = ScriptErrors.guard (fun () -> Sequential(Input(Array.ofList shape)))
 
     /// Appends a layer; the new model is validated (shapes inferred) at once.
-    let add (layer: Layer) (model: Sequential) : Sequential = model.Add layer
+    let add (layer: Layer) (model: Sequential) : Sequential = ScriptErrors.guard (fun () -> model.Add layer)
 
     /// A model from a list that starts with `Layers.input`.
-    let sequential (layers: Layer list) : Sequential = Sequential(Array.ofList layers)
+    let sequential (layers: Layer list) : Sequential = ScriptErrors.guard (fun () -> Sequential(Array.ofList layers))
 
-    /// Keras's `model.summary()` text; needs no libtorch.
-    let summary (model: Sequential) : string = model.Summary()
+    /// The same layers under another model name.
+    let named (name: string) (model: Sequential) : Sequential = ScriptErrors.guard (fun () -> model.WithName name)
+
+    /// Keras's `model.summary()` text for any model; needs no libtorch.
+    let summary (model: IModel) : string = model.Summary()
 
     /// Total parameter count.
-    let countParams (model: Sequential) : int64 = model.ParameterCount
+    let countParams (model: IModel) : int64 = model.ParameterCount
 
-    /// Builds the model into TorchSharp modules on the CPU.
+    /// The model as a Keras-like JSON config document.
+    let toJson (model: IModel) : string = model.ToJson()
+
+    /// A model from its JSON config (a `Sequential` or a graph `Model`); errors name the JSON path.
+    let fromJson (json: string) : IModel = ScriptErrors.guard (fun () -> ModelConfig.FromJson json)
+
+    /// Builds a Sequential model into TorchSharp modules on the CPU.
     let build (model: Sequential) : BuiltModel = BuiltModel.Build(model)
 
-    /// Builds the model on a device.
+    /// Builds a Sequential model on a device.
     let buildOn (device: Device) (model: Sequential) : BuiltModel = BuiltModel.Build(model, device)
+
+    /// Builds any model (sequential or graph) on the CPU.
+    let buildNetwork (model: IModel) : BuiltNetwork = BuiltNetwork.Build(model)

@@ -6,7 +6,7 @@ open System.Diagnostics
 open System.IO
 open Expecto
 
-let private repoRoot () =
+let repoRoot () =
     let rec up (d: DirectoryInfo) =
         if isNull d then failwith "repository root not found"
         elif File.Exists(Path.Combine(d.FullName, "Functional.sln")) then d.FullName

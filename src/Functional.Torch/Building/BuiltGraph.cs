@@ -142,6 +142,6 @@ public sealed class BuiltGraph : BuiltNetwork
     private readonly record struct Value(Tensor Tensor, bool ChannelsFirst)
     {
         public Tensor Logical() => ChannelsFirst ? Tensor.permute(ToChannelsLast((int)Tensor.dim())) : Tensor;
-        public Tensor InChannelsFirst() => ChannelsFirst ? Tensor : Tensor.permute(ToChannelsFirst((int)Tensor.dim()));
+        public Tensor InChannelsFirst() => ChannelsFirst ? Tensor : Layouts.Standard(Tensor.permute(ToChannelsFirst((int)Tensor.dim())));
     }
 }

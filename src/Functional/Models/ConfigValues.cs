@@ -87,13 +87,34 @@ internal sealed class RecordConfig
         return byType.Count == 1 ? byType[0] : null;
     }
 
-    /// <summary>The record's config object: every member's value.</summary>
+    /// <summary>
+    /// The record's config object: every constructor argument, a layer's name and trainable flag, and any other
+    /// <c>init</c> property whose value differs from what the constructor alone gives (so <c>GlorotUniform</c> is
+    /// <c>{"seed": null}</c>, as in Keras, not its inherited VarianceScaling settings).
+    /// </summary>
     public JsonObject Write(object record, string describe)
     {
         var config = new JsonObject();
+        object? reference = null;
         foreach (var m in Members)
-            config[m.Key] = ConfigValues.Write(m.Property.GetValue(record), m.Type, $"{describe}.{m.Key}");
+        {
+            var value = m.Property.GetValue(record);
+            if (m.Parameter is null && !(m.Property.DeclaringType == typeof(Layer) && m.Key is "name" or "trainable"))
+            {
+                reference ??= Reconstruct(record);
+                if (reference is not null && Equals(m.Property.GetValue(reference), value)) continue;
+            }
+            config[m.Key] = ConfigValues.Write(value, m.Type, $"{describe}.{m.Key}");
+        }
         return config;
+    }
+
+    // The record made from its constructor arguments alone, or null if that fails.
+    private object? Reconstruct(object record)
+    {
+        try { return Constructor.Invoke([.. Members.Where(m => m.Parameter is not null).Select(m => m.Property.GetValue(record))]); }
+        catch (TargetInvocationException) { return null; }
+        catch (ArgumentException) { return null; }
     }
 
     /// <summary>Constructs the record from a config object; every problem names the JSON path.</summary>
@@ -185,6 +206,10 @@ internal static class ConfigValues
             case Enum e: return JsonValue.Create(Layer.ToSnakeCase(e.ToString()));
             case IntTuple t: return t.Count == 0 ? null : new JsonArray([.. t.Select(v => (JsonNode?)JsonValue.Create(v))]);
             case Shape s: return new JsonArray([.. s.Select(v => (JsonNode?)JsonValue.Create(v))]);
+            case SidePairs p when !p.IsGiven: return null;
+            case SidePairs p:
+                var pairs = p.IsPairs ? p : p.Expand(p.Count, describe, describe);
+                return new JsonArray([.. Enumerable.Range(0, pairs.Count).Select(i => (JsonNode?)new JsonArray(pairs[i].Before, pairs[i].After))]);
             case ActivationFunction a: return JsonValue.Create(a.Name);
             case Layer l: return LayerConfig.Serialize(l);
             case Delegate:
@@ -242,6 +267,16 @@ internal static class ConfigValues
         if (type == typeof(Shape))
             return node is JsonArray s ? Guard(path, () => new Shape(s.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray()))
                 : throw Expected(path, "a list of positive integers", node);
+        if (type == typeof(SidePairs))
+            return node switch
+            {
+                JsonValue when node.GetValueKind() == JsonValueKind.Number => Guard(path, () => new SidePairs(Integer(node, path))),
+                JsonArray a when a.All(x => x is JsonArray) => Guard(path, () => SidePairs.FromPairs(a.Select((x, i) =>
+                    x is JsonArray { Count: 2 } pair ? (Integer(pair[0], $"{path}[{i}][0]"), Integer(pair[1], $"{path}[{i}][1]"))
+                    : throw Expected($"{path}[{i}]", "a pair [before, after]", x)).ToArray())),
+                JsonArray a => Guard(path, () => SidePairs.Symmetric(a.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray())),
+                _ => throw Expected(path, "an integer, a list of integers or a list of [before, after] pairs", node),
+            };
         if (type == typeof(ActivationFunction))
             return Guard(path, () => new ActivationFunction(Text(node, path, "an activation name such as 'relu'")));
         if (typeof(Layer).IsAssignableFrom(type)) return LayerConfig.Deserialize(node, path);

@@ -93,7 +93,7 @@ public static class ModelConfig
     {
         var entry = op.Model is { } nested ? Serialize(nested) : LayerConfig.Serialize(op.Layer!);
         entry["name"] = op.Name;
-        entry["inbound_nodes"] = new JsonArray([.. op.Nodes.Select(n => (JsonNode)new JsonObject
+        entry["inbound_nodes"] = op.IsInput ? new JsonArray() : new JsonArray([.. op.Nodes.Select(n => (JsonNode)new JsonObject
         {
             ["args"] = new JsonArray(n.Inputs.Length == 1
                 ? KerasTensor(model, n.Inputs[0])

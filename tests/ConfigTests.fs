@@ -1,0 +1,360 @@
+/// Model configs as JSON: the round-trip law over every layer record (found by reflection, so layers added later are
+/// covered), every initializer, regularizer and constraint, and generated graphs; Keras-written documents load; bad
+/// documents fail with the JSON path of the problem.
+module Functional.Tests.ConfigTests
+
+open System
+open System.Reflection
+open System.Text.Json
+open System.Text.Json.Nodes
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open Functional
+open Functional.Layers
+open Functional.Models
+open Functional.Tests.Support
+
+type G = Functional.Models.Graph
+
+// ---- Generic instances: every public record built through its Keras constructor from candidate argument values ----
+
+let private under (t: Type) = Option.ofObj (Nullable.GetUnderlyingType t) |> Option.defaultValue t
+
+let private initializers: obj list =
+    [ GlorotUniform(); HeNormal(3); Constant(0.5); RandomNormal(0.1, 0.2, Nullable 7); Orthogonal(1.5, Nullable 2)
+      VarianceScaling(2.0, "fan_out", "uniform", Nullable 5); Zeros(); LecunUniform() ]
+let private regularizers: obj list = [ L2(0.02); L1L2(0.1, 0.2); L1(0.3); OrthogonalRegularizer(0.1, "columns") ]
+let private constraints: obj list = [ MaxNorm(3.0, IntTuple(0, 1)); NonNeg(); UnitNorm(IntTuple 1); MinMaxNorm(0.5, 2.0, 0.5, IntTuple 0) ]
+
+/// Values to try for a parameter of type t (the first ones are the likeliest to be valid).
+let candidates (t: Type) : obj list =
+    let t = under t
+    if t = typeof<int> then [ 2; 1; 3; 4; -1 ] |> List.map box
+    elif t = typeof<int64> then [ 2L; 1L ] |> List.map box
+    elif t = typeof<IntTuple> then
+        [ IntTuple 2; IntTuple(1, 2); IntTuple(2, 2); IntTuple(1, 1); IntTuple(2, 2, 2); IntTuple(2, 1); IntTuple 1; IntTuple(1, 2, 3); IntTuple(-1, 2) ]
+        |> List.map box
+    elif t = typeof<double> then [ 0.5; 0.1; 0.0; 1.0; 2.0 ] |> List.map box
+    elif t = typeof<float32> then [ 0.5f; 1.0f ] |> List.map box
+    elif t = typeof<bool> then [ true; false ] |> List.map box
+    elif t = typeof<string> then
+        [ "nearest"; "bilinear"; "fan_in"; "fan_out"; "fan_avg"; "uniform"; "truncated_normal"; "rows"; "columns" ] |> List.map box
+    elif t = typeof<Padding> then [ Padding.Valid; Padding.Same ] |> List.map box
+    elif t = typeof<DataFormat> then [ DataFormat.ChannelsLast; DataFormat.ChannelsFirst ] |> List.map box
+    elif t = typeof<ActivationFunction> then [ ActivationFunction.Relu; ActivationFunction.Sigmoid; ActivationFunction.Gelu ] |> List.map box
+    elif t = typeof<Initializer> then initializers
+    elif t = typeof<Regularizer> then regularizers
+    elif t = typeof<Constraint> then constraints
+    elif t = typeof<SidePairs> then
+        [ SidePairs 1; SidePairs.Symmetric(1, 2); SidePairs.Symmetric(1, 2, 3); SidePairs.FromPairs(struct (1, 2), struct (3, 4))
+          SidePairs.FromPairs(struct (1, 0), struct (0, 1), struct (2, 2)) ] |> List.map box
+    elif t = typeof<Shape> then [ Shape 2; Shape(2, 3) ] |> List.map box
+    else []
+
+/// The constructor configs are read through: the public one with the most parameters.
+let kerasConstructor (t: Type) =
+    t.GetConstructors() |> Array.filter (fun c -> not (c.GetParameters() |> Array.exists (fun p -> p.ParameterType = t)))
+    |> Array.sortByDescending (fun c -> c.GetParameters().Length) |> Array.head
+
+let private defaultOf (p: ParameterInfo) =
+    if isNull p.DefaultValue && p.ParameterType.IsValueType then Activator.CreateInstance p.ParameterType else p.DefaultValue
+
+let private tryMake (ctor: ConstructorInfo) (args: obj[]) =
+    try Some(ctor.Invoke args) with :? TargetInvocationException -> None
+
+/// A valid instance from the required arguments' candidates (defaults elsewhere), if any combination is accepted.
+let baseInstance (t: Type) =
+    let ctor = kerasConstructor t
+    let ps = ctor.GetParameters()
+    let rec search i (args: obj list) =
+        if i = ps.Length then tryMake ctor (Array.ofList (List.rev args))
+        elif ps.[i].HasDefaultValue then search (i + 1) (defaultOf ps.[i] :: args)
+        else candidates ps.[i].ParameterType |> List.tryPick (fun c -> search (i + 1) (c :: args))
+    search 0 []
+
+/// Random instances: every argument from its candidates (or its default); combinations a record rejects fall back to the base.
+let instances (t: Type) =
+    let ctor = kerasConstructor t
+    let fallback () = baseInstance t |> Option.defaultWith (fun () -> failwithf "no candidate arguments construct %s" t.Name)
+    gen {
+        let! args =
+            ctor.GetParameters()
+            |> Array.map (fun p ->
+                let options = candidates p.ParameterType
+                let options = if p.HasDefaultValue then defaultOf p :: options else options
+                let options = if (not p.ParameterType.IsValueType || Nullable.GetUnderlyingType p.ParameterType <> null) && not (List.contains null options) then options @ [ null ] else options
+                Gen.elements (if options.IsEmpty then [ defaultOf p ] else options))
+            |> Gen.collectToArray id
+        let! name = Gen.elements [ None; Some "custom_name"; Some "layer_7" ]
+        let! trainable = Gen.elements [ true; true; false ]
+        let made = tryMake ctor args |> Option.defaultWith fallback
+        match made with
+        | :? Layer as layer ->
+            // Fresh instances only (tryMake or a new base), so setting init properties here changes no shared value.
+            name |> Option.iter (fun n -> typeof<Layer>.GetProperty("Name").SetValue(layer, n))
+            typeof<Layer>.GetProperty("Trainable").SetValue(layer, trainable)
+            return box layer
+        | other -> return other
+    }
+
+let layerTypes =
+    typeof<Layer>.Assembly.GetTypes()
+    |> Array.filter (fun t -> t.IsPublic && not t.IsAbstract && typeof<Layer>.IsAssignableFrom t && t <> typeof<Input>)
+    |> Array.sortBy (fun t -> t.Name)
+
+let familyTypes (family: Type) =
+    family.Assembly.GetTypes() |> Array.filter (fun t -> t.IsPublic && not t.IsAbstract && family.IsAssignableFrom t) |> Array.sortBy (fun t -> t.Name)
+
+let roundTrip (layer: Layer) = LayerConfig.FromJson(LayerConfig.ToJson layer)
+
+let modelRoundTrip (m: IModel) = ModelConfig.FromJson(m.ToJson())
+
+/// The document of a model, changed by `edit`, read back: the error it gives.
+let brokenBy (model: IModel) (edit: JsonNode -> unit) =
+    let doc = JsonNode.Parse(model.ToJson())
+    edit doc
+    try
+        ModelConfig.FromJson(doc.ToJsonString()) |> ignore
+        failtest "the document was accepted"
+    with :? ModelConfigException as e -> e
+
+let expectError (e: ModelConfigException) (path: string) (fragments: string list) =
+    Expect.equal e.JsonPath path "the JSON path"
+    Expect.stringStarts e.Message (path + ": ") "the message starts with the path"
+    for f in fragments do Expect.stringContains e.Message f f
+
+let small () =
+    let x = G.Input(8, 8, 3)
+    let y = Conv2D(4, 3, padding = "same").Call x
+    let y = Add().Call(Conv2D(4, 1).Call y, y)
+    Model(x, Dense(2).Call(Flatten().Call y), name = "small")
+
+let layersOf (doc: JsonNode) = doc.["config"].["layers"].AsArray()
+
+[<Tests>]
+let tests =
+    let roundTripConfig = { pureConfig with maxTest = 60 }
+    testList "Model config (JSON)" [
+        test "every concrete layer record can be constructed for the round-trip laws (so none is skipped)" {
+            Expect.isGreaterThan layerTypes.Length 40 "the catalogue"
+            for t in layerTypes do Expect.isSome (baseInstance t) (sprintf "%s has a valid instance from candidate arguments" t.Name)
+        }
+
+        testList "every layer round-trips: FromJson(ToJson l) = l" [
+            for t in layerTypes ->
+                propertyWith roundTripConfig t.Name (Arb.fromGen (instances t |> Gen.map (fun o -> o :?> Layer))) (fun layer ->
+                    roundTrip layer = layer)
+        ]
+
+        testList "every initializer, regularizer and constraint round-trips inside a layer" [
+            for family, wrap in [ typeof<Initializer>, (fun (v: obj) -> Dense(3, kernelInitializer = (v :?> Initializer)) :> Layer)
+                                  typeof<Regularizer>, (fun v -> Dense(3, kernelRegularizer = (v :?> Regularizer)))
+                                  typeof<Constraint>, (fun v -> Dense(3, biasConstraint = (v :?> Constraint))) ] do
+                for t in familyTypes family ->
+                    propertyWith roundTripConfig (sprintf "%s %s" family.Name t.Name) (Arb.fromGen (instances t |> Gen.map wrap)) (fun layer ->
+                        roundTrip layer = layer)
+        ]
+
+        test "InputLayer keeps its shape and name; the config is Keras's (batch_shape with a null batch)" {
+            let input = Input(28, 28, 1, Name = "pixels")
+            Expect.equal (roundTrip input) (input :> Layer) "round trip"
+            let config = (LayerConfig.Serialize input).["config"]
+            Expect.equal (config.["batch_shape"].ToJsonString()) "[null,28,28,1]" "batch_shape"
+        }
+
+        test "a layer's config uses Keras's class name and snake-case keys" {
+            let json = LayerConfig.Serialize(Conv2D(32, 3, strides = 2, padding = "same", activation = "relu", kernelRegularizer = L2(0.001)))
+            Expect.equal (json.["class_name"].GetValue<string>()) "Conv2D" "class"
+            let config = json.["config"].AsObject()
+            for key in [ "name"; "trainable"; "dtype"; "filters"; "kernel_size"; "strides"; "padding"; "data_format"; "dilation_rate"; "groups"
+                         "activation"; "use_bias"; "kernel_initializer"; "bias_initializer"; "kernel_regularizer" ] do
+                Expect.isTrue (config.ContainsKey key) key
+            Expect.equal (config.["kernel_size"].ToJsonString()) "[3,3]" "tuples are lists"
+            Expect.equal (config.["padding"].GetValue<string>()) "same" "options are Keras strings"
+            Expect.equal (config.["kernel_regularizer"].["class_name"].GetValue<string>()) "L2" "nested objects"
+            Expect.equal (config.["kernel_regularizer"].["config"].ToJsonString()) """{"l2":0.001}""" "Keras's key"
+            Expect.equal (config.["kernel_initializer"].["config"].ToJsonString()) """{"seed":null}""" "GlorotUniform is just its seed, as in Keras"
+        }
+
+        test "the seed CNN, and Sequential models generally, round-trip to equal models" {
+            let m = ModelTests.seedCnn ()
+            Expect.equal (modelRoundTrip m) (m :> IModel) "seed CNN"
+            let frozen = Sequential("frozen", [ Input(4) :> Layer; Dense(3, Trainable = false, activityRegularizer = L1(0.1)); Dropout(0.25, Nullable 3) ])
+            Expect.equal (modelRoundTrip frozen) (frozen :> IModel) "names, trainable flags, regularizers, seeds"
+        }
+
+        test "the residual, Inception, DenseNet, SE and two-input/two-output graphs round-trip" {
+            for m in [ GraphTests.residualBlock (); GraphTests.inceptionBlock (); GraphTests.denseBlock 3 8; GraphTests.seBlock 16 4; GraphTests.twoInTwoOut () ] do
+                Expect.equal (modelRoundTrip m) (m :> IModel) m.Name
+        }
+
+        test "nested and shared models round-trip: a model used twice stays one model" {
+            let inner = Sequential("tower", [ Input(6) :> Layer; Dense(4, activation = "relu") ])
+            let graphInner = GraphTests.twoInTwoOut ()
+            let a, b = G.Input(Shape 6, "a"), G.Input(Shape 6, "b")
+            let t, body = G.Input(Shape 10, "t"), G.Input(Shape 20, "u")
+            let outs = graphInner.CallMany(t, body)
+            let m = Model([ a; b; t; body ], [ Add().Call(inner.Call a, inner.Call b); outs.[0]; outs.[1] ], name = "outer")
+            let back = modelRoundTrip m :?> Model
+            Expect.equal back m "equal"
+            Expect.equal (back.GetLayer "tower").Nodes.Length 2 "the nested model is applied twice"
+            Expect.equal back.ParameterCount m.ParameterCount "counted once"
+        }
+
+        propertyWith pureConfig "generated graphs round-trip: FromJson(ToJson m) = m" GraphTests.graphs (fun m -> modelRoundTrip m = (m :> IModel))
+
+        test "a functional model written by Keras 3 (model.to_json()) loads as the same model" {
+            let doc = """
+            {"module": "keras.src.models.functional", "class_name": "Functional", "config": {"name": "tiny", "trainable": true,
+              "layers": [
+                {"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 8], "dtype": "float32", "sparse": false,
+                  "ragged": false, "name": "features", "optional": false}, "registered_name": null, "name": "features", "inbound_nodes": []},
+                {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense", "trainable": true,
+                  "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null},
+                  "units": 4, "activation": "relu", "use_bias": true,
+                  "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null}, "registered_name": null},
+                  "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null},
+                  "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null,
+                  "quantization_config": null},
+                  "registered_name": null, "build_config": {"input_shape": [null, 8]}, "name": "dense",
+                  "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"shape": [null, 8], "dtype": "float32",
+                    "keras_history": ["features", 0, 0]}}], "kwargs": {}}]},
+                {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense_1", "trainable": true, "dtype": "float32",
+                  "units": 2, "activation": "linear", "use_bias": true,
+                  "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null}, "registered_name": null},
+                  "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null},
+                  "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null},
+                  "registered_name": null, "build_config": {"input_shape": [null, 4]}, "name": "dense_1",
+                  "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"shape": [null, 4], "dtype": "float32",
+                    "keras_history": ["dense", 0, 0]}}], "kwargs": {"training": false}}]}],
+              "input_layers": [["features", 0, 0]], "output_layers": [["dense_1", 0, 0]]},
+             "registered_name": "Functional", "build_config": {"input_shape": null}, "compile_config": null}"""
+            let features = G.Input(Shape 8, "features")
+            let expected = Model(features, Dense(2).Call(Dense(4, activation = "relu").Call features), name = "tiny")
+            Expect.equal (ModelConfig.FromJson doc) (expected :> IModel) "same model"
+        }
+
+        test "Keras 2's legacy node format and a Sequential written by Keras load too" {
+            let legacy = """
+            {"class_name": "Functional", "config": {"name": "model", "layers": [
+                {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 8], "dtype": "float32", "sparse": false, "ragged": false,
+                  "name": "input_1"}, "name": "input_1", "inbound_nodes": []},
+                {"class_name": "Dense", "config": {"name": "dense", "trainable": true, "dtype": "float32", "units": 4, "activation": "relu",
+                  "use_bias": true, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": null}},
+                  "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": null, "bias_regularizer": null,
+                  "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null},
+                  "name": "dense", "inbound_nodes": [[["input_1", 0, 0, {}]]]}],
+              "input_layers": [["input_1", 0, 0]], "output_layers": [["dense", 0, 0]]}, "keras_version": "2.13.1", "backend": "tensorflow"}"""
+            let x = G.Input(Shape 8, "input_1")
+            Expect.equal (ModelConfig.FromJson legacy) (Model(x, Dense(4, activation = "relu").Call x, name = "model") :> IModel) "legacy"
+            let sequential = """
+            {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": true,
+              "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null},
+              "layers": [
+                {"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 28, 28, 1], "dtype": "float32",
+                  "sparse": false, "ragged": false, "name": "input_layer"}, "registered_name": null},
+                {"module": "keras.layers", "class_name": "Conv2D", "config": {"name": "conv2d", "trainable": true, "dtype": "float32",
+                  "filters": 32, "kernel_size": [3, 3], "strides": [1, 1], "padding": "same", "data_format": "channels_last",
+                  "dilation_rate": [1, 1], "groups": 1, "activation": "relu", "use_bias": true,
+                  "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null}, "registered_name": null},
+                  "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null},
+                  "kernel_regularizer": null, "bias_regularizer": null, "activity_regularizer": null, "kernel_constraint": null,
+                  "bias_constraint": null}, "registered_name": null, "build_config": {"input_shape": [null, 28, 28, 1]}},
+                {"module": "keras.layers", "class_name": "MaxPooling2D", "config": {"name": "max_pooling2d", "trainable": true, "dtype": "float32",
+                  "pool_size": [2, 2], "padding": "valid", "strides": [2, 2], "data_format": "channels_last"}, "registered_name": null},
+                {"module": "keras.layers", "class_name": "Flatten", "config": {"name": "flatten", "trainable": true, "dtype": "float32",
+                  "data_format": "channels_last"}, "registered_name": null},
+                {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense", "trainable": true, "dtype": "float32",
+                  "units": 10, "activation": "softmax", "use_bias": true}, "registered_name": null}]},
+             "registered_name": null, "build_config": {"input_shape": [null, 28, 28, 1]}}"""
+            let expected =
+                Sequential(Input(28, 28, 1, Name = "input_layer"), Conv2D(32, 3, padding = "same", activation = "relu"), MaxPooling2D(2),
+                           Flatten(), Dense(10, activation = "softmax"))
+            Expect.equal (ModelConfig.FromJson sequential) (expected :> IModel) "sequential"
+        }
+
+        testList "bad documents name the JSON path of the problem" [
+            test "an unknown layer class" {
+                let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["class_name"] <- JsonValue.Create "Conv9D")
+                expectError e "$.config.layers[1].class_name" [ "unknown layer class 'Conv9D'"; "Conv2D" ]
+            }
+
+            test "a value of the wrong type" {
+                let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["config"].["kernel_size"] <- JsonValue.Create "three")
+                expectError e "$.config.layers[1].config.kernel_size" [ "expected an integer or a list of integers"; "\"three\" (string)" ]
+            }
+
+            test "a value the layer rejects" {
+                let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["config"].["filters"] <- JsonValue.Create 0)
+                expectError e "$.config.layers[1].config.filters" [ "Conv2D"; "filters"; "Received: filters=0" ]
+            }
+
+            test "a missing required field" {
+                let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["config"].AsObject().Remove "filters" |> ignore)
+                expectError e "$.config.layers[1].config" [ "missing field 'filters'"; "Conv2D requires it" ]
+            }
+
+            test "an unknown argument" {
+                let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["config"].["kernel_sise"] <- JsonValue.Create 3)
+                expectError e "$.config.layers[1].config.kernel_sise" [ "Conv2D has no argument 'kernel_sise'"; "kernel_size" ]
+            }
+
+            test "an unknown initializer class" {
+                let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["config"].["kernel_initializer"].["class_name"] <- JsonValue.Create "Glorot")
+                expectError e "$.config.layers[1].config.kernel_initializer.class_name" [ "unknown initializer class 'Glorot'"; "GlorotUniform" ]
+            }
+
+            test "a dtype other than float32" {
+                let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["config"].["dtype"] <- JsonValue.Create "float16")
+                expectError e "$.config.layers[1].config.dtype" [ "only float32" ]
+            }
+
+            test "an inbound reference to a layer that does not exist" {
+                let e = brokenBy (small ()) (fun d ->
+                    (layersOf d).[2].["inbound_nodes"].[0].["args"].[0].["config"].["keras_history"].[0] <- JsonValue.Create "conv9")
+                expectError e "$.config.layers[2].inbound_nodes[0]" [ "refers to layer 'conv9'"; "not in the model" ]
+            }
+
+            test "an inbound reference to a node that does not exist" {
+                let e = brokenBy (small ()) (fun d ->
+                    (layersOf d).[2].["inbound_nodes"].[0].["args"].[0].["config"].["keras_history"].[1] <- JsonValue.Create 3)
+                expectError e "$.config.layers[2].inbound_nodes[0]" [ "node 3 of 'conv2d'"; "1 node(s)" ]
+            }
+
+            test "an output reference to a layer that does not exist" {
+                let e = brokenBy (small ()) (fun d -> d.["config"].["output_layers"].[0].[0] <- JsonValue.Create "nope")
+                expectError e "$.config.output_layers[0]" [ "refers to layer 'nope'" ]
+            }
+
+            test "a cycle names the layers on it" {
+                let x = G.Input(4)
+                let m = Model(x, Dense(4, Name = "second").Call(Dense(4, Name = "first").Call x))
+                let e = brokenBy m (fun d ->
+                    let first = layersOf d |> Seq.find (fun l -> l.["name"].GetValue<string>() = "first")
+                    first.["inbound_nodes"].[0].["args"].[0].["config"].["keras_history"].[0] <- JsonValue.Create "second")
+                expectError e "$.config.layers" [ "cycle"; "'first'[0]"; "'second'[0]" ]
+            }
+
+            test "a layer that cannot take its input is named where it stands" {
+                let e = brokenBy (small ()) (fun d -> (layersOf d).[2].["config"].["filters"] <- JsonValue.Create 5)
+                expectError e "$.config.layers[3]" [ "Add 'add'"; "(8, 8, 5)"; "(8, 8, 4)" ]
+            }
+
+            test "a Lambda layer is refused: loading never executes code" {
+                let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["class_name"] <- JsonValue.Create "Lambda")
+                expectError e "$.config.layers[1].class_name" [ "Lambda layers hold code"; "never executes code" ]
+            }
+
+            test "malformed JSON and a missing model class are JSON errors too" {
+                Expect.throwsC (fun () -> ModelConfig.FromJson "{ not json" |> ignore) (fun e -> Expect.isTrue (e :? JsonException) "a JsonException")
+                let e = try ModelConfig.FromJson """{"config": {}}""" |> ignore; failtest "accepted" with :? ModelConfigException as e -> e
+                expectError e "$.class_name" [ "expected a model class name"; "got null" ]
+            }
+        ]
+
+        test "a Lambda layer cannot be written to a config: it holds code" {
+            let lambda = Lambda(Func<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>(fun t -> t), Shape 4)
+            throwsWith<NotSupportedException> [ "Lambda"; "holds code" ] (fun () -> LayerConfig.ToJson lambda |> ignore)
+        }
+    ]
