@@ -295,6 +295,16 @@ let declarations =
             Expect.equal (Applications.ResNet50(inputShape = Shape(64, 64, 1), classes = 7).OutputShapes.[0]) (Shape 7) "grey images, 7 classes"
         }
 
+        test "applications round-trip through Keras's JSON config" {
+            for m in [ Applications.EfficientNetB0(); Applications.InceptionResNetV2(includeTop = false); Applications.MobileNet(alpha = 0.5) ] do
+                let back = ModelConfig.FromJson(m.ToJson()) :?> Model
+                Expect.equal back m (sprintf "%s: FromJson(ToJson m) = m" m.Name)
+            let json = Applications.EfficientNetB0().ToJson()
+            Expect.stringContains json "\"class_name\": \"Rescaling\"" "Keras's preprocessing class"
+            Expect.stringContains json "\"scale\": 0.00392156862745098" "a scalar scale stays a number"
+            Expect.stringContains json "\"noise_shape\": [" "drop-connect keeps its noise shape"
+        }
+
         test "inputTensor: the application is applied to an existing tensor, as Keras's input_tensor" {
             let image = Graph.Input(64, 64, 3)
             let scaled = (Rescaling(FloatTuple(1.0 / 127.5), FloatTuple(-1.0))).Call(image)
