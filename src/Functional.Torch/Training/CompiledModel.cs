@@ -1,0 +1,526 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Functional.Saving;
+using Functional.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Training;
+
+/// <summary>
+/// A built network with its training configuration (Keras's compiled model): optimizer, loss per output, metrics. It runs
+/// Keras's <c>fit</c>, <c>evaluate</c>, <c>predict</c> and <c>train_on_batch</c>. Create it with
+/// <c>network.Compile(…)</c> (<see cref="TrainingExtensions"/>); the network's <c>Fit</c>/<c>Evaluate</c> extension methods use the latest one.
+/// </summary>
+/// <remarks>
+/// Each step runs in its own dispose scope, so native memory stays flat across steps. The reported <c>loss</c> includes the
+/// regularization penalties, as Keras's does, and is the batch-size-weighted mean over the epoch so far; metrics are
+/// computed on the training-mode predictions of each batch, as in Keras.
+/// </remarks>
+public sealed class CompiledModel
+{
+    private readonly Mean lossTracker = new("loss");
+    private readonly List<(int Output, Metric Metric)> metrics;
+    private readonly List<WeightBinding> trainable;
+
+    internal CompiledModel(BuiltNetwork network, Optimizer optimizer, IReadOnlyList<Loss> losses, IReadOnlyList<double>? lossWeights,
+        IReadOnlyList<IReadOnlyList<Metric>> metricsPerOutput)
+    {
+        Network = network;
+        Optimizer = optimizer;
+        var outputs = network.Declaration.OutputShapes.Count;
+        if (losses.Count == 1 && outputs > 1) losses = Enumerable.Repeat(losses[0], outputs).ToList();
+        if (losses.Count != outputs)
+            throw new ArgumentException($"Model '{network.Declaration.Name}' has {outputs} outputs but {losses.Count} losses were given; give one loss, or one per output.", nameof(losses));
+        Losses = losses;
+        LossWeights = lossWeights?.ToList() ?? Enumerable.Repeat(1.0, outputs).ToList();
+        if (LossWeights.Count != outputs)
+            throw new ArgumentException($"Expected {outputs} loss weights (one per output); received {LossWeights.Count}.", nameof(lossWeights));
+        if (metricsPerOutput.Count == 1 && outputs > 1)
+        {
+            if (metricsPerOutput[0].Count > 0)
+                throw new ArgumentException($"Model '{network.Declaration.Name}' has {outputs} outputs: give one list of metrics per output (metrics accumulate state, so outputs cannot share them).", nameof(metricsPerOutput));
+            metricsPerOutput = Enumerable.Repeat(metricsPerOutput[0], outputs).ToList();
+        }
+        if (metricsPerOutput.Count != outputs)
+            throw new ArgumentException($"Model '{network.Declaration.Name}' has {outputs} outputs but {metricsPerOutput.Count} metric lists were given.", nameof(metricsPerOutput));
+        metrics = metricsPerOutput.SelectMany((list, i) => list.Select(m => (i, m))).ToList();
+        if (metrics.Select(m => m.Metric).Distinct().Count() != metrics.Count)
+            throw new ArgumentException("Each output needs its own metric objects (a metric accumulates state); pass names or separate instances.", nameof(metricsPerOutput));
+        trainable = network.Weights.Where(w => w.Trainable).ToList();
+        Optimizer.Build(trainable.Select(w => w.Parameter));
+    }
+
+    /// <summary>The network trained.</summary>
+    public BuiltNetwork Network { get; }
+    /// <summary>The optimizer (its state lives as long as this model).</summary>
+    public Optimizer Optimizer { get; }
+    /// <summary>One loss per model output.</summary>
+    public IReadOnlyList<Loss> Losses { get; }
+    /// <summary>Multipliers of the per-output losses in the total.</summary>
+    public IReadOnlyList<double> LossWeights { get; }
+    /// <summary>The compiled metrics (excluding the loss).</summary>
+    public IReadOnlyList<Metric> Metrics => metrics.Select(m => m.Metric).ToList();
+    /// <summary>Set by a callback to stop <c>fit</c> after the current batch.</summary>
+    public bool StopTraining { get; set; }
+    /// <summary>The history of the latest <c>fit</c>.</summary>
+    public History? History { get; private set; }
+    /// <summary>The trainable weights, in the optimizer's order.</summary>
+    public IReadOnlyList<WeightBinding> TrainableWeights => trainable;
+
+    private string MetricKey(int output, Metric m) =>
+        Network.Declaration.OutputShapes.Count > 1 ? $"output_{output}_{m.Name}" : m.Name;
+
+    // ---------------------------------------------------------------- fit
+
+    /// <summary>
+    /// Keras's <c>fit</c> on in-memory tensors: <paramref name="x"/> batch-first in the model's input layout, <paramref name="y"/>
+    /// targets for the loss. <paramref name="validationSplit"/> holds out the last fraction of samples (before shuffling, as
+    /// Keras does); <paramref name="classWeight"/> turns class indices (or one-hot rows) into per-sample weights.
+    /// </summary>
+    public History Fit(Tensor x, Tensor y, int batchSize = 32, int epochs = 1, Verbose verbose = default,
+        IEnumerable<Callback>? callbacks = null, double validationSplit = 0.0, ValidationData? validationData = null,
+        bool shuffle = true, IReadOnlyDictionary<int, double>? classWeight = null, Tensor? sampleWeight = null,
+        int initialEpoch = 0, int? stepsPerEpoch = null, int? validationBatchSize = null, int validationFreq = 1) =>
+        Fit([x], [y], batchSize, epochs, verbose, callbacks, validationSplit, validationData, shuffle, classWeight, sampleWeight,
+            initialEpoch, stepsPerEpoch, validationBatchSize, validationFreq);
+
+    /// <summary>Keras's <c>fit</c> for models with several inputs and/or outputs: one tensor per input and per output.</summary>
+    public History Fit(IReadOnlyList<Tensor> x, IReadOnlyList<Tensor> y, int batchSize = 32, int epochs = 1, Verbose verbose = default,
+        IEnumerable<Callback>? callbacks = null, double validationSplit = 0.0, ValidationData? validationData = null,
+        bool shuffle = true, IReadOnlyDictionary<int, double>? classWeight = null, Tensor? sampleWeight = null,
+        int initialEpoch = 0, int? stepsPerEpoch = null, int? validationBatchSize = null, int validationFreq = 1)
+    {
+        CheckCounts(x, y);
+        if (validationSplit is < 0 or >= 1)
+            throw new ArgumentException($"Expected argument 'validationSplit' to be a float in [0, 1). Received: validationSplit={validationSplit.ToString(CultureInfo.InvariantCulture)}.", nameof(validationSplit));
+        if (validationSplit > 0 && validationData is not null)
+            throw new ArgumentException("Give either 'validationSplit' or 'validationData', not both.", nameof(validationData));
+        var owned = new List<Tensor>();
+        try
+        {
+            var trainX = x; var trainY = y; var trainW = sampleWeight;
+            if (validationSplit > 0)
+            {
+                var n = x[0].shape[0];
+                var splitAt = (long)Math.Floor(n * (1.0 - validationSplit));
+                if (splitAt == 0 || splitAt == n)
+                    throw new ArgumentException($"validationSplit={validationSplit.ToString(CultureInfo.InvariantCulture)} of {n} samples leaves no training or no validation samples.", nameof(validationSplit));
+                Tensor Take(Tensor t, long start, long len) { var v = t.narrow(0, start, len); owned.Add(v); return v; }
+                trainX = x.Select(t => Take(t, 0, splitAt)).ToList();
+                trainY = y.Select(t => Take(t, 0, splitAt)).ToList();
+                trainW = sampleWeight is null ? null : Take(sampleWeight, 0, splitAt);
+                validationData = new ValidationData(x.Select(t => Take(t, splitAt, n - splitAt)).ToList(),
+                    y.Select(t => Take(t, splitAt, n - splitAt)).ToList(), sampleWeight is null ? null : Take(sampleWeight, splitAt, n - splitAt));
+            }
+            var train = new TensorDataset(trainX, trainY, batchSize, shuffle, trainW);
+            IBatchSource? val = validationData is null ? null
+                : new TensorDataset(validationData.X, validationData.Y, validationBatchSize ?? batchSize, false, validationData.SampleWeight);
+            return Fit(train, epochs, verbose, callbacks, val, initialEpoch, classWeight, validationFreq, stepsPerEpoch);
+        }
+        finally
+        {
+            foreach (var t in owned) t.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Keras's <c>fit</c> on a batch source (e.g. <c>ImageDataGenerator.Flow</c>): <paramref name="stepsPerEpoch"/> defaults to
+    /// the source's own count.
+    /// </summary>
+    public History Fit(IBatchSource data, int epochs = 1, Verbose verbose = default, IEnumerable<Callback>? callbacks = null,
+        IBatchSource? validationData = null, int initialEpoch = 0, IReadOnlyDictionary<int, double>? classWeight = null,
+        int validationFreq = 1, int? stepsPerEpoch = null)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (epochs < 0) throw new ArgumentException($"Expected argument 'epochs' to be >= 0. Received: epochs={epochs}.", nameof(epochs));
+        if (initialEpoch < 0) throw new ArgumentException($"Expected argument 'initialEpoch' to be >= 0. Received: initialEpoch={initialEpoch}.", nameof(initialEpoch));
+        if (validationFreq < 1) throw new ArgumentException($"Expected argument 'validationFreq' to be a positive integer. Received: validationFreq={validationFreq}.", nameof(validationFreq));
+        if (stepsPerEpoch is <= 0) throw new ArgumentException($"Expected argument 'stepsPerEpoch' to be a positive integer. Received: stepsPerEpoch={stepsPerEpoch}.", nameof(stepsPerEpoch));
+        if (classWeight is not null && Network.Declaration.OutputShapes.Count != 1)
+            throw new ArgumentException("`classWeight` is only supported for models with a single output.", nameof(classWeight));
+        var steps = stepsPerEpoch ?? data.StepsPerEpoch;
+        var level = verbose.Resolve();
+        var history = new History();
+        var all = new List<Callback>(callbacks ?? []) { history };
+        if (level > 0 && !all.OfType<ProgbarLogger>().Any()) all.Add(new ProgbarLogger(level));
+        var list = new CallbackList(all);
+        list.SetContext(this, new Dictionary<string, int> { ["epochs"] = epochs, ["steps"] = steps, ["verbose"] = level });
+        History = history;
+        StopTraining = false;
+        var wasTraining = Network.training;
+        var epochLogs = new Dictionary<string, double>(StringComparer.Ordinal);
+        try
+        {
+            list.TrainBegin(new Dictionary<string, double>());
+            for (var epoch = initialEpoch; epoch < epochs && !StopTraining; epoch++)
+            {
+                ResetMetrics();
+                list.EpochBegin(epoch, new Dictionary<string, double>());
+                var logs = new Dictionary<string, double>(StringComparer.Ordinal);
+                var step = 0;
+                using (var batches = data.Batches(epoch).GetEnumerator())
+                {
+                    while (step < steps && !StopTraining)
+                    {
+                        using (var scope = NewDisposeScope())
+                        {
+                            if (!batches.MoveNext()) break;
+                            list.BatchBegin(step, new Dictionary<string, double> { ["batch"] = step });
+                            var b = batches.Current;
+                            var weight = b.SampleWeight;
+                            if (classWeight is not null)
+                            {
+                                if (weight is not null)
+                                    throw new ArgumentException("You cannot use `classWeight` and `sampleWeight` at the same time.", nameof(classWeight));
+                                weight = ClassWeights(b.Targets[0], classWeight);
+                            }
+                            TrainStep(b.Inputs, b.Targets, weight);
+                        }
+                        logs = CurrentLogs();
+                        list.BatchEnd(step, logs);
+                        step++;
+                    }
+                }
+                if (step == 0)
+                    throw new InvalidOperationException($"The training data produced no batches in epoch {epoch + 1}; check that it is not empty.");
+                epochLogs = new Dictionary<string, double>(logs, StringComparer.Ordinal);
+                if (validationData is not null && (epoch + 1) % validationFreq == 0 && !StopTraining)
+                {
+                    var val = EvaluateCore(validationData, null);
+                    foreach (var (k, v) in val) epochLogs["val_" + k] = v;
+                }
+                list.EpochEnd(epoch, epochLogs);
+            }
+            list.TrainEnd(epochLogs);
+        }
+        finally
+        {
+            Network.train(wasTraining);
+        }
+        return history;
+    }
+
+    private static void CheckCounts(IReadOnlyList<Tensor> x, IReadOnlyList<Tensor> y)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+    }
+
+    /// <summary>Keras's class weights: per sample, the weight of its class (argmax of one-hot rows, else the label); 1 for unlisted classes.</summary>
+    public static Tensor ClassWeights(Tensor target, IReadOnlyDictionary<int, double> classWeight)
+    {
+        var labels = target.dim() > 1 && target.shape[^1] != 1 ? target.argmax(-1)
+            : target.dim() > 1 ? target.squeeze(-1) : target;
+        if (labels.is_floating_point()) labels = labels.round();
+        var ints = labels.to_type(ScalarType.Int64).cpu();
+        if (ints.dim() > 1) throw new ArgumentException("`classWeight` not supported for targets of rank 3 or more.", nameof(target));
+        var max = Math.Max(ints.numel() == 0 ? 0 : ints.max().item<long>(), classWeight.Count == 0 ? 0 : classWeight.Keys.Max());
+        var table = Enumerable.Repeat(1.0f, (int)max + 1).ToArray();
+        foreach (var (k, v) in classWeight)
+            if (k >= 0) table[k] = (float)v;
+        var lookup = torch.tensor(table);
+        return lookup.index_select(0, ints.clamp_min(0)).to(target.device);
+    }
+
+    /// <summary>One optimizer step on a batch (Keras's <c>train_on_batch</c> without resetting metrics); returns the batch loss.</summary>
+    public double TrainStep(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> targets, Tensor? sampleWeight = null)
+    {
+        using var scope = NewDisposeScope();
+        var device = Network.Device.ToTorch();
+        Network.train();
+        Network.zero_grad();
+        var xs = inputs.Select(t => t.to(device)).ToList();
+        var ys = targets.Select(t => t.to(device)).ToList();
+        var sw = sampleWeight?.to(device);
+        var predictions = Network.Forward(xs);
+        var loss = TotalLoss(ys, predictions, sw) + Network.RegularizationLoss();
+        loss.backward();
+        Optimizer.Apply(trainable.Select(w => w.Parameter.grad).ToList());
+        Network.ApplyConstraints();
+        var value = loss.item<float>();
+        lossTracker.UpdateValue(value, inputs[0].shape[0]);
+        using (no_grad())
+        {
+            foreach (var (o, m) in metrics) m.UpdateState(ys[o], predictions[o].detach(), sw);
+        }
+        return value;
+    }
+
+    /// <summary>Keras's <c>train_on_batch</c>: one step; returns the loss and metrics of that batch alone.</summary>
+    public IReadOnlyDictionary<string, double> TrainOnBatch(Tensor x, Tensor y, Tensor? sampleWeight = null)
+    {
+        ResetMetrics();
+        TrainStep([x], [y], sampleWeight);
+        return CurrentLogs();
+    }
+
+    private Tensor TotalLoss(IReadOnlyList<Tensor> targets, IReadOnlyList<Tensor> predictions, Tensor? sampleWeight)
+    {
+        if (targets.Count != predictions.Count)
+            throw new ArgumentException($"Model '{Network.Declaration.Name}' has {predictions.Count} outputs but {targets.Count} targets were given.");
+        Tensor? total = null;
+        for (var i = 0; i < predictions.Count; i++)
+        {
+            var l = Losses[i].Compute(targets[i], predictions[i], sampleWeight);
+            if (l.dim() > 0) l = l.mean();
+            l = LossWeights[i] == 1.0 ? l : l * LossWeights[i];
+            total = total is null ? l : total + l;
+        }
+        return total!;
+    }
+
+    private void ResetMetrics()
+    {
+        lossTracker.ResetState();
+        foreach (var (_, m) in metrics) m.ResetState();
+    }
+
+    private Dictionary<string, double> CurrentLogs()
+    {
+        var logs = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (o, m) in metrics) logs[MetricKey(o, m)] = m.Result();
+        logs["loss"] = lossTracker.Result();
+        return logs;
+    }
+
+    // ---------------------------------------------------------------- evaluate / predict
+
+    /// <summary>Keras's <c>evaluate</c> (as <c>return_dict=True</c>): the loss and metrics over all of <paramref name="x"/>, in inference mode.</summary>
+    public IReadOnlyDictionary<string, double> Evaluate(Tensor x, Tensor y, int batchSize = 32, Verbose verbose = default,
+        Tensor? sampleWeight = null, IEnumerable<Callback>? callbacks = null) =>
+        Evaluate([x], [y], batchSize, verbose, sampleWeight, callbacks);
+
+    /// <summary>Keras's <c>evaluate</c> for several inputs/outputs.</summary>
+    public IReadOnlyDictionary<string, double> Evaluate(IReadOnlyList<Tensor> x, IReadOnlyList<Tensor> y, int batchSize = 32,
+        Verbose verbose = default, Tensor? sampleWeight = null, IEnumerable<Callback>? callbacks = null) =>
+        Evaluate(new TensorDataset(x, y, batchSize, false, sampleWeight), verbose, callbacks);
+
+    /// <summary>Keras's <c>evaluate</c> on a batch source.</summary>
+    public IReadOnlyDictionary<string, double> Evaluate(IBatchSource data, Verbose verbose = default, IEnumerable<Callback>? callbacks = null)
+    {
+        var list = new CallbackList((callbacks ?? []).ToList());
+        list.SetContext(this, new Dictionary<string, int> { ["steps"] = data.StepsPerEpoch, ["verbose"] = verbose.Resolve() });
+        var clock = Stopwatch.StartNew();
+        var logs = EvaluateCore(data, list);
+        var level = verbose.Resolve();
+        if (level > 0)
+        {
+            var bar = new ProgbarLogger(level);
+            bar.EvaluationLine(data.StepsPerEpoch, clock.Elapsed.TotalSeconds, logs);
+        }
+        return logs;
+    }
+
+    private Dictionary<string, double> EvaluateCore(IBatchSource data, CallbackList? callbacks)
+    {
+        var wasTraining = Network.training;
+        Network.eval();
+        ResetMetrics();
+        try
+        {
+            callbacks?.TestBegin(new Dictionary<string, double>());
+            var device = Network.Device.ToTorch();
+            var step = 0;
+            using var batches = data.Batches(0).GetEnumerator();
+            while (step < data.StepsPerEpoch)
+            {
+                using (var scope = NewDisposeScope())
+                using (no_grad())
+                {
+                    if (!batches.MoveNext()) break;
+                    var b = batches.Current;
+                    var ys = b.Targets.Select(t => t.to(device)).ToList();
+                    var sw = b.SampleWeight?.to(device);
+                    var predictions = Network.Forward(b.Inputs.Select(t => t.to(device)).ToList());
+                    var loss = TotalLoss(ys, predictions, sw) + Network.RegularizationLoss();
+                    lossTracker.UpdateValue(loss.item<float>(), b.Size);
+                    foreach (var (o, m) in metrics) m.UpdateState(ys[o], predictions[o], sw);
+                }
+                callbacks?.TestBatchEnd(step, CurrentLogs());
+                step++;
+            }
+            var logs = CurrentLogs();
+            callbacks?.TestEnd(logs);
+            return logs;
+        }
+        finally
+        {
+            Network.train(wasTraining);
+        }
+    }
+
+    /// <summary>Keras's <c>predict</c>: inference in batches; returns a CPU tensor.</summary>
+    public Tensor Predict(Tensor x, int batchSize = 32) => Predict([x], batchSize)[0];
+
+    /// <summary>Keras's <c>predict</c> for several inputs/outputs; one CPU tensor per output.</summary>
+    public IReadOnlyList<Tensor> Predict(IReadOnlyList<Tensor> x, int batchSize = 32)
+    {
+        if (batchSize <= 0) throw new ArgumentException($"Expected argument 'batchSize' to be a positive integer. Received: batchSize={batchSize}.", nameof(batchSize));
+        var wasTraining = Network.training;
+        Network.eval();
+        try
+        {
+            var device = Network.Device.ToTorch();
+            var n = x[0].shape[0];
+            var parts = new List<List<Tensor>>();
+            for (long start = 0; start < n; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                using var _ = no_grad();
+                var len = Math.Min(batchSize, n - start);
+                var outs = Network.Forward(x.Select(t => t.narrow(0, start, len).to(device)).ToList());
+                parts.Add(outs.Select(o => o.cpu().MoveToOuterDisposeScope()).ToList());
+            }
+            var outputs = Network.Declaration.OutputShapes.Count;
+            var result = Enumerable.Range(0, outputs).Select(i => torch.cat(parts.Select(p => p[i]).ToList(), 0)).ToList();
+            foreach (var p in parts) foreach (var t in p) t.Dispose();
+            return result;
+        }
+        finally
+        {
+            Network.train(wasTraining);
+        }
+    }
+
+    // ---------------------------------------------------------------- weights and checkpoints
+
+    /// <summary>A copy of every weight and buffer (Keras's <c>get_weights</c>), for <see cref="SetWeights"/>.</summary>
+    public WeightSnapshot GetWeights() => WeightSnapshot.Take(Network);
+
+    /// <summary>Puts back weights taken with <see cref="GetWeights"/>.</summary>
+    public void SetWeights(WeightSnapshot snapshot) => snapshot.Restore(Network);
+
+    /// <summary>
+    /// Writes a checkpoint: every weight (Keras names and layout), the optimizer's state per weight, its step count and
+    /// scalar state, and <paramref name="epoch"/> (the number of completed epochs, to pass as <c>initialEpoch</c> when resuming).
+    /// </summary>
+    public void SaveCheckpoint(string path, int epoch)
+    {
+        var tensors = new List<SafeTensor>();
+        tensors.AddRange(WeightFiles.Collect(Network).Select(t => t with { Name = "weights/" + t.Name }));
+        for (var i = 0; i < trainable.Count; i++)
+            foreach (var slot in Optimizer.SlotNames)
+                tensors.Add(SafeTensors.FromTensor($"optimizer/{trainable[i].Name}/{slot}", Optimizer.Slot(slot, i)));
+        var meta = new Dictionary<string, string>
+        {
+            ["format"] = "functional-checkpoint",
+            ["model"] = Network.Declaration.Name,
+            ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
+            ["optimizer"] = Optimizer.ClassName,
+            ["iterations"] = Optimizer.Iterations.ToString(CultureInfo.InvariantCulture),
+            ["learning_rate"] = Optimizer.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+        };
+        foreach (var (k, v) in Optimizer.ScalarState) meta["optimizer_state/" + k] = v.ToString("R", CultureInfo.InvariantCulture);
+        SafeTensors.Write(path, tensors, meta);
+    }
+
+    /// <summary>
+    /// Restores a checkpoint written by <see cref="SaveCheckpoint"/> (or <see cref="ModelCheckpoint"/>): weights, optimizer
+    /// state, step count and learning rate. Returns the completed epochs, to pass as <c>initialEpoch</c>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A corrupt or truncated file, a different optimizer, or weights that do not match the model.</exception>
+    public int LoadCheckpoint(string path)
+    {
+        var file = SafeTensors.Read(path);
+        if (!file.Metadata.TryGetValue("format", out var format) || format != "functional-checkpoint")
+            throw new InvalidDataException($"{path}: not a training checkpoint (no format=functional-checkpoint in its metadata); load weights-only files with LoadWeights.");
+        if (file.Metadata.TryGetValue("optimizer", out var opt) && opt != Optimizer.ClassName)
+            throw new InvalidDataException($"{path}: the checkpoint holds {opt} state, but the model is compiled with {Optimizer.ClassName}.");
+        var weights = file.Tensors.Where(t => t.Name.StartsWith("weights/", StringComparison.Ordinal))
+            .Select(t => t with { Name = t.Name["weights/".Length..] }).ToList();
+        var slots = file.Tensors.Where(t => t.Name.StartsWith("optimizer/", StringComparison.Ordinal)).ToDictionary(t => t.Name);
+        var others = file.Tensors.Where(t => !t.Name.StartsWith("weights/", StringComparison.Ordinal) && !t.Name.StartsWith("optimizer/", StringComparison.Ordinal)).ToList();
+        if (others.Count > 0)
+            throw new InvalidDataException($"{path}: unexpected tensors in a checkpoint: {string.Join(", ", others.Select(t => t.Name))}.");
+        // Validate everything before changing anything.
+        var plan = WeightFiles.Plan(Network, new SafeTensorsFile(weights, file.Metadata), path);
+        var slotPlan = new List<(Tensor Target, SafeTensor Stored)>();
+        for (var i = 0; i < trainable.Count; i++)
+            foreach (var slot in Optimizer.SlotNames)
+            {
+                var key = $"optimizer/{trainable[i].Name}/{slot}";
+                if (!slots.Remove(key, out var stored))
+                    throw new InvalidDataException($"{path}: missing optimizer state '{key}'.");
+                var target = Optimizer.Slot(slot, i);
+                if (!stored.Shape.SequenceEqual(target.shape))
+                    throw new InvalidDataException($"{path}: optimizer state '{key}' has shape {stored.ShapeText} but the model needs {SafeTensor.ShapeString(target.shape)}.");
+                slotPlan.Add((target, stored));
+            }
+        if (slots.Count > 0)
+            throw new InvalidDataException($"{path}: optimizer state for weights the model does not have: {string.Join(", ", slots.Keys)}.");
+        long iterations = 0;
+        if (file.Metadata.TryGetValue("iterations", out var it) && !long.TryParse(it, NumberStyles.Integer, CultureInfo.InvariantCulture, out iterations))
+            throw new InvalidDataException($"{path}: corrupt metadata: iterations='{it}'.");
+        var epoch = 0;
+        if (file.Metadata.TryGetValue("epoch", out var ep) && !int.TryParse(ep, NumberStyles.Integer, CultureInfo.InvariantCulture, out epoch))
+            throw new InvalidDataException($"{path}: corrupt metadata: epoch='{ep}'.");
+        WeightFiles.Apply(plan);
+        using (no_grad())
+            foreach (var (target, stored) in slotPlan)
+            {
+                using var scope = NewDisposeScope();
+                target.copy_(SafeTensors.ToTensor(stored).to(target.dtype).to(target.device));
+            }
+        Optimizer.Iterations = iterations;
+        if (Optimizer.Schedule is null && file.Metadata.TryGetValue("learning_rate", out var lr)
+            && double.TryParse(lr, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate))
+            Optimizer.LearningRate = rate;
+        var scalar = file.Metadata.Where(kv => kv.Key.StartsWith("optimizer_state/", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key["optimizer_state/".Length..], kv => double.Parse(kv.Value, CultureInfo.InvariantCulture));
+        Optimizer.RestoreScalarState(scalar);
+        return epoch;
+    }
+}
+
+/// <summary>Keras's <c>compile</c> and the training entry points on built networks.</summary>
+public static class TrainingExtensions
+{
+    private static readonly ConditionalWeakTable<BuiltNetwork, CompiledModel> Compiled = new();
+
+    /// <summary>
+    /// Keras's <c>compile</c>: attaches an optimizer (a value or a name such as <c>"adam"</c>), a loss (or one per output) and
+    /// metrics (names such as <c>"accuracy"</c> or values). Returns the compiled model; the network's
+    /// <c>Fit</c>/<c>Evaluate</c>/<c>Predict</c> extension methods use it too.
+    /// </summary>
+    public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, Loss loss, IEnumerable<Metric>? metrics = null) =>
+        network.Compile(optimizer, [loss], metrics is null ? null : [metrics.ToList()], null);
+
+    /// <summary>Keras's <c>compile</c> with metric names, e.g. <c>Compile("adam", "sparse_categorical_crossentropy", "accuracy")</c>.</summary>
+    public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, Loss loss, params string[] metrics) =>
+        network.Compile(optimizer, [loss], [metrics.Select(Training.Metrics.Get).ToList()], null);
+
+    /// <summary>Keras's <c>compile</c> for several outputs: a loss per output (or one for all), metrics per output, loss weights.</summary>
+    public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, IReadOnlyList<Loss> losses,
+        IReadOnlyList<IReadOnlyList<Metric>>? metrics, IReadOnlyList<double>? lossWeights)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(losses);
+        if (optimizer.Built)
+            throw new ArgumentException($"This {optimizer.ClassName} optimizer already holds state for another model; create a new one.", nameof(optimizer));
+        var compiled = new CompiledModel(network, optimizer, losses, lossWeights, metrics ?? [[]]);
+        Compiled.AddOrUpdate(network, compiled);
+        return compiled;
+    }
+
+    /// <summary>The latest compiled configuration of <paramref name="network"/>.</summary>
+    /// <exception cref="InvalidOperationException">Not compiled (Keras: "You must call `compile()` before using the model.").</exception>
+    public static CompiledModel GetCompiled(this BuiltNetwork network) =>
+        Compiled.TryGetValue(network, out var c) ? c
+            : throw new InvalidOperationException($"You must call Compile() before training or evaluating model '{network.Declaration.Name}'.");
+
+    /// <summary>Keras's <c>fit</c> on the compiled network; see <see cref="CompiledModel.Fit(Tensor, Tensor, int, int, Verbose, IEnumerable{Callback}?, double, ValidationData?, bool, IReadOnlyDictionary{int, double}?, Tensor?, int, int?, int?, int)"/>.</summary>
+    public static History Fit(this BuiltNetwork network, Tensor x, Tensor y, int batchSize = 32, int epochs = 1, Verbose verbose = default,
+        IEnumerable<Callback>? callbacks = null, double validationSplit = 0.0, ValidationData? validationData = null,
+        bool shuffle = true, IReadOnlyDictionary<int, double>? classWeight = null, Tensor? sampleWeight = null,
+        int initialEpoch = 0, int? stepsPerEpoch = null, int? validationBatchSize = null, int validationFreq = 1) =>
+        network.GetCompiled().Fit(x, y, batchSize, epochs, verbose, callbacks, validationSplit, validationData, shuffle, classWeight,
+            sampleWeight, initialEpoch, stepsPerEpoch, validationBatchSize, validationFreq);
+
+    /// <summary>Keras's <c>evaluate</c> on the compiled network.</summary>
+    public static IReadOnlyDictionary<string, double> Evaluate(this BuiltNetwork network, Tensor x, Tensor y, int batchSize = 32,
+        Verbose verbose = default, Tensor? sampleWeight = null) =>
+        network.GetCompiled().Evaluate(x, y, batchSize, verbose, sampleWeight);
+}
