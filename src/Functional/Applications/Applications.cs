@@ -19,8 +19,9 @@ namespace Functional;
 /// message starts with the application's name), checked in Keras's order before anything is declared.</para>
 /// <para><b>Weights.</b> <c>weights: null</c> (the default here) initialises every weight with Keras's initializers when the
 /// model is built. <c>weights: "path"</c> names a weights file saved by this library, whose entries carry Keras's weight
-/// names (<c>conv1_conv/kernel</c>, …); the path must exist, and the model is marked so that building it loads the file
-/// (<see cref="WeightsFile"/>). <c>weights: "imagenet"</c> — Keras's default — would download Keras's pretrained ImageNet
+/// names (<c>conv1_conv/kernel</c>, …); the path must exist, and the model is marked so that building it
+/// (<c>BuiltGraph.Build</c>) loads the file (<see cref="WeightsFile"/>) — every name and shape is checked, and a file saved
+/// from another network is rejected naming the weights that differ. <c>weights: "imagenet"</c> — Keras's default — would download Keras's pretrained ImageNet
 /// weights from the internet, which this library cannot do: there is no model hub here. Every Keras check on the
 /// arguments is still applied for <c>"imagenet"</c> (classes, input shape, alpha, classifier activation), and then a
 /// <see cref="NotSupportedException"/> says so.</para>
