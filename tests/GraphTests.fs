@@ -451,6 +451,16 @@ let tests =
                 Expect.contains (outer.Weights |> Seq.map (fun w -> w.Name)) "encoder/dense/kernel" "nested weights are prefixed"
             }
 
+            test "a shared layer used on inputs of different shapes is declared (its weights fit) but not built, with a clear message" {
+                torchReady 19
+                let a, b = G.Input(8, 8, 3), G.Input(6, 6, 3)
+                let shared = Conv2D(4, 3, padding = "same")
+                let m = Model([ a; b ], [ shared.Call a; shared.Call b ])
+                Expect.equal m.ParameterCount (int64 (3 * 3 * 3 * 4 + 4)) "one kernel"
+                throwsWith<NotSupportedException> [ "Conv2D 'conv2d' is shared"; "(None, 8, 8, 3)"; "(None, 6, 6, 3)" ] (fun () ->
+                    BuiltGraph.Build m |> ignore)
+            }
+
             test "a built graph rejects the wrong number or shape of inputs, naming the expected shape" {
                 torchReady 18
                 use built = BuiltGraph.Build(twoInTwoOut ())

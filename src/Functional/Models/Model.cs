@@ -82,7 +82,7 @@ public sealed class GraphLayer : IEquatable<GraphLayer>
     public bool IsInput => Operation is Input;
 
     /// <summary>The unique name within the model.</summary>
-    public string Name => Operation is IModel m ? m.Name : ((Layer)Operation).Name!;
+    public string Name => Graph.NameOf(Operation)!;
 
     /// <summary>Keras's class name: the layer's, or <c>Functional</c>/<c>Sequential</c> for a nested model.</summary>
     public string ClassName => Operation is IModel m ? Graph.ClassNameOf(m) : ((Layer)Operation).ClassName;
@@ -253,29 +253,18 @@ public sealed class Model : IModel, IEquatable<Model>
                 if (!inputNodes.Add(t.Node))
                     throw new ArgumentException($"The same input {t} is passed twice in the model's inputs.", nameof(inputs));
 
-            // Collect every node the outputs depend on; an input node that is not a model input means the graph is disconnected.
-            var nodes = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-            var stack = new Stack<(Node Node, int Output)>();
-            for (var o = 0; o < outs.Count; o++) stack.Push((outs[o].Node, o));
+            // Every node the outputs depend on, and the model's inputs (validation reports inputs that reach no output,
+            // and outputs that depend on an input the model was not given).
+            var nodes = new HashSet<Node>(inputNodes, ReferenceEqualityComparer.Instance);
+            var visited = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+            var stack = new Stack<Node>(outs.Select(t => t.Node));
             while (stack.Count > 0)
             {
-                var (node, output) = stack.Pop();
-                if (!nodes.Add(node)) continue;
-                if (node.IsInput)
-                {
-                    if (!inputNodes.Contains(node))
-                        throw new ArgumentException(
-                            $"Graph disconnected: output {output} ({outs[output]}) depends on {node.Describe()} of shape {node.Outputs[0].Shape}, " +
-                            "which is not among the model's inputs. Pass it in the inputs.", nameof(inputs));
-                    continue;
-                }
-                foreach (var t in node.Inputs) stack.Push((t.Node, output));
+                var node = stack.Pop();
+                if (!visited.Add(node)) continue;
+                nodes.Add(node);
+                foreach (var t in node.Inputs) stack.Push(t.Node);
             }
-            for (var i = 0; i < ins.Count; i++)
-                if (!nodes.Contains(ins[i].Node))
-                    throw new ArgumentException(
-                        $"Input {i} ({ins[i].Node.Describe()} of shape {ins[i].Shape}) does not reach any output of the model. Remove it or connect it.",
-                        nameof(inputs));
 
             // Operations in order of first use; Keras names unnamed layers in the order they are created and called.
             var ordered = nodes.OrderBy(n => n.Sequence).ToList();
@@ -304,7 +293,7 @@ public sealed class Model : IModel, IEquatable<Model>
 /// <summary>A named operation (layer record with its name, input record, or nested model) and the inputs of each of its applications.</summary>
 internal sealed record WiredOperation(object Operation, IReadOnlyList<IReadOnlyList<TensorRef>> Nodes)
 {
-    public string Name => Operation is IModel m ? m.Name : ((Layer)Operation).Name ?? "";
+    public string Name => Graph.NameOf(Operation) ?? "";
     public static WiredOperation Of(GraphLayer layer) =>
         new(layer.Operation, layer.Nodes.Select(n => (IReadOnlyList<TensorRef>)n.Inputs).ToList());
 }

@@ -160,7 +160,7 @@ public static class ModelConfig
             var cls = ConfigValues.Text(e["class_name"], $"{at}.class_name", "a layer class name");
             object op = cls is "Sequential" or "Functional" or "Model" ? Deserialize(e, at) : LayerConfig.Deserialize(e, at);
             var entryName = e["name"] is { } en ? ConfigValues.Text(en, $"{at}.name", "a string") : null;
-            var ownName = op is IModel m ? m.Name : ((Layer)op).Name;
+            var ownName = Graph.NameOf(op);
             if (entryName is not null && ownName is not null && entryName != ownName)
                 throw new ModelConfigException($"{at}.name", $"the entry is named '{entryName}' but its config names it '{ownName}'.");
             var resolved = entryName ?? ownName ?? throw new ModelConfigException(at, "missing field 'name' (graph layers are wired by name).");

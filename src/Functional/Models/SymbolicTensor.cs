@@ -73,12 +73,7 @@ public sealed class Node
     /// <summary>Creation order: names and node indices follow it, as Keras's follow the order of calls.</summary>
     internal long Sequence { get; }
 
-    internal string Describe() => Operation switch
-    {
-        Layer l => l.Describe(),
-        IModel m => $"{Graph.ClassNameOf(m)} '{m.Name}'",
-        _ => Operation.ToString() ?? "?",
-    };
+    internal string Describe() => Graph.Describe(Operation);
 }
 
 /// <summary>
@@ -143,6 +138,9 @@ public static class Graph
         Sequential => "Sequential",
         _ => model.GetType().Name,
     };
+
+    /// <summary>The name of a layer or model (null for a layer not yet named by a model).</summary>
+    internal static string? NameOf(object operation) => operation is IModel m ? m.Name : (operation as Layer)?.Name;
 
     internal static string Describe(object operation) => operation switch
     {
