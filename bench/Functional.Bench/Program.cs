@@ -11,6 +11,7 @@ using Functional.Data;
 using Functional.Layers;
 using Functional.Models;
 using Functional.Torch;
+using Functional.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -96,6 +97,14 @@ static class Bench
                 [("ours channels_last", () => OursStep(Cnn(true), digits, batch, "nhwc")),
                  ("ours channels_first", () => OursStep(Cnn(false), digits, batch, "nchw")),
                  ("hand", () => HandStep(HandCnn(), digits, batch, "nchw"))], results, ratios);
+            // (a) as users train: compile + the compiled step (Keras-exact Adam, loss, accuracy metric) and fit over
+            // whole epochs, against the hand loop over the same batches.
+            Compare($"cnn compiled step b{batch}", rounds, quick ? 2 : (batch == 64 ? 8 : 3),
+                [("ours compiled step", () => OursCompiledStep(Cnn(true), digits, batch, "nhwc")),
+                 ("hand", () => HandStep(HandCnn(), digits, batch, "nchw"))], results, ratios);
+            Compare($"cnn fit epoch b{batch} (per step)", quick ? 3 : 7, 1,
+                [("ours fit", () => OursFitEpoch(Cnn(true), digits, batch, "nhwc", quick ? 4 : 16)),
+                 ("hand loop", () => HandEpoch(HandCnn(), digits, batch, "nchw", quick ? 4 : 16))], results, ratios, perStepDivisor: quick ? 4 : 16);
             Compare($"cnn infer b{batch}", rounds, quick ? 3 : (batch == 64 ? 15 : 5),
                 [("ours channels_last", () => OursInfer(Cnn(true), digits, batch, "nhwc")),
                  ("ours channels_first", () => OursInfer(Cnn(false), digits, batch, "nchw")),
@@ -116,7 +125,7 @@ static class Bench
 
     // A variant is a factory returning a step action (set-up is outside the timing).
     static void Compare(string name, int rounds, int stepsPerBlock, (string Name, Func<Action> Make)[] variants,
-        List<Result> results, List<Ratio> ratios)
+        List<Result> results, List<Ratio> ratios, int perStepDivisor = 1)
     {
         var steps = variants.Select(v => v.Make()).ToArray();
         foreach (var s in steps) for (var i = 0; i < 3; i++) s();        // warm-up
@@ -127,7 +136,7 @@ static class Bench
                 var order = (r % 2 == 0) ? v : steps.Length - 1 - v;     // alternate the order each round
                 var sw = Stopwatch.StartNew();
                 for (var i = 0; i < stepsPerBlock; i++) steps[order]();
-                times[order].Add(sw.Elapsed.TotalMilliseconds / stepsPerBlock);
+                times[order].Add(sw.Elapsed.TotalMilliseconds / stepsPerBlock / perStepDivisor);
             }
         var hand = times[^1];
         for (var v = 0; v < variants.Length; v++)
@@ -165,6 +174,45 @@ static class Bench
             loss.backward();
             opt.step();
             _ = loss.item<float>();
+        };
+    }
+
+    static Action OursCompiledStep(Sequential model, DigitSet digits, int batch, string layout)
+    {
+        torch.manual_seed(1);
+        var net = BuiltModel.Build(model);
+        var compiled = net.Compile(new Adam(), new SparseCategoricalCrossentropy(), "accuracy");
+        var (x, y) = Batch(digits, batch, layout, 0);
+        return () => compiled.TrainStep([x], [y]);
+    }
+
+    // One epoch of `fit` over `steps` batches (no shuffle, silent), against the same batches in a hand loop.
+    static Action OursFitEpoch(Sequential model, DigitSet digits, int batch, string layout, int steps)
+    {
+        torch.manual_seed(1);
+        var net = BuiltModel.Build(model);
+        var compiled = net.Compile(new Adam(), new SparseCategoricalCrossentropy(), "accuracy");
+        var (x, y) = Batch(digits, batch * steps, layout, 0);
+        return () => compiled.Fit(x, y, batchSize: batch, epochs: 1, verbose: 0, shuffle: false);
+    }
+
+    static Action HandEpoch(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout, int steps)
+    {
+        torch.manual_seed(1);
+        var opt = optim.Adam(net.parameters(), lr: 1e-3, eps: 1e-7);
+        var (x, y) = Batch(digits, batch * steps, layout, 0);
+        net.train();
+        return () =>
+        {
+            for (var s = 0; s < steps; s++)
+            {
+                using var scope = NewDisposeScope();
+                opt.zero_grad();
+                var loss = Loss(net.call(x.narrow(0, s * batch, batch)), y.narrow(0, s * batch, batch));
+                loss.backward();
+                opt.step();
+                _ = loss.item<float>();
+            }
         };
     }
 
