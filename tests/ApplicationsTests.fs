@@ -49,15 +49,41 @@ let kerasCases =
       case "DenseNet201" (fun top p -> Applications.DenseNet201(includeTop = top, pooling = pool p)) "densenet201" 20_242_984L 229_056L 18_321_984L 1920
       case "EfficientNetB0" (fun top p -> Applications.EfficientNetB0(includeTop = top, pooling = pool p)) "efficientnetb0" 5_330_571L 42_023L 4_049_571L 1280 ]
 
-/// The rounded sizes of Keras's applications table for the variants whose exact summary counts are not asserted above.
-let roundedCases =
-    [ "EfficientNetB1", (fun () -> Applications.EfficientNetB1()), 7.9
-      "EfficientNetB2", (fun () -> Applications.EfficientNetB2()), 9.2
-      "EfficientNetB3", (fun () -> Applications.EfficientNetB3()), 12.3
-      "EfficientNetB4", (fun () -> Applications.EfficientNetB4()), 19.5
-      "EfficientNetB5", (fun () -> Applications.EfficientNetB5()), 30.6
-      "EfficientNetB6", (fun () -> Applications.EfficientNetB6()), 43.3
-      "EfficientNetB7", (fun () -> Applications.EfficientNetB7()), 66.7 ]
+/// The larger EfficientNets: the exact sizes of Keras's applications table.
+let efficientNetCases =
+    [ "EfficientNetB1", (fun () -> Applications.EfficientNetB1()), 7_856_239L
+      "EfficientNetB2", (fun () -> Applications.EfficientNetB2()), 9_177_569L
+      "EfficientNetB3", (fun () -> Applications.EfficientNetB3()), 12_320_535L
+      "EfficientNetB4", (fun () -> Applications.EfficientNetB4()), 19_466_823L
+      "EfficientNetB5", (fun () -> Applications.EfficientNetB5()), 30_562_527L
+      "EfficientNetB6", (fun () -> Applications.EfficientNetB6()), 43_265_143L
+      "EfficientNetB7", (fun () -> Applications.EfficientNetB7()), 66_658_687L ]
+
+/// Keras's len(model.weights) for each application (include_top=True): every kernel, bias and statistic counted once.
+let kerasWeightCounts: (string * (unit -> Model) * int) list =
+    [ "Xception", (fun () -> Applications.Xception()), 236
+      "ResNet50", (fun () -> Applications.ResNet50()), 320
+      "ResNet50V2", (fun () -> Applications.ResNet50V2()), 272
+      "ResNet101", (fun () -> Applications.ResNet101()), 626
+      "ResNet101V2", (fun () -> Applications.ResNet101V2()), 544
+      "ResNet152", (fun () -> Applications.ResNet152()), 932
+      "ResNet152V2", (fun () -> Applications.ResNet152V2()), 816
+      "DenseNet121", (fun () -> Applications.DenseNet121()), 606
+      "DenseNet169", (fun () -> Applications.DenseNet169()), 846
+      "DenseNet201", (fun () -> Applications.DenseNet201()), 1006
+      "InceptionV3", (fun () -> Applications.InceptionV3()), 378
+      "InceptionResNetV2", (fun () -> Applications.InceptionResNetV2()), 898
+      "MobileNet", (fun () -> Applications.MobileNet()), 137
+      "MobileNetV2", (fun () -> Applications.MobileNetV2()), 262
+      "EfficientNetB0", (fun () -> Applications.EfficientNetB0()), 314
+      "EfficientNetB1", (fun () -> Applications.EfficientNetB1()), 442
+      "EfficientNetB7", (fun () -> Applications.EfficientNetB7()), 1040 ]
+
+/// The number of weight tensors a declared model creates (Keras's len(model.weights)).
+let weightCount (m: Model) =
+    m.Operations |> Seq.sumBy (fun o -> match o.Layer with
+                                        | null -> 0
+                                        | l -> l.Parameters(o.Nodes.[0].InputShapes).Count)
 
 let private conv k cin cout = int64 (k * k * cin * cout + cout)
 let private dense cin cout = int64 (cin * cout + cout)
@@ -147,10 +173,16 @@ let declarations =
                 }
         ]
 
-        test "larger variants match the rounded sizes of Keras's applications table" {
-            for app, build, millions in roundedCases do
+        test "EfficientNetB1 to B7 have the exact sizes of Keras's applications table" {
+            for app, build, total in efficientNetCases do
                 let m: Model = build ()
-                Expect.floatClose Accuracy.high (Math.Round(float m.ParameterCount / 1e6, 1)) millions app
+                Expect.equal m.ParameterCount total app
+        }
+
+        test "every application has as many weight tensors as Keras's len(model.weights)" {
+            for app, build, count in kerasWeightCounts do
+                Expect.equal (weightCount (build ())) count app
+            Expect.equal (weightCount (Applications.VGG16())) 32 "VGG16: a kernel and a bias for 16 layers"
         }
 
         test "ResNet101V2 and ResNet152V2 have the exact sizes of Keras's applications table" {
