@@ -451,3 +451,20 @@ type Layers =
     static member softmax(?axis: IntTuple, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Softmax(?axis = axis, Name = Option.toObj name, Trainable = defaultArg trainable true))
+
+    /// Keras `Rescaling`: `x · scale + offset`, e.g. `rescaling (FloatTuple(1.0 / 255.0))`.
+    static member rescaling(scale: FloatTuple, ?offset: FloatTuple, ?name: string, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            Rescaling(scale, ?offset = offset, Name = Option.toObj name, Trainable = defaultArg trainable true))
+
+    /// Keras `Normalization`: `(x − mean) / √variance` per index of `axis` (statistics as weights unless given).
+    static member normalization(?axis: IntTuple, ?mean: FloatTuple, ?variance: FloatTuple, ?invert: bool, ?name: string,
+                                ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            Normalization(?axis = axis, ?mean = mean, ?variance = variance, ?invert = invert, Name = Option.toObj name,
+                          Trainable = defaultArg trainable true))
+
+    /// Inception-ResNet-v2's `CustomScaleLayer`: `inputs[0] + inputs[1] · scale`; apply it to two tensors with `Graph.merge`.
+    static member customScaleLayer(scale: float, ?name: string, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            CustomScaleLayer(scale, Name = Option.toObj name, Trainable = defaultArg trainable true))

@@ -50,6 +50,7 @@ let candidates (t: Type) : obj list =
         [ SidePairs 1; SidePairs.Symmetric(1, 2); SidePairs.Symmetric(1, 2, 3); SidePairs.FromPairs(struct (1, 2), struct (3, 4))
           SidePairs.FromPairs(struct (1, 0), struct (0, 1), struct (2, 2)) ] |> List.map box
     elif t = typeof<Shape> then [ Shape 2; Shape(2, 3) ] |> List.map box
+    elif t = typeof<FloatTuple> then [ FloatTuple 0.5; FloatTuple.List(1.0, 2.0, 3.0); FloatTuple.List 2.0 ] |> List.map box
     else []
 
 /// The constructor configs are read through: the public one with the most parameters.

@@ -35,6 +35,7 @@ public sealed class BuiltGraph : BuiltNetwork
 
     /// <summary>Builds <paramref name="model"/> on <paramref name="device"/> (the CPU by default), initialising weights as Keras does.</summary>
     /// <exception cref="NotSupportedException">A shared layer is applied to inputs of different shapes (its module is built for one shape).</exception>
+    /// <exception cref="InvalidDataException">The model was declared by <see cref="Applications"/> with a weights file that does not match it (named in the message).</exception>
     public static BuiltGraph Build(Model model, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -61,6 +62,8 @@ public sealed class BuiltGraph : BuiltNetwork
             }
             var result = new BuiltGraph(model, device, built);
             result.eval();
+            // A model declared by Applications with weights: "path" comes with those weights (Keras's `model.load_weights(weights)`).
+            if (Applications.WeightsFile(model) is { } weightsFile) Saving.WeightFiles.LoadWeights(result, weightsFile);
             return result;
         }
         catch

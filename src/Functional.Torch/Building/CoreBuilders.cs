@@ -74,20 +74,33 @@ internal sealed class BuiltDropout : BuiltLayer
 {
     private readonly double rate;
     private readonly Generator? generator;
+    private readonly long[]? noiseShape;   // Keras's noise_shape with the batch axis, -1 = the input's size
 
     public BuiltDropout(Dropout layer, Shape input, BuildContext context) : base(layer, input)
     {
         rate = layer.Rate;
         // A seeded dropout draws its masks from its own generator, as Keras's seeded layers do.
         if (layer.Seed is { } s) generator = new Generator((ulong)s, context.TorchDevice);
+        if (layer.NoiseShape.Count > 0) noiseShape = layer.NoiseShape.Select(d => (long)d).ToArray();
     }
 
-    public override PhysicalLayout Layout => PhysicalLayout.Any;
+    // A noise shape is in the Keras layout, unless it broadcasts over every per-sample axis (then any layout will do).
+    public override PhysicalLayout Layout =>
+        noiseShape is null || noiseShape.Skip(1).All(d => d == 1) ? PhysicalLayout.Any : PhysicalLayout.Logical;
 
     public override Tensor forward(Tensor x)
     {
         if (!training || rate == 0) return x.alias();
         if (rate >= 1) return torch.zeros_like(x);
+        if (noiseShape is not null)
+        {
+            var shape = noiseShape.Select((d, i) => d == -1 ? x.shape[i] : d).ToArray();
+            if (shape[0] != 1 && shape[0] != x.shape[0])
+                throw new ArgumentException(
+                    $"{Layer.Describe()}: noiseShape has batch size {shape[0]}, but the batch has {x.shape[0]} samples; use -1 (None) for the batch axis.");
+            using var mask = torch.empty(shape, x.dtype, x.device).bernoulli_(1 - rate, generator);
+            return x * mask / (1 - rate);
+        }
         if (generator is null) return F.dropout(x, rate, training: true);
         using var keep = torch.empty_like(x).bernoulli_(1 - rate, generator);
         return x * keep / (1 - rate);

@@ -117,8 +117,32 @@ public sealed record Dropout : Layer
     /// <summary>Seed for the dropout mask; <c>null</c> uses the global generator.</summary>
     public int? Seed { get; init; }
 
+    /// <summary>
+    /// Keras's <c>noise_shape</c>: the shape of the keep/drop mask, <em>batch axis included</em>, broadcast against the input;
+    /// <c>-1</c> stands for Keras's <c>None</c> (that axis's size is taken from the input). E.g. <c>(-1, 1, 1, 1)</c> — Keras's
+    /// <c>(None, 1, 1, 1)</c> — drops whole samples of an image batch (EfficientNet's drop-connect). Not given by default: an
+    /// independent mask per element.
+    /// </summary>
+    public IntTuple NoiseShape
+    {
+        get;
+        init => field = value.All(d => d == -1 || d >= 1)
+            ? value
+            : throw ArgumentError("noiseShape", value, "a tuple of positive integers, with -1 for None (the input's size on that axis)");
+    }
+
     /// <inheritdoc />
-    public override Shape ComputeOutputShape(Shape input) => input;
+    public override Shape ComputeOutputShape(Shape input)
+    {
+        if (NoiseShape.Count == 0) return input;
+        if (NoiseShape.Count != input.Rank + 1)
+            throw ShapeError(input, null,
+                $"noiseShape={NoiseShape} has {NoiseShape.Count} entries, but the input has rank {input.Rank + 1} counting the batch axis.");
+        for (var d = 0; d < input.Rank; d++)
+            if (NoiseShape[d + 1] is var n && n != -1 && n != 1 && n != input[d])
+                throw ShapeError(input, d, $"noiseShape={NoiseShape} cannot broadcast against the input: {n} on an axis of size {input[d]}.");
+        return input;
+    }
 }
 
 /// <summary>Flattens each sample into one axis (Keras <c>Flatten</c>). No parameters.</summary>

@@ -211,6 +211,8 @@ internal static class ConfigValues
                 var pairs = p.IsPairs ? p : p.Expand(p.Count, describe, describe);
                 return new JsonArray([.. Enumerable.Range(0, pairs.Count).Select(i => (JsonNode?)new JsonArray(pairs[i].Before, pairs[i].After))]);
             case ActivationFunction a: return JsonValue.Create(a.Name);
+            case FloatTuple f when !f.IsGiven: return null;
+            case FloatTuple f: return f.IsScalar ? JsonValue.Create(f[0]) : new JsonArray([.. f.Select(v => (JsonNode?)JsonValue.Create(v))]);
             case Layer l: return LayerConfig.Serialize(l);
             case Delegate:
                 throw new NotSupportedException(
@@ -240,6 +242,7 @@ internal static class ConfigValues
         if (node is null)
         {
             if (type == typeof(IntTuple)) return default(IntTuple);
+            if (type == typeof(FloatTuple)) return default(FloatTuple);
             if (!declared.IsValueType || Nullable.GetUnderlyingType(declared) is not null) return null;
             throw Expected(path, Describe(type), node);
         }
@@ -264,6 +267,9 @@ internal static class ConfigValues
             return node is JsonArray a ? new IntTuple(a.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray())
                 : node.GetValueKind() == JsonValueKind.Number ? new IntTuple(Integer(node, path))
                 : throw Expected(path, "an integer or a list of integers", node);
+        if (type == typeof(FloatTuple))
+            return node is JsonArray fs ? FloatTuple.List([.. fs.Select((x, i) => (double)Read(x, typeof(double), $"{path}[{i}]")!)])
+                : new FloatTuple((double)Read(node, typeof(double), path)!);
         if (type == typeof(Shape))
             return node is JsonArray s ? Guard(path, () => new Shape(s.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray()))
                 : throw Expected(path, "a list of positive integers", node);
