@@ -69,7 +69,9 @@ static class Bench
         var x = all.narrow(0, offset, batch);
         var y = labels.narrow(0, offset, batch);
         x = layout switch { "nhwc" => x, "nchw" => x.permute(0, 3, 1, 2), _ => x.reshape(batch, 784) };
-        return (x.contiguous().MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope());
+        // A real row-major copy: a permuted one-channel batch would otherwise keep strides that libtorch reads as
+        // channels_last, sending the hand-written network down another (and, for some shapes, wrong) kernel path.
+        return (Layouts.Standard(x.contiguous()).MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope());
     }
 
     // ---- step benchmark -----------------------------------------------------------------------------------

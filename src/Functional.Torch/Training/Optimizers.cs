@@ -427,15 +427,18 @@ public class Adam : Optimizer
         var alpha = lr * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t));
         var m = Slot("momentum", i);
         var v = Slot("velocity", i);
-        m.add_((g - m) * (1 - Beta1));
-        v.add_((g.square() - v) * (1 - Beta2));
+        // In place, one temporary: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − α·m/(√v + ε) — Keras's update,
+        // written as libtorch's fused in-place kernels so the step costs what torch.optim.Adam's does.
+        m.mul_(Beta1).add_(g, alpha: 1 - Beta1);
+        v.mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
         if (Amsgrad)
         {
             var vHat = Slot("velocity_hat", i);
             vHat.copy_(torch.maximum(vHat, v));
             v = vHat;
         }
-        w.sub_(m * alpha / (v.sqrt() + Epsilon));
+        using var denominator = v.sqrt().add_(Epsilon);
+        w.addcdiv_(m, denominator, value: -alpha);
     }
 }
 
