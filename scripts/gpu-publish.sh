@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Publishes the test suite and the MNIST example, self-contained for linux-x64, WITHOUT the CPU libtorch natives,
+# Publishes the test suite, the MNIST example and the benchmark, self-contained for linux-x64, WITHOUT the CPU libtorch natives,
 # for a machine that has its own libtorch (e.g. a CUDA PyTorch's torch/lib) but no .NET ("bring your own libtorch").
 # Output: .gpu/functional.tar.xz (unpacks to publish/). On the target:
 #   tar xJf functional.tar.xz
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.gpu/publish
 rm -rf .gpu && mkdir -p .gpu
-for project in tests examples/Mnist; do
+for project in tests examples/Mnist bench/Functional.Bench; do
   dotnet publish "$project" -c Release -r linux-x64 --self-contained -o "$out" -p:GenerateDocumentationFile=false >/dev/null
 done
 # Drop exactly the files the CPU libtorch package ships; TorchSharp's own glue (libLibTorchSharp.so) stays.

@@ -17,6 +17,7 @@ using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
 var mode = args.FirstOrDefault(a => !a.StartsWith("--")) ?? "step";
+Bench.DeviceName = args.SkipWhile(a => a != "--device").Skip(1).FirstOrDefault() ?? "cpu";
 var quick = args.Contains("--quick");
 string? jsonPath = args.SkipWhile(a => a != "--json").Skip(1).FirstOrDefault();
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -32,6 +33,10 @@ return 0;
 
 static class Bench
 {
+    public static string DeviceName = "cpu";
+    static Functional.Torch.Device Dev => Functional.Torch.Device.Parse(DeviceName);
+    static torch.Device TorchDev => DeviceName.StartsWith("cuda") ? new torch.Device(DeviceName) : torch.CPU;
+
     // ---- models -------------------------------------------------------------------------------------------
     public static Sequential Cnn(bool channelsLast) => channelsLast
         ? new Sequential(new Input(28, 28, 1),
@@ -71,7 +76,7 @@ static class Bench
         x = layout switch { "nhwc" => x, "nchw" => x.permute(0, 3, 1, 2), _ => x.reshape(batch, 784) };
         // A real row-major copy: a permuted one-channel batch would otherwise keep strides that libtorch reads as
         // channels_last, sending the hand-written network down another (and, for some shapes, wrong) kernel path.
-        return (Layouts.Standard(x.contiguous()).MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope());
+        return (Layouts.Standard(x.contiguous()).to(TorchDev).MoveToOuterDisposeScope(), y.to(TorchDev).MoveToOuterDisposeScope());
     }
 
     // ---- step benchmark -----------------------------------------------------------------------------------
@@ -85,7 +90,7 @@ static class Bench
         var rounds = quick ? 5 : 15;
         var results = new List<Result>();
         var ratios = new List<Ratio>();
-        Console.WriteLine($"torch threads: {torch.get_num_threads()}, rounds: {rounds}, {Environment.ProcessorCount} cores, {RuntimeInfo()}");
+        Console.WriteLine($"device {DeviceName}, torch threads: {torch.get_num_threads()}, rounds: {rounds}, {Environment.ProcessorCount} cores, {RuntimeInfo()}");
 
         foreach (var batch in new[] { 64, 256 })
         {
@@ -156,7 +161,7 @@ static class Bench
     static Action OursStep(Sequential model, DigitSet digits, int batch, string layout)
     {
         torch.manual_seed(1);
-        var net = BuiltModel.Build(model);
+        var net = BuiltModel.Build(model, Dev);
         var opt = optim.Adam(net.TrainableParameters, lr: 1e-3);
         var (x, y) = Batch(digits, batch, layout, 0);
         return () => net.TrainStep(x, y, Loss, opt);
@@ -165,6 +170,7 @@ static class Bench
     static Action HandStep(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout)
     {
         torch.manual_seed(1);
+        net.to(TorchDev);
         var opt = optim.Adam(net.parameters(), lr: 1e-3);
         var (x, y) = Batch(digits, batch, layout, 0);
         net.train();
@@ -182,7 +188,7 @@ static class Bench
     static Action OursCompiledStep(Sequential model, DigitSet digits, int batch, string layout)
     {
         torch.manual_seed(1);
-        var net = BuiltModel.Build(model);
+        var net = BuiltModel.Build(model, Dev);
         var compiled = net.Compile(new Adam(), new SparseCategoricalCrossentropy(), "accuracy");
         var (x, y) = Batch(digits, batch, layout, 0);
         return () => compiled.TrainStep([x], [y]);
@@ -192,7 +198,7 @@ static class Bench
     static Action OursFitEpoch(Sequential model, DigitSet digits, int batch, string layout, int steps)
     {
         torch.manual_seed(1);
-        var net = BuiltModel.Build(model);
+        var net = BuiltModel.Build(model, Dev);
         var compiled = net.Compile(new Adam(), new SparseCategoricalCrossentropy(), "accuracy");
         var (x, y) = Batch(digits, batch * steps, layout, 0);
         return () => compiled.Fit(x, y, batchSize: batch, epochs: 1, verbose: 0, shuffle: false);
@@ -201,6 +207,7 @@ static class Bench
     static Action HandEpoch(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout, int steps)
     {
         torch.manual_seed(1);
+        net.to(TorchDev);
         var opt = optim.Adam(net.parameters(), lr: 1e-3, eps: 1e-7);
         var (x, y) = Batch(digits, batch * steps, layout, 0);
         net.train();
@@ -220,7 +227,7 @@ static class Bench
 
     static Action OursInfer(Sequential model, DigitSet digits, int batch, string layout)
     {
-        var net = BuiltModel.Build(model);
+        var net = BuiltModel.Build(model, Dev);
         net.eval();
         var (x, _) = Batch(digits, batch, layout, 0);
         return () =>
@@ -233,6 +240,7 @@ static class Bench
 
     static Action HandInfer(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout)
     {
+        net.to(TorchDev);
         net.eval();
         var (x, _) = Batch(digits, batch, layout, 0);
         return () =>
