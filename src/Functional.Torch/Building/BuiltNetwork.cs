@@ -42,9 +42,17 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     protected virtual IEnumerable<BuiltNetwork> NestedNetworks => [];
 
     /// <summary>Every weight under its Keras path (<c>conv2d/kernel</c>; <c>encoder/conv2d/kernel</c> inside a nested model).</summary>
-    public IEnumerable<WeightBinding> Weights =>
+    public IEnumerable<WeightBinding> Weights => weights ??=
         BuiltLayers.SelectMany(l => l.Weights().Select(w => w.Prefixed(l.Layer.Name ?? l.Layer.DefaultNameStem)))
-            .Concat(NestedNetworks.SelectMany(n => n.Weights.Select(w => w.Prefixed(n.Declaration.Name))));
+            .Concat(NestedNetworks.SelectMany(n => n.Weights.Select(w => w.Prefixed(n.Declaration.Name)))).ToList();
+
+    // A built network's structure is fixed, so its weight bindings (and which carry a regularizer or a constraint) are
+    // listed once: the per-step paths below then cost nothing for networks without regularizers or constraints.
+    private List<WeightBinding>? weights;
+    private List<WeightBinding> Regularized => regularized ??= Weights.Where(w => w.Regularizer is not null && w.Trainable).ToList();
+    private List<WeightBinding>? regularized;
+    private List<WeightBinding> Constrained => constrained ??= Weights.Where(w => w.Constraint is not null && w.Trainable).ToList();
+    private List<WeightBinding>? constrained;
 
     /// <summary>The parameters an optimizer should update.</summary>
     public IEnumerable<Parameter> TrainableParameters => Weights.Where(w => w.Trainable).Select(w => w.Parameter);
@@ -80,12 +88,21 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     public Tensor RegularizationLoss()
     {
         var total = torch.zeros(1, dtype: ScalarType.Float32, device: Device.ToTorch()).squeeze();
-        foreach (var w in Weights)
-            if (w.Regularizer is { } r && w.Trainable)
-            {
-                using var view = w.KerasView();
-                total = total + RegularizerOps.Penalty(r, view);
-            }
+        return AddRegularization(total);
+    }
+
+    /// <summary>
+    /// <paramref name="loss"/> plus <see cref="RegularizationLoss"/>, without creating any tensor when the network has no
+    /// regularizer and no activity penalty was recorded (the common case, kept free for the training step).
+    /// </summary>
+    public Tensor AddRegularization(Tensor loss)
+    {
+        var total = loss;
+        foreach (var w in Regularized)
+        {
+            using var view = w.KerasView();
+            total = total + RegularizerOps.Penalty(w.Regularizer!, view);
+        }
         foreach (var p in TakeActivityPenalties()) total = total + p;
         return total;
     }
@@ -93,6 +110,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     // This network's recorded activity penalties and those of its nested networks; they are forgotten once taken.
     private List<Tensor> TakeActivityPenalties()
     {
+        if (activityPenalties.Count == 0 && !NestedNetworks.Any()) return [];
         var taken = new List<Tensor>(activityPenalties);
         activityPenalties.Clear();
         foreach (var n in NestedNetworks) taken.AddRange(n.TakeActivityPenalties());
@@ -114,12 +132,11 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     public void ApplyConstraints()
     {
-        foreach (var w in Weights)
-            if (w.Constraint is { } c && w.Trainable)
-            {
-                using var view = w.KerasView();
-                ConstraintOps.Apply(c, view);
-            }
+        foreach (var w in Constrained)
+        {
+            using var view = w.KerasView();
+            ConstraintOps.Apply(w.Constraint!, view);
+        }
     }
 
     /// <summary>Inference for single-input models: evaluation mode, no gradients, in batches; returns a CPU tensor.</summary>
@@ -154,7 +171,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         train();
         optimizer.zero_grad();
         var prediction = call(x.to(Device.ToTorch()));
-        var value = loss(prediction, target.to(Device.ToTorch())) + RegularizationLoss();
+        var value = AddRegularization(loss(prediction, target.to(Device.ToTorch())));
         value.backward();
         optimizer.step();
         ApplyConstraints();

@@ -235,7 +235,7 @@ public sealed class CompiledModel
         var ys = targets.Select(t => t.to(device)).ToList();
         var sw = sampleWeight?.to(device);
         var predictions = Network.Forward(xs);
-        var loss = TotalLoss(ys, predictions, sw) + Network.RegularizationLoss();
+        var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw));
         loss.backward();
         Optimizer.Apply(trainable.Select(w => w.Parameter.grad).ToList());
         Network.ApplyConstraints();
@@ -334,7 +334,7 @@ public sealed class CompiledModel
                     var ys = b.Targets.Select(t => t.to(device)).ToList();
                     var sw = b.SampleWeight?.to(device);
                     var predictions = Network.Forward(b.Inputs.Select(t => t.to(device)).ToList());
-                    var loss = TotalLoss(ys, predictions, sw) + Network.RegularizationLoss();
+                    var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw));
                     lossTracker.UpdateValue(loss.item<float>(), b.Size);
                     foreach (var (o, m) in metrics) m.UpdateState(ys[o], predictions[o], sw);
                 }
