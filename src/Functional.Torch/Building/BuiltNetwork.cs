@@ -139,23 +139,33 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         }
     }
 
-    /// <summary>Inference for single-input models: evaluation mode, no gradients, in batches; returns a CPU tensor.</summary>
-    public Tensor Predict(Tensor x, int batchSize = 32)
+    /// <summary>Inference for single-input, single-output models: evaluation mode, no gradients, in batches; returns a CPU tensor.</summary>
+    public Tensor Predict(Tensor x, int batchSize = 32) =>
+        Declaration.OutputShapes.Count == 1
+            ? Predict([x], batchSize)[0]
+            : throw new InvalidOperationException($"Model '{Declaration.Name}' has {Declaration.OutputShapes.Count} outputs; call Predict with a list.");
+
+    /// <summary>Inference (Keras's <c>predict</c>): evaluation mode, no gradients, in batches; one CPU tensor per model output.</summary>
+    public IReadOnlyList<Tensor> Predict(IReadOnlyList<Tensor> x, int batchSize = 32)
     {
+        if (batchSize <= 0) throw new ArgumentException($"Expected argument 'batchSize' to be a positive integer. Received: batchSize={batchSize}.", nameof(batchSize));
         var wasTraining = training;
         eval();
         try
         {
-            using var _ = no_grad();
-            var outputs = new List<Tensor>();
-            for (long start = 0; start < x.shape[0]; start += batchSize)
+            var device = Device.ToTorch();
+            var n = x[0].shape[0];
+            var parts = new List<List<Tensor>>();
+            for (long start = 0; start < n; start += batchSize)
             {
                 using var scope = NewDisposeScope();
-                var batch = x.narrow(0, start, Math.Min(batchSize, x.shape[0] - start)).to(Device.ToTorch());
-                outputs.Add(call(batch).cpu().MoveToOuterDisposeScope());
+                using var _ = no_grad();
+                var len = Math.Min(batchSize, n - start);
+                var outs = Forward(x.Select(t => t.narrow(0, start, len).to(device)).ToList());
+                parts.Add(outs.Select(o => o.cpu().MoveToOuterDisposeScope()).ToList());
             }
-            var result = cat(outputs, 0);
-            foreach (var o in outputs) o.Dispose();
+            var result = Enumerable.Range(0, Declaration.OutputShapes.Count).Select(i => cat(parts.Select(p => p[i]).ToList(), 0)).ToList();
+            foreach (var p in parts) foreach (var t in p) t.Dispose();
             return result;
         }
         finally { train(wasTraining); }

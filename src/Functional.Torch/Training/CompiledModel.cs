@@ -355,34 +355,7 @@ public sealed class CompiledModel
     public Tensor Predict(Tensor x, int batchSize = 32) => Predict([x], batchSize)[0];
 
     /// <summary>Keras's <c>predict</c> for several inputs/outputs; one CPU tensor per output.</summary>
-    public IReadOnlyList<Tensor> Predict(IReadOnlyList<Tensor> x, int batchSize = 32)
-    {
-        if (batchSize <= 0) throw new ArgumentException($"Expected argument 'batchSize' to be a positive integer. Received: batchSize={batchSize}.", nameof(batchSize));
-        var wasTraining = Network.training;
-        Network.eval();
-        try
-        {
-            var device = Network.Device.ToTorch();
-            var n = x[0].shape[0];
-            var parts = new List<List<Tensor>>();
-            for (long start = 0; start < n; start += batchSize)
-            {
-                using var scope = NewDisposeScope();
-                using var _ = no_grad();
-                var len = Math.Min(batchSize, n - start);
-                var outs = Network.Forward(x.Select(t => t.narrow(0, start, len).to(device)).ToList());
-                parts.Add(outs.Select(o => o.cpu().MoveToOuterDisposeScope()).ToList());
-            }
-            var outputs = Network.Declaration.OutputShapes.Count;
-            var result = Enumerable.Range(0, outputs).Select(i => torch.cat(parts.Select(p => p[i]).ToList(), 0)).ToList();
-            foreach (var p in parts) foreach (var t in p) t.Dispose();
-            return result;
-        }
-        finally
-        {
-            Network.train(wasTraining);
-        }
-    }
+    public IReadOnlyList<Tensor> Predict(IReadOnlyList<Tensor> x, int batchSize = 32) => Network.Predict(x, batchSize);
 
     // ---------------------------------------------------------------- weights and checkpoints
 

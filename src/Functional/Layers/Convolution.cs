@@ -1,5 +1,3 @@
-using Functional.Shapes;
-
 namespace Functional.Layers;
 
 /// <summary>
@@ -93,54 +91,28 @@ public abstract record Conv : Layer
     {
         if (Padding.Kind == PaddingKind.Causal && Rank != 1)
             throw new ArgumentException($"{ClassName}: padding 'causal' is only supported for 1-D convolutions. Received: padding='causal'.", "padding");
-        if (Strides.Any(s => s > 1) && DilationRate.Any(d => d > 1))
-            throw new ArgumentException(
-                $"{ClassName}: strides > 1 is not supported together with dilationRate > 1. Received: strides={Strides} and dilationRate={DilationRate}.", "strides");
+        ConvolutionRules.RequireStridesOrDilation(ClassName, Strides, DilationRate);
         if (Filters % Groups != 0)
             throw new ArgumentException(
                 $"{ClassName}: the number of filters must be evenly divisible by the number of groups. Received: groups={Groups}, filters={Filters}.", "groups");
     }
 
-    /// <summary>The number of input channels this layer would see for a given input.</summary>
-    protected int InputChannels(Shape input) => input[DataFormat.ChannelAxis(input.Rank)];
-
     /// <summary>Checks rank and channels; returns the input channel count.</summary>
     protected int CheckInput(Shape input)
     {
         Validate();
-        if (input.Rank != Rank + 1)
-            throw ShapeError(input, null, $"expected a per-sample input of rank {Rank + 1} ({Layout()}), got rank {input.Rank}.");
-        var channels = InputChannels(input);
+        var channels = ConvolutionRules.CheckRank(this, Rank, DataFormat, input);
         if (channels % Groups != 0)
             throw ShapeError(input, DataFormat.ChannelAxis(input.Rank),
                 $"the number of input channels ({channels}) must be evenly divisible by groups={Groups}.");
         return channels;
     }
 
-    private string Layout()
-    {
-        var spatial = Rank switch { 1 => "steps", 2 => "rows, cols", _ => "dim1, dim2, dim3" };
-        return DataFormat.IsChannelsLast ? $"{spatial}, channels" : $"channels, {spatial}";
-    }
-
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
         CheckInput(input);
-        var axes = DataFormat.SpatialAxes(input.Rank);
-        var dims = input.ToArray();
-        for (var i = 0; i < Rank; i++)
-        {
-            var n = input[axes[i]];
-            var outLen = ConvArithmetic.ConvOutputLength(n, KernelSize[i], Strides[i], Padding, DilationRate[i]);
-            if (outLen <= 0)
-                throw ShapeError(input, axes[i],
-                    $"spatial dimension {i} has length {n}, smaller than the {(DilationRate[i] > 1 ? "dilated " : "")}kernel extent " +
-                    $"{ConvArithmetic.EffectiveKernel(KernelSize[i], DilationRate[i])} (kernelSize={KernelSize}, dilationRate={DilationRate}) with padding 'valid'.");
-            dims[axes[i]] = outLen;
-        }
-        dims[DataFormat.ChannelAxis(input.Rank)] = Filters;
-        return new Shape(dims);
+        return ConvolutionRules.ConvOutput(this, input, DataFormat, KernelSize, Strides, Padding, DilationRate, Filters);
     }
 
     /// <inheritdoc />

@@ -48,9 +48,6 @@ public readonly struct IntTuple : IEquatable<IntTuple>, IReadOnlyList<int>
         return this;
     }
 
-    /// <summary>True when every value equals <paramref name="value"/>.</summary>
-    public bool All(int value) => this.All<int>(v => v == value);
-
     /// <inheritdoc />
     public IEnumerator<int> GetEnumerator() => ((IEnumerable<int>)(_values.IsDefault ? ImmutableArray<int>.Empty : _values)).GetEnumerator();
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
