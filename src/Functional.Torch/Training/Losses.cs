@@ -401,8 +401,10 @@ public sealed class SparseCategoricalCrossentropy(bool fromLogits = false, int? 
         var index = valid is null ? t : torch.where(valid, t, torch.zeros_like(t));
         if (index.numel() > 0)
         {
-            var min = index.min().item<long>();
-            var max = index.max().item<long>();
+            // Both bounds in one transfer: one host sync per call instead of two.
+            using var bounds = torch.stack([index.min(), index.max()]).cpu();
+            var values = bounds.data<long>();
+            var (min, max) = (values[0], values[1]);
             if (min < 0 || max >= classes)
                 throw new ArgumentException(
                     $"SparseCategoricalCrossentropy: labels must be integers in [0, {classes}) for predictions of shape {ShapeText(yPred)}. Received a label {(min < 0 ? min : max)}.");
