@@ -168,9 +168,43 @@ let tests =
                 (MeanSquaredError()).Compute(m yt, m [ [ 1.; 2.; 3. ]; [ 1.; 2.; 3. ] ]) |> ignore)
             throwsWith<ArgumentException> [ "SparseCategoricalCrossentropy"; "[0, 3)"; "7" ] (fun () ->
                 (SparseCategoricalCrossentropy()).Compute(labels [ 1; 7 ], m [ [ 0.2; 0.3; 0.5 ]; [ 0.2; 0.3; 0.5 ] ]) |> ignore)
+            throwsWith<ArgumentException> [ "SparseCategoricalCrossentropy"; "[0, 3)"; "-1" ] (fun () ->
+                (SparseCategoricalCrossentropy()).Compute(v [ 1.; -1. ], m [ [ 0.2; 0.3; 0.5 ]; [ 0.2; 0.3; 0.5 ] ]) |> ignore)
+            throwsWith<ArgumentException> [ "SparseCategoricalCrossentropy"; "NaN" ] (fun () ->
+                (SparseCategoricalCrossentropy()).Compute(v [ 1.; nan ], m [ [ 0.2; 0.3; 0.5 ]; [ 0.2; 0.3; 0.5 ] ]) |> ignore)
             throwsWith<ArgumentException> [ "SparseCategoricalCrossentropy"; "(3,)" ] (fun () ->
                 (SparseCategoricalCrossentropy()).Compute(labels [ 1; 2; 0 ], m [ [ 0.2; 0.3; 0.5 ]; [ 0.2; 0.3; 0.5 ] ]) |> ignore)
         }
+
+        // compile/fit takes a one-kernel path (nll_loss on Keras's log-probabilities) for unweighted (N, C) predictions.
+        testPropertyWithConfig torchConfig "sparse_categorical_crossentropy: the fused mean equals the general path and a naive reference" <|
+            fun (n: FsCheck.PositiveInt) (c: FsCheck.PositiveInt) (seed: int) (fromLogits: bool) (floatLabels: bool) ->
+                torchReady (abs (seed % 100000))
+                let n, c = 1 + n.Get % 12, 2 + c.Get % 9
+                let logits = torch.randn(int64 n, int64 c) * 3.0
+                let p = if fromLogits then logits else torch.nn.functional.softmax(logits, 1L) * 1.7   // not normalised: Keras renormalises
+                let t = torch.randint(0L, int64 c, [| int64 n |])
+                let labelsGiven = if floatLabels then t.to_type(torch.ScalarType.Float32).unsqueeze(1L) else t
+                let loss = SparseCategoricalCrossentropy(fromLogits = fromLogits)
+                let fused = scalar (loss.Compute(labelsGiven, p))
+                let general = scalar (loss.Compute(labelsGiven, p, torch.ones(int64 n)))          // weighted path, unit weights
+                let perSample = values ((SparseCategoricalCrossentropy(fromLogits = fromLogits, reduction = Reduction.Parse "none")).Compute(t, p))
+                let pv = p.to_type(torch.ScalarType.Float64).data<float>().ToArray()
+                let tv = t.data<int64>().ToArray()
+                let naive =
+                    [ for i in 0 .. n - 1 ->
+                        let row = pv.[i * c .. i * c + c - 1]
+                        let label = int tv.[i]
+                        if fromLogits then
+                            let mx = Array.max row
+                            -(row.[label] - mx - log (row |> Array.sumBy (fun z -> exp (z - mx))))
+                        else
+                            let q = min (max (row.[label] / Array.sum row) 1e-7) (1.0 - 1e-7)
+                            -(log q) ]
+                    |> List.average
+                close 1e-5 fused general "fused = general"
+                close 1e-5 fused (List.average perSample) "fused = mean of per-sample values"
+                close 1e-4 fused naive "fused = naive"
 
         test "a custom per-sample loss from a function is reduced like Keras's LossFunctionWrapper" {
             torchReady 1

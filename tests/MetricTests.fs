@@ -68,6 +68,18 @@ let tests =
             close 1e-9 (result tie) 1.0 "tie"
         }
 
+        testPropertyWithConfig torchConfig "Mean: the unweighted fast path equals unit weights and the pooled naive mean" <|
+            fun (batches: FsCheck.NonEmptyArray<FsCheck.NonEmptyArray<FsCheck.NormalFloat>>) ->
+                torchReady 3
+                let plain, weighted = Mean(), Mean()
+                let all = batches.Get |> Array.map (fun b -> b.Get |> Array.map (fun x -> x.Get % 1e6))
+                for b in all do
+                    plain.UpdateValues(torch.tensor(b))
+                    weighted.UpdateValues(torch.tensor(b), torch.ones(int64 b.Length))
+                let naive = all |> Array.concat |> Array.average
+                close 1e-9 (result plain) naive "fast path = naive pooled mean"
+                close 1e-9 (result weighted) naive "weighted path with unit weights = naive"
+
         test "metrics stream: two batches give the pooled value, and a reset starts again" {
             torchReady 2
             let bin = BinaryAccuracy()

@@ -52,4 +52,15 @@ public sealed record Device
 
     /// <inheritdoc />
     public override string ToString() => Type == DeviceType.CUDA ? $"cuda:{Index}" : "cpu";
+
+    /// <summary>
+    /// <paramref name="t"/> on this device: the tensor itself when it is already there (no new native handle, which
+    /// <c>Tensor.to</c> would make even for a no-op), otherwise a copy.
+    /// </summary>
+    internal torch.Tensor Place(torch.Tensor t)
+    {
+        var type = t.device_type;
+        if (type == Type && (type != DeviceType.CUDA || t.device_index == Index)) return t;
+        return t.to(ToTorch());
+    }
 }

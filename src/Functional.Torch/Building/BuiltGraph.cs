@@ -132,14 +132,8 @@ public sealed class BuiltGraph : BuiltNetwork
         }
     }
 
-    private void CheckInput(Tensor x, int index)
-    {
-        var expected = Model.InputShapes[index];
-        if (x.dim() != expected.Rank + 1 || Enumerable.Range(0, expected.Rank).Any(i => x.shape[i + 1] != expected[i]))
-            throw new ArgumentException(
-                $"Model '{Model.Name}' expects input {index} ('{Model.Inputs[index].Layer}') of shape {expected} (batch first), " +
-                $"but received a tensor of shape ({string.Join(", ", x.shape)}).", nameof(x));
-    }
+    private void CheckInput(Tensor x, int index) =>
+        CheckInputShape(x, Model.InputShapes[index], $"input {index} ('{Model.Inputs[index].Layer}')");
 
     /// <summary>A computed value and whether it is held channels-first (the output of a channels-first spatial layer).</summary>
     private readonly record struct Value(Tensor Tensor, bool ChannelsFirst)

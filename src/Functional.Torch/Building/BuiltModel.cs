@@ -74,12 +74,5 @@ public sealed class BuiltModel : BuiltNetwork
         return [permuteAfter is null ? h : h.permute(permuteAfter).contiguous()];
     }
 
-    private void CheckInput(Tensor x)
-    {
-        var expected = Model.Input.Shape;
-        if (x.dim() != expected.Rank + 1 || Enumerable.Range(0, expected.Rank).Any(i => x.shape[i + 1] != expected[i]))
-            throw new ArgumentException(
-                $"Model '{Model.Name}' expects input of shape {expected} (batch first), but received a tensor of shape " +
-                $"({string.Join(", ", x.shape)}).", nameof(x));
-    }
+    private void CheckInput(Tensor x) => CheckInputShape(x, Model.Input.Shape, "input");
 }

@@ -69,6 +69,16 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         return outputs[0];
     }
 
+    /// <summary>Throws a clear error naming the model, the input and both shapes when <paramref name="x"/> is not a batch of <paramref name="expected"/>.</summary>
+    protected void CheckInputShape(Tensor x, Shape expected, string input)
+    {
+        var shape = x.shape;   // one native call; each x.shape makes a new array
+        if (shape.Length != expected.Rank + 1 || Enumerable.Range(0, expected.Rank).Any(i => shape[i + 1] != expected[i]))
+            throw new ArgumentException(
+                $"Model '{Declaration.Name}' expects {input} of shape {expected} (batch first), but received a tensor of shape " +
+                $"({string.Join(", ", shape)}).", nameof(x));
+    }
+
     /// <summary>
     /// Called by subclasses after each layer's forward pass: in training mode, records the layer's activity penalty
     /// (Keras: regularizer(output) / batch size, and 0 for an empty batch).
@@ -153,7 +163,6 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         eval();
         try
         {
-            var device = Device.ToTorch();
             var n = x[0].shape[0];
             var parts = new List<List<Tensor>>();
             for (long start = 0; start < n; start += batchSize)
@@ -161,7 +170,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
                 using var scope = NewDisposeScope();
                 using var _ = no_grad();
                 var len = Math.Min(batchSize, n - start);
-                var outs = Forward(x.Select(t => t.narrow(0, start, len).to(device)).ToList());
+                var outs = Forward(x.Select(t => Device.Place(t.narrow(0, start, len))).ToList());
                 parts.Add(outs.Select(o => o.cpu().MoveToOuterDisposeScope()).ToList());
             }
             var result = Enumerable.Range(0, Declaration.OutputShapes.Count).Select(i => cat(parts.Select(p => p[i]).ToList(), 0)).ToList();
@@ -178,10 +187,10 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     public float TrainStep(Tensor x, Tensor target, Func<Tensor, Tensor, Tensor> loss, optim.Optimizer optimizer)
     {
         using var scope = NewDisposeScope();
-        train();
+        if (!training) train();
         optimizer.zero_grad();
-        var prediction = call(x.to(Device.ToTorch()));
-        var value = AddRegularization(loss(prediction, target.to(Device.ToTorch())));
+        var prediction = call(Device.Place(x));
+        var value = AddRegularization(loss(prediction, Device.Place(target)));
         value.backward();
         optimizer.step();
         ApplyConstraints();

@@ -228,12 +228,13 @@ public sealed class CompiledModel
     public double TrainStep(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> targets, Tensor? sampleWeight = null)
     {
         using var scope = NewDisposeScope();
-        var device = Network.Device.ToTorch();
-        Network.train();
+        if (!Network.training) Network.train();
         Network.zero_grad();
-        var xs = inputs.Select(t => t.to(device)).ToList();
-        var ys = targets.Select(t => t.to(device)).ToList();
-        var sw = sampleWeight?.to(device);
+        // Targets are checked where they are (the host, for fit's batches) before anything runs on the device.
+        CheckTargets(inputs, targets);
+        var xs = inputs.Select(Network.Device.Place).ToList();
+        var ys = targets.Select(Network.Device.Place).ToList();
+        var sw = sampleWeight is null ? null : Network.Device.Place(sampleWeight);
         var predictions = Network.Forward(xs);
         var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw));
         loss.backward();
@@ -256,6 +257,15 @@ public sealed class CompiledModel
         return CurrentLogs();
     }
 
+    private void CheckTargets(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> targets)
+    {
+        var outputs = Network.Declaration.OutputShapes;
+        if (targets.Count != outputs.Count)
+            throw new ArgumentException($"Model '{Network.Declaration.Name}' has {outputs.Count} outputs but {targets.Count} targets were given.");
+        var batch = inputs.Count > 0 && inputs[0].dim() > 0 ? inputs[0].shape[0] : 0;
+        for (var i = 0; i < targets.Count; i++) Losses[i].CheckTargets(targets[i], outputs[i].WithBatch(batch));
+    }
+
     private Tensor TotalLoss(IReadOnlyList<Tensor> targets, IReadOnlyList<Tensor> predictions, Tensor? sampleWeight)
     {
         if (targets.Count != predictions.Count)
@@ -263,7 +273,7 @@ public sealed class CompiledModel
         Tensor? total = null;
         for (var i = 0; i < predictions.Count; i++)
         {
-            var l = Losses[i].Compute(targets[i], predictions[i], sampleWeight);
+            var l = Losses[i].Compute(targets[i], predictions[i], sampleWeight, targetsChecked: true);
             if (l.dim() > 0) l = l.mean();
             l = LossWeights[i] == 1.0 ? l : l * LossWeights[i];
             total = total is null ? l : total + l;
@@ -321,7 +331,6 @@ public sealed class CompiledModel
         try
         {
             callbacks?.TestBegin(new Dictionary<string, double>());
-            var device = Network.Device.ToTorch();
             var step = 0;
             using var batches = data.Batches(0).GetEnumerator();
             while (step < data.StepsPerEpoch)
@@ -331,9 +340,10 @@ public sealed class CompiledModel
                 {
                     if (!batches.MoveNext()) break;
                     var b = batches.Current;
-                    var ys = b.Targets.Select(t => t.to(device)).ToList();
-                    var sw = b.SampleWeight?.to(device);
-                    var predictions = Network.Forward(b.Inputs.Select(t => t.to(device)).ToList());
+                    CheckTargets(b.Inputs, b.Targets);
+                    var ys = b.Targets.Select(Network.Device.Place).ToList();
+                    var sw = b.SampleWeight is null ? null : Network.Device.Place(b.SampleWeight);
+                    var predictions = Network.Forward(b.Inputs.Select(Network.Device.Place).ToList());
                     var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw));
                     lossTracker.UpdateValue(loss.item<float>(), b.Size);
                     foreach (var (o, m) in metrics) m.UpdateState(ys[o], predictions[o], sw);

@@ -50,10 +50,17 @@ public class Mean : Metric
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var v = values.detach().to_type(ScalarType.Float64);
+        if (sampleWeight is null && values.dim() <= 1)
+        {
+            // The common case (one value per sample, unweighted): one reduction, accumulated in double.
+            total += values.sum(ScalarType.Float64).item<double>();
+            count += values.dim() == 1 ? values.shape[0] : 1;
+            return;
+        }
+        var v = values.to_type(ScalarType.Float64);
         if (sampleWeight is not null)
         {
-            var w = sampleWeight.detach().to_type(ScalarType.Float64).to(v.device);
+            var w = sampleWeight.to_type(ScalarType.Float64).to(v.device);
             (v, w) = Loss.SqueezeOrExpandToSameRank(v, w);
             if (v.dim() > w.dim()) v = v.mean(Enumerable.Range((int)w.dim(), (int)(v.dim() - w.dim())).Select(i => (long)i).ToArray());
             w = w.broadcast_to(v.shape);
@@ -97,9 +104,8 @@ public class MeanMetricWrapper : Mean
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var p = yPred.detach();
-        if (!p.is_floating_point()) p = p.to_type(ScalarType.Float32);
-        UpdateValues(function(yTrue.detach(), p), sampleWeight);
+        var p = yPred.is_floating_point() ? yPred : yPred.to_type(ScalarType.Float32);
+        UpdateValues(function(yTrue, p), sampleWeight);
     }
 }
 
@@ -202,7 +208,7 @@ public static class AccuracyFunctions
     {
         var t = yTrue;
         if (t.dim() == yPred.dim() && t.shape[^1] == 1) t = t.squeeze(-1);
-        return t.to_type(ScalarType.Int64);
+        return t.dtype == ScalarType.Int64 ? t : t.to_type(ScalarType.Int64);
     }
 }
 
