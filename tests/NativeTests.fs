@@ -88,6 +88,19 @@ let tests =
             throwsWith<ArgumentException> [ "(None, 28, 28, 1)"; "(4, 28, 28, 3)" ] (fun () -> model.forward x |> ignore)
         }
 
+        test "loading libtorch tunes glibc's heap for tensor-sized blocks, unless the user opted out or set malloc themselves" {
+            torchReady 1
+            let userSet =
+                Environment.GetEnvironmentVariables().Keys |> Seq.cast<string>
+                |> Seq.exists (fun k -> (k.StartsWith "MALLOC_" && k.EndsWith "_") || k = "GLIBC_TUNABLES")
+            let optedOut = Environment.GetEnvironmentVariable "FUNCTIONAL_HEAP_TUNING" = "0"
+            if OperatingSystem.IsLinux() && not userSet && not optedOut then
+                Expect.isTrue HeapTuning.Applied (sprintf "applied (skipped because: %A)" HeapTuning.SkippedBecause)
+            else
+                Expect.isFalse HeapTuning.Applied "left alone"
+                Expect.isNotNull HeapTuning.SkippedBecause "and says why"
+        }
+
         test "Device.Default is the CPU here unless CUDA is visible; cuda is refused clearly without it" {
             if not (LibTorch.CudaAvailable()) then
                 Expect.equal Device.Default Device.Cpu "CPU by default"

@@ -56,6 +56,7 @@ public static class LibTorch
             {
                 throw new LibTorchLoadException(Diagnose(glue, notes), e);
             }
+            HeapTuning.Apply();
             _loaded = true;
         }
     }
