@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One command for the benchmark suite: ours vs hand-written TorchSharp (alternating in one process), the ResNet50
+# One command for the benchmark suite: ours vs hand-written TorchSharp (alternating in one process), host-side work
+# per step (native tensors created; a dispatch-bound tiny MLP), the ResNet50
 # summary timing, the memory soak, and the PyTorch eager peer on the same data. Results go to out/bench/.
 # Usage: bash bench/run.sh [--device cuda] [--quick]      (PyTorch peer: Debian's python3-torch, or any torch)
 set -euo pipefail
@@ -10,6 +11,7 @@ while [ $# -gt 0 ]; do case "$1" in --device) device="$2"; shift 2;; --quick) qu
 dotnet build bench/Functional.Bench >/dev/null
 run() { dotnet run --project bench/Functional.Bench --no-build -- "$@"; }
 run step --device "$device" $quick --json out/bench/ours-$device.json | tee out/bench/ours-$device.md
+run ops --device "$device" $quick | tee out/bench/ops-$device.md
 run summary $quick | tee out/bench/summary.md
 run soak $quick | tee out/bench/soak.md
 py=/usr/bin/python3; [ -x "$py" ] || py=python3

@@ -1,8 +1,10 @@
 // Functional benchmarks. Modes:
 //   step    train-step and inference time: ours (a) vs hand-written TorchSharp (b), alternating blocks in one process
 //   soak    N train steps of a small model, sampling live native tensors and RSS (no growth expected)
+//   ops     host-side work per step: native tensor handles created per step (exact) and the time of a dispatch-bound
+//           tiny MLP, ours vs a hand loop doing the same work (Keras's loss, accuracy, one read per step)
 //   summary shape inference + summary of a large declared model, with libtorch never loaded
-// Usage: dotnet run --project bench/Functional.Bench -- step [--quick] [--json out.json]
+// Usage: dotnet run --project bench/Functional.Bench -- step [--quick] [--device cuda] [--case "cnn train"] [--json out.json]
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -19,6 +21,7 @@ using F = TorchSharp.torch.nn.functional;
 var mode = args.FirstOrDefault(a => !a.StartsWith("--")) ?? "step";
 Bench.DeviceName = args.SkipWhile(a => a != "--device").Skip(1).FirstOrDefault() ?? "cpu";
 var quick = args.Contains("--quick");
+Bench.CaseFilter = args.SkipWhile(a => a != "--case").Skip(1).FirstOrDefault();   // run only the cases whose name contains this
 string? jsonPath = args.SkipWhile(a => a != "--json").Skip(1).FirstOrDefault();
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
@@ -27,7 +30,8 @@ switch (mode)
     case "summary": Bench.Summary(quick); break;
     case "soak": Bench.Soak(quick ? 2000 : 10000); break;
     case "step": Bench.Steps(quick, jsonPath); break;
-    default: Console.Error.WriteLine($"unknown mode '{mode}' (step | soak | summary)"); return 2;
+    case "ops": Bench.Ops(quick); break;
+    default: Console.Error.WriteLine($"unknown mode '{mode}' (step | ops | soak | summary)"); return 2;
 }
 return 0;
 
@@ -53,15 +57,35 @@ static class Bench
     public static Sequential Mlp() => new(new Input(784),
         new Dense(512, activation: "relu"), new Dense(256, activation: "relu"), new Dense(10, activation: "softmax"));
 
-    // The same networks written by hand in TorchSharp (NCHW), the zero-overhead bound.
-    public static nn.Module<Tensor, Tensor> HandCnn() => nn.Sequential(
+    // The same networks written by hand in TorchSharp (NCHW), the zero-overhead bound. Each starts from the weights ours
+    // starts from (same seed, same Keras initializers), copied in PyTorch's layout.
+    public static nn.Module<Tensor, Tensor> HandCnn() => WithOurStart(nn.Sequential(
         nn.Conv2d(1, 32, 3, padding: 1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3, padding: 1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(64, 128, 3, padding: 1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(1152, 10), nn.Softmax(1));
+        nn.Flatten(), nn.Linear(1152, 10), nn.Softmax(1)), Cnn(true));
 
-    public static nn.Module<Tensor, Tensor> HandMlp() => nn.Sequential(
-        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10), nn.Softmax(1));
+    public static nn.Module<Tensor, Tensor> HandMlp() => WithOurStart(nn.Sequential(
+        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10), nn.Softmax(1)), Mlp());
+
+    static nn.Module<Tensor, Tensor> WithOurStart(nn.Module<Tensor, Tensor> hand, Sequential ours)
+    {
+        using var built = BuildOurs(ours);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var source = built.Weights.Select(w => (Tensor)w.Parameter).ToList();
+        var target = hand.parameters().ToList();
+        if (source.Count != target.Count) throw new InvalidOperationException("the hand-written network does not match ours");
+        for (var i = 0; i < source.Count; i++)
+        {
+            var w = source[i].to(target[i].device);
+            // Keras flattens (h, w, c); torch's Flatten of NCHW gives (c, h, w): reorder the Dense kernel's inputs.
+            if (w.dim() == 2 && target[i].shape[1] == 1152)
+                w = w.reshape(10, 3, 3, 128).permute(0, 3, 1, 2).reshape(10, 1152);
+            target[i].copy_(w);
+        }
+        return hand;
+    }
 
     static Tensor Loss(Tensor p, Tensor t) => F.nll_loss(p.clamp(1e-7, 1 - 1e-7).log(), t);
 
@@ -90,7 +114,8 @@ static class Bench
         var rounds = quick ? 5 : 15;
         var results = new List<Result>();
         var ratios = new List<Ratio>();
-        Console.WriteLine($"device {DeviceName}, torch threads: {torch.get_num_threads()}, rounds: {rounds}, {Environment.ProcessorCount} cores, {RuntimeInfo()}");
+        Console.WriteLine($"device {DeviceName}, torch threads: {torch.get_num_threads()}, rounds: {rounds}, {Environment.ProcessorCount} cores, {RuntimeInfo()}, {HeapInfo()}");
+        SameTrajectory(digits);
 
         foreach (var batch in new[] { 64, 256 })
         {
@@ -105,12 +130,14 @@ static class Bench
                  ("ours channels_first", () => OursStep(Cnn(false), digits, batch, "nchw")),
                  ("hand", () => HandStep(HandCnn(), digits, batch, "nchw"))], results, ratios);
             // (a) as users train: compile + the compiled step (Keras-exact Adam, loss, accuracy metric) and fit over
-            // whole epochs, against the hand loop over the same batches.
+            // whole epochs, against a hand loop doing the same work (Keras's loss and accuracy) and the bare hand loop.
             Compare($"cnn compiled step b{batch}", rounds, quick ? 2 : (batch == 64 ? 8 : 3),
                 [("ours compiled step", () => OursCompiledStep(Cnn(true), digits, batch, "nhwc")),
-                 ("hand", () => HandStep(HandCnn(), digits, batch, "nchw"))], results, ratios);
+                 ("hand Keras step", () => HandKerasStep(HandCnn(), digits, batch, "nchw")),
+                 ("hand step", () => HandStep(HandCnn(), digits, batch, "nchw"))], results, ratios);
             Compare($"cnn fit epoch b{batch} (per step)", quick ? 3 : 7, 1,
                 [("ours fit", () => OursFitEpoch(Cnn(true), digits, batch, "nhwc", quick ? 4 : 16)),
+                 ("hand Keras loop", () => HandKerasEpoch(HandCnn(), digits, batch, "nchw", quick ? 4 : 16)),
                  ("hand loop", () => HandEpoch(HandCnn(), digits, batch, "nchw", quick ? 4 : 16))], results, ratios, perStepDivisor: quick ? 4 : 16);
             Compare($"cnn infer b{batch}", rounds, quick ? 3 : (batch == 64 ? 15 : 5),
                 [("ours channels_last", () => OursInfer(Cnn(true), digits, batch, "nhwc")),
@@ -118,6 +145,13 @@ static class Bench
                  ("hand", () => HandInfer(HandCnn(), digits, batch, "nchw"))], results, ratios);
         }
 
+        Print(results, ratios);
+        if (jsonPath is not null)
+            File.WriteAllText(jsonPath, JsonSerializer.Serialize(new { results, ratios }, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    static void Print(List<Result> results, List<Ratio> ratios)
+    {
         Console.WriteLine();
         Console.WriteLine("| case | variant | median ms/step | min | max |");
         Console.WriteLine("| --- | --- | ---: | ---: | ---: |");
@@ -126,14 +160,43 @@ static class Bench
         Console.WriteLine("| case | ratio | median | min | max |");
         Console.WriteLine("| --- | --- | ---: | ---: | ---: |");
         foreach (var r in ratios) Console.WriteLine($"| {r.Case} | {r.Versus} | {r.Median:F3} | {r.Min:F3} | {r.Max:F3} |");
-        if (jsonPath is not null)
-            File.WriteAllText(jsonPath, JsonSerializer.Serialize(new { results, ratios }, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    // Checks the claim that ours and the hand-written network train alike: same start, same batches → the same losses.
+    static void SameTrajectory(DigitSet digits)
+    {
+        foreach (var (name, ours, hand, layout) in new (string, Sequential, Func<nn.Module<Tensor, Tensor>>, string)[]
+                 { ("cnn", Cnn(true), HandCnn, "nhwc"), ("mlp", Mlp(), HandMlp, "flat") })
+        {
+            using var net = BuildOurs(ours);
+            var h = hand().to(TorchDev);
+            h.train();
+            var optOurs = optim.Adam(net.TrainableParameters, lr: 1e-3);
+            var optHand = optim.Adam(h.parameters(), lr: 1e-3);
+            var (x, y) = Batch(digits, 64 * 3, layout, 0);
+            var (xh, _) = Batch(digits, 64 * 3, layout == "nhwc" ? "nchw" : layout, 0);
+            var worst = 0.0;
+            for (var s = 0; s < 3; s++)
+            {
+                using var scope = NewDisposeScope();
+                var a = net.TrainStep(x.narrow(0, s * 64, 64), y.narrow(0, s * 64, 64), Loss, optOurs);
+                optHand.zero_grad();
+                var l = Loss(h.call(xh.narrow(0, s * 64, 64)), y.narrow(0, s * 64, 64));
+                l.backward();
+                optHand.step();
+                worst = Math.Max(worst, Math.Abs(a - l.item<float>()));
+            }
+            Console.WriteLine($"{name}: ours and hand-written losses over 3 steps from the same start differ by at most {worst:G3}");
+        }
     }
 
     // A variant is a factory returning a step action (set-up is outside the timing).
+    public static string? CaseFilter;
+
     static void Compare(string name, int rounds, int stepsPerBlock, (string Name, Func<Action> Make)[] variants,
         List<Result> results, List<Ratio> ratios, int perStepDivisor = 1)
     {
+        if (CaseFilter is not null && !name.Contains(CaseFilter, StringComparison.Ordinal)) return;
         var steps = variants.Select(v => v.Make()).ToArray();
         foreach (var s in steps) for (var i = 0; i < 3; i++) s();        // warm-up
         var times = variants.Select(_ => new List<double>()).ToArray();
@@ -145,40 +208,57 @@ static class Bench
                 for (var i = 0; i < stepsPerBlock; i++) steps[order]();
                 times[order].Add(sw.Elapsed.TotalMilliseconds / stepsPerBlock / perStepDivisor);
             }
-        var hand = times[^1];
+        // Every "ours" variant against every "hand" variant (the baselines), as paired per-round ratios.
         for (var v = 0; v < variants.Length; v++)
-        {
             results.Add(new Result(name, variants[v].Name, Median(times[v]), times[v].Min(), times[v].Max()));
-            if (v < variants.Length - 1)
+        for (var v = 0; v < variants.Length; v++)
+            for (var h = 0; h < variants.Length; h++)
             {
-                var paired = times[v].Zip(hand, (a, b) => a / b).ToList();
-                ratios.Add(new Ratio(name, $"{variants[v].Name} / hand", Median(paired), paired.Min(), paired.Max()));
+                if (!variants[v].Name.StartsWith("ours") || !variants[h].Name.StartsWith("hand")) continue;
+                var paired = times[v].Zip(times[h], (a, b) => a / b).ToList();
+                ratios.Add(new Ratio(name, $"{variants[v].Name} / {variants[h].Name}", Median(paired), paired.Min(), paired.Max()));
             }
-        }
         Console.WriteLine($"{name}: " + string.Join(", ", variants.Select((v, i) => $"{v.Name} {Median(times[i]):F3} ms")));
+    }
+
+    // Train steps cycle through the same ring of batches on both sides, and both sides start from the same weights
+    // (see HandCnn), so ours and the hand-written network follow the same numerical trajectory: a difference in time is
+    // a difference in work, not in where training went (e.g. into denormal gradients after overfitting one batch).
+    const int Ring = 8;
+
+    static BuiltModel BuildOurs(Sequential model)
+    {
+        torch.manual_seed(1);
+        return BuiltModel.Build(model, Dev);
     }
 
     static Action OursStep(Sequential model, DigitSet digits, int batch, string layout)
     {
-        torch.manual_seed(1);
-        var net = BuiltModel.Build(model, Dev);
+        var net = BuildOurs(model);
         var opt = optim.Adam(net.TrainableParameters, lr: 1e-3);
-        var (x, y) = Batch(digits, batch, layout, 0);
-        return () => net.TrainStep(x, y, Loss, opt);
+        var (x, y) = Batch(digits, batch * Ring, layout, 0);
+        var k = 0;
+        return () =>
+        {
+            using var scope = NewDisposeScope();
+            var start = (k++ % Ring) * batch;
+            net.TrainStep(x.narrow(0, start, batch), y.narrow(0, start, batch), Loss, opt);
+        };
     }
 
     static Action HandStep(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout)
     {
-        torch.manual_seed(1);
         net.to(TorchDev);
         var opt = optim.Adam(net.parameters(), lr: 1e-3);
-        var (x, y) = Batch(digits, batch, layout, 0);
+        var (x, y) = Batch(digits, batch * Ring, layout, 0);
         net.train();
+        var k = 0;
         return () =>
         {
             using var scope = NewDisposeScope();
+            var start = (k++ % Ring) * batch;
             opt.zero_grad();
-            var loss = Loss(net.call(x), y);
+            var loss = Loss(net.call(x.narrow(0, start, batch)), y.narrow(0, start, batch));
             loss.backward();
             opt.step();
             _ = loss.item<float>();
@@ -187,18 +267,22 @@ static class Bench
 
     static Action OursCompiledStep(Sequential model, DigitSet digits, int batch, string layout)
     {
-        torch.manual_seed(1);
-        var net = BuiltModel.Build(model, Dev);
+        var net = BuildOurs(model);
         var compiled = net.Compile(new Adam(), new SparseCategoricalCrossentropy(), "accuracy");
-        var (x, y) = Batch(digits, batch, layout, 0);
-        return () => compiled.TrainStep([x], [y]);
+        var (x, y) = Batch(digits, batch * Ring, layout, 0);
+        var k = 0;
+        return () =>
+        {
+            using var scope = NewDisposeScope();
+            var start = (k++ % Ring) * batch;
+            compiled.TrainStep([x.narrow(0, start, batch)], [y.narrow(0, start, batch)]);
+        };
     }
 
     // One epoch of `fit` over `steps` batches (no shuffle, silent), against the same batches in a hand loop.
     static Action OursFitEpoch(Sequential model, DigitSet digits, int batch, string layout, int steps)
     {
-        torch.manual_seed(1);
-        var net = BuiltModel.Build(model, Dev);
+        var net = BuildOurs(model);
         var compiled = net.Compile(new Adam(), new SparseCategoricalCrossentropy(), "accuracy");
         var (x, y) = Batch(digits, batch * steps, layout, 0);
         return () => compiled.Fit(x, y, batchSize: batch, epochs: 1, verbose: 0, shuffle: false);
@@ -206,7 +290,6 @@ static class Bench
 
     static Action HandEpoch(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout, int steps)
     {
-        torch.manual_seed(1);
         net.to(TorchDev);
         var opt = optim.Adam(net.parameters(), lr: 1e-3, eps: 1e-7);
         var (x, y) = Batch(digits, batch * steps, layout, 0);
@@ -227,7 +310,7 @@ static class Bench
 
     static Action OursInfer(Sequential model, DigitSet digits, int batch, string layout)
     {
-        var net = BuiltModel.Build(model, Dev);
+        var net = BuildOurs(model);
         net.eval();
         var (x, _) = Batch(digits, batch, layout, 0);
         return () =>
@@ -248,6 +331,138 @@ static class Bench
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             _ = net.call(x).sum().item<float>();
+        };
+    }
+
+    // ---- host-side work per step ---------------------------------------------------------------------------
+    // Each TorchSharp call that makes a tensor crosses P/Invoke and (on a GPU) usually launches a kernel, so the number of
+    // native tensor handles a step creates is an exact, noise-free measure of its host-side work. The timing uses a tiny
+    // MLP (784→32→10, batch 16) whose compute is negligible: what is left is dispatch, as on a GPU.
+    public static void Ops(bool quick)
+    {
+        LibTorchInit();
+        var digits = DigitSet.Load(DigitSet.FindRepositoryData("mnist"));
+        Console.WriteLine($"device {DeviceName}, torch threads: {torch.get_num_threads()}, {RuntimeInfo()}, {HeapInfo()}");
+        Console.WriteLine();
+        Console.WriteLine($"| network, batch | variant | tensors created per step | minor page faults per step |");
+        Console.WriteLine("| --- | --- | ---: | ---: |");
+        foreach (var (name, batch, layout, ours, hand) in new (string, int, string, Func<Sequential>, Func<nn.Module<Tensor, Tensor>>)[]
+                 {
+                     ("cnn channels_last b64", 64, "nhwc", () => Cnn(true), HandCnn),
+                     ("cnn channels_first b64", 64, "nchw", () => Cnn(false), HandCnn),
+                     ("cnn channels_first b256", 256, "nchw", () => Cnn(false), HandCnn),
+                     ("mlp b64", 64, "flat", Mlp, HandMlp),
+                 })
+        {
+            var handLayout = layout == "flat" ? "flat" : "nchw";
+            foreach (var (variant, make) in new (string, Func<Action>)[]
+                     {
+                         ("ours step", () => OursStep(ours(), digits, batch, layout)),
+                         ("hand step", () => HandStep(hand(), digits, batch, handLayout)),
+                         ("ours compiled step", () => OursCompiledStep(ours(), digits, batch, layout)),
+                         ("hand Keras step", () => HandKerasStep(hand(), digits, batch, handLayout)),
+                         ("ours fit (per step of a 16-batch epoch)", () => OursFitEpoch(ours(), digits, batch, layout, 16)),
+                         ("hand Keras loop (per step)", () => HandKerasEpoch(hand(), digits, batch, handLayout, 16)),
+                         ("ours inference", () => OursInfer(ours(), digits, batch, layout)),
+                         ("hand inference", () => HandInfer(hand(), digits, batch, handLayout)),
+                     })
+            {
+                var per = variant.Contains("per step") ? 16 : 1;
+                Console.WriteLine($"| {name} | {variant} | {TensorsPerStep(make()) / per:F1} | {FaultsPerStep(make()) / per:F0} |");
+            }
+        }
+        Console.WriteLine();
+        var results = new List<Result>();
+        var ratios = new List<Ratio>();
+        var rounds = quick ? 7 : 21;
+        Compare("tiny mlp train b16", rounds, quick ? 50 : 200,
+            [("ours step", () => OursStep(TinyMlp(), digits, 16, "flat")), ("hand step", () => HandStep(HandTinyMlp(), digits, 16, "flat"))], results, ratios);
+        Compare("tiny mlp compiled step b16", rounds, quick ? 50 : 200,
+            [("ours compiled step", () => OursCompiledStep(TinyMlp(), digits, 16, "flat")),
+             ("hand Keras step", () => HandKerasStep(HandTinyMlp(), digits, 16, "flat"))], results, ratios);
+        Compare("tiny mlp fit epoch b16 (per step)", rounds, 1,
+            [("ours fit", () => OursFitEpoch(TinyMlp(), digits, 16, "flat", 64)),
+             ("hand Keras loop", () => HandKerasEpoch(HandTinyMlp(), digits, 16, "flat", 64))], results, ratios, perStepDivisor: 64);
+        Print(results, ratios);
+    }
+
+    static Sequential TinyMlp() => new(new Input(784), new Dense(32, activation: "relu"), new Dense(10, activation: "softmax"));
+    static nn.Module<Tensor, Tensor> HandTinyMlp() =>
+        WithOurStart(nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10), nn.Softmax(1)), TinyMlp());
+
+    // Minor page faults of this process (Linux): each is a fresh page the kernel had to map and zero.
+    static long MinorFaults() => OperatingSystem.IsLinux()
+        ? long.Parse(File.ReadAllText("/proc/self/stat").Split(") ")[1].Split(' ')[7], CultureInfo.InvariantCulture) : 0;
+
+    static double FaultsPerStep(Action step)
+    {
+        for (var i = 0; i < 3; i++) step();
+        const int n = 10;
+        var before = MinorFaults();
+        for (var i = 0; i < n; i++) step();
+        return (MinorFaults() - before) / (double)n;
+    }
+
+    static double TensorsPerStep(Action step)
+    {
+        for (var i = 0; i < 3; i++) step();
+        var stats = DisposeScopeManager.Statistics;
+        long Created() => stats.CreatedInScopeCount + stats.CreatedOutsideScopeCount;
+        const int n = 20;
+        var before = Created();
+        for (var i = 0; i < n; i++) step();
+        return (Created() - before) / (double)n;
+    }
+
+    // By hand, the work compile/fit does per step: Keras's cross-entropy on probabilities (renormalise, clip, log), the
+    // Adam step, the batch's correct-prediction count, and one host read of loss and count (what a progress line needs).
+    static Action HandKerasStep(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout)
+    {
+        net.to(TorchDev);
+        var opt = optim.Adam(net.parameters(), lr: 1e-3, eps: 1e-7);
+        var (x, y) = Batch(digits, batch * Ring, layout, 0);
+        net.train();
+        double seen = 0, correctTotal = 0, lossTotal = 0;
+        var k = 0;
+        return () =>
+        {
+            using var scope = NewDisposeScope();
+            var start = (k++ % Ring) * batch;
+            var (xb, yb) = (x.narrow(0, start, batch), y.narrow(0, start, batch));
+            opt.zero_grad();
+            var p = net.call(xb);
+            var loss = F.nll_loss((p / p.sum(1, keepdim: true)).clamp(1e-7, 1 - 1e-7).log(), yb);
+            loss.backward();
+            opt.step();
+            using var noGrad = no_grad();
+            var read = torch.stack([loss.detach(), p.argmax(1).eq(yb).sum().to_type(ScalarType.Float32)]).cpu().data<float>();
+            lossTotal += read[0] * batch; correctTotal += read[1]; seen += batch;
+        };
+    }
+
+    static Action HandKerasEpoch(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout, int steps)
+    {
+        net.to(TorchDev);
+        var opt = optim.Adam(net.parameters(), lr: 1e-3, eps: 1e-7);
+        var (x, y) = Batch(digits, batch * steps, layout, 0);
+        net.train();
+        return () =>
+        {
+            double seen = 0, correctTotal = 0, lossTotal = 0;
+            for (var s = 0; s < steps; s++)
+            {
+                using var scope = NewDisposeScope();
+                var xb = x.narrow(0, s * batch, batch);
+                var yb = y.narrow(0, s * batch, batch);
+                opt.zero_grad();
+                var p = net.call(xb);
+                var loss = F.nll_loss((p / p.sum(1, keepdim: true)).clamp(1e-7, 1 - 1e-7).log(), yb);
+                loss.backward();
+                opt.step();
+                using var noGrad = no_grad();
+                var read = torch.stack([loss.detach(), p.argmax(1).eq(yb).sum().to_type(ScalarType.Float32)]).cpu().data<float>();
+                lossTotal += read[0] * batch; correctTotal += read[1]; seen += batch;
+            }
         };
     }
 
@@ -319,6 +534,9 @@ static class Bench
     }
 
     static void LibTorchInit() => Functional.Native.LibTorch.EnsureLoaded();
+
+    static string HeapInfo() => Functional.Native.HeapTuning.Applied ? "glibc heap tuned (Functional.Native.HeapTuning)"
+        : $"glibc heap defaults ({Functional.Native.HeapTuning.SkippedBecause})";
 
     static string RuntimeInfo() => $".NET {Environment.Version}, TorchSharp {typeof(torch).Assembly.GetName().Version}";
 }
