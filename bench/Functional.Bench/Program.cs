@@ -200,14 +200,20 @@ static class Bench
         var steps = variants.Select(v => v.Make()).ToArray();
         foreach (var s in steps) for (var i = 0; i < 3; i++) s();        // warm-up
         var times = variants.Select(_ => new List<double>()).ToArray();
+        var random = new Random(17);   // seeded: the same block order in every run
         for (var r = 0; r < rounds; r++)
-            for (var v = 0; v < steps.Length; v++)
+        {
+            // A new random order of the variants every round, so no variant keeps a position (first after a switch,
+            // between two others, ...) and position effects average out.
+            var order = Enumerable.Range(0, steps.Length).ToArray();
+            random.Shuffle(order);
+            foreach (var v in order)
             {
-                var order = (r % 2 == 0) ? v : steps.Length - 1 - v;     // alternate the order each round
                 var sw = Stopwatch.StartNew();
-                for (var i = 0; i < stepsPerBlock; i++) steps[order]();
-                times[order].Add(sw.Elapsed.TotalMilliseconds / stepsPerBlock / perStepDivisor);
+                for (var i = 0; i < stepsPerBlock; i++) steps[v]();
+                times[v].Add(sw.Elapsed.TotalMilliseconds / stepsPerBlock / perStepDivisor);
             }
+        }
         // Every "ours" variant against every "hand" variant (the baselines), as paired per-round ratios.
         for (var v = 0; v < variants.Length; v++)
             results.Add(new Result(name, variants[v].Name, Median(times[v]), times[v].Min(), times[v].Max()));
