@@ -4,7 +4,7 @@
 //   ops     host-side work per step: native tensor handles created per step (exact) and the time of a dispatch-bound
 //           tiny MLP, ours vs a hand loop doing the same work (Keras's loss, accuracy, one read per step)
 //   summary shape inference + summary of a large declared model, with libtorch never loaded
-// Usage: dotnet run --project bench/Functional.Bench -- step [--quick] [--device cuda] [--case "cnn train"] [--json out.json]
+// Usage: dotnet run --project bench/Functional.Bench -- step [--quick] [--device cuda] [--case "cnn train"] [--rounds N] [--json out.json]
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -22,6 +22,7 @@ var mode = args.FirstOrDefault(a => !a.StartsWith("--")) ?? "step";
 Bench.DeviceName = args.SkipWhile(a => a != "--device").Skip(1).FirstOrDefault() ?? "cpu";
 var quick = args.Contains("--quick");
 Bench.CaseFilter = args.SkipWhile(a => a != "--case").Skip(1).FirstOrDefault();   // run only the cases whose name contains this
+if (args.SkipWhile(a => a != "--rounds").Skip(1).FirstOrDefault() is { } r) Bench.RoundsOverride = int.Parse(r, CultureInfo.InvariantCulture);
 string? jsonPath = args.SkipWhile(a => a != "--json").Skip(1).FirstOrDefault();
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
@@ -111,7 +112,7 @@ static class Bench
     {
         LibTorchInit();
         var digits = DigitSet.Load(DigitSet.FindRepositoryData("mnist"));
-        var rounds = quick ? 5 : 15;
+        var rounds = RoundsOverride ?? (quick ? 5 : 15);
         var results = new List<Result>();
         var ratios = new List<Ratio>();
         Console.WriteLine($"device {DeviceName}, torch threads: {torch.get_num_threads()}, rounds: {rounds}, {Environment.ProcessorCount} cores, {RuntimeInfo()}, {HeapInfo()}");
@@ -192,6 +193,7 @@ static class Bench
 
     // A variant is a factory returning a step action (set-up is outside the timing).
     public static string? CaseFilter;
+    public static int? RoundsOverride;
 
     static void Compare(string name, int rounds, int stepsPerBlock, (string Name, Func<Action> Make)[] variants,
         List<Result> results, List<Ratio> ratios, int perStepDivisor = 1)
