@@ -66,10 +66,23 @@ static class Bench
         nn.Conv2d(64, 128, 3, padding: 1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(1152, 10), nn.Softmax(1)), Cnn(true));
 
+    // The same network flattening in Keras's (h, w, c) order, as ours must: a permute before the flatten, and the Dense
+    // kernel as ours has it. Against this, ours does the same work.
+    public static nn.Module<Tensor, Tensor> HandCnnKerasFlatten() => WithOurStart(nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding: 1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding: 1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 128, 3, padding: 1), nn.ReLU(), nn.MaxPool2d(2),
+        new KerasOrderFlatten(), nn.Linear(1152, 10), nn.Softmax(1)), Cnn(true), kerasFlattenOrder: true);
+
+    sealed class KerasOrderFlatten() : nn.Module<Tensor, Tensor>("keras_order_flatten")
+    {
+        public override Tensor forward(Tensor x) { using var t = x.permute(0, 2, 3, 1); return t.flatten(1); }
+    }
+
     public static nn.Module<Tensor, Tensor> HandMlp() => WithOurStart(nn.Sequential(
         nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10), nn.Softmax(1)), Mlp());
 
-    static nn.Module<Tensor, Tensor> WithOurStart(nn.Module<Tensor, Tensor> hand, Sequential ours)
+    static nn.Module<Tensor, Tensor> WithOurStart(nn.Module<Tensor, Tensor> hand, Sequential ours, bool kerasFlattenOrder = false)
     {
         using var built = BuildOurs(ours);
         using var scope = NewDisposeScope();
@@ -81,7 +94,7 @@ static class Bench
         {
             var w = source[i].to(target[i].device);
             // Keras flattens (h, w, c); torch's Flatten of NCHW gives (c, h, w): reorder the Dense kernel's inputs.
-            if (w.dim() == 2 && target[i].shape[1] == 1152)
+            if (!kerasFlattenOrder && w.dim() == 2 && target[i].shape[1] == 1152)
                 w = w.reshape(10, 3, 3, 128).permute(0, 3, 1, 2).reshape(10, 1152);
             target[i].copy_(w);
         }
@@ -129,6 +142,10 @@ static class Bench
             Compare($"cnn train b{batch}", rounds, quick ? 2 : (batch == 64 ? 8 : 3),
                 [("ours channels_last", () => OursStep(Cnn(true), digits, batch, "nhwc")),
                  ("ours channels_first", () => OursStep(Cnn(false), digits, batch, "nchw")),
+                 // A/A control: a second, identical hand-written network measured like ours. Its ratio to "hand" is
+                 // the harness's own bias and noise floor on this machine.
+                 ("control: hand again", () => HandStep(HandCnn(), digits, batch, "nchw")),
+                 ("hand, Keras flatten order", () => HandStep(HandCnnKerasFlatten(), digits, batch, "nchw")),
                  ("hand", () => HandStep(HandCnn(), digits, batch, "nchw"))], results, ratios);
             // (a) as users train: compile + the compiled step (Keras-exact Adam, loss, accuracy metric) and fit over
             // whole epochs, against a hand loop doing the same work (Keras's loss and accuracy) and the bare hand loop.
@@ -167,7 +184,7 @@ static class Bench
     static void SameTrajectory(DigitSet digits)
     {
         foreach (var (name, ours, hand, layout) in new (string, Sequential, Func<nn.Module<Tensor, Tensor>>, string)[]
-                 { ("cnn", Cnn(true), HandCnn, "nhwc"), ("mlp", Mlp(), HandMlp, "flat") })
+                 { ("cnn", Cnn(true), HandCnn, "nhwc"), ("cnn, Keras flatten order", Cnn(true), HandCnnKerasFlatten, "nhwc"), ("mlp", Mlp(), HandMlp, "flat") })
         {
             using var net = BuildOurs(ours);
             var h = hand().to(TorchDev);
@@ -216,13 +233,13 @@ static class Bench
                 times[v].Add(sw.Elapsed.TotalMilliseconds / stepsPerBlock / perStepDivisor);
             }
         }
-        // Every "ours" variant against every "hand" variant (the baselines), as paired per-round ratios.
+        // Every "ours" (and "control") variant against every "hand" variant (the baselines), as paired per-round ratios.
         for (var v = 0; v < variants.Length; v++)
             results.Add(new Result(name, variants[v].Name, Median(times[v]), times[v].Min(), times[v].Max()));
         for (var v = 0; v < variants.Length; v++)
             for (var h = 0; h < variants.Length; h++)
             {
-                if (!variants[v].Name.StartsWith("ours") || !variants[h].Name.StartsWith("hand")) continue;
+                if (!(variants[v].Name.StartsWith("ours") || variants[v].Name.StartsWith("control")) || !variants[h].Name.StartsWith("hand")) continue;
                 var paired = times[v].Zip(times[h], (a, b) => a / b).ToList();
                 ratios.Add(new Ratio(name, $"{variants[v].Name} / {variants[h].Name}", Median(paired), paired.Min(), paired.Max()));
             }
