@@ -151,11 +151,11 @@ static class Bench
             // whole epochs, against a hand loop doing the same work (Keras's loss and accuracy) and the bare hand loop.
             Compare($"cnn compiled step b{batch}", rounds, quick ? 2 : (batch == 64 ? 8 : 3),
                 [("ours compiled step", () => OursCompiledStep(Cnn(true), digits, batch, "nhwc")),
-                 ("hand Keras step", () => HandKerasStep(HandCnn(), digits, batch, "nchw")),
+                 ("hand Keras step", () => HandKerasStep(HandCnnKerasFlatten(), digits, batch, "nchw")),
                  ("hand step", () => HandStep(HandCnn(), digits, batch, "nchw"))], results, ratios);
             Compare($"cnn fit epoch b{batch} (per step)", quick ? 3 : 7, 1,
                 [("ours fit", () => OursFitEpoch(Cnn(true), digits, batch, "nhwc", quick ? 4 : 16)),
-                 ("hand Keras loop", () => HandKerasEpoch(HandCnn(), digits, batch, "nchw", quick ? 4 : 16)),
+                 ("hand Keras loop", () => HandKerasEpoch(HandCnnKerasFlatten(), digits, batch, "nchw", quick ? 4 : 16)),
                  ("hand loop", () => HandEpoch(HandCnn(), digits, batch, "nchw", quick ? 4 : 16))], results, ratios, perStepDivisor: quick ? 4 : 16);
             Compare($"cnn infer b{batch}", rounds, quick ? 3 : (batch == 64 ? 15 : 5),
                 [("ours channels_last", () => OursInfer(Cnn(true), digits, batch, "nhwc")),
