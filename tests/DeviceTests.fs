@@ -21,10 +21,6 @@ open Functional.Tests.SavingTests
 let private compile (net: BuiltNetwork) =
     net.Compile(Adam(learningRate = 0.01), SparseCategoricalCrossentropy(), [| "accuracy" |])
 
-/// Weights as CPU copies, in the network's order.
-let private hostWeights (net: BuiltNetwork) =
-    net.Weights |> Seq.map (fun w -> w.Name, w.Parameter.detach().cpu().clone()) |> List.ofSeq
-
 let private expectCloseWeights tol (a: (string * torch.Tensor) list) (b: (string * torch.Tensor) list) what =
     Expect.equal (List.map fst a) (List.map fst b) (what + ": names")
     for (n, x), (_, y) in List.zip a b do
@@ -43,7 +39,7 @@ let roundTrip (trainOn: Device) (resumeOn: Device) (tol: float) =
         let refModel = compile reference
         let model = compile net
         model.SetWeights(refModel.GetWeights())        // snapshots are host copies: CPU → device
-        expectCloseWeights 0.0 (hostWeights net) (hostWeights reference) "the same start"
+        expectCloseWeights 0.0 (weightsOf net) (weightsOf reference) "the same start"
         Expect.isTrue (net.Weights |> Seq.forall (fun w -> w.Parameter.device_type = (if trainOn.Type = DeviceType.CUDA then DeviceType.CUDA else DeviceType.CPU)))
             "the weights live on the training device"
 
@@ -76,10 +72,10 @@ let roundTrip (trainOn: Device) (resumeOn: Device) (tol: float) =
 
         // A label out of range on device tensors is a clear managed error raised before anything changes (on CUDA, not a
         // device-side assert), and the model keeps working.
-        let before = hostWeights net
+        let before = weightsOf net
         use bad = place (y.clone().index_fill_(0L, torch.tensor([| 5L |]), (7L).ToScalar()))
         throwsWith<ArgumentException> [ "SparseCategoricalCrossentropy"; "[0, 3)"; "7" ] (fun () -> model.TrainOnBatch(xd, bad) |> ignore)
-        expectCloseWeights 0.0 (hostWeights net) before "a rejected batch changes no weight"
+        expectCloseWeights 0.0 (weightsOf net) before "a rejected batch changes no weight"
 
         // Checkpoint on the training device → model on the resume device (other random weights), then one more epoch on
         // both sides from the same state: the resumed run continues the CPU twin's.
@@ -91,18 +87,18 @@ let roundTrip (trainOn: Device) (resumeOn: Device) (tol: float) =
         let epoch = resumedModel.LoadCheckpoint ckpt
         Expect.equal epoch 2 "the completed epochs come back"
         Expect.equal resumedModel.Optimizer.Iterations model.Optimizer.Iterations "the step count comes back"
-        expectCloseWeights 0.0 (hostWeights resumed) (hostWeights net) "checkpoint weights"
+        expectCloseWeights 0.0 (weightsOf resumed) (weightsOf net) "checkpoint weights"
         let more (m: CompiledModel) = m.Fit(x, y, batchSize = 8, epochs = 3, initialEpoch = 2, shuffle = false, verbose = quiet)
         let hResumed = more resumedModel
         let hMore = more refModel
         close (max tol 1e-9) hResumed.["loss"].[0] hMore.["loss"].[0] "the resumed epoch's loss"
-        expectCloseWeights (max (10.0 * tol) 1e-6) (hostWeights resumed) (hostWeights reference) "weights after the resumed epoch"
+        expectCloseWeights (max (10.0 * tol) 1e-6) (weightsOf resumed) (weightsOf reference) "weights after the resumed epoch"
 
         // Weights-only files move across devices too.
         let weights = Path.Combine(dir, "w.safetensors")
         net.SaveWeights weights
         resumed.LoadWeights weights
-        expectCloseWeights 0.0 (hostWeights resumed) (hostWeights net) "weights file")
+        expectCloseWeights 0.0 (weightsOf resumed) (weightsOf net) "weights file")
 
 [<Tests>]
 let tests =

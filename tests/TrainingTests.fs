@@ -28,8 +28,9 @@ let quiet = Verbose 0
 
 let liveTensors () = torch.Tensor.TotalCount
 
+/// The network's weights as host copies, in its order.
 let weightsOf (net: BuiltNetwork) =
-    net.Weights |> Seq.map (fun w -> w.Name, w.Parameter.detach().clone()) |> List.ofSeq
+    net.Weights |> Seq.map (fun w -> w.Name, w.Parameter.detach().cpu().clone()) |> List.ofSeq
 
 let sameWeights (a: (string * torch.Tensor) list) (b: (string * torch.Tensor) list) =
     List.forall2 (fun (n1, (t1: torch.Tensor)) (n2, t2) -> n1 = n2 && same t1 t2) a b

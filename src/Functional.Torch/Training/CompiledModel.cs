@@ -230,11 +230,7 @@ public sealed class CompiledModel
         using var scope = NewDisposeScope();
         if (!Network.training) Network.train();
         Network.zero_grad();
-        // Targets are checked where they are (the host, for fit's batches) before anything runs on the device.
-        CheckTargets(inputs, targets);
-        var xs = inputs.Select(Network.Device.Place).ToList();
-        var ys = targets.Select(Network.Device.Place).ToList();
-        var sw = sampleWeight is null ? null : Network.Device.Place(sampleWeight);
+        var (xs, ys, sw) = CheckAndPlace(inputs, targets, sampleWeight);
         var predictions = Network.Forward(xs);
         var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw));
         loss.backward();
@@ -257,19 +253,26 @@ public sealed class CompiledModel
         return CurrentLogs();
     }
 
-    private void CheckTargets(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> targets)
+    /// <summary>
+    /// Checks a batch's targets where they are (the host, for fit's batches) against the declared outputs — counts, then
+    /// each loss's <see cref="Loss.CheckTargets"/> — before anything runs on the device; then places the batch on it.
+    /// </summary>
+    private (List<Tensor> Inputs, List<Tensor> Targets, Tensor? SampleWeight) CheckAndPlace(
+        IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> targets, Tensor? sampleWeight)
     {
         var outputs = Network.Declaration.OutputShapes;
         if (targets.Count != outputs.Count)
             throw new ArgumentException($"Model '{Network.Declaration.Name}' has {outputs.Count} outputs but {targets.Count} targets were given.");
         var batch = inputs.Count > 0 && inputs[0].dim() > 0 ? inputs[0].shape[0] : 0;
         for (var i = 0; i < targets.Count; i++) Losses[i].CheckTargets(targets[i], outputs[i].WithBatch(batch));
+        var device = Network.Device;
+        return (inputs.Select(device.Place).ToList(), targets.Select(device.Place).ToList(),
+            sampleWeight is null ? null : device.Place(sampleWeight));
     }
 
+    /// <summary>The weighted sum of the per-output losses; targets have passed <see cref="CheckAndPlace"/> (counts and values).</summary>
     private Tensor TotalLoss(IReadOnlyList<Tensor> targets, IReadOnlyList<Tensor> predictions, Tensor? sampleWeight)
     {
-        if (targets.Count != predictions.Count)
-            throw new ArgumentException($"Model '{Network.Declaration.Name}' has {predictions.Count} outputs but {targets.Count} targets were given.");
         Tensor? total = null;
         for (var i = 0; i < predictions.Count; i++)
         {
@@ -340,10 +343,8 @@ public sealed class CompiledModel
                 {
                     if (!batches.MoveNext()) break;
                     var b = batches.Current;
-                    CheckTargets(b.Inputs, b.Targets);
-                    var ys = b.Targets.Select(Network.Device.Place).ToList();
-                    var sw = b.SampleWeight is null ? null : Network.Device.Place(b.SampleWeight);
-                    var predictions = Network.Forward(b.Inputs.Select(Network.Device.Place).ToList());
+                    var (xs, ys, sw) = CheckAndPlace(b.Inputs, b.Targets, b.SampleWeight);
+                    var predictions = Network.Forward(xs);
                     var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw));
                     lossTracker.UpdateValue(loss.item<float>(), b.Size);
                     foreach (var (o, m) in metrics) m.UpdateState(ys[o], predictions[o], sw);

@@ -117,6 +117,14 @@ public abstract class Loss
         return (t, p);
     }
 
+    /// <summary>Integer class labels as Keras's sparse losses and metrics read them: (N, 1) squeezed to (N), as int64.</summary>
+    internal static Tensor SparseLabels(Tensor yTrue, Tensor yPred)
+    {
+        var t = yTrue;
+        if (t.dim() == yPred.dim() && t.shape[^1] == 1) t = t.squeeze(-1);
+        return t.dtype == ScalarType.Int64 ? t : t.to_type(ScalarType.Int64);
+    }
+
     internal static string ShapeText(Tensor t) => ShapeText(t.shape);
 
     internal static string ShapeText(ReadOnlySpan<long> shape) =>
@@ -469,7 +477,7 @@ public sealed class SparseCategoricalCrossentropy(bool fromLogits = false, int? 
     /// <inheritdoc />
     protected override Tensor CallChecked(Tensor yTrue, Tensor yPred)
     {
-        var t = Labels(yTrue, yPred);
+        var t = SparseLabels(yTrue, yPred);
         var valid = IgnoreClass is { } ignore ? t != ignore : null;
         var index = valid is null ? t : torch.where(valid, t, torch.zeros_like(t));
         var logp = CategoricalCrossentropy.LogProbabilities(yPred, Axis, FromLogits);
@@ -487,19 +495,12 @@ public sealed class SparseCategoricalCrossentropy(bool fromLogits = false, int? 
             || yPred.dim() != 2 || (Axis != -1 && Axis != 1) || yPred.shape[0] == 0)
             return null;
         var logp = CategoricalCrossentropy.LogProbabilities(yPred, 1, FromLogits);
-        return nn.functional.nll_loss(logp, Labels(yTrue, yPred));
+        return nn.functional.nll_loss(logp, SparseLabels(yTrue, yPred));
     }
 
     /// <inheritdoc />
     protected override Tensor? Mask(Tensor yTrue, Tensor yPred) =>
-        IgnoreClass is { } ignore ? Labels(yTrue, yPred) != ignore : null;
-
-    private Tensor Labels(Tensor yTrue, Tensor yPred)
-    {
-        var t = yTrue;
-        if (t.dim() == yPred.dim() && t.shape[^1] == 1) t = t.squeeze(-1);
-        return t.dtype == ScalarType.Int64 ? t : t.to_type(ScalarType.Int64);
-    }
+        IgnoreClass is { } ignore ? SparseLabels(yTrue, yPred) != ignore : null;
 }
 
 /// <summary>Looks losses up by Keras's identifiers.</summary>

@@ -130,7 +130,7 @@ public sealed class TopKCategoricalAccuracy(int k = 5, string name = "top_k_cate
 
 /// <summary>How often the integer label is among the <paramref name="k"/> highest predictions (Keras <c>SparseTopKCategoricalAccuracy</c>, k = 5).</summary>
 public sealed class SparseTopKCategoricalAccuracy(int k = 5, string name = "sparse_top_k_categorical_accuracy")
-    : MeanMetricWrapper(name, (t, p) => AccuracyFunctions.TopK(AccuracyFunctions.SqueezeLabels(t, p), p, k));
+    : MeanMetricWrapper(name, (t, p) => AccuracyFunctions.TopK(Loss.SparseLabels(t, p), p, k));
 
 /// <summary>
 /// <c>"accuracy"</c> as <c>compile</c> resolves it in Keras (<c>compile_utils.get_metric</c>): on the first batch, binary
@@ -191,7 +191,7 @@ public static class AccuracyFunctions
 
     /// <summary><c>equal(y_true, argmax(y_pred))</c> for labels of shape (N) or (N, 1).</summary>
     public static Tensor SparseCategoricalAccuracy(Tensor yTrue, Tensor yPred) =>
-        SqueezeLabels(yTrue, yPred).eq(yPred.argmax(-1)).to_type(ScalarType.Float32);
+        Loss.SparseLabels(yTrue, yPred).eq(yPred.argmax(-1)).to_type(ScalarType.Float32);
 
     /// <summary>Whether each label's prediction is at least the k-th largest (Keras's <c>in_top_k</c>: ties count as in).</summary>
     public static Tensor TopK(Tensor labels, Tensor yPred, int k)
@@ -202,13 +202,6 @@ public static class AccuracyFunctions
         if (k >= classes) return torch.ones_like(target, dtype: ScalarType.Float32);
         var kth = yPred.topk(k, -1).values.select(-1, k - 1);
         return (target >= kth).to_type(ScalarType.Float32);
-    }
-
-    internal static Tensor SqueezeLabels(Tensor yTrue, Tensor yPred)
-    {
-        var t = yTrue;
-        if (t.dim() == yPred.dim() && t.shape[^1] == 1) t = t.squeeze(-1);
-        return t.dtype == ScalarType.Int64 ? t : t.to_type(ScalarType.Int64);
     }
 }
 
