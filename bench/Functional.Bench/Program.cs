@@ -273,21 +273,33 @@ static class Bench
 
     static Action HandStep(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout)
     {
-        net.to(TorchDev);
-        var opt = optim.Adam(net.parameters(), lr: 1e-3);
-        var (x, y) = Batch(digits, batch * Ring, layout, 0);
-        net.train();
+        var (opt, x, y) = HandSetup(net, digits, batch * Ring, layout, eps: 1e-8);
         var k = 0;
         return () =>
         {
-            using var scope = NewDisposeScope();
             var start = (k++ % Ring) * batch;
-            opt.zero_grad();
-            var loss = Loss(net.call(x.narrow(0, start, batch)), y.narrow(0, start, batch));
-            loss.backward();
-            opt.step();
-            _ = loss.item<float>();
+            HandBatch(net, opt, x.narrow(0, start, batch), y.narrow(0, start, batch));
         };
+    }
+
+    // The hand-written network on the device in training mode, its Adam, and `samples` samples of data.
+    static (optim.Optimizer Opt, Tensor X, Tensor Y) HandSetup(nn.Module<Tensor, Tensor> net, DigitSet digits, int samples, string layout, double eps)
+    {
+        net.to(TorchDev);
+        net.train();
+        var (x, y) = Batch(digits, samples, layout, 0);
+        return (optim.Adam(net.parameters(), lr: 1e-3, eps: eps), x, y);
+    }
+
+    // One bare hand-written step: forward, loss, backward, Adam, read the loss.
+    static void HandBatch(nn.Module<Tensor, Tensor> net, optim.Optimizer opt, Tensor xb, Tensor yb)
+    {
+        using var scope = NewDisposeScope();
+        opt.zero_grad();
+        var loss = Loss(net.call(xb), yb);
+        loss.backward();
+        opt.step();
+        _ = loss.item<float>();
     }
 
     static Action OursCompiledStep(Sequential model, DigitSet digits, int batch, string layout)
@@ -315,21 +327,10 @@ static class Bench
 
     static Action HandEpoch(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout, int steps)
     {
-        net.to(TorchDev);
-        var opt = optim.Adam(net.parameters(), lr: 1e-3, eps: 1e-7);
-        var (x, y) = Batch(digits, batch * steps, layout, 0);
-        net.train();
+        var (opt, x, y) = HandSetup(net, digits, batch * steps, layout, eps: 1e-7);
         return () =>
         {
-            for (var s = 0; s < steps; s++)
-            {
-                using var scope = NewDisposeScope();
-                opt.zero_grad();
-                var loss = Loss(net.call(x.narrow(0, s * batch, batch)), y.narrow(0, s * batch, batch));
-                loss.backward();
-                opt.step();
-                _ = loss.item<float>();
-            }
+            for (var s = 0; s < steps; s++) HandBatch(net, opt, x.narrow(0, s * batch, batch), y.narrow(0, s * batch, batch));
         };
     }
 
@@ -439,56 +440,43 @@ static class Bench
         return (Created() - before) / (double)n;
     }
 
-    // By hand, the work compile/fit does per step: Keras's cross-entropy on probabilities (renormalise, clip, log), the
-    // Adam step, the batch's correct-prediction count, and one host read of loss and count (what a progress line needs).
     static Action HandKerasStep(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout)
     {
-        net.to(TorchDev);
-        var opt = optim.Adam(net.parameters(), lr: 1e-3, eps: 1e-7);
-        var (x, y) = Batch(digits, batch * Ring, layout, 0);
-        net.train();
-        double seen = 0, correctTotal = 0, lossTotal = 0;
+        var (opt, x, y) = HandSetup(net, digits, batch * Ring, layout, eps: 1e-7);
+        var tally = new double[2];
         var k = 0;
         return () =>
         {
-            using var scope = NewDisposeScope();
             var start = (k++ % Ring) * batch;
-            var (xb, yb) = (x.narrow(0, start, batch), y.narrow(0, start, batch));
-            opt.zero_grad();
-            var p = net.call(xb);
-            var loss = F.nll_loss((p / p.sum(1, keepdim: true)).clamp(1e-7, 1 - 1e-7).log(), yb);
-            loss.backward();
-            opt.step();
-            using var noGrad = no_grad();
-            var read = torch.stack([loss.detach(), p.argmax(1).eq(yb).sum().to_type(ScalarType.Float32)]).cpu().data<float>();
-            lossTotal += read[0] * batch; correctTotal += read[1]; seen += batch;
+            HandKerasBatch(net, opt, x.narrow(0, start, batch), y.narrow(0, start, batch), tally);
         };
     }
 
     static Action HandKerasEpoch(nn.Module<Tensor, Tensor> net, DigitSet digits, int batch, string layout, int steps)
     {
-        net.to(TorchDev);
-        var opt = optim.Adam(net.parameters(), lr: 1e-3, eps: 1e-7);
-        var (x, y) = Batch(digits, batch * steps, layout, 0);
-        net.train();
+        var (opt, x, y) = HandSetup(net, digits, batch * steps, layout, eps: 1e-7);
         return () =>
         {
-            double seen = 0, correctTotal = 0, lossTotal = 0;
-            for (var s = 0; s < steps; s++)
-            {
-                using var scope = NewDisposeScope();
-                var xb = x.narrow(0, s * batch, batch);
-                var yb = y.narrow(0, s * batch, batch);
-                opt.zero_grad();
-                var p = net.call(xb);
-                var loss = F.nll_loss((p / p.sum(1, keepdim: true)).clamp(1e-7, 1 - 1e-7).log(), yb);
-                loss.backward();
-                opt.step();
-                using var noGrad = no_grad();
-                var read = torch.stack([loss.detach(), p.argmax(1).eq(yb).sum().to_type(ScalarType.Float32)]).cpu().data<float>();
-                lossTotal += read[0] * batch; correctTotal += read[1]; seen += batch;
-            }
+            var tally = new double[2];
+            for (var s = 0; s < steps; s++) HandKerasBatch(net, opt, x.narrow(0, s * batch, batch), y.narrow(0, s * batch, batch), tally);
         };
+    }
+
+    // One hand-written step doing the work compile/fit does: Keras's cross-entropy on probabilities (renormalise, clip,
+    // log), the Adam step, the batch's correct-prediction count, and one host read of loss and count (what a progress
+    // line needs), added to `tally` (loss × samples, correct).
+    static void HandKerasBatch(nn.Module<Tensor, Tensor> net, optim.Optimizer opt, Tensor xb, Tensor yb, double[] tally)
+    {
+        using var scope = NewDisposeScope();
+        opt.zero_grad();
+        var p = net.call(xb);
+        var loss = F.nll_loss((p / p.sum(1, keepdim: true)).clamp(1e-7, 1 - 1e-7).log(), yb);
+        loss.backward();
+        opt.step();
+        using var noGrad = no_grad();
+        var read = torch.stack([loss.detach(), p.argmax(1).eq(yb).sum().to_type(ScalarType.Float32)]).cpu().data<float>();
+        tally[0] += read[0] * xb.shape[0];
+        tally[1] += read[1];
     }
 
     // ---- soak ---------------------------------------------------------------------------------------------
