@@ -389,31 +389,46 @@ public sealed class Adadelta : Optimizer
 }
 
 /// <summary>
-/// Keras <c>Adam</c> (lr 0.001, β₁ 0.9, β₂ 0.999, epsilon 1e-7, amsgrad off): <c>m ← m + (g − m)(1−β₁); v ← v + (g² − v)(1−β₂);
-/// α = lr·sqrt(1−β₂ᵗ)/(1−β₁ᵗ); w ← w − α·m/(sqrt(v) + ε)</c>; with amsgrad the running maximum of v is used.
+/// The Adam family (<see cref="Adam"/>, <see cref="Adamax"/>, <see cref="Nadam"/>): a first-moment decay β₁, a second-moment
+/// (or infinity-norm) decay β₂, both in [0, 1), and ε ≥ 0 added to the denominator, validated once here.
 /// </summary>
-/// <remarks>Differs from <c>torch.optim.Adam</c> in where ε sits: Keras adds ε to <c>sqrt(v)</c> before the bias correction is
-/// folded into α ("epsilon hat"), PyTorch adds it to <c>sqrt(v)/sqrt(1−β₂ᵗ)</c>; and Keras's default ε is 1e-7 (PyTorch 1e-8).</remarks>
-public class Adam : Optimizer
+public abstract class MomentOptimizer : Optimizer
 {
-    /// <summary>Creates the optimizer with Keras's defaults.</summary>
-    public Adam(double learningRate = 0.001, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-7, bool amsgrad = false,
-        LearningRateSchedule? schedule = null, double? clipNorm = null, double? clipValue = null, double? globalClipNorm = null,
-        double? weightDecay = null, string name = "adam")
+    /// <summary>Validates and keeps β₁, β₂ and ε; the rest as <see cref="Optimizer"/>.</summary>
+    protected MomentOptimizer(string name, double learningRate, double beta1, double beta2, double epsilon,
+        LearningRateSchedule? schedule, double? clipNorm, double? clipValue, double? globalClipNorm, double? weightDecay)
         : base(name, learningRate, schedule, clipNorm, clipValue, globalClipNorm, weightDecay)
     {
         Beta1 = Unit(beta1, nameof(beta1), closedAbove: false);
         Beta2 = Unit(beta2, nameof(beta2), closedAbove: false);
         Epsilon = NonNegative(epsilon, nameof(epsilon));
-        Amsgrad = amsgrad;
     }
 
     /// <summary>First-moment decay.</summary>
     public double Beta1 { get; }
-    /// <summary>Second-moment decay.</summary>
+    /// <summary>Second-moment decay (for <see cref="Adamax"/>, the infinity-norm decay).</summary>
     public double Beta2 { get; }
-    /// <summary>Added to sqrt(v).</summary>
+    /// <summary>Added to the update's denominator (sqrt(v), sqrt(v̂), or Adamax's u).</summary>
     public double Epsilon { get; }
+}
+
+/// <summary>
+/// Keras <c>Adam</c> (lr 0.001, β₁ 0.9, β₂ 0.999, epsilon 1e-7, amsgrad off): <c>m ← m + (g − m)(1−β₁); v ← v + (g² − v)(1−β₂);
+/// α = lr·sqrt(1−β₂ᵗ)/(1−β₁ᵗ); w ← w − α·m/(sqrt(v) + ε)</c>; with amsgrad the running maximum of v is used.
+/// </summary>
+/// <remarks>Differs from <c>torch.optim.Adam</c> in where ε sits: Keras adds ε to <c>sqrt(v)</c> before the bias correction is
+/// folded into α ("epsilon hat"), PyTorch adds it to <c>sqrt(v)/sqrt(1−β₂ᵗ)</c>; and Keras's default ε is 1e-7 (PyTorch 1e-8).</remarks>
+public class Adam : MomentOptimizer
+{
+    /// <summary>Creates the optimizer with Keras's defaults.</summary>
+    public Adam(double learningRate = 0.001, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-7, bool amsgrad = false,
+        LearningRateSchedule? schedule = null, double? clipNorm = null, double? clipValue = null, double? globalClipNorm = null,
+        double? weightDecay = null, string name = "adam")
+        : base(name, learningRate, beta1, beta2, epsilon, schedule, clipNorm, clipValue, globalClipNorm, weightDecay)
+    {
+        Amsgrad = amsgrad;
+    }
+
     /// <summary>Whether the AMSGrad variant is used.</summary>
     public bool Amsgrad { get; }
 
@@ -457,25 +472,13 @@ public sealed class AdamW : Adam
 /// w ← w − lr·m / ((1−β₁ᵗ)(u + ε))</c>.
 /// </summary>
 /// <remarks>Differs from <c>torch.optim.Adamax</c>, which adds ε inside the maximum (<c>max(β₂u, |g| + ε)</c>).</remarks>
-public sealed class Adamax : Optimizer
+public sealed class Adamax : MomentOptimizer
 {
     /// <summary>Creates the optimizer with Keras's defaults.</summary>
     public Adamax(double learningRate = 0.001, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-7,
         LearningRateSchedule? schedule = null, double? clipNorm = null, double? clipValue = null, double? globalClipNorm = null,
         double? weightDecay = null, string name = "adamax")
-        : base(name, learningRate, schedule, clipNorm, clipValue, globalClipNorm, weightDecay)
-    {
-        Beta1 = Unit(beta1, nameof(beta1), closedAbove: false);
-        Beta2 = Unit(beta2, nameof(beta2), closedAbove: false);
-        Epsilon = NonNegative(epsilon, nameof(epsilon));
-    }
-
-    /// <summary>First-moment decay.</summary>
-    public double Beta1 { get; }
-    /// <summary>Infinity-norm decay.</summary>
-    public double Beta2 { get; }
-    /// <summary>Added to u.</summary>
-    public double Epsilon { get; }
+        : base(name, learningRate, beta1, beta2, epsilon, schedule, clipNorm, clipValue, globalClipNorm, weightDecay) { }
 
     /// <inheritdoc />
     public override IReadOnlyList<string> SlotNames => ["momentum", "norm"];
@@ -496,7 +499,7 @@ public sealed class Adamax : Optimizer
 /// product <c>Πμ</c>; <c>m̂ = μₜ₊₁m/(1 − Πμ·μₜ₊₁) + (1 − μₜ)g/(1 − Πμ)</c>, <c>v̂ = v/(1 − β₂ᵗ)</c>, <c>w ← w − lr·m̂/(sqrt(v̂) + ε)</c>.
 /// </summary>
 /// <remarks>Differs from <c>torch.optim.NAdam</c>, whose schedule is <c>β₁(1 − ½·0.96^(0.004·t))</c> (momentum decay 0.004).</remarks>
-public sealed class Nadam : Optimizer
+public sealed class Nadam : MomentOptimizer
 {
     private double uProduct = 1.0;
 
@@ -504,19 +507,7 @@ public sealed class Nadam : Optimizer
     public Nadam(double learningRate = 0.001, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-7,
         LearningRateSchedule? schedule = null, double? clipNorm = null, double? clipValue = null, double? globalClipNorm = null,
         double? weightDecay = null, string name = "nadam")
-        : base(name, learningRate, schedule, clipNorm, clipValue, globalClipNorm, weightDecay)
-    {
-        Beta1 = Unit(beta1, nameof(beta1), closedAbove: false);
-        Beta2 = Unit(beta2, nameof(beta2), closedAbove: false);
-        Epsilon = NonNegative(epsilon, nameof(epsilon));
-    }
-
-    /// <summary>First-moment decay.</summary>
-    public double Beta1 { get; }
-    /// <summary>Second-moment decay.</summary>
-    public double Beta2 { get; }
-    /// <summary>Added to sqrt(v̂).</summary>
-    public double Epsilon { get; }
+        : base(name, learningRate, beta1, beta2, epsilon, schedule, clipNorm, clipValue, globalClipNorm, weightDecay) { }
 
     /// <inheritdoc />
     public override IReadOnlyList<string> SlotNames => ["momentum", "velocity"];
