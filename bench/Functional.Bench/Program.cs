@@ -22,7 +22,16 @@ var mode = args.FirstOrDefault(a => !a.StartsWith("--")) ?? "step";
 Bench.DeviceName = args.SkipWhile(a => a != "--device").Skip(1).FirstOrDefault() ?? "cpu";
 var quick = args.Contains("--quick");
 Bench.CaseFilter = args.SkipWhile(a => a != "--case").Skip(1).FirstOrDefault();   // run only the cases whose name contains this
-if (args.SkipWhile(a => a != "--rounds").Skip(1).FirstOrDefault() is { } r) Bench.RoundsOverride = int.Parse(r, CultureInfo.InvariantCulture);
+if (args.Contains("--rounds"))
+{
+    var r = args.SkipWhile(a => a != "--rounds").Skip(1).FirstOrDefault();
+    if (!int.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out var rounds) || rounds < 1)
+    {
+        Console.Error.WriteLine($"--rounds expects a positive integer; received '{r}'.");
+        return 2;
+    }
+    Bench.RoundsOverride = rounds;
+}
 string? jsonPath = args.SkipWhile(a => a != "--json").Skip(1).FirstOrDefault();
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
