@@ -170,6 +170,10 @@ let tests =
                 (SparseCategoricalCrossentropy()).Compute(labels [ 1; 7 ], m [ [ 0.2; 0.3; 0.5 ]; [ 0.2; 0.3; 0.5 ] ]) |> ignore)
             throwsWith<ArgumentException> [ "SparseCategoricalCrossentropy"; "[0, 3)"; "-1" ] (fun () ->
                 (SparseCategoricalCrossentropy()).Compute(v [ 1.; -1. ], m [ [ 0.2; 0.3; 0.5 ]; [ 0.2; 0.3; 0.5 ] ]) |> ignore)
+            // The check fit runs on each batch's host copy, callable on its own with the predictions' shape.
+            throwsWith<ArgumentException> [ "SparseCategoricalCrossentropy"; "[0, 10)"; "12" ] (fun () ->
+                (SparseCategoricalCrossentropy()).CheckTargets(labels [ 1; 12 ], [| 2L; 10L |]))
+            (SparseCategoricalCrossentropy()).CheckTargets(labels [ 1; 9 ], [| 2L; 10L |])
             throwsWith<ArgumentException> [ "SparseCategoricalCrossentropy"; "NaN" ] (fun () ->
                 (SparseCategoricalCrossentropy()).Compute(v [ 1.; nan ], m [ [ 0.2; 0.3; 0.5 ]; [ 0.2; 0.3; 0.5 ] ]) |> ignore)
             throwsWith<ArgumentException> [ "SparseCategoricalCrossentropy"; "(3,)" ] (fun () ->

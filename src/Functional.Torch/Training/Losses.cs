@@ -67,7 +67,7 @@ public abstract class Loss
     /// range, which on a GPU would otherwise be a device-side assert). <c>fit</c> runs it on each batch's host copy, so the
     /// check costs no device round trip. The default accepts everything.
     /// </summary>
-    public virtual void CheckTargets(Tensor yTrue, ReadOnlySpan<long> predictionShape) { }
+    public virtual void CheckTargets(Tensor yTrue, long[] predictionShape) { }
 
     /// <summary>Whether <see cref="Compute(Tensor, Tensor, Tensor?)"/> casts targets to the prediction's type first (Keras does; integer-label losses need not).</summary>
     protected virtual bool CastsTargets => true;
@@ -443,7 +443,7 @@ public sealed class SparseCategoricalCrossentropy(bool fromLogits = false, int? 
     /// <c>[0, classes)</c> (or equal <see cref="IgnoreClass"/>). On a CPU tensor this reads two tiny reductions; on a device
     /// tensor it is one host sync (compile/fit checks the host copy of each batch instead).
     /// </summary>
-    public override void CheckTargets(Tensor yTrue, ReadOnlySpan<long> predictionShape)
+    public override void CheckTargets(Tensor yTrue, long[] predictionShape)
     {
         var axis = Axis < 0 ? predictionShape.Length + Axis : Axis;
         if (axis < 0 || axis >= predictionShape.Length)
