@@ -18,7 +18,7 @@ internal sealed class BuiltConv : BuiltLayer
     private readonly Parameter? bias;
     private readonly Conv conv;
     private readonly IReadOnlyList<ParameterSpec> specs;
-    private readonly long[] strides, dilation, symmetricPadding;
+    private readonly long[] strides, dilation, symmetricPadding, toKeras;
     private readonly long[]? explicitPadding;   // F.pad order: last dim first
 
     public BuiltConv(Conv layer, Shape input, BuildContext context) : base(layer, input)
@@ -27,9 +27,11 @@ internal sealed class BuiltConv : BuiltLayer
         specs = layer.Parameters(input);
         var kernel = specs[0].Shape;   // Keras: (k..., in/groups, out)
         var rank = layer.Rank;
+        // PyTorch (out, in/groups, k...) → Keras (k..., in/groups, out), stated here and used again by Weights().
+        toKeras = [.. Enumerable.Range(2, rank).Select(i => (long)i), 1, 0];
         weight = BuildHelpers.CreateParameter(specs[0],
-            [layer.Filters, kernel[rank], .. layer.KernelSize.Select(k => (long)k)], context);
-        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], context);
+            [layer.Filters, kernel[rank], .. layer.KernelSize.Select(k => (long)k)], toKeras, context);
+        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], null, context);
         strides = layer.Strides.Select(s => (long)s).ToArray();
         dilation = layer.DilationRate.Select(d => (long)d).ToArray();
         symmetricPadding = new long[rank];
@@ -57,15 +59,12 @@ internal sealed class BuiltConv : BuiltLayer
         var input = explicitPadding is null ? x : F.pad(x, explicitPadding);
         // ConvOps.Conv gives one-channel inputs permuted from channels_last row-major strides (a libtorch CPU bug, see ConvOps.WithCanonicalStrides).
         var y = ConvOps.Conv(conv.Rank, input, weight, bias, strides, symmetricPadding, dilation, conv.Groups);
-        if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, axis: 1);
+        if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, ConvOps.ActivationAxis(conv.DataFormat));
         return y.MoveToOuterDisposeScope();
     }
 
     public override IEnumerable<WeightBinding> Weights()
     {
-        // PyTorch (out, in/groups, k...) → Keras (k..., in/groups, out).
-        var rank = conv.Rank;
-        long[] toKeras = [.. Enumerable.Range(2, rank).Select(i => (long)i), 1, 0];
         yield return Bind(specs[0], weight, toKeras);
         if (bias is not null) yield return Bind(specs[1], bias, null);
     }

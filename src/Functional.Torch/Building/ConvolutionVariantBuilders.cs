@@ -33,6 +33,14 @@ internal static class ConvOps
         finally { if (!ReferenceEquals(input, x)) input.Dispose(); }
     }
 
+    /// <summary>
+    /// The physical axis of a convolution's output that Keras's axis-dependent activations (softmax, log_softmax,
+    /// sparsemax) reduce over: Keras applies them over the last axis of the layer's output. A <c>channels_last</c> layer
+    /// computes in channels-first layout, so its last (channel) axis is physical axis 1; a <c>channels_first</c> layer
+    /// computes in its own layout, whose last axis is the last spatial one.
+    /// </summary>
+    public static long ActivationAxis(DataFormat dataFormat) => dataFormat.IsChannelsLast ? 1 : -1;
+
     /// <summary>F.conv_transpose1d/2d/3d by rank, with no padding: the full transposed output.</summary>
     public static Tensor ConvTranspose(int rank, Tensor x, Tensor weight, long[] strides, long[] dilation)
     {
@@ -94,10 +102,10 @@ internal sealed class BuiltSeparableConv : BuiltLayer
         var rank = layer.Rank;
         channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
         var kernel = ConvOps.Longs(layer.KernelSize);
-        depthwise = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. kernel], context, ConvOps.KernelLast(rank, swap: false));
+        depthwise = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. kernel], ConvOps.KernelLast(rank, swap: false), context);
         ones = Enumerable.Repeat(1L, rank).ToArray();
-        pointwise = BuildHelpers.CreateParameter(specs[1], [layer.Filters, channels * layer.DepthMultiplier, .. ones], context, ConvOps.KernelLast(rank, swap: true));
-        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[2], [layer.Filters], context);
+        pointwise = BuildHelpers.CreateParameter(specs[1], [layer.Filters, channels * layer.DepthMultiplier, .. ones], ConvOps.KernelLast(rank, swap: true), context);
+        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[2], [layer.Filters], null, context);
         depthwiseShape = [channels * layer.DepthMultiplier, 1, .. kernel];
         strides = ConvOps.Longs(layer.Strides);
         dilation = ConvOps.Longs(layer.DilationRate);
@@ -114,7 +122,7 @@ internal sealed class BuiltSeparableConv : BuiltLayer
         var input = explicitPadding is null ? x : F.pad(x, explicitPadding);
         var mid = ConvOps.Conv(conv.Rank, input, depthwise.reshape(depthwiseShape), null, strides, symmetricPadding, dilation, channels);
         var y = ConvOps.Conv(conv.Rank, mid, pointwise, bias, ones, new long[conv.Rank], unitDilation, 1);
-        if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, axis: 1);
+        if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, ConvOps.ActivationAxis(conv.DataFormat));
         return y.MoveToOuterDisposeScope();
     }
 
@@ -151,8 +159,8 @@ internal sealed class BuiltDepthwiseConv : BuiltLayer
         specs = layer.Parameters(input);
         channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
         var k = ConvOps.Longs(layer.KernelSize);
-        kernel = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. k], context, ConvOps.KernelLast(layer.Rank, swap: false));
-        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [channels * layer.DepthMultiplier], context);
+        kernel = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. k], ConvOps.KernelLast(layer.Rank, swap: false), context);
+        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [channels * layer.DepthMultiplier], null, context);
         groupedShape = [channels * layer.DepthMultiplier, 1, .. k];
         strides = ConvOps.Longs(layer.Strides);
         dilation = ConvOps.Longs(layer.DilationRate);
@@ -167,7 +175,7 @@ internal sealed class BuiltDepthwiseConv : BuiltLayer
         using var scope = NewDisposeScope();
         var input = explicitPadding is null ? x : F.pad(x, explicitPadding);
         var y = ConvOps.Conv(conv.Rank, input, kernel.reshape(groupedShape), bias, strides, symmetricPadding, dilation, channels);
-        if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, axis: 1);
+        if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, ConvOps.ActivationAxis(conv.DataFormat));
         return y.MoveToOuterDisposeScope();
     }
 
@@ -203,8 +211,8 @@ internal sealed class BuiltConvTranspose : BuiltLayer
         specs = layer.Parameters(input);
         var rank = layer.Rank;
         var channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
-        weight = BuildHelpers.CreateParameter(specs[0], [channels, layer.Filters, .. ConvOps.Longs(layer.KernelSize)], context, ConvOps.KernelLast(rank, swap: true));
-        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], context);
+        weight = BuildHelpers.CreateParameter(specs[0], [channels, layer.Filters, .. ConvOps.Longs(layer.KernelSize)], ConvOps.KernelLast(rank, swap: true), context);
+        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], null, context);
         biasShape = [1, layer.Filters, .. Enumerable.Repeat(1L, rank)];
         strides = ConvOps.Longs(layer.Strides);
         dilation = ConvOps.Longs(layer.DilationRate);
@@ -227,7 +235,7 @@ internal sealed class BuiltConvTranspose : BuiltLayer
         var full = ConvOps.ConvTranspose(conv.Rank, x, weight, strides, dilation);
         var y = crop.All(c => c == 0) ? full : F.pad(full, crop);
         if (bias is not null) y = y + bias.view(biasShape);
-        if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, axis: 1);
+        if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, ConvOps.ActivationAxis(conv.DataFormat));
         return y.MoveToOuterDisposeScope();
     }
 

@@ -12,9 +12,10 @@ internal static class BuildHelpers
     /// <summary>
     /// A parameter with the given PyTorch-layout shape, filled by the spec's initializer: values are sampled in Keras's
     /// layout (fans from it) and moved into PyTorch's by <paramref name="kerasPermutation"/> (PyTorch → Keras, the one
-    /// passed to <c>Bind</c>); when it is null the layout is inferred (see <see cref="InitializerSampling.Fill"/>).
+    /// passed to <c>Bind</c>; null when the parameter is stored in Keras's layout). Every weight states its layout here:
+    /// it is never guessed from shapes, which coincide for some layers (e.g. a 3×3 Conv2D with 3 filters on 3 channels).
     /// </summary>
-    public static Parameter CreateParameter(ParameterSpec spec, long[] torchShape, BuildContext context, long[]? kerasPermutation = null)
+    public static Parameter CreateParameter(ParameterSpec spec, long[] torchShape, long[]? kerasPermutation, BuildContext context)
     {
         var t = torch.empty(torchShape, ScalarType.Float32, context.TorchDevice);
         InitializerSampling.Fill(t, spec.Initializer, spec.Shape.ToArray(), kerasPermutation);
@@ -33,8 +34,8 @@ internal sealed class BuiltDense : BuiltLayer
     {
         dense = layer;
         specs = layer.Parameters(input);
-        weight = BuildHelpers.CreateParameter(specs[0], [layer.Units, input[-1]], context, [1, 0]);
-        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Units], context);
+        weight = BuildHelpers.CreateParameter(specs[0], [layer.Units, input[-1]], [1, 0], context);   // PyTorch (units, in) → Keras (in, units)
+        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Units], null, context);
         RegisterComponents();
     }
 

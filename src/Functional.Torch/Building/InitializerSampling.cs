@@ -95,12 +95,13 @@ public static class InitializerSampling
     /// <summary>
     /// Fills <paramref name="target"/> in place with <see cref="Sample"/>'s values for <paramref name="kerasShape"/>.
     /// <paramref name="kerasPermutation"/> is the permutation from the target's layout to Keras's (the one
-    /// <see cref="WeightBinding"/> uses, e.g. <c>[1, 0]</c> for a Dense kernel stored as PyTorch's (units, in)); when it is
-    /// null the layout is inferred (<see cref="InferPermutation"/>). Other layouts with as many elements are filled by
-    /// reshaping, which only elementwise initializers allow.
+    /// <see cref="WeightBinding"/> uses, e.g. <c>[1, 0]</c> for a Dense kernel stored as PyTorch's (units, in)); null means
+    /// the target is stored in Keras's layout. The layout is never guessed from the shapes: they coincide for some weights
+    /// (a 3×3 kernel with 3 filters on 3 channels has the same shape in both layouts), and a guess there would put seeded
+    /// draws, and the structure of Orthogonal or Identity, in the wrong places.
     /// </summary>
-    /// <exception cref="ArgumentException">The target does not hold a weight of that Keras shape, or the layout cannot be told.</exception>
-    public static void Fill(Tensor target, Initializer initializer, IReadOnlyList<int> kerasShape, long[]? kerasPermutation = null)
+    /// <exception cref="ArgumentException">The target, seen through the permutation, is not a weight of that Keras shape.</exception>
+    public static void Fill(Tensor target, Initializer initializer, IReadOnlyList<int> kerasShape, long[]? kerasPermutation)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(initializer);
@@ -108,48 +109,21 @@ public static class InitializerSampling
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var keras = kerasShape.Select(d => (long)d).ToArray();
-        var permutation = kerasPermutation ?? InferPermutation(target.shape, keras);
-        var values = Sample(initializer, kerasShape, target.dtype);
-        if (permutation is not null)
-        {
-            if (permutation.Length != target.dim())
-                throw new ArgumentException(
-                    $"{initializer.ClassName}: permutation ({string.Join(", ", permutation)}) does not fit a tensor of rank {target.dim()}.", nameof(kerasPermutation));
-            var view = target.permute(permutation);
-            if (!view.shape.SequenceEqual(keras))
-                throw new ArgumentException(
-                    $"{initializer.ClassName}: the tensor of shape ({string.Join(", ", target.shape)}) permuted by ({string.Join(", ", permutation)}) " +
-                    $"is not the Keras shape {Initializer.FormatShape(kerasShape)}.", nameof(kerasPermutation));
-            view.copy_(values);
-        }
-        else if (target.shape.SequenceEqual(keras))
-            target.copy_(values);
-        else if (target.numel() == values.numel() && initializer.IsElementwise)
-            target.copy_(values.reshape(target.shape));
-        else
+        if (kerasPermutation is not null && (kerasPermutation.Length != target.dim()
+                || !kerasPermutation.Order().SequenceEqual(Enumerable.Range(0, (int)target.dim()).Select(i => (long)i))))
             throw new ArgumentException(
-                $"{initializer.ClassName}: cannot fill a tensor of shape ({string.Join(", ", target.shape)}) as a weight of Keras shape " +
-                $"{Initializer.FormatShape(kerasShape)}" +
-                (target.numel() == values.numel() ? " without knowing its layout; pass the permutation to Keras's layout." : "."),
+                $"{initializer.ClassName}: ({string.Join(", ", kerasPermutation)}) is not a permutation of the axes of a tensor of rank {target.dim()}.",
+                nameof(kerasPermutation));
+        var view = kerasPermutation is null ? target : target.permute(kerasPermutation);
+        if (!view.shape.SequenceEqual(keras))
+            throw new ArgumentException(
+                $"{initializer.ClassName}: the tensor of shape ({string.Join(", ", target.shape)})" +
+                (kerasPermutation is null ? "" : $" permuted by ({string.Join(", ", kerasPermutation)})") +
+                $" is not the Keras shape {Initializer.FormatShape(kerasShape)}" +
+                (kerasPermutation is null && target.numel() == keras.Aggregate(1L, (x, y) => x * y)
+                    ? "; pass the permutation from its layout to Keras's." : "."),
                 nameof(target));
-    }
-
-    /// <summary>
-    /// The permutation from <paramref name="targetShape"/> to <paramref name="kerasShape"/>, or null for "same layout or
-    /// unknown". Recognised: equal shapes (same layout); PyTorch's convolution convention, (out, in, …spatial) for a Keras
-    /// (…spatial, in, out) kernel (Dense, Conv, transposed and pointwise kernels); and the depthwise convention,
-    /// (in, multiplier, …spatial) for a Keras (…spatial, in, multiplier) kernel. When dimensions coincide the first match
-    /// wins, so builders should pass their permutation to <see cref="Fill"/> explicitly.
-    /// </summary>
-    public static long[]? InferPermutation(long[] targetShape, long[] kerasShape)
-    {
-        var rank = kerasShape.Length;
-        if (targetShape.Length != rank || rank < 2 || targetShape.SequenceEqual(kerasShape)) return null;
-        var spatial = Enumerable.Range(2, rank - 2).Select(i => (long)i);
-        // Keras axis i < rank−2 is torch axis i+2; the last two Keras axes are torch axes 1 and 0, or 0 and 1.
-        if (targetShape.SequenceEqual([kerasShape[^1], kerasShape[^2], .. kerasShape[..^2]])) return [.. spatial, 1, 0];
-        if (targetShape.SequenceEqual([kerasShape[^2], kerasShape[^1], .. kerasShape[..^2]])) return [.. spatial, 0, 1];
-        return null;
+        view.copy_(Sample(initializer, kerasShape, target.dtype));
     }
 
     /// <summary>A generator for a seeded initializer, or null for the global one.</summary>

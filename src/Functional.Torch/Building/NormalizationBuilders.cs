@@ -31,10 +31,10 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
         channelsFirst = input.Rank >= 2 && sampleAxis == input.Rank - 1;
         long channels = input[sampleAxis];
         var i = 0;
-        if (layer.Scale) gamma = BuildHelpers.CreateParameter(specs[i++], [channels], context);
-        if (layer.Center) beta = BuildHelpers.CreateParameter(specs[i++], [channels], context);
-        moving_mean = BuildHelpers.CreateParameter(specs[i++], [channels], context);
-        moving_variance = BuildHelpers.CreateParameter(specs[i], [channels], context);
+        if (layer.Scale) gamma = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
+        if (layer.Center) beta = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
+        moving_mean = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
+        moving_variance = BuildHelpers.CreateParameter(specs[i], [channels], null, context);
         RegisterComponents();
     }
 
@@ -116,8 +116,8 @@ internal sealed class BuiltLayerNormalization : BuiltLayer
         var trailing = axes.SequenceEqual(Enumerable.Range(input.Rank + 1 - axes.Length, axes.Length).Select(a => (long)a));
         if (trailing && !layer.RmsScaling) normalizedShape = axes.Select(a => (long)input[(int)a - 1]).ToArray();
         var i = 0;
-        if (specs.Count > i && specs[i].Name == "gamma") gamma = BuildHelpers.CreateParameter(specs[i], Torch(specs[i++]), context);
-        if (specs.Count > i && specs[i].Name == "beta") beta = BuildHelpers.CreateParameter(specs[i], Torch(specs[i]), context);
+        if (specs.Count > i && specs[i].Name == "gamma") gamma = BuildHelpers.CreateParameter(specs[i], Torch(specs[i++]), null, context);
+        if (specs.Count > i && specs[i].Name == "beta") beta = BuildHelpers.CreateParameter(specs[i], Torch(specs[i]), null, context);
         RegisterComponents();
     }
 

@@ -61,8 +61,8 @@ internal sealed class BuiltNormalization : BuiltLayer
         if (layer.HasWeights)
         {
             var shape = layer.StatisticsShape(input).Select(d => (long)d).ToArray();
-            mean = BuildHelpers.CreateParameter(specs[0], shape, context);
-            variance = BuildHelpers.CreateParameter(specs[1], shape, context);
+            mean = BuildHelpers.CreateParameter(specs[0], shape, null, context);
+            variance = BuildHelpers.CreateParameter(specs[1], shape, null, context);
             count = new Parameter(torch.zeros(Array.Empty<long>(), ScalarType.Int64, context.TorchDevice), requires_grad: false);
         }
         else

@@ -57,6 +57,8 @@ public static class LibTorch
                 throw new LibTorchLoadException(Diagnose(glue, notes), e);
             }
             HeapTuning.Apply();
+            // Check libtorch's CPU kernels against float64 on this CPU, and switch oneDNN off if they are wrong here.
+            CpuKernels.Apply();
             _loaded = true;
         }
     }
