@@ -33,6 +33,8 @@ let networks: (string * (unit -> Model)) list =
       "DenseNet169", (fun () -> Applications.DenseNet169())
       "DenseNet201", (fun () -> Applications.DenseNet201())
       "EfficientNetB0", (fun () -> Applications.EfficientNetB0())
+      "NASNetMobile", (fun () -> Applications.NASNetMobile())
+      "NASNetLarge", (fun () -> Applications.NASNetLarge())
       "AlexNet", (fun () -> Applications.AlexNet())
       "NiN", (fun () -> Applications.NiN())
       "GoogLeNet", (fun () -> Applications.GoogLeNet())

@@ -47,7 +47,9 @@ let kerasCases =
       case "DenseNet121" (fun top p -> Applications.DenseNet121(includeTop = top, pooling = pool p)) "densenet121" 8_062_504L 83_648L 7_037_504L 1024
       case "DenseNet169" (fun top p -> Applications.DenseNet169(includeTop = top, pooling = pool p)) "densenet169" 14_307_880L 158_400L 12_642_880L 1664
       case "DenseNet201" (fun top p -> Applications.DenseNet201(includeTop = top, pooling = pool p)) "densenet201" 20_242_984L 229_056L 18_321_984L 1920
-      case "EfficientNetB0" (fun top p -> Applications.EfficientNetB0(includeTop = top, pooling = pool p)) "efficientnetb0" 5_330_571L 42_023L 4_049_571L 1280 ]
+      case "EfficientNetB0" (fun top p -> Applications.EfficientNetB0(includeTop = top, pooling = pool p)) "efficientnetb0" 5_330_571L 42_023L 4_049_571L 1280
+      case "NASNetMobile" (fun top p -> Applications.NASNetMobile(includeTop = top, pooling = pool p)) "nasnet_mobile" 5_326_716L 36_738L 4_269_716L 1056
+      case "NASNetLarge" (fun top p -> Applications.NASNetLarge(includeTop = top, pooling = pool p)) "nasnet_large" 88_949_818L 196_668L 84_916_818L 4032 ]
 
 /// The larger EfficientNets: the exact sizes of Keras's applications table.
 let efficientNetCases =
@@ -77,7 +79,9 @@ let kerasWeightCounts: (string * (unit -> Model) * int) list =
       "MobileNetV2", (fun () -> Applications.MobileNetV2()), 262
       "EfficientNetB0", (fun () -> Applications.EfficientNetB0()), 314
       "EfficientNetB1", (fun () -> Applications.EfficientNetB1()), 442
-      "EfficientNetB7", (fun () -> Applications.EfficientNetB7()), 1040 ]
+      "EfficientNetB7", (fun () -> Applications.EfficientNetB7()), 1040
+      "NASNetMobile", (fun () -> Applications.NASNetMobile()), 1126
+      "NASNetLarge", (fun () -> Applications.NASNetLarge()), 1546 ]
 
 /// The number of weight tensors a declared model creates (Keras's len(model.weights)).
 let weightCount (m: Model) =
@@ -231,6 +235,51 @@ let declarations =
                 Expect.isTrue (mobilenet.Contains n) n
         }
 
+        test "NASNet: Keras's cells, layer names, counts and feature maps" {
+            // len(model.layers) counted from Keras's nasnet.py: a normal cell has 42 layers, a reduction cell 48, plus 9 where
+            // _adjust_block halves the previous path and 3 where it projects it; stem, ReLU and the top add the rest.
+            for app, layers, build in
+                [ "NASNetMobile", 771, (fun () -> Applications.NASNetMobile()); "NASNetMobile base", 769, (fun () -> Applications.NASNetMobile(includeTop = false))
+                  "NASNetLarge", 1041, (fun () -> Applications.NASNetLarge()); "NASNetLarge base", 1039, (fun () -> Applications.NASNetLarge(includeTop = false)) ] do
+                let m: Model = build ()
+                Expect.equal m.Operations.Length layers (sprintf "%s: len(model.layers)" app)
+            let mobile = Applications.NASNetMobile()
+            let names = layerNames mobile
+            for n in [ "input_layer"; "stem_conv1"; "stem_bn1"; "reduction_conv_1_stem_1"; "reduction_pad_1_stem_1"
+                       "separable_conv_1_pad_reduction_left1_stem_1"; "separable_conv_1_reduction_right1_stem_1"
+                       "separable_conv_2_bn_reduction_left4_stem_1"; "reduction_left4_stem_1"; "reduction_right5_stem_1"
+                       "reduction_add_1_stem_1"; "reduction_add3_stem_1"; "reduction_add4_stem_1"; "reduction_concat_stem_1"
+                       "adjust_relu_1_stem_2"; "adjust_avg_pool_1_stem_2"; "adjust_conv_2_stem_2"; "adjust_bn_stem_2"
+                       "adjust_relu_1_0"; "adjust_conv_projection_1"; "adjust_bn_1"; "normal_left3_0"; "normal_right4_3"
+                       "separable_conv_1_normal_left5_12"; "normal_add_5_12"; "normal_concat_12"; "adjust_relu_1_5"; "adjust_relu_1_9"
+                       "adjust_conv_projection_reduce_4"; "reduction_concat_reduce_8"
+                       "zero_padding2d"; "zero_padding2d_3"; "cropping2d_3"; "concatenate_3"; "add"; "add_3"
+                       "activation"; "activation_187"; "global_average_pooling2d"; "predictions" ] do
+                Expect.isTrue (names.Contains n) n
+            for n in [ "zero_padding2d_4"; "add_4"; "activation_188"; "adjust_relu_1_1"; "adjust_conv_projection_0" ] do
+                Expect.isFalse (names.Contains n) (sprintf "no %s" n)
+            let layer (m: Model) n = m.GetLayer(n).Nodes.[0].OutputShapes.[0]
+            // 224 → 111 (3×3/2 valid) → 56 → 28 (stem cells) → 14 → 7; filters 44 · 2^k, six branches concatenated.
+            for n, shape in [ "stem_bn1", Shape(111, 111, 32); "reduction_concat_stem_1", Shape(56, 56, 44); "reduction_concat_stem_2", Shape(28, 28, 88)
+                              "adjust_bn_stem_2", Shape(56, 56, 22); "normal_concat_3", Shape(28, 28, 264); "reduction_concat_reduce_4", Shape(14, 14, 352)
+                              "normal_concat_8", Shape(14, 14, 528); "normal_concat_12", Shape(7, 7, 1056) ] do
+                Expect.equal (layer mobile n) shape n
+            Expect.equal (layer mobile "cropping2d") (Shape(111, 111, 32)) "padded bottom/right then cropped top/left: shifted one pixel"
+            Expect.equal (Applications.NASNetMobile(includeTop = false).OutputShapes.[0]) (Shape(7, 7, 1056)) "the feature map"
+            let large = Applications.NASNetLarge(includeTop = false)
+            Expect.equal large.OutputShapes.[0] (Shape(11, 11, 4032)) "331 → 165 → 83 → 42 → 21 → 11"
+            let largeNames = layerNames large
+            // skip_reduction: the first cell after each reduction halves the cell before the reduction, not its input.
+            for n in [ "adjust_relu_1_7"; "adjust_relu_1_13"; "adjust_conv_projection_reduce_6"; "normal_concat_18"; "activation_259" ] do
+                Expect.isTrue (largeNames.Contains n) n
+            Expect.isFalse (largeNames.Contains "activation_260") "260 unnamed ReLUs"
+            Expect.equal (layer large "normal_concat_5") (Shape(42, 42, 1008)) "168 filters × 6"
+            Expect.equal (Applications.NASNetLarge(inputShape = Shape(32, 32, 3), classes = 10).OutputShapes.[0]) (Shape 10) "the minimum input with a top"
+            Expect.equal (Applications.NASNetMobile(includeTop = false, inputShape = Shape(32, 32, 3)).OutputShapes.[0]) (Shape(1, 1, 1056)) "32 → 15 → 8 → 4 → 2 → 1"
+            let bn = mobile.GetLayer("separable_conv_1_bn_normal_left1_0").Layer :?> BatchNormalization
+            Expect.equal (bn.Momentum, bn.Epsilon) (0.9997, 1e-3) "NASNet's batch normalization"
+        }
+
         test "alpha, depth multiplier and input sizes change MobileNets as in Keras" {
             let m = Applications.MobileNet(inputShape = Shape(128, 128, 3), alpha = 0.25)
             Expect.equal m.Name "mobilenet_0.25_128" "name from alpha and rows"
@@ -314,6 +363,22 @@ let declarations =
                 Applications.MobileNetV2(includeTop = false, weights = "imagenet", inputShape = Shape(96, 96, 1)) |> ignore)
             throwsWith<ArgumentException> [ "EfficientNetB0"; "pooling"; "'mean'" ] (fun () ->
                 Applications.EfficientNetB0(includeTop = false, pooling = "mean") |> ignore)
+            throwsWith<ArgumentException> [ "NASNetMobile"; "Input size must be at least 32x32"; "(31, 40, 3)" ] (fun () ->
+                Applications.NASNetMobile(includeTop = false, inputShape = Shape(31, 40, 3)) |> ignore)
+            throwsWith<ArgumentException> [ "NASNetLarge"; "at least 32x32" ] (fun () -> Applications.NASNetLarge(inputShape = Shape(40, 16, 3)) |> ignore)
+            throwsWith<ArgumentException> [ "NASNetMobile"; "`input_shape` should be (224, 224, 3)"; "(331, 331, 3)" ] (fun () ->
+                Applications.NASNetMobile(weights = "imagenet", inputShape = Shape(331, 331, 3)) |> ignore)
+            throwsWith<ArgumentException> [ "NASNetLarge"; "`input_shape` should be (331, 331, 3)"; "(224, 224, 3)" ] (fun () ->
+                Applications.NASNetLarge(weights = "imagenet", inputShape = Shape(224, 224, 3)) |> ignore)
+            throwsWith<ArgumentException> [ "NASNetLarge"; "`classes` should be 1000"; "classes=10" ] (fun () ->
+                Applications.NASNetLarge(weights = "imagenet", classes = 10) |> ignore)
+            throwsWith<ArgumentException> [ "NASNetMobile"; "must have 3 channels" ] (fun () ->
+                Applications.NASNetMobile(includeTop = false, weights = "imagenet", inputShape = Shape(96, 96, 1)) |> ignore)
+            throwsWith<ArgumentException> [ "NASNetMobile"; "classifier_activation"; "sigmoid" ] (fun () ->
+                Applications.NASNetMobile(weights = "imagenet", classifierActivation = "sigmoid") |> ignore)
+            throwsWith<NotSupportedException> [ "NASNetMobile"; "imagenet"; "download" ] (fun () -> Applications.NASNetMobile(weights = "imagenet") |> ignore)
+            throwsWith<NotSupportedException> [ "NASNetLarge"; "imagenet" ] (fun () ->
+                Applications.NASNetLarge(weights = "imagenet", includeTop = false, inputShape = Shape(64, 64, 3)) |> ignore)
             throwsWith<ArgumentException> [ "MobileNet"; "depth multiplier must be 1" ] (fun () ->
                 Applications.MobileNet(weights = "imagenet", depthMultiplier = 2) |> ignore)
             throwsWith<ArgumentException> [ "MobileNet"; "alpha can be one of"; "0.3" ] (fun () ->
@@ -332,7 +397,8 @@ let declarations =
         }
 
         test "applications round-trip through Keras's JSON config" {
-            for m in [ Applications.EfficientNetB0(); Applications.InceptionResNetV2(includeTop = false); Applications.MobileNet(alpha = 0.5) ] do
+            for m in [ Applications.EfficientNetB0(); Applications.InceptionResNetV2(includeTop = false); Applications.MobileNet(alpha = 0.5)
+                       Applications.NASNetMobile() ] do
                 let back = ModelConfig.FromJson(m.ToJson()) :?> Model
                 Expect.equal back m (sprintf "%s: FromJson(ToJson m) = m" m.Name)
             let json = Applications.EfficientNetB0().ToJson()
@@ -464,7 +530,9 @@ let native =
                   "EfficientNetB0", fun () -> Applications.EfficientNetB0(inputShape = Shape(33, 33, 3), includeTop = false)
                   "DenseNet121", fun () -> Applications.DenseNet121(inputShape = Shape(32, 32, 3), classes = 10)
                   "Xception", fun () -> Applications.Xception(inputShape = Shape(71, 71, 3), includeTop = false, pooling = "max")
-                  "InceptionResNetV2", fun () -> Applications.InceptionResNetV2(inputShape = Shape(75, 75, 3), includeTop = false) ]
+                  "InceptionResNetV2", fun () -> Applications.InceptionResNetV2(inputShape = Shape(75, 75, 3), includeTop = false)
+                  "NASNetMobile", fun () -> Applications.NASNetMobile(inputShape = Shape(32, 32, 3), classes = 10)
+                  "NASNetMobile base, odd sizes", fun () -> Applications.NASNetMobile(inputShape = Shape(45, 37, 3), includeTop = false, pooling = "avg") ]
             for name, build in cases ->
                 test name {
                     torchReady 3
