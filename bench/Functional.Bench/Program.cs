@@ -4,6 +4,7 @@
 //   ops     host-side work per step: native tensor handles created per step (exact) and the time of a dispatch-bound
 //           tiny MLP, ours vs a hand loop doing the same work (Keras's loss, accuracy, one read per step)
 //   summary shape inference + summary of a large declared model, with libtorch never loaded
+//   kernels the cost of the CPU-kernel guard: ours with libtorch's reference kernels vs the same with oneDNN, alternating
 // Usage: dotnet run --project bench/Functional.Bench -- step [--quick] [--device cuda] [--case "cnn train"] [--rounds N] [--json out.json]
 using System.Diagnostics;
 using System.Globalization;
@@ -41,7 +42,8 @@ switch (mode)
     case "soak": Bench.Soak(quick ? 2000 : 10000); break;
     case "step": Bench.Steps(quick, jsonPath); break;
     case "ops": Bench.Ops(quick); break;
-    default: Console.Error.WriteLine($"unknown mode '{mode}' (step | ops | soak | summary)"); return 2;
+    case "kernels": Bench.Kernels(quick); break;
+    default: Console.Error.WriteLine($"unknown mode '{mode}' (step | ops | soak | summary | kernels)"); return 2;
 }
 return 0;
 
@@ -177,6 +179,43 @@ static class Bench
             File.WriteAllText(jsonPath, JsonSerializer.Serialize(new { results, ratios }, new JsonSerializerOptions { WriteIndented = true }));
     }
 
+    // The cost of Functional.Native.CpuKernels's fallback where it applies: the same networks and steps with oneDNN off
+    // (libtorch's reference kernels, what the guard uses where oneDNN is wrong) against oneDNN on (what libtorch ships;
+    // its numbers may be wrong on this CPU, its time is what the guard gives up), in alternating blocks in one process.
+    public static void Kernels(bool quick)
+    {
+        LibTorchInit();
+        var decided = Functional.Native.CpuKernels.OneDnnEnabled;
+        Console.WriteLine(Functional.Native.CpuKernels.Report);
+        var digits = DigitSet.Load(DigitSet.FindRepositoryData("mnist"));
+        var rounds = RoundsOverride ?? (quick ? 5 : 15);
+        var results = new List<Result>();
+        var ratios = new List<Ratio>();
+        Console.WriteLine($"torch threads: {torch.get_num_threads()}, rounds: {rounds}, {Environment.ProcessorCount} cores, {RuntimeInfo()}, {HeapInfo()}");
+        static Func<Action> With(bool oneDnn, Func<Action> make) => () =>
+        {
+            var step = make();
+            return () => { Functional.Native.CpuKernels.OneDnnEnabled = oneDnn; step(); };
+        };
+        try
+        {
+            foreach (var batch in new[] { 64, 256 })
+            {
+                foreach (var (format, layout) in new[] { ("channels_last", "nhwc"), ("channels_first", "nchw") })
+                    Compare($"cnn train b{batch} {format}", rounds, quick ? 2 : (batch == 64 ? 8 : 3),
+                        [("ours, reference kernels", With(false, () => OursStep(Cnn(format == "channels_last"), digits, batch, layout))),
+                         ("oneDNN: ours, libtorch's default kernels", With(true, () => OursStep(Cnn(format == "channels_last"), digits, batch, layout)))],
+                        results, ratios, baselinePrefix: "oneDNN");
+                Compare($"cnn infer b{batch}", rounds, quick ? 3 : (batch == 64 ? 15 : 5),
+                    [("ours, reference kernels", With(false, () => OursInfer(Cnn(true), digits, batch, "nhwc"))),
+                     ("oneDNN: ours, libtorch's default kernels", With(true, () => OursInfer(Cnn(true), digits, batch, "nhwc")))],
+                    results, ratios, baselinePrefix: "oneDNN");
+            }
+        }
+        finally { Functional.Native.CpuKernels.OneDnnEnabled = decided; }
+        Print(results, ratios);
+    }
+
     static void Print(List<Result> results, List<Ratio> ratios)
     {
         Console.WriteLine();
@@ -222,7 +261,7 @@ static class Bench
     public static int? RoundsOverride;
 
     static void Compare(string name, int rounds, int stepsPerBlock, (string Name, Func<Action> Make)[] variants,
-        List<Result> results, List<Ratio> ratios, int perStepDivisor = 1)
+        List<Result> results, List<Ratio> ratios, int perStepDivisor = 1, string baselinePrefix = "hand")
     {
         if (CaseFilter is not null && !name.Contains(CaseFilter, StringComparison.Ordinal)) return;
         var steps = variants.Select(v => v.Make()).ToArray();
@@ -248,7 +287,7 @@ static class Bench
         for (var v = 0; v < variants.Length; v++)
             for (var h = 0; h < variants.Length; h++)
             {
-                if (!(variants[v].Name.StartsWith("ours") || variants[v].Name.StartsWith("control")) || !variants[h].Name.StartsWith("hand")) continue;
+                if (!(variants[v].Name.StartsWith("ours") || variants[v].Name.StartsWith("control")) || !variants[h].Name.StartsWith(baselinePrefix)) continue;
                 var paired = times[v].Zip(times[h], (a, b) => a / b).ToList();
                 ratios.Add(new Ratio(name, $"{variants[v].Name} / {variants[h].Name}", Median(paired), paired.Min(), paired.Max()));
             }

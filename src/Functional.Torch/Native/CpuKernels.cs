@@ -76,7 +76,11 @@ public static class CpuKernels
     /// <summary>What was found and decided when libtorch loaded.</summary>
     public static CpuKernelReport Report { get; private set; } = new(CpuKernelChoice.Undecided, 0, [], TimeSpan.Zero);
 
-    /// <summary>Whether libtorch's CPU operations may use oneDNN now (PyTorch's <c>torch.backends.mkldnn.enabled</c>).</summary>
+    /// <summary>
+    /// Whether libtorch's CPU operations may use oneDNN now (PyTorch's <c>torch.backends.mkldnn.enabled</c>). Setting it
+    /// is for measurement (the benchmark's <c>kernels</c> mode times both): turning oneDNN back on where the check failed
+    /// brings the wrong numbers back. It is process-wide, like PyTorch's flag.
+    /// </summary>
     public static bool OneDnnEnabled
     {
         get
@@ -84,6 +88,11 @@ public static class CpuKernels
             LibTorch.EnsureLoaded();
             var api = ContextApi.Value ?? throw new PlatformNotSupportedException("libtorch's at::Context is not reachable on this platform.");
             return api.Get(api.Context()) != 0;
+        }
+        set
+        {
+            LibTorch.EnsureLoaded();
+            SetOneDnn(value, "CpuKernels.OneDnnEnabled");
         }
     }
 
