@@ -88,7 +88,8 @@ internal sealed class RecordConfig
     }
 
     /// <summary>
-    /// The record's config object: every constructor argument, a layer's name and trainable flag, and any other
+    /// The record's config object: every constructor argument (but a <c>null</c> one Keras leaves out, marked
+    /// <see cref="ConfigOmittedWhenNullAttribute"/>, such as <c>lora_rank</c>), a layer's name and trainable flag, and any other
     /// <c>init</c> property whose value differs from what the constructor alone gives (so <c>GlorotUniform</c> is
     /// <c>{"seed": null}</c>, as in Keras, not its inherited VarianceScaling settings).
     /// </summary>
@@ -99,6 +100,7 @@ internal sealed class RecordConfig
         foreach (var m in Members)
         {
             var value = m.Property.GetValue(record);
+            if (value is null && m.Property.IsDefined(typeof(ConfigOmittedWhenNullAttribute))) continue;
             if (m.Parameter is null && !(m.Property.DeclaringType == typeof(Layer) && m.Key is "name" or "trainable"))
             {
                 reference ??= Reconstruct(record);
