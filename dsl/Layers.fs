@@ -399,19 +399,23 @@ type Layers =
             Dot(axes, ?normalize = normalize, Name = Option.toObj name, Trainable = defaultArg trainable true))
 
     /// Keras `BatchNormalization` over `axis` (default -1, the channels); moving statistics are non-trainable.
+    /// `renorm = true` adds batch renormalization (`renormClipping = RenormClipping(RMax = 3.0, RMin = 1.0 / 3.0, DMax = 5.0)`,
+    /// `renormMomentum`); `synchronized` is accepted and, on one device, changes nothing.
     static member batchNormalization(?axis: int, ?momentum: float, ?epsilon: float, ?center: bool, ?scale: bool,
                                      ?betaInitializer: Initializer, ?gammaInitializer: Initializer,
                                      ?movingMeanInitializer: Initializer, ?movingVarianceInitializer: Initializer,
                                      ?betaRegularizer: Regularizer, ?gammaRegularizer: Regularizer,
-                                     ?betaConstraint: Constraint, ?gammaConstraint: Constraint, ?name: string,
-                                     ?trainable: bool) : Layer =
+                                     ?betaConstraint: Constraint, ?gammaConstraint: Constraint, ?renorm: bool,
+                                     ?renormClipping: RenormClipping, ?renormMomentum: float, ?synchronized: bool,
+                                     ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             BatchNormalization(?axis = axis, ?momentum = momentum, ?epsilon = epsilon, ?center = center, ?scale = scale,
                                ?betaInitializer = betaInitializer, ?gammaInitializer = gammaInitializer,
                                ?movingMeanInitializer = movingMeanInitializer,
                                ?movingVarianceInitializer = movingVarianceInitializer, ?betaRegularizer = betaRegularizer,
                                ?gammaRegularizer = gammaRegularizer, ?betaConstraint = betaConstraint,
-                               ?gammaConstraint = gammaConstraint, Name = Option.toObj name,
+                               ?gammaConstraint = gammaConstraint, ?renorm = renorm, ?renormClipping = renormClipping,
+                               ?renormMomentum = renormMomentum, ?synchronized = synchronized, Name = Option.toObj name,
                                Trainable = defaultArg trainable true))
 
     /// Keras `LayerNormalization` over `axis` (default -1).
