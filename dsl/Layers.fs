@@ -14,15 +14,18 @@ type Layers =
     /// Keras `Input(shape=...)`: the input of a Sequential model, `input (28, 28, 1)`.
     static member input([<System.ParamArray>] shape: int[]) : Layer = ScriptErrors.guard (fun () -> Input(shape))
 
-    /// Keras `Dense`: `dense (64, activation = "relu")`.
+    /// Keras `Dense`: `dense (64, activation = "relu")`; `loraRank = 4` (and `loraAlpha`) freezes the kernel and trains a
+    /// low-rank delta instead (Keras's LoRA).
     static member dense(units: int, ?activation: ActivationFunction, ?useBias: bool,
                         ?kernelInitializer: Initializer, ?biasInitializer: Initializer,
                         ?kernelRegularizer: Regularizer, ?biasRegularizer: Regularizer, ?activityRegularizer: Regularizer,
-                        ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?name: string, ?trainable: bool) : Layer =
+                        ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?loraRank: int, ?loraAlpha: float,
+                        ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Dense(units, ?activation = activation, ?useBias = useBias, ?kernelInitializer = kernelInitializer,
                   ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer, ?biasRegularizer = biasRegularizer,
                   ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint, ?biasConstraint = biasConstraint,
+                  loraRank = Option.toNullable loraRank, loraAlpha = Option.toNullable loraAlpha,
                   Name = Option.toObj name, Trainable = defaultArg trainable true))
 
     /// Keras `Activation`: `activation "softmax"`.
@@ -42,12 +45,14 @@ type Layers =
                          ?dilationRate: IntTuple, ?groups: int, ?activation: ActivationFunction, ?useBias: bool,
                          ?kernelInitializer: Initializer, ?biasInitializer: Initializer,
                          ?kernelRegularizer: Regularizer, ?biasRegularizer: Regularizer, ?activityRegularizer: Regularizer,
-                         ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?name: string, ?trainable: bool) : Layer =
+                         ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?loraRank: int, ?loraAlpha: float,
+                         ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Conv1D(filters, kernelSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat, ?dilationRate = dilationRate,
                    ?groups = groups, ?activation = activation, ?useBias = useBias, ?kernelInitializer = kernelInitializer,
                    ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer, ?biasRegularizer = biasRegularizer,
                    ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint, ?biasConstraint = biasConstraint,
+                   loraRank = Option.toNullable loraRank, loraAlpha = Option.toNullable loraAlpha,
                    Name = Option.toObj name, Trainable = defaultArg trainable true))
 
     /// Keras `Conv2D`: `conv2d (32, 3, padding = "same", activation = "relu")`.
@@ -55,12 +60,14 @@ type Layers =
                          ?dilationRate: IntTuple, ?groups: int, ?activation: ActivationFunction, ?useBias: bool,
                          ?kernelInitializer: Initializer, ?biasInitializer: Initializer,
                          ?kernelRegularizer: Regularizer, ?biasRegularizer: Regularizer, ?activityRegularizer: Regularizer,
-                         ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?name: string, ?trainable: bool) : Layer =
+                         ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?loraRank: int, ?loraAlpha: float,
+                         ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Conv2D(filters, kernelSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat, ?dilationRate = dilationRate,
                    ?groups = groups, ?activation = activation, ?useBias = useBias, ?kernelInitializer = kernelInitializer,
                    ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer, ?biasRegularizer = biasRegularizer,
                    ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint, ?biasConstraint = biasConstraint,
+                   loraRank = Option.toNullable loraRank, loraAlpha = Option.toNullable loraAlpha,
                    Name = Option.toObj name, Trainable = defaultArg trainable true))
 
     /// Keras `Conv3D` over (dim1, dim2, dim3, channels).
@@ -68,12 +75,14 @@ type Layers =
                          ?dilationRate: IntTuple, ?groups: int, ?activation: ActivationFunction, ?useBias: bool,
                          ?kernelInitializer: Initializer, ?biasInitializer: Initializer,
                          ?kernelRegularizer: Regularizer, ?biasRegularizer: Regularizer, ?activityRegularizer: Regularizer,
-                         ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?name: string, ?trainable: bool) : Layer =
+                         ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?loraRank: int, ?loraAlpha: float,
+                         ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Conv3D(filters, kernelSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat, ?dilationRate = dilationRate,
                    ?groups = groups, ?activation = activation, ?useBias = useBias, ?kernelInitializer = kernelInitializer,
                    ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer, ?biasRegularizer = biasRegularizer,
                    ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint, ?biasConstraint = biasConstraint,
+                   loraRank = Option.toNullable loraRank, loraAlpha = Option.toNullable loraAlpha,
                    Name = Option.toObj name, Trainable = defaultArg trainable true))
 
     /// Keras `MaxPooling1D`: strides default to poolSize.
@@ -390,19 +399,23 @@ type Layers =
             Dot(axes, ?normalize = normalize, Name = Option.toObj name, Trainable = defaultArg trainable true))
 
     /// Keras `BatchNormalization` over `axis` (default -1, the channels); moving statistics are non-trainable.
+    /// `renorm = true` adds batch renormalization (`renormClipping = RenormClipping(RMax = 3.0, RMin = 1.0 / 3.0, DMax = 5.0)`,
+    /// `renormMomentum`); `synchronized` is accepted and, on one device, changes nothing.
     static member batchNormalization(?axis: int, ?momentum: float, ?epsilon: float, ?center: bool, ?scale: bool,
                                      ?betaInitializer: Initializer, ?gammaInitializer: Initializer,
                                      ?movingMeanInitializer: Initializer, ?movingVarianceInitializer: Initializer,
                                      ?betaRegularizer: Regularizer, ?gammaRegularizer: Regularizer,
-                                     ?betaConstraint: Constraint, ?gammaConstraint: Constraint, ?name: string,
-                                     ?trainable: bool) : Layer =
+                                     ?betaConstraint: Constraint, ?gammaConstraint: Constraint, ?renorm: bool,
+                                     ?renormClipping: RenormClipping, ?renormMomentum: float, ?synchronized: bool,
+                                     ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             BatchNormalization(?axis = axis, ?momentum = momentum, ?epsilon = epsilon, ?center = center, ?scale = scale,
                                ?betaInitializer = betaInitializer, ?gammaInitializer = gammaInitializer,
                                ?movingMeanInitializer = movingMeanInitializer,
                                ?movingVarianceInitializer = movingVarianceInitializer, ?betaRegularizer = betaRegularizer,
                                ?gammaRegularizer = gammaRegularizer, ?betaConstraint = betaConstraint,
-                               ?gammaConstraint = gammaConstraint, Name = Option.toObj name,
+                               ?gammaConstraint = gammaConstraint, ?renorm = renorm, ?renormClipping = renormClipping,
+                               ?renormMomentum = renormMomentum, ?synchronized = synchronized, Name = Option.toObj name,
                                Trainable = defaultArg trainable true))
 
     /// Keras `LayerNormalization` over `axis` (default -1).

@@ -48,7 +48,11 @@ let layersWithWeights : (Layer * Shape) list =
       SeparableConv1D(4, 3, depthMultiplier = 2, dataFormat = "channels_first"), Shape(3, 9)
       SeparableConv2D(5, 3, strides = 2, padding = "same", depthMultiplier = 2), Shape(7, 6, 3)
       SeparableConv2D(5, 3, strides = 2, padding = "same", depthMultiplier = 2, dataFormat = "channels_first"), Shape(3, 7, 6)
+      Dense(5, loraRank = 2), Shape(6)
+      Conv2D(4, 3, padding = "same", loraRank = 2), Shape(6, 5, 3)
+      Conv2D(4, 3, padding = "same", loraRank = 2, dataFormat = "channels_first"), Shape(3, 6, 5)
       BatchNormalization(), Shape(5, 4, 3)
+      BatchNormalization(renorm = true), Shape(5, 4, 3)
       BatchNormalization(axis = 1), Shape(3, 5, 4)
       LayerNormalization(), Shape(5, 4, 3)
       PReLU(alphaInitializer = RandomUniform(-0.5, 0.5)), Shape(5, 3)
@@ -164,9 +168,13 @@ let tests =
                 let bound = built.Weights |> List.ofSeq
                 Expect.equal bound.Length specs.Count (seeded.Describe() + ": one binding per declared weight")
                 for w, spec in Seq.zip bound specs do
-                    use view = w.KerasView()
-                    Expect.sequenceEqual (view.shape |> Array.map int) (spec.Shape.ToArray()) (sprintf "%s %s: Keras shape" (seeded.Describe()) w.Name)
-                    Expect.sequenceEqual (floats view) (sample spec.Initializer (List.ofSeq spec.Shape)) (sprintf "%s %s: the seeded draw in Keras's layout" (seeded.Describe()) w.Name)
+                    // Skipped: weights whose initializer is not a property (LoRA's unseeded he_uniform A), and renorm's
+                    // standard deviations, which Keras starts at the square root of a moving-variance draw.
+                    let deterministic = sample spec.Initializer (List.ofSeq spec.Shape) = sample spec.Initializer (List.ofSeq spec.Shape)
+                    if deterministic && not (w.Name.EndsWith "stddev") then
+                        use view = w.KerasView()
+                        Expect.sequenceEqual (view.shape |> Array.map int) (spec.Shape.ToArray()) (sprintf "%s %s: Keras shape" (seeded.Describe()) w.Name)
+                        Expect.sequenceEqual (floats view) (sample spec.Initializer (List.ofSeq spec.Shape)) (sprintf "%s %s: the seeded draw in Keras's layout" (seeded.Describe()) w.Name)
         }
 
         test "Orthogonal on a square-shaped kernel (3 filters, 3 channels, 3×3) is orthonormal in Keras's layout" {

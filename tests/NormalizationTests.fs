@@ -290,3 +290,202 @@ let tests =
             let expected = xs |> Array.mapi (fun i v -> let m, var = stats.[key i] in (float v - m) / sqrt (var + 1e-3) * float gamma.[pidx i] + float beta.[pidx i])
             y.shape = model.OutputShape.WithBatch(2L) && close 1e-4 (values y) expected)
     ]
+
+/// Keras 3's batch renormalization in training (batch_normalization.py `_renorm_correction_and_moments`,
+/// `_compose_transforms`, `_update_renorm_statistics`), naively per channel: the output and every updated statistic.
+let naiveRenorm (xs: float32[]) (dims: int[]) (ax: int) (gamma: float32[]) (beta: float32[]) (renormMean: float32[]) (renormStd: float32[])
+                (clip: RenormClipping) eps =
+    let stats = channelStats xs dims ax
+    let st = strides dims
+    let c = dims.[ax]
+    let rd =
+        Array.init c (fun i ->
+            let m, v = stats.[i]
+            let s = max (float renormStd.[i]) (sqrt eps)
+            let mutable r = sqrt (v + eps) / s
+            let mutable d = (m - float renormMean.[i]) / s
+            if clip.RMin.HasValue then r <- max r clip.RMin.Value
+            if clip.RMax.HasValue then r <- min r clip.RMax.Value
+            if clip.DMax.HasValue then d <- max (-clip.DMax.Value) (min d clip.DMax.Value)
+            r, d)
+    let y =
+        xs |> Array.mapi (fun i v ->
+            let k = (i / st.[ax]) % c
+            let m, var = stats.[k]
+            let r, d = rd.[k]
+            ((float v - m) / sqrt (var + eps) * r + d) * float gamma.[k] + float beta.[k])
+    y, stats, rd
+
+[<Tests>]
+let renormTests =
+    testList "BatchNormalization renorm" [
+        propertyWith pureConfig "renorm adds moving_stddev, renorm_mean, renorm_stddev: 7·C params, 5·C non-trainable (2·C fewer trainable without center/scale)"
+            (Arb.fromGen (Gen.zip (axisCase 4 64) (Gen.elements [ true; false ]))) (fun ((dims, axis, sampleAxis), affine) ->
+            let layer = BatchNormalization(axis, center = affine, scale = affine, renorm = true)
+            let shape = Shape dims
+            let c = int64 dims.[sampleAxis]
+            let specs = layer.Parameters shape
+            let affineNames = if affine then [ "gamma"; "beta" ] else []
+            layer.ParameterCount shape = (if affine then 7L else 5L) * c
+            && layer.TrainableParameterCount shape = (if affine then 2L * c else 0L)
+            && (specs |> Seq.map (fun s -> s.Name) |> List.ofSeq)
+               = affineNames @ [ "moving_mean"; "moving_variance"; "moving_stddev"; "renorm_mean"; "renorm_stddev" ]
+            && (specs |> Seq.filter (fun s -> not s.Trainable) |> Seq.length) = 5)
+
+        test "Keras's summary of BatchNormalization(renorm=True) on 10 features: 70 params, 50 non-trainable" {
+            let model = Sequential(Input(10), BatchNormalization(renorm = true))
+            let s = model.Summary()
+            Expect.stringContains s "│            70 │" "row"
+            Expect.stringContains s " Total params: 70 (280.00 B)" "total"
+            Expect.stringContains s " Trainable params: 20 (80.00 B)" "trainable"
+            Expect.stringContains s " Non-trainable params: 50 (200.00 B)" "non-trainable"
+            Expect.equal (Sequential(Input(10), BatchNormalization(renorm = true, synchronized = true)).ParameterCount) 70L "synchronized adds nothing"
+        }
+
+        test "renorm arguments: Keras's defaults; renorm_clipping and renorm_momentum are checked, naming the layer and argument" {
+            let bn = BatchNormalization()
+            Expect.equal (bn.Renorm, bn.RenormClipping, bn.RenormMomentum, bn.Synchronized) (false, null, 0.99, false) "defaults"
+            Expect.isNull (BatchNormalization(renorm = true, renormClipping = RenormClipping()).RenormClipping) "an empty clipping ({}) clips nothing"
+            let clip = RenormClipping(RMax = Nullable 3.0, DMax = Nullable 5.0)
+            Expect.equal (BatchNormalization(renorm = true, renormClipping = clip).RenormClipping) clip "kept"
+            Expect.equal (string clip) "{'rmax': 3, 'dmax': 5}" "printed as Keras's dictionary"
+            throwsWith<ArgumentException> [ "BatchNormalization"; "renormClipping"; "rmax should be greater than rmin"; "'rmax': 1"; "'rmin': 2" ] (fun () ->
+                BatchNormalization(renorm = true, renormClipping = RenormClipping(RMax = Nullable 1.0, RMin = Nullable 2.0)) |> ignore)
+            throwsWith<ArgumentException> [ "BatchNormalization"; "renormClipping"; "non-negative dmax"; "'dmax': -1" ] (fun () ->
+                BatchNormalization(renorm = true, renormClipping = RenormClipping(DMax = Nullable -1.0)) |> ignore)
+            throwsWith<ArgumentException> [ "renormClipping"; "finite" ] (fun () ->
+                BatchNormalization(renorm = true, renormClipping = RenormClipping(RMax = Nullable nan)) |> ignore)
+            throwsWith<ArgumentException> [ "BatchNormalization"; "renorm_momentum"; "renormMomentum=1.5" ] (fun () ->
+                BatchNormalization(renorm = true, renormMomentum = 1.5) |> ignore)
+            BatchNormalization(renorm = true, renormClipping = RenormClipping(RMax = Nullable 1.0, RMin = Nullable 1.0, DMax = Nullable 0.0)) |> ignore
+        }
+
+        testSequenced <| propertyWith torchConfig "renorm training: ((x − μ)/σ · r + d) · γ + β with clipped r, d; every statistic moves as in Keras"
+            (Arb.fromGen (Gen.zip3 (axisCase 3 5) (Gen.elements [ 0.0; 0.5; 0.99 ]) (Gen.elements [ 0; 1; 2 ]))) (fun ((dims, axis, sampleAxis), momentum, clipCase) ->
+            torchReady 39
+            let clip =
+                match clipCase with
+                | 0 -> RenormClipping()
+                | 1 -> RenormClipping(RMax = Nullable 1.2, RMin = Nullable 0.9, DMax = Nullable 0.1)
+                | _ -> RenormClipping(DMax = Nullable 0.5)
+            let eps = 1e-3
+            let model = Sequential(Input(dims), BatchNormalization(axis, momentum = momentum, renorm = true, renormClipping = clip, renormMomentum = 0.8))
+            use built = BuiltModel.Build(model)
+            let c = dims.[sampleAxis]
+            let rnd = Random(c * 11 + dims.Length)
+            let gamma, beta = randomArray rnd c 0.5 1.0, randomArray rnd c 0.5 0.0
+            let mm0, ms0 = randomArray rnd c 1.0 0.0, randomArray rnd c 0.4 1.0
+            let rm0, rs0 = randomArray rnd c 1.0 0.5, randomArray rnd c 0.5 1.0
+            for n, v in [ "gamma", gamma; "beta", beta; "moving_mean", mm0; "moving_stddev", ms0; "renorm_mean", rm0; "renorm_stddev", rs0 ] do
+                setWeight built ("batch_normalization/" + n) v
+            let full = Array.append [| 4 |] dims
+            use x = torch.randn(Shape(dims).WithBatch(4L)) * 3.0f + 2.0f
+            let xs = values x
+            built.train()
+            use y = built.forward x
+            let expected, stats, _ = naiveRenorm xs full (sampleAxis + 1) gamma beta rm0 rs0 clip eps
+            let stat name = values (weight built ("batch_normalization/" + name)).Parameter
+            let ema (old: float32[]) m (batch: int -> float) = Array.init c (fun i -> float old.[i] * m + batch i * (1.0 - m))
+            let std i = sqrt (snd stats.[i] + eps)
+            let ms = ema ms0 momentum std
+            close 1e-4 (values y) expected
+            && close 1e-5 (stat "renorm_mean") (ema rm0 0.8 (fun i -> fst stats.[i]))
+            && close 1e-5 (stat "renorm_stddev") (ema rs0 0.8 std)
+            && close 1e-5 (stat "moving_mean") (ema mm0 momentum (fun i -> fst stats.[i]))
+            && close 1e-5 (stat "moving_stddev") ms
+            && close 1e-4 (stat "moving_variance") (ms |> Array.map (fun s -> max 0.0 (s * s - eps))))
+
+        testSequenced <| test "renorm: r and d carry no gradient (the input gradient is plain BN's with γ' = r·γ, β' = d·γ + β); inference uses the moving statistics" {
+            torchReady 40
+            let dims = [| 3; 4 |]
+            let eps = 1e-3
+            // No clipping: a clipped r or d has no gradient anyway, so this is where a leaking gradient would show.
+            let clip = RenormClipping()
+            use renorm = BuiltModel.Build(Sequential(Input(dims), BatchNormalization(renorm = true, renormClipping = clip)))
+            use plain = BuiltModel.Build(Sequential(Input(dims), BatchNormalization()))
+            let rnd = Random 3
+            let gamma, beta = randomArray rnd 4 0.5 1.0, randomArray rnd 4 0.5 0.0
+            let rm0, rs0 = randomArray rnd 4 1.0 0.0, randomArray rnd 4 0.3 0.7
+            for n, v in [ "gamma", gamma; "beta", beta; "renorm_mean", rm0; "renorm_stddev", rs0 ] do setWeight renorm ("batch_normalization/" + n) v
+            use x0 = torch.randn(5L, 3L, 4L) * 2.0f
+            let _, _, rd = naiveRenorm (values x0) [| 5; 3; 4 |] 2 gamma beta rm0 rs0 clip eps
+            setWeight plain "batch_normalization/gamma" (Array.init 4 (fun i -> float32 (fst rd.[i] * float gamma.[i])))
+            setWeight plain "batch_normalization/beta" (Array.init 4 (fun i -> float32 (snd rd.[i] * float gamma.[i] + float beta.[i])))
+            use w = torch.randn(5L, 3L, 4L)
+            let inputGradient (net: BuiltModel) =
+                use x = x0.detach().requires_grad_(true)
+                net.train()
+                use y = net.forward x
+                use loss = (y * w).sum()
+                loss.backward()
+                x.grad.detach().clone()
+            use gRenorm = inputGradient renorm
+            use gPlain = inputGradient plain
+            Expect.isTrue (gRenorm.allclose(gPlain, 1e-4, 1e-5)) "same input gradient"
+            // Inference: (x − moving_mean) / √(moving_variance + ε) · γ + β, statistics untouched.
+            let mm = values (weight renorm "batch_normalization/moving_mean").Parameter
+            let mv = values (weight renorm "batch_normalization/moving_variance").Parameter
+            renorm.eval()
+            use y = renorm.forward x0
+            let stats = Array.init 4 (fun i -> float mm.[i], float mv.[i])
+            Expect.isTrue (close 1e-4 (values y) (naiveBatchNorm (values x0) [| 5; 3; 4 |] 2 stats gamma beta eps)) "moving statistics"
+            Expect.equal (values (weight renorm "batch_normalization/moving_mean").Parameter) mm "unchanged"
+            // A frozen renorm layer runs in inference mode in training too.
+            use frozen = BuiltModel.Build(Sequential(Input(dims), BatchNormalization(renorm = true, Trainable = false)))
+            frozen.train()
+            use z = frozen.forward x0
+            Expect.isTrue (z.allclose(x0 / sqrt (1.0f + 1e-3f), 1e-5, 1e-5)) "moving stats (0, 1)"
+        }
+
+        testSequenced <| test "renorm weights: Keras's names and order, √ of the moving-variance initializer, saved with the model; synchronized computes as plain BN" {
+            torchReady 41
+            let model = Sequential(Input(2, 3), BatchNormalization(movingMeanInitializer = Constant(0.5), movingVarianceInitializer = Constant(4.0), renorm = true))
+            use built = BuiltModel.Build(model)
+            Expect.equal [ for w in built.Weights -> w.Name, w.Trainable ]
+                [ "batch_normalization/gamma", true; "batch_normalization/beta", true
+                  "batch_normalization/moving_mean", false; "batch_normalization/moving_variance", false
+                  "batch_normalization/moving_stddev", false; "batch_normalization/renorm_mean", false
+                  "batch_normalization/renorm_stddev", false ] "bindings"
+            for name, v in [ "moving_variance", 4.0f; "moving_stddev", 2.0f; "renorm_mean", 0.5f; "renorm_stddev", 2.0f ] do
+                Expect.equal (values (weight built ("batch_normalization/" + name)).Parameter) (Array.create 3 v) name
+            Expect.equal (built.parameters() |> Seq.sumBy (fun p -> p.numel())) model.ParameterCount "Σ numel = counted"
+            use x = torch.randn(6L, 2L, 3L)
+            use a = BuiltModel.Build(Sequential(Input(2, 3), BatchNormalization(momentum = 0.5)))
+            use b = BuiltModel.Build(Sequential(Input(2, 3), BatchNormalization(momentum = 0.5, synchronized = true)))
+            a.train()
+            b.train()
+            use ya = a.forward x
+            use yb = b.forward x
+            Expect.isTrue (ya.allclose(yb, 0.0, 0.0)) "synchronized = plain on one device"
+            Expect.equal (values (weight b "batch_normalization/moving_variance").Parameter) (values (weight a "batch_normalization/moving_variance").Parameter) "same statistics"
+        }
+
+        test "renorm configs: Keras's keys, renorm_clipping as a dictionary; Keras-written configs load; bad clipping keys are named" {
+            let bn = BatchNormalization(renorm = true, renormClipping = RenormClipping(3.0, 0.25, 5.0), renormMomentum = 0.9, synchronized = true)
+            let config = (LayerConfig.Serialize bn).["config"].AsObject()
+            Expect.equal (config.["renorm"].GetValue<bool>()) true "renorm"
+            Expect.equal (config.["renorm_clipping"].ToJsonString()) """{"rmax":3,"rmin":0.25,"dmax":5}""" "renorm_clipping"
+            Expect.equal (config.["renorm_momentum"].GetValue<double>()) 0.9 "renorm_momentum"
+            Expect.equal (config.["synchronized"].GetValue<bool>()) true "synchronized"
+            Expect.equal (LayerConfig.FromJson(LayerConfig.ToJson bn)) (bn :> Layer) "round trip"
+            Expect.equal (LayerConfig.FromJson(LayerConfig.ToJson(BatchNormalization()))) (BatchNormalization() :> Layer) "plain round trip"
+            let keras (clipping: string) =
+                sprintf """{"module": "keras.layers", "class_name": "BatchNormalization", "config": {"name": "bn", "trainable": true,
+                    "dtype": "float32", "axis": -1, "momentum": 0.99, "epsilon": 0.001, "center": true, "scale": true,
+                    "beta_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null},
+                    "gamma_initializer": {"module": "keras.initializers", "class_name": "Ones", "config": {}, "registered_name": null},
+                    "moving_mean_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null},
+                    "moving_variance_initializer": {"module": "keras.initializers", "class_name": "Ones", "config": {}, "registered_name": null},
+                    "beta_regularizer": null, "gamma_regularizer": null, "beta_constraint": null, "gamma_constraint": null,
+                    "synchronized": false, "renorm": true, "renorm_clipping": %s, "renorm_momentum": 0.95}, "registered_name": null}""" clipping
+            let read = LayerConfig.FromJson(keras """{"rmax": 2.0, "dmax": 1.0}""") :?> BatchNormalization
+            Expect.equal (read.Renorm, read.RenormClipping, read.RenormMomentum) (true, RenormClipping(RMax = Nullable 2.0, DMax = Nullable 1.0), 0.95) "read"
+            Expect.isNull (LayerConfig.FromJson(keras "{}") :?> BatchNormalization).RenormClipping "{} clips nothing"
+            throwsWith<ModelConfigException> [ "$.config.renorm_clipping.rmx"; "invalid key 'rmx'"; "'rmax', 'rmin', 'dmax'" ] (fun () ->
+                LayerConfig.FromJson(keras """{"rmx": 2.0}""") |> ignore)
+            throwsWith<ModelConfigException> [ "$.config.renorm_clipping"; "rmax should be greater than rmin" ] (fun () ->
+                LayerConfig.FromJson(keras """{"rmax": 1.0, "rmin": 2.0}""") |> ignore)
+            throwsWith<ModelConfigException> [ "$.config.renorm_clipping.dmax"; "a number" ] (fun () ->
+                LayerConfig.FromJson(keras """{"dmax": "big"}""") |> ignore)
+        }
+    ]

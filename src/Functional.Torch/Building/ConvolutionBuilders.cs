@@ -16,6 +16,8 @@ internal sealed class BuiltConv : BuiltLayer
 {
     private readonly Parameter weight;   // (out, in/groups, k...)
     private readonly Parameter? bias;
+    private readonly LoraAdapter? lora;
+    private readonly long[]? loraToTorch;   // the LoRA delta, Keras (k..., in/groups, out) → PyTorch (out, in/groups, k...)
     private readonly Conv conv;
     private readonly IReadOnlyList<ParameterSpec> specs;
     private readonly long[] strides, dilation, symmetricPadding, toKeras;
@@ -32,6 +34,11 @@ internal sealed class BuiltConv : BuiltLayer
         weight = BuildHelpers.CreateParameter(specs[0],
             [layer.Filters, kernel[rank], .. layer.KernelSize.Select(k => (long)k)], toKeras, context);
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], null, context);
+        if (layer.LoraRank is { } loraRank)
+        {
+            lora = new LoraAdapter(specs, loraRank, layer.LoraAlpha, context);
+            loraToTorch = [rank + 1, rank, .. Enumerable.Range(0, rank).Select(i => (long)i)];
+        }
         strides = layer.Strides.Select(s => (long)s).ToArray();
         dilation = layer.DilationRate.Select(d => (long)d).ToArray();
         symmetricPadding = new long[rank];
@@ -58,7 +65,9 @@ internal sealed class BuiltConv : BuiltLayer
         using var scope = NewDisposeScope();
         var input = explicitPadding is null ? x : F.pad(x, explicitPadding);
         // ConvOps.Conv gives one-channel inputs permuted from channels_last row-major strides (a libtorch CPU bug, see ConvOps.WithCanonicalStrides).
-        var y = ConvOps.Conv(conv.Rank, input, weight, bias, strides, symmetricPadding, dilation, conv.Groups);
+        // Keras's LoRA kernel: kernel + (a · b) · alpha / rank.
+        var kernel = lora is null ? weight : weight + lora.Delta().permute(loraToTorch!);
+        var y = ConvOps.Conv(conv.Rank, input, kernel, bias, strides, symmetricPadding, dilation, conv.Groups);
         if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, ConvOps.ActivationAxis(conv.DataFormat));
         return y.MoveToOuterDisposeScope();
     }
@@ -67,6 +76,8 @@ internal sealed class BuiltConv : BuiltLayer
     {
         yield return Bind(specs[0], weight, toKeras);
         if (bias is not null) yield return Bind(specs[1], bias, null);
+        if (lora is not null)
+            foreach (var (spec, parameter) in lora.Parameters) yield return Bind(spec, parameter, null);
     }
 }
 

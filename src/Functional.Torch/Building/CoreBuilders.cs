@@ -27,6 +27,7 @@ internal sealed class BuiltDense : BuiltLayer
 {
     private readonly Parameter weight;   // PyTorch layout (units, in)
     private readonly Parameter? bias;
+    private readonly LoraAdapter? lora;
     private readonly Dense dense;
     private readonly IReadOnlyList<ParameterSpec> specs;
 
@@ -36,12 +37,22 @@ internal sealed class BuiltDense : BuiltLayer
         specs = layer.Parameters(input);
         weight = BuildHelpers.CreateParameter(specs[0], [layer.Units, input[-1]], [1, 0], context);   // PyTorch (units, in) → Keras (in, units)
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Units], null, context);
+        if (layer.LoraRank is { } rank) lora = new LoraAdapter(specs, rank, layer.LoraAlpha, context);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
-        var y = F.linear(x, weight, bias);
+        Tensor y;
+        if (lora is null) y = F.linear(x, weight, bias);
+        else
+        {
+            // Keras's LoRA kernel: kernel + (a · b) · alpha / rank, transposed into PyTorch's (units, in).
+            using var delta = lora.Delta();
+            using var deltaT = delta.t();
+            using var w = weight + deltaT;
+            y = F.linear(x, w, bias);
+        }
         if (dense.Activation.IsLinear) return y;
         using (y) return ActivationOps.Apply(dense.Activation, y);
     }
@@ -50,6 +61,40 @@ internal sealed class BuiltDense : BuiltLayer
     {
         yield return Bind(specs[0], weight, [1, 0]);   // PyTorch (units, in) → Keras (in, units)
         if (bias is not null) yield return Bind(specs[1], bias, null);
+        if (lora is not null)
+            foreach (var (spec, parameter) in lora.Parameters) yield return Bind(spec, parameter, null);
+    }
+}
+
+/// <summary>
+/// Keras's LoRA adapter of a kernel (<see cref="Lora"/>): <c>lora_kernel_a</c> and <c>lora_kernel_b</c> kept in Keras's
+/// layout, and the scaled delta <c>(a · b) · alpha / rank</c> in the kernel's Keras layout.
+/// </summary>
+internal sealed class LoraAdapter : nn.Module
+{
+    private readonly Parameter lora_kernel_a, lora_kernel_b;
+    private readonly ParameterSpec specA, specB;
+    private readonly double scale;
+
+    /// <summary>Creates the two weights from the layer's specs (found by their Keras names).</summary>
+    public LoraAdapter(IReadOnlyList<ParameterSpec> specs, int rank, double? alpha, BuildContext context) : base("lora")
+    {
+        specA = specs.Single(s => s.Name == "lora_kernel_a");
+        specB = specs.Single(s => s.Name == "lora_kernel_b");
+        lora_kernel_a = BuildHelpers.CreateParameter(specA, [.. specA.Shape.Select(d => (long)d)], null, context);
+        lora_kernel_b = BuildHelpers.CreateParameter(specB, [.. specB.Shape.Select(d => (long)d)], null, context);
+        scale = Lora.Scale(rank, alpha);
+        RegisterComponents();
+    }
+
+    /// <summary>The weights with their specs, in Keras's order (a, then b).</summary>
+    public IEnumerable<(ParameterSpec Spec, Parameter Parameter)> Parameters => [(specA, lora_kernel_a), (specB, lora_kernel_b)];
+
+    /// <summary><c>(a · b) · scale</c> in the kernel's Keras layout: <c>(…, in, out)</c>.</summary>
+    public Tensor Delta()
+    {
+        using var product = lora_kernel_a.matmul(lora_kernel_b);
+        return product * scale;
     }
 }
 

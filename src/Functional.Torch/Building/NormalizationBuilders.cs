@@ -13,11 +13,14 @@ namespace Functional.Torch;
 /// parameters: they follow the module to its device and are saved with the weights.
 /// </summary>
 /// <remarks>A <c>channels_last</c> layer on spatial data (axis −1, per-sample rank ≥ 2) computes in the channels-first layout
-/// with channels on tensor axis 1, so conv → batch norm → conv runs need no permutes; other axes compute in the logical layout.</remarks>
+/// with channels on tensor axis 1, so conv → batch norm → conv runs need no permutes; other axes compute in the logical layout.
+/// With renorm, training follows Keras 3's <c>_renorm_correction_and_moments</c>, <c>_compose_transforms</c> and
+/// <c>_update_renorm_statistics</c> (see <see cref="BatchNormalization.Renorm"/>). <c>synchronized</c> changes nothing on one device.</remarks>
 internal sealed class BuiltBatchNormalization : BuiltLayer
 {
     private readonly Parameter? gamma, beta;
     private readonly Parameter moving_mean, moving_variance;
+    private readonly Parameter? moving_stddev, renorm_mean, renorm_stddev;   // renorm only
     private readonly IReadOnlyList<ParameterSpec> specs;
     private readonly BatchNormalization bn;
     private readonly bool channelsFirst;
@@ -34,7 +37,19 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
         if (layer.Scale) gamma = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
         if (layer.Center) beta = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
         moving_mean = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
-        moving_variance = BuildHelpers.CreateParameter(specs[i], [channels], null, context);
+        moving_variance = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
+        if (layer.Renorm)
+        {
+            // Keras: both standard deviations start at √(a draw of the moving-variance initializer).
+            moving_stddev = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
+            renorm_mean = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
+            renorm_stddev = BuildHelpers.CreateParameter(specs[i], [channels], null, context);
+            using (no_grad())
+            {
+                moving_stddev.sqrt_();
+                renorm_stddev.sqrt_();
+            }
+        }
         RegisterComponents();
     }
 
@@ -50,18 +65,21 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
         var broadcast = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
         broadcast[axis] = x.shape[axis];
         Tensor mean, variance;
+        Tensor? scale = gamma?.reshape(broadcast), offset = beta?.reshape(broadcast);
         // Keras: `training and self.trainable` — a frozen BatchNormalization runs in inference mode.
         if (training && bn.Trainable)
         {
             var reduce = Enumerable.Range(0, (int)x.dim()).Where(d => d != axis).Select(d => (long)d).ToArray();
             mean = x.mean(reduce, keepdim: true);
             variance = (x - mean).square().mean(reduce, keepdim: true);   // biased, as Keras's moments
-            using (no_grad())
-            {
-                var m = bn.Momentum;
-                moving_mean.mul_(m).add_(mean.detach().reshape(-1), alpha: 1 - m);
-                moving_variance.mul_(m).add_(variance.detach().reshape(-1), alpha: 1 - m);
-            }
+            if (bn.Renorm) (scale, offset) = Renormalize(mean, variance, broadcast, scale, offset);
+            else
+                using (no_grad())
+                {
+                    var m = bn.Momentum;
+                    moving_mean.mul_(m).add_(mean.detach().reshape(-1), alpha: 1 - m);
+                    moving_variance.mul_(m).add_(variance.detach().reshape(-1), alpha: 1 - m);
+                }
         }
         else
         {
@@ -69,10 +87,50 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
             variance = moving_variance.reshape(broadcast);
         }
         var inv = (variance + bn.Epsilon).rsqrt();
-        if (gamma is not null) inv = inv * gamma.reshape(broadcast);
+        if (scale is not null) inv = inv * scale;
         var y = (x - mean) * inv;
-        if (beta is not null) y = y + beta.reshape(broadcast);
+        if (offset is not null) y = y + offset;
         return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Batch renormalization in training (inside the caller's dispose scope): the correction <c>r</c>, <c>d</c> from the
+    /// renorm statistics before this batch, folded into the scale and offset as Keras's <c>_compose_transforms</c> does
+    /// (<c>(x̂·r + d)·γ + β = x̂·(r·γ) + (d·γ + β)</c>, r and d without gradient); then every statistic is updated.
+    /// </summary>
+    private (Tensor Scale, Tensor Offset) Renormalize(Tensor mean, Tensor variance, long[] broadcast, Tensor? scale, Tensor? offset)
+    {
+        var eps = bn.Epsilon;
+        Tensor r, d, batchMean, stddev;
+        using (no_grad())
+        {
+            batchMean = mean.detach();
+            stddev = (variance.detach() + eps).sqrt();
+            var renormStddev = renorm_stddev!.reshape(broadcast).clamp_min(Math.Sqrt(eps));   // avoids dividing by 0 early on
+            r = stddev / renormStddev;
+            d = (batchMean - renorm_mean!.reshape(broadcast)) / renormStddev;
+            if (bn.RenormClipping is { } clip)
+            {
+                if (clip.RMin is { } rmin) r = r.clamp_min(rmin);
+                if (clip.RMax is { } rmax) r = r.clamp_max(rmax);
+                if (clip.DMax is { } dmax) d = d.clamp(-dmax, dmax);
+            }
+        }
+        var newScale = scale is null ? r : r * scale;
+        var newOffset = scale is null ? d : d * scale;
+        if (offset is not null) newOffset = newOffset + offset;
+        using (no_grad())
+        {
+            var rm = bn.RenormMomentum;
+            renorm_mean!.mul_(rm).add_(batchMean.reshape(-1), alpha: 1 - rm);
+            renorm_stddev!.mul_(rm).add_(stddev.reshape(-1), alpha: 1 - rm);
+            var m = bn.Momentum;
+            moving_mean.mul_(m).add_(batchMean.reshape(-1), alpha: 1 - m);
+            moving_stddev!.mul_(m).add_(stddev.reshape(-1), alpha: 1 - m);
+            // Keras derives the inference variance from the standard deviation (relu guards against rounding below 0).
+            moving_variance.copy_((moving_stddev.square() - eps).relu());
+        }
+        return (newScale, newOffset);
     }
 
     public override IEnumerable<WeightBinding> Weights()
@@ -81,7 +139,10 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
         if (gamma is not null) yield return Bind(specs[i++], gamma, null);
         if (beta is not null) yield return Bind(specs[i++], beta, null);
         yield return Bind(specs[i++], moving_mean, null);
-        yield return Bind(specs[i], moving_variance, null);
+        yield return Bind(specs[i++], moving_variance, null);
+        if (moving_stddev is not null) yield return Bind(specs[i++], moving_stddev, null);
+        if (renorm_mean is not null) yield return Bind(specs[i++], renorm_mean, null);
+        if (renorm_stddev is not null) yield return Bind(specs[i], renorm_stddev, null);
     }
 }
 

@@ -8,8 +8,12 @@ namespace Functional.Saving;
 /// Saving and loading a built network's weights as safetensors. Keys are Keras's weight paths (<c>conv2d/kernel</c>,
 /// <c>dense/bias</c>, plus non-trainable buffers such as moving statistics) and values are in Keras's layout
 /// (a Conv2D kernel is <c>(kh, kw, in, out)</c>), so files read naturally next to Keras's. Loading checks every name and
-/// shape before changing anything: a missing, extra or differently shaped weight is rejected naming it.
+/// shape before changing anything: a missing, extra or differently shaped weight is rejected naming it — except a LoRA
+/// layer's <c>lora_kernel_a</c> and <c>lora_kernel_b</c> when the file has neither (it was saved before LoRA was
+/// enabled): they keep their fresh values (he_uniform and zeros), which is Keras's load-weights-then-<c>enable_lora</c>.
 /// </summary>
+/// <remarks>The LoRA weights are saved as they are, next to the frozen kernel; Keras's own <c>.weights.h5</c> instead
+/// stores the kernel with the delta merged in and no adapter.</remarks>
 public static class WeightFiles
 {
     /// <summary>Writes every weight and buffer of <paramref name="network"/> to a safetensors file.</summary>
@@ -69,14 +73,14 @@ public static class WeightFiles
     {
         var stored = file.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var items = new List<(string, SafeTensor)>();
-        var missing = new List<string>();
+        var missing = new List<(string Name, string Text)>();
         foreach (var (name, tensor, dispose) in State(network))
         {
             try
             {
                 if (!stored.Remove(name, out var s))
                 {
-                    missing.Add($"'{name}' {SafeTensor.ShapeString(tensor.shape)}");
+                    missing.Add((name, $"'{name}' {SafeTensor.ShapeString(tensor.shape)}"));
                     continue;
                 }
                 if (!s.Shape.SequenceEqual(tensor.shape))
@@ -91,14 +95,26 @@ public static class WeightFiles
                 if (dispose) tensor.Dispose();
             }
         }
+        // A file from before LoRA was enabled has neither adapter weight of a layer: those keep their fresh values.
+        var fresh = missing.Select(m => m.Name).Where(n => IsLoraAdapter(n, out var sibling) && missing.Any(m => m.Name == sibling)).ToHashSet();
+        missing.RemoveAll(m => fresh.Contains(m.Name));
         if (missing.Count > 0)
             throw new InvalidDataException(
-                $"{path}: the file lacks {missing.Count} weight(s) of model '{network.Declaration.Name}': {string.Join(", ", missing)}" +
+                $"{path}: the file lacks {missing.Count} weight(s) of model '{network.Declaration.Name}': {string.Join(", ", missing.Select(m => m.Text))}" +
                 (stored.Count > 0 ? $"; it holds instead: {string.Join(", ", stored.Values.Select(s => $"'{s.Name}' {s.ShapeText}"))}." : "."));
         if (stored.Count > 0)
             throw new InvalidDataException(
                 $"{path}: the file holds weights that model '{network.Declaration.Name}' does not have: {string.Join(", ", stored.Values.Select(s => $"'{s.Name}' {s.ShapeText}"))}.");
         return new LoadPlan(items, network);
+    }
+
+    // `…/lora_kernel_a` or `…/lora_kernel_b`, with the name of the other one.
+    private static bool IsLoraAdapter(string name, out string sibling)
+    {
+        sibling = name.EndsWith("/lora_kernel_a", StringComparison.Ordinal) ? name[..^1] + "b"
+            : name.EndsWith("/lora_kernel_b", StringComparison.Ordinal) ? name[..^1] + "a"
+            : "";
+        return sibling.Length > 0;
     }
 
     /// <summary>Writes the planned values into the model.</summary>
@@ -111,7 +127,8 @@ public static class WeightFiles
             using var scope = NewDisposeScope();
             try
             {
-                var value = SafeTensors.ToTensor(byName[name]).to(tensor.dtype).to(tensor.device);
+                if (!byName.TryGetValue(name, out var stored)) continue;   // a LoRA adapter the file predates (see Plan)
+                var value = SafeTensors.ToTensor(stored).to(tensor.dtype).to(tensor.device);
                 tensor.copy_(value);
             }
             finally

@@ -8,6 +8,9 @@ namespace Functional.Layers;
 /// <para>Output shape: the same layout with <see cref="Filters"/> channels; each spatial length is
 /// ⌈n/s⌉ for <c>same</c>/<c>causal</c> and ⌈(n − (k−1)·d)/s⌉ for <c>valid</c>.</para>
 /// <para>Parameters: kernel <c>(…kernel_size, in/groups, filters)</c> plus bias <c>(filters,)</c> — K·F·F·D_in + K for Conv2D with groups 1.</para>
+/// <para>With <see cref="LoraRank"/> r (Keras's <c>lora_rank</c>) the kernel is non-trainable and the trainable
+/// <c>lora_kernel_a</c> <c>(…kernel_size, in/groups, r)</c> and <c>lora_kernel_b</c> <c>(r, filters)</c> add
+/// r·(∏kernel_size·in/groups + filters) parameters; the convolution uses <c>kernel + (a · b) · LoraAlpha / r</c>.</para>
 /// </remarks>
 public abstract record Conv : Layer
 {
@@ -16,7 +19,7 @@ public abstract record Conv : Layer
         IntTuple dilationRate, int groups, ActivationFunction? activation, bool useBias,
         Initializer? kernelInitializer, Initializer? biasInitializer,
         Regularizer? kernelRegularizer, Regularizer? biasRegularizer, Regularizer? activityRegularizer,
-        Constraint? kernelConstraint, Constraint? biasConstraint)
+        Constraint? kernelConstraint, Constraint? biasConstraint, int? loraRank = null, double? loraAlpha = null)
     {
         Rank = rank;
         Filters = filters;
@@ -35,6 +38,8 @@ public abstract record Conv : Layer
         ActivityRegularizer = activityRegularizer;
         KernelConstraint = kernelConstraint;
         BiasConstraint = biasConstraint;
+        LoraRank = loraRank;
+        LoraAlpha = loraAlpha;
         Validate();
     }
 
@@ -86,12 +91,44 @@ public abstract record Conv : Layer
     /// <summary>Constraint on the bias (Keras <c>bias_constraint</c>); none by default.</summary>
     public Constraint? BiasConstraint { get; init; }
 
+    /// <summary>
+    /// Keras's <c>lora_rank</c>: when set, the kernel is frozen and a trainable low-rank delta of this rank is added to it
+    /// (see <see cref="EnableLora"/>); <c>null</c> (the default) for a plain convolution. Incompatible with a kernel constraint.
+    /// </summary>
+    [ConfigOmittedWhenNull]
+    public int? LoraRank { get; init => field = value is null or > 0 ? value : throw ArgumentError("loraRank", value, "a strictly positive integer or None"); }
+
+    /// <summary>
+    /// Keras's <c>lora_alpha</c>: the LoRA delta is scaled by <c>LoraAlpha / LoraRank</c>; <c>null</c> (the default) means
+    /// the rank, i.e. a scale of 1. Ignored without <see cref="LoraRank"/>.
+    /// </summary>
+    [ConfigOmittedWhenNull]
+    public double? LoraAlpha { get; init => field = value is not { } a || double.IsFinite(a) ? value : throw ArgumentError("loraAlpha", value, "a finite number or None"); }
+
+    /// <summary>
+    /// Keras's <c>enable_lora(rank, lora_alpha)</c> for an immutable record: returns a copy with <see cref="LoraRank"/> =
+    /// <paramref name="rank"/> and <see cref="LoraAlpha"/> = <paramref name="loraAlpha"/> (null: the rank). Building the
+    /// copy creates the frozen <c>kernel</c> plus trainable <c>lora_kernel_a</c> <c>(…kernel_size, in/groups, rank)</c>
+    /// (he_uniform) and <c>lora_kernel_b</c> <c>(rank, filters)</c> (zeros). To fine-tune trained weights, build the copy
+    /// and load the original model's weights file into it (a file without the LoRA weights leaves them fresh).
+    /// </summary>
+    /// <exception cref="ArgumentException">The rank is not positive, or the layer has a kernel constraint (as in Keras).</exception>
+    /// <exception cref="InvalidOperationException">LoRA is already enabled (Keras allows it once per layer).</exception>
+    public Conv EnableLora(int rank, double? loraAlpha = null)
+    {
+        Lora.RequireNotEnabled(this, LoraRank);
+        var enabled = this with { LoraRank = rank, LoraAlpha = loraAlpha };
+        enabled.Validate();
+        return enabled;
+    }
+
     /// <summary>Checks the rules that involve several arguments (also re-checked after <c>with</c>).</summary>
     protected virtual void Validate()
     {
         if (Padding.Kind == PaddingKind.Causal && Rank != 1)
             throw new ArgumentException($"{ClassName}: padding 'causal' is only supported for 1-D convolutions. Received: padding='causal'.", "padding");
         ConvolutionRules.RequireStridesOrDilation(ClassName, Strides, DilationRate);
+        Lora.RequireNoKernelConstraint(this, LoraRank, KernelConstraint);
         if (Filters % Groups != 0)
             throw new ArgumentException(
                 $"{ClassName}: the number of filters must be evenly divisible by the number of groups. Received: groups={Groups}, filters={Filters}.", "groups");
@@ -120,8 +157,9 @@ public abstract record Conv : Layer
     {
         var channels = CheckInput(input);
         var kernel = new Shape([.. KernelSize, channels / Groups, Filters]);
-        var specs = new List<ParameterSpec> { new("kernel", kernel, KernelInitializer, true, KernelRegularizer, KernelConstraint) };
+        var specs = new List<ParameterSpec> { new("kernel", kernel, KernelInitializer, LoraRank is null, KernelRegularizer, KernelConstraint) };
         if (UseBias) specs.Add(new("bias", new Shape(Filters), BiasInitializer, true, BiasRegularizer, BiasConstraint));
+        if (LoraRank is { } rank) specs.AddRange(Lora.AdapterSpecs(kernel, rank, KernelRegularizer));
         return specs;
     }
 }
@@ -135,9 +173,12 @@ public sealed record Conv1D : Conv
         IntTuple dilationRate = default, int groups = 1, ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, Regularizer? activityRegularizer = null,
-        Constraint? kernelConstraint = null, Constraint? biasConstraint = null)
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, int? loraRank = null, double? loraAlpha = null)
         : base(1, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer,
-              kernelRegularizer, biasRegularizer, activityRegularizer, kernelConstraint, biasConstraint) { }
+              kernelRegularizer, biasRegularizer, activityRegularizer, kernelConstraint, biasConstraint, loraRank, loraAlpha) { }
+
+    /// <inheritdoc cref="Conv.EnableLora"/>
+    public new Conv1D EnableLora(int rank, double? loraAlpha = null) => (Conv1D)base.EnableLora(rank, loraAlpha);
 }
 
 /// <summary>2-D convolution over <c>(rows, cols, channels)</c> (Keras <c>Conv2D</c>).</summary>
@@ -149,9 +190,12 @@ public sealed record Conv2D : Conv
         IntTuple dilationRate = default, int groups = 1, ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, Regularizer? activityRegularizer = null,
-        Constraint? kernelConstraint = null, Constraint? biasConstraint = null)
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, int? loraRank = null, double? loraAlpha = null)
         : base(2, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer,
-              kernelRegularizer, biasRegularizer, activityRegularizer, kernelConstraint, biasConstraint) { }
+              kernelRegularizer, biasRegularizer, activityRegularizer, kernelConstraint, biasConstraint, loraRank, loraAlpha) { }
+
+    /// <inheritdoc cref="Conv.EnableLora"/>
+    public new Conv2D EnableLora(int rank, double? loraAlpha = null) => (Conv2D)base.EnableLora(rank, loraAlpha);
 }
 
 /// <summary>3-D convolution over <c>(dim1, dim2, dim3, channels)</c> (Keras <c>Conv3D</c>).</summary>
@@ -163,7 +207,10 @@ public sealed record Conv3D : Conv
         IntTuple dilationRate = default, int groups = 1, ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, Regularizer? activityRegularizer = null,
-        Constraint? kernelConstraint = null, Constraint? biasConstraint = null)
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, int? loraRank = null, double? loraAlpha = null)
         : base(3, filters, kernelSize, strides, padding, dataFormat, dilationRate, groups, activation, useBias, kernelInitializer, biasInitializer,
-              kernelRegularizer, biasRegularizer, activityRegularizer, kernelConstraint, biasConstraint) { }
+              kernelRegularizer, biasRegularizer, activityRegularizer, kernelConstraint, biasConstraint, loraRank, loraAlpha) { }
+
+    /// <inheritdoc cref="Conv.EnableLora"/>
+    public new Conv3D EnableLora(int rank, double? loraAlpha = null) => (Conv3D)base.EnableLora(rank, loraAlpha);
 }

@@ -21,14 +21,19 @@ public sealed record Input : Layer
 }
 
 /// <summary>A fully connected layer on the last axis: <c>activation(x · kernel + bias)</c> (Keras <c>Dense</c>).</summary>
-/// <remarks>Input (…, in) → output (…, units). Parameters: in·units + units (in·units without bias).</remarks>
+/// <remarks>
+/// <para>Input (…, in) → output (…, units). Parameters: in·units + units (in·units without bias).</para>
+/// <para>With <see cref="LoraRank"/> r set (Keras's <c>lora_rank</c>), the layer computes with
+/// <c>kernel + (lora_kernel_a · lora_kernel_b) · LoraAlpha / r</c>: the kernel is non-trainable and the trainable
+/// <c>lora_kernel_a</c> (in, r) and <c>lora_kernel_b</c> (r, units) add r·(in + units) parameters — see <see cref="EnableLora"/>.</para>
+/// </remarks>
 public sealed record Dense : Layer
 {
     /// <summary>Keras defaults: no activation, bias, <c>glorot_uniform</c> kernel, <c>zeros</c> bias.</summary>
     public Dense(int units, ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, Regularizer? activityRegularizer = null,
-        Constraint? kernelConstraint = null, Constraint? biasConstraint = null)
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, int? loraRank = null, double? loraAlpha = null)
     {
         Units = units;
         Activation = activation ?? ActivationFunction.Linear;
@@ -40,6 +45,9 @@ public sealed record Dense : Layer
         ActivityRegularizer = activityRegularizer;
         KernelConstraint = kernelConstraint;
         BiasConstraint = biasConstraint;
+        LoraRank = loraRank;
+        LoraAlpha = loraAlpha;
+        Lora.RequireNoKernelConstraint(this, LoraRank, KernelConstraint);
     }
 
     /// <summary>The output width.</summary>
@@ -69,6 +77,37 @@ public sealed record Dense : Layer
     /// <summary>Constraint on the bias (Keras <c>bias_constraint</c>); none by default.</summary>
     public Constraint? BiasConstraint { get; init; }
 
+    /// <summary>
+    /// Keras's <c>lora_rank</c>: when set, the kernel is frozen and a trainable low-rank delta of this rank is added to it
+    /// (see <see cref="EnableLora"/>); <c>null</c> (the default) for a plain layer. Incompatible with a kernel constraint.
+    /// </summary>
+    [ConfigOmittedWhenNull]
+    public int? LoraRank { get; init => field = value is null or > 0 ? value : throw ArgumentError("loraRank", value, "a strictly positive integer or None"); }
+
+    /// <summary>
+    /// Keras's <c>lora_alpha</c>: the LoRA delta is scaled by <c>LoraAlpha / LoraRank</c>; <c>null</c> (the default) means
+    /// the rank, i.e. a scale of 1. Ignored without <see cref="LoraRank"/>.
+    /// </summary>
+    [ConfigOmittedWhenNull]
+    public double? LoraAlpha { get; init => field = value is not { } a || double.IsFinite(a) ? value : throw ArgumentError("loraAlpha", value, "a finite number or None"); }
+
+    /// <summary>
+    /// Keras's <c>enable_lora(rank, lora_alpha)</c> for an immutable record: returns a copy with <see cref="LoraRank"/> =
+    /// <paramref name="rank"/> and <see cref="LoraAlpha"/> = <paramref name="loraAlpha"/> (null: the rank). Building the
+    /// copy creates the frozen <c>kernel</c> plus trainable <c>lora_kernel_a</c> (he_uniform) and <c>lora_kernel_b</c>
+    /// (zeros). To fine-tune trained weights, build the copy and load the original model's weights file into it: a file
+    /// without the LoRA weights leaves them at their fresh values, which is Keras's load-then-<c>enable_lora</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The rank is not positive, or the layer has a kernel constraint (as in Keras).</exception>
+    /// <exception cref="InvalidOperationException">LoRA is already enabled (Keras allows it once per layer).</exception>
+    public Dense EnableLora(int rank, double? loraAlpha = null)
+    {
+        Lora.RequireNotEnabled(this, LoraRank);
+        var enabled = this with { LoraRank = rank, LoraAlpha = loraAlpha };
+        Lora.RequireNoKernelConstraint(enabled, enabled.LoraRank, KernelConstraint);
+        return enabled;
+    }
+
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
@@ -80,8 +119,11 @@ public sealed record Dense : Layer
     public override IReadOnlyList<ParameterSpec> Parameters(Shape input)
     {
         ComputeOutputShape(input);
-        var specs = new List<ParameterSpec> { new("kernel", new Shape(input[-1], Units), KernelInitializer, true, KernelRegularizer, KernelConstraint) };
+        Lora.RequireNoKernelConstraint(this, LoraRank, KernelConstraint);
+        var kernel = new Shape(input[-1], Units);
+        var specs = new List<ParameterSpec> { new("kernel", kernel, KernelInitializer, LoraRank is null, KernelRegularizer, KernelConstraint) };
         if (UseBias) specs.Add(new("bias", new Shape(Units), BiasInitializer, true, BiasRegularizer, BiasConstraint));
+        if (LoraRank is { } rank) specs.AddRange(Lora.AdapterSpecs(kernel, rank, KernelRegularizer));
         return specs;
     }
 }

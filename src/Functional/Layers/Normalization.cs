@@ -13,16 +13,20 @@ namespace Functional.Layers;
 /// <c>moving_variance</c> — 4·C parameters, 2·C of them non-trainable, by default.</para>
 /// <para><see cref="Axis"/> counts the batch axis as Keras does: <c>-1</c> (channels_last, the default) or <c>1</c> after a
 /// <c>channels_first</c> convolution.</para>
+/// <para>With <see cref="Renorm"/> (Keras 3's batch renormalization, Ioffe 2017): three more non-trainable weights of shape
+/// <c>(C,)</c> follow, <c>moving_stddev</c>, <c>renorm_mean</c> and <c>renorm_stddev</c> — 7·C parameters, 5·C of them
+/// non-trainable. See <see cref="Renorm"/> for the training-mode formula; inference is unchanged.</para>
 /// </remarks>
 public sealed record BatchNormalization : Layer
 {
     /// <summary>Creates the layer with Keras's defaults: axis −1, momentum 0.99, epsilon 1e-3, center and scale, β zeros, γ ones,
-    /// moving mean zeros, moving variance ones.</summary>
+    /// moving mean zeros, moving variance ones, no renorm (renorm momentum 0.99, no clipping), not synchronized.</summary>
     public BatchNormalization(int axis = -1, double momentum = 0.99, double epsilon = 1e-3, bool center = true, bool scale = true,
         Initializer? betaInitializer = null, Initializer? gammaInitializer = null,
         Initializer? movingMeanInitializer = null, Initializer? movingVarianceInitializer = null,
         Regularizer? betaRegularizer = null, Regularizer? gammaRegularizer = null,
-        Constraint? betaConstraint = null, Constraint? gammaConstraint = null)
+        Constraint? betaConstraint = null, Constraint? gammaConstraint = null,
+        bool renorm = false, RenormClipping? renormClipping = null, double renormMomentum = 0.99, bool synchronized = false)
     {
         Axis = axis;
         Momentum = momentum;
@@ -37,6 +41,10 @@ public sealed record BatchNormalization : Layer
         GammaRegularizer = gammaRegularizer;
         BetaConstraint = betaConstraint;
         GammaConstraint = gammaConstraint;
+        Renorm = renorm;
+        RenormClipping = renormClipping;
+        RenormMomentum = renormMomentum;
+        Synchronized = synchronized;
     }
 
     /// <summary>The axis normalised per channel, counting the batch axis (−1 = last).</summary>
@@ -86,6 +94,54 @@ public sealed record BatchNormalization : Layer
     /// <summary>Constraint on γ; none by default.</summary>
     public Constraint? GammaConstraint { get; init; }
 
+    /// <summary>
+    /// Keras's <c>renorm</c>: batch renormalization (https://arxiv.org/abs/1702.03275); false by default. In training the
+    /// batch-normalised value x̂ = (x − mean) / √(var + ε) becomes <c>γ · (x̂ · r + d) + β</c> with
+    /// <c>r = √(var + ε) / s</c> and <c>d = (mean − renorm_mean) / s</c>, <c>s = max(renorm_stddev, √ε)</c>, clipped by
+    /// <see cref="RenormClipping"/> and treated as constants by the gradient. Then <c>renorm_mean</c> and <c>renorm_stddev</c>
+    /// move towards the batch's mean and √(var + ε) with <see cref="RenormMomentum"/>, <c>moving_mean</c> and
+    /// <c>moving_stddev</c> with <see cref="Momentum"/>, and <c>moving_variance = relu(moving_stddev² − ε)</c>. Inference
+    /// uses <c>moving_mean</c> and <c>moving_variance</c>, as without renorm. <c>moving_stddev</c> and <c>renorm_stddev</c>
+    /// start at the square root of the moving-variance initializer's values, <c>renorm_mean</c> at the moving mean's.
+    /// </summary>
+    public bool Renorm { get; init; }
+
+    /// <summary>
+    /// Keras's <c>renorm_clipping</c>: bounds on the renorm correction — <c>r</c> within [rmin, rmax], <c>d</c> within
+    /// [−dmax, dmax]; a bound left out does not clip (Keras's 0, ∞, ∞). <c>null</c> (the default) clips nothing. Only used
+    /// with <see cref="Renorm"/>. Rejected, naming the layer and argument, when rmax &lt; rmin, dmax &lt; 0 or a bound is not finite.
+    /// </summary>
+    public RenormClipping? RenormClipping
+    {
+        get;
+        init => field = value switch
+        {
+            null or { RMax: null, RMin: null, DMax: null } => null,
+            { } given when given.Entries().Any(e => !double.IsFinite(e.Value)) =>
+                throw ArgumentError("renormClipping", value, "a clipping with finite bounds (leave a bound out not to clip)"),
+            { RMax: { } max, RMin: { } min } when max < min =>
+                throw ArgumentError("renormClipping", value, "a clipping with rmax >= rmin (rmax should be greater than rmin)"),
+            { DMax: < 0 } => throw ArgumentError("renormClipping", value, "a clipping with a non-negative dmax"),
+            _ => value,
+        };
+    }
+
+    /// <summary>Keras's <c>renorm_momentum</c>, in [0, 1]: the momentum of <c>renorm_mean</c> and <c>renorm_stddev</c>; 0.99 by
+    /// default. Only used with <see cref="Renorm"/>; <see cref="Momentum"/> still drives the inference statistics.</summary>
+    public double RenormMomentum
+    {
+        get;
+        init => field = value is >= 0 and <= 1 ? value : throw ArgumentError("renormMomentum", value, "a float in [0, 1] (`renorm_momentum` must be between 0 and 1)");
+    }
+
+    /// <summary>
+    /// Keras's <c>synchronized</c>: whether the batch statistics are reduced across every device of a distributed
+    /// training step. Accepted and saved in the config; this library trains on one device, where synchronised statistics
+    /// are the local ones, so the layer computes exactly as with <c>false</c>. (Keras itself rejects <c>true</c> outside
+    /// its TensorFlow backend.)
+    /// </summary>
+    public bool Synchronized { get; init; }
+
     /// <summary>The per-sample index (batch excluded) of the normalised axis for an input of this shape.</summary>
     /// <exception cref="ShapeException">The axis is the batch axis or outside the input's rank.</exception>
     public int ChannelAxis(Shape input)
@@ -114,8 +170,41 @@ public sealed record BatchNormalization : Layer
         if (Center) specs.Add(new("beta", c, BetaInitializer, true, BetaRegularizer, BetaConstraint));
         specs.Add(new("moving_mean", c, MovingMeanInitializer, Trainable: false));
         specs.Add(new("moving_variance", c, MovingVarianceInitializer, Trainable: false));
+        if (Renorm)
+        {
+            // Keras: the two standard deviations start at √(a draw of the moving-variance initializer); the builder takes the root.
+            specs.Add(new("moving_stddev", c, MovingVarianceInitializer, Trainable: false));
+            specs.Add(new("renorm_mean", c, MovingMeanInitializer, Trainable: false));
+            specs.Add(new("renorm_stddev", c, MovingVarianceInitializer, Trainable: false));
+        }
         return specs;
     }
+}
+
+/// <summary>
+/// Keras's <c>renorm_clipping</c> dictionary for <see cref="BatchNormalization"/>: the optional keys <c>rmax</c>,
+/// <c>rmin</c> and <c>dmax</c>. The renorm correction <c>(r, d)</c>, used as <c>x̂ · r + d</c>, has <c>r</c> clipped to
+/// [rmin, rmax] and <c>d</c> to [−dmax, dmax]; a missing bound does not clip. In a config it is the JSON object
+/// <c>{"rmax": 3.0, "rmin": 0.3333, "dmax": 5.0}</c> with only the given keys.
+/// </summary>
+/// <param name="RMax">The upper bound of r, or none.</param>
+/// <param name="RMin">The lower bound of r, or none.</param>
+/// <param name="DMax">The bound of |d|, or none.</param>
+public sealed record RenormClipping(double? RMax = null, double? RMin = null, double? DMax = null)
+{
+    /// <summary>Keras's config keys, in the order Keras lists them.</summary>
+    public static IReadOnlyList<string> Keys { get; } = ["rmax", "rmin", "dmax"];
+
+    /// <summary>The given bounds as (Keras key, value) pairs, in <see cref="Keys"/> order.</summary>
+    public IEnumerable<(string Key, double Value)> Entries()
+    {
+        if (RMax is { } rmax) yield return ("rmax", rmax);
+        if (RMin is { } rmin) yield return ("rmin", rmin);
+        if (DMax is { } dmax) yield return ("dmax", dmax);
+    }
+
+    /// <summary>As Keras prints the dictionary: <c>{'rmax': 3.0, 'dmax': 5.0}</c>.</summary>
+    public override string ToString() => "{" + string.Join(", ", Entries().Select(e => $"'{e.Key}': {Layer.FormatValue(e.Value)}")) + "}";
 }
 
 /// <summary>

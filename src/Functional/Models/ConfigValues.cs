@@ -88,7 +88,8 @@ internal sealed class RecordConfig
     }
 
     /// <summary>
-    /// The record's config object: every constructor argument, a layer's name and trainable flag, and any other
+    /// The record's config object: every constructor argument (but a <c>null</c> one Keras leaves out, marked
+    /// <see cref="ConfigOmittedWhenNullAttribute"/>, such as <c>lora_rank</c>), a layer's name and trainable flag, and any other
     /// <c>init</c> property whose value differs from what the constructor alone gives (so <c>GlorotUniform</c> is
     /// <c>{"seed": null}</c>, as in Keras, not its inherited VarianceScaling settings).
     /// </summary>
@@ -99,6 +100,7 @@ internal sealed class RecordConfig
         foreach (var m in Members)
         {
             var value = m.Property.GetValue(record);
+            if (value is null && m.Property.IsDefined(typeof(ConfigOmittedWhenNullAttribute))) continue;
             if (m.Parameter is null && !(m.Property.DeclaringType == typeof(Layer) && m.Key is "name" or "trainable"))
             {
                 reference ??= Reconstruct(record);
@@ -214,6 +216,7 @@ internal static class ConfigValues
             case FloatTuple f when !f.IsGiven: return null;
             case FloatTuple f: return f.IsScalar ? JsonValue.Create(f[0]) : new JsonArray([.. f.Select(v => (JsonNode?)JsonValue.Create(v))]);
             case Layer l: return LayerConfig.Serialize(l);
+            case RenormClipping c: return WriteRenormClipping(c);
             case Delegate:
                 throw new NotSupportedException(
                     $"{describe} holds code ({value.GetType().Name}); code cannot be written to a config and is never loaded from one.");
@@ -286,6 +289,7 @@ internal static class ConfigValues
         if (type == typeof(ActivationFunction))
             return Guard(path, () => new ActivationFunction(Text(node, path, "an activation name such as 'relu'")));
         if (typeof(Layer).IsAssignableFrom(type)) return LayerConfig.Deserialize(node, path);
+        if (type == typeof(RenormClipping)) return ReadRenormClipping(node, path);
         if (typeof(Delegate).IsAssignableFrom(type))
             throw new ModelConfigException(path, "this argument holds code, which is never loaded from a config.");
         foreach (var (family, _) in Families)
@@ -301,6 +305,25 @@ internal static class ConfigValues
             return array;
         }
         throw new ModelConfigException(path, $"values of type {type.Name} cannot be read from a config.");
+    }
+
+    private static JsonObject WriteRenormClipping(RenormClipping clipping)
+    {
+        var o = new JsonObject();
+        foreach (var (key, value) in clipping.Entries()) o[key] = value;
+        return o;
+    }
+
+    // Keras's renorm_clipping dictionary: only the keys rmax, rmin and dmax, each a number.
+    private static RenormClipping ReadRenormClipping(JsonNode node, string path)
+    {
+        if (node is not JsonObject o) throw Expected(path, "an object with the optional keys 'rmax', 'rmin' and 'dmax'", node);
+        foreach (var (key, _) in o)
+            if (!RenormClipping.Keys.Contains(key))
+                throw new ModelConfigException($"{path}.{key}",
+                    $"invalid key '{key}' for renorm_clipping. Supported keys: {string.Join(", ", RenormClipping.Keys.Select(k => $"'{k}'"))}.");
+        double? Bound(string key) => o[key] is { } v ? (double)Read(v, typeof(double), $"{path}.{key}")! : null;
+        return new RenormClipping(Bound("rmax"), Bound("rmin"), Bound("dmax"));
     }
 
     private static object ReadFamily(JsonNode node, Type family, Type declared, string path)
