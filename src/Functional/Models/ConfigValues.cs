@@ -265,7 +265,7 @@ internal static class ConfigValues
         }
         if (type == typeof(IntTuple))
             return node is JsonArray a ? new IntTuple(a.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray())
-                : node.GetValueKind() == JsonValueKind.Number ? new IntTuple(Integer(node, path))
+                : node.GetValueKind() == JsonValueKind.Number ? IntTuple.Integer(Integer(node, path))
                 : throw Expected(path, "an integer or a list of integers", node);
         if (type == typeof(FloatTuple))
             return node is JsonArray fs ? FloatTuple.List([.. fs.Select((x, i) => (double)Read(x, typeof(double), $"{path}[{i}]")!)])
