@@ -163,11 +163,13 @@ public abstract record SeparableConv : Layer
     /// <summary>Constraint on the bias; none by default.</summary>
     public Constraint? BiasConstraint { get; init; }
 
-    /// <summary>Checks the rules that involve several arguments (also re-checked after <c>with</c>).</summary>
+    /// <summary>
+    /// Checks the rules that involve several arguments (also re-checked after <c>with</c>). Strides &gt; 1 together with
+    /// dilation &gt; 1 is allowed, as in Keras 3 since keras-team/keras#22598 (only TensorFlow's kernels lacked it).
+    /// </summary>
     protected void Validate()
     {
         ConvolutionRules.RequireValidOrSame(ClassName, Padding);
-        ConvolutionRules.RequireStridesOrDilation(ClassName, Strides, DilationRate);
     }
 
     /// <inheritdoc />
@@ -307,11 +309,13 @@ public abstract record DepthwiseConv : Layer
     /// <summary>Constraint on the bias; none by default.</summary>
     public Constraint? BiasConstraint { get; init; }
 
-    /// <summary>Checks the rules that involve several arguments (also re-checked after <c>with</c>).</summary>
+    /// <summary>
+    /// Checks the rules that involve several arguments (also re-checked after <c>with</c>). Strides &gt; 1 together with
+    /// dilation &gt; 1 is allowed, as in Keras 3 since keras-team/keras#22598 (only TensorFlow's kernels lacked it).
+    /// </summary>
     protected void Validate()
     {
         ConvolutionRules.RequireValidOrSame(ClassName, Padding);
-        ConvolutionRules.RequireStridesOrDilation(ClassName, Strides, DilationRate);
     }
 
     /// <inheritdoc />
