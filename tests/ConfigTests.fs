@@ -347,6 +347,32 @@ let tests =
                 expectError e "$.config.layers[1].class_name" [ "Lambda layers hold code"; "never executes code" ]
             }
 
+            test "a null dimension in a batch-first shape is reported at its own index in the list" {
+                let seq = Sequential(Input(28, 5, 1), Flatten())
+                let e = brokenBy seq (fun d -> (layersOf d).[0].["config"].["batch_shape"].[2] <- null)
+                expectError e "$.config.layers[0].config.batch_shape[2]" [ "unknown (None)"; "positive integer" ]
+                let e = brokenBy seq (fun d -> (layersOf d).[0].["config"].["batch_shape"].[1] <- JsonValue.Create "28")
+                expectError e "$.config.layers[0].config.batch_shape[1]" [ "expected an integer"; "\"28\" (string)" ]
+                let e = brokenBy seq (fun d ->
+                    let c = (layersOf d).[0].["config"].AsObject()
+                    c.["batch_input_shape"] <- c.["batch_shape"].DeepClone()
+                    c.Remove "batch_shape" |> ignore
+                    c.["batch_input_shape"].[3] <- null)
+                expectError e "$.config.layers[0].config.batch_input_shape[3]" [ "unknown (None)" ]
+                let e = brokenBy seq (fun d ->
+                    (layersOf d).RemoveAt 0
+                    d.["config"].["build_input_shape"] <- JsonNode.Parse "[null, 28, null, 1]")
+                expectError e "$.config.build_input_shape[2]" [ "unknown (None)" ]
+            }
+
+            test "a stray element in a list of pairs is reported where it stands" {
+                let m = Sequential(Input(8, 8, 1), Cropping2D(((1, 2), (3, 1))))
+                let e = brokenBy m (fun d -> (layersOf d).[1].["config"].["cropping"].[1] <- JsonValue.Create "3")
+                expectError e "$.config.layers[1].config.cropping[1]" [ "expected a pair [before, after]"; "\"3\" (string)" ]
+                let e = brokenBy m (fun d -> (layersOf d).[1].["config"].["cropping"].[0] <- JsonValue.Create 2)
+                expectError e "$.config.layers[1].config.cropping[0]" [ "expected a pair [before, after]"; "2 (number)" ]
+            }
+
             test "malformed JSON and a missing model class are JSON errors too" {
                 Expect.throwsC (fun () -> ModelConfig.FromJson "{ not json" |> ignore) (fun e -> Expect.isTrue (e :? JsonException) "a JsonException")
                 let e = try ModelConfig.FromJson """{"config": {}}""" |> ignore; failtest "accepted" with :? ModelConfigException as e -> e

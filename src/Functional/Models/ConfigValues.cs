@@ -271,13 +271,13 @@ internal static class ConfigValues
             return node is JsonArray fs ? FloatTuple.List([.. fs.Select((x, i) => (double)Read(x, typeof(double), $"{path}[{i}]")!)])
                 : new FloatTuple((double)Read(node, typeof(double), path)!);
         if (type == typeof(Shape))
-            return node is JsonArray s ? Guard(path, () => new Shape(s.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray()))
-                : throw Expected(path, "a list of positive integers", node);
+            return node is JsonArray s ? Dimensions(s, path, skip: 0) : throw Expected(path, "a list of positive integers", node);
         if (type == typeof(SidePairs))
             return node switch
             {
                 JsonValue when node.GetValueKind() == JsonValueKind.Number => Guard(path, () => new SidePairs(Integer(node, path))),
-                JsonArray a when a.All(x => x is JsonArray) => Guard(path, () => SidePairs.FromPairs(a.Select((x, i) =>
+                // Any pair makes it a list of pairs, so a stray element is reported where it stands ([[1, 2], "3"] at [1]).
+                JsonArray a when a.Any(x => x is JsonArray) => Guard(path, () => SidePairs.FromPairs(a.Select((x, i) =>
                     x is JsonArray { Count: 2 } pair ? (Integer(pair[0], $"{path}[{i}][0]"), Integer(pair[1], $"{path}[{i}][1]"))
                     : throw Expected($"{path}[{i}]", "a pair [before, after]", x)).ToArray())),
                 JsonArray a => Guard(path, () => SidePairs.Symmetric(a.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray())),
@@ -301,6 +301,25 @@ internal static class ConfigValues
             return array;
         }
         throw new ModelConfigException(path, $"values of type {type.Name} cannot be read from a config.");
+    }
+
+    /// <summary>
+    /// A batch-first shape (<c>[null, 28, 28, 1]</c>, Keras's <c>batch_shape</c> and <c>batch_input_shape</c>): the per-sample
+    /// dimensions after the batch entry; an error names the dimension's index in the list as written.
+    /// </summary>
+    public static Shape BatchShape(JsonNode? node, string path) =>
+        node is JsonArray { Count: > 0 } batch ? Dimensions(batch, path, skip: 1) : throw Expected(path, "a list [batch, dims...]", node);
+
+    // The dimensions of a shape list from index `skip` on, each error at its own index in the list.
+    private static Shape Dimensions(JsonArray list, string path, int skip)
+    {
+        var dims = new int[Math.Max(list.Count - skip, 0)];
+        for (var i = skip; i < list.Count; i++)
+            dims[i - skip] = list[i] is null
+                ? throw new ModelConfigException($"{path}[{i}]",
+                    "unknown (None) per-sample dimensions are not supported yet: every input dimension must be a positive integer.")
+                : Integer(list[i], $"{path}[{i}]");
+        return (Shape)Guard(path, () => new Shape(dims));
     }
 
     private static object ReadFamily(JsonNode node, Type family, Type declared, string path)

@@ -126,9 +126,7 @@ public static class LayerConfig
         {
             var key = config.ContainsKey("batch_shape") ? "batch_shape" : config.ContainsKey("batch_input_shape") ? "batch_input_shape" : null;
             if (key is null) throw new ModelConfigException(path, "missing field 'batch_shape' (the input's shape, batch first).");
-            if (config[key] is not JsonArray { Count: > 0 } batch)
-                throw ConfigValues.Expected($"{path}.{key}", "a list [batch, dims...]", config[key]);
-            shape = (Shape)ConfigValues.Read(new JsonArray([.. batch.Skip(1).Select(d => d?.DeepClone())]), typeof(Shape), $"{path}.{key}")!;
+            shape = ConfigValues.BatchShape(config[key], $"{path}.{key}");
         }
         var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : null;
         try { return new Input(shape) { Name = name }; }

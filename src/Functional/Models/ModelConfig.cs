@@ -137,7 +137,7 @@ public static class ModelConfig
         {
             if (config["build_input_shape"] is not JsonArray { Count: > 0 } shape)
                 throw new ModelConfigException($"{path}.layers", "a Sequential config must start with an InputLayer (or give build_input_shape).");
-            var dims = (Shape)ConfigValues.Read(new JsonArray([.. shape.Skip(1).Select(d => d?.DeepClone())]), typeof(Shape), $"{path}.build_input_shape")!;
+            var dims = ConfigValues.BatchShape(shape, $"{path}.build_input_shape");
             layers.Insert(0, new Input(dims));
         }
         try { return new Sequential(name, layers); }
