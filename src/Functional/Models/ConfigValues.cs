@@ -117,12 +117,22 @@ internal sealed class RecordConfig
         catch (ArgumentException) { return null; }
     }
 
-    /// <summary>Constructs the record from a config object; every problem names the JSON path.</summary>
-    public object Read(JsonObject config, string path, string className, IReadOnlySet<string>? alsoAllowed = null)
+    /// <summary>
+    /// Constructs the record from a config object; every problem names the JSON path. <paramref name="alsoAllowed"/> keys are
+    /// skipped (the caller reads them); <paramref name="renamed"/> maps old key names Keras still accepts to the current ones
+    /// (LeakyReLU's <c>alpha</c> → <c>negative_slope</c>): the old name wins when both are given, as in Keras, and errors
+    /// name the key as written.
+    /// </summary>
+    public object Read(JsonObject config, string path, string className, IReadOnlySet<string>? alsoAllowed = null,
+        IReadOnlyDictionary<string, string>? renamed = null)
     {
+        // The key a member's value is written under.
+        string Written(string key) =>
+            renamed?.FirstOrDefault(r => r.Value == key && config.ContainsKey(r.Key)).Key ?? key;
         foreach (var (key, value) in config)
         {
-            if (Members.Any(m => m.Key == key) || Ignored.Contains(key) || (alsoAllowed?.Contains(key) ?? false)) continue;
+            if (Members.Any(m => m.Key == key) || Ignored.Contains(key) || (alsoAllowed?.Contains(key) ?? false)
+                || (renamed?.ContainsKey(key) ?? false)) continue;
             if (key == "dtype") { ConfigValues.CheckDtype(value, $"{path}.dtype"); continue; }
             if (value is null) continue;   // an option Keras writes at its default (e.g. lora_rank: null)
             throw new ModelConfigException($"{path}.{key}",
@@ -134,8 +144,8 @@ internal sealed class RecordConfig
         for (var i = 0; i < parameters.Length; i++)
         {
             var m = ctorMembers[i];
-            if (config.TryGetPropertyValue(m.Key, out var node))
-                args[i] = ConfigValues.Read(node, m.Type, $"{path}.{m.Key}");
+            if (config.TryGetPropertyValue(Written(m.Key), out var node))
+                args[i] = ConfigValues.Read(node, m.Type, $"{path}.{Written(m.Key)}");
             else if (parameters[i].HasDefaultValue)
                 args[i] = parameters[i].DefaultValue is null && parameters[i].ParameterType.IsValueType
                     ? Activator.CreateInstance(parameters[i].ParameterType)
@@ -147,22 +157,22 @@ internal sealed class RecordConfig
         }
         object record;
         try { record = Constructor.Invoke(args); }
-        catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path); }
+        catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path, Written); }
         foreach (var m in Members.Where(m => m.Parameter is null))
-            if (config.TryGetPropertyValue(m.Key, out var node))
+            if (config.TryGetPropertyValue(Written(m.Key), out var node))
             {
-                var value = ConfigValues.Read(node, m.Type, $"{path}.{m.Key}");
+                var value = ConfigValues.Read(node, m.Type, $"{path}.{Written(m.Key)}");
                 try { m.Property.SetValue(record, value); }
-                catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path); }
+                catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path, Written); }
             }
         return record;
     }
 
     // The record rejected a value: point at the key of the argument it names, when it names one.
-    private ModelConfigException Rejected(ArgumentException e, string path)
+    private ModelConfigException Rejected(ArgumentException e, string path, Func<string, string> written)
     {
         var key = e.ParamName is { } p ? Key(p) : null;
-        var at = key is not null && Members.Any(m => m.Key == key) ? $"{path}.{key}" : path;
+        var at = key is not null && Members.Any(m => m.Key == key) ? $"{path}.{written(key)}" : path;
         var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
         return new ModelConfigException(at, message, e);
     }
@@ -375,7 +385,11 @@ internal static class ConfigValues
     private static object Guard(string path, Func<object> read)
     {
         try { return read(); }
-        catch (ArgumentException e) { throw new ModelConfigException(path, e.Message, e); }
+        catch (ArgumentException e)
+        {
+            var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+            throw new ModelConfigException(path, message, e);
+        }
     }
 
     public static ModelConfigException Expected(string path, string expected, JsonNode? found) =>
