@@ -248,6 +248,17 @@ let tests =
                         roundTrip layer = layer)
         ]
 
+        test "every Keras class alias (MaxPool2D, GlobalAvgPool1D, Convolution2D, …) reads as its class; writing uses the canonical name" {
+            Expect.isGreaterThanOrEqual LayerConfig.KnownAliases.Count 20 "the aliases"
+            for KeyValue(alias, canonical) in LayerConfig.KnownAliases do
+                let t = layerTypes |> Array.find (fun t -> t.Name = canonical)
+                let layer = (baseInstance t).Value :?> Layer
+                let doc = LayerConfig.Serialize layer
+                Expect.equal (doc.["class_name"].GetValue<string>()) canonical "written canonical"
+                doc.["class_name"] <- JsonValue.Create alias
+                Expect.equal (LayerConfig.Deserialize doc) layer (sprintf "%s reads as %s" alias canonical)
+        }
+
         test "InputLayer keeps its shape and name; the config is Keras's (batch_shape with a null batch)" {
             let input = Input(28, 28, 1, Name = "pixels")
             Expect.equal (roundTrip input) (input :> Layer) "round trip"

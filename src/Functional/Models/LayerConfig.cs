@@ -120,11 +120,15 @@ public static class LayerConfig
     }
 
     /// <summary>
-    /// Keras's other names for layer classes (one class, several exported names), read as the class itself; configs are
-    /// always written with the canonical name.
+    /// Keras's other names for layer classes (one class exported under several names), read as the class itself; configs
+    /// are always written with the canonical name.
     /// </summary>
     private static readonly Dictionary<string, Type> Aliases = new()
     {
+        ["Convolution1D"] = typeof(Conv1D), ["Convolution2D"] = typeof(Conv2D), ["Convolution3D"] = typeof(Conv3D),
+        ["Convolution1DTranspose"] = typeof(Conv1DTranspose), ["Convolution2DTranspose"] = typeof(Conv2DTranspose),
+        ["Convolution3DTranspose"] = typeof(Conv3DTranspose),
+        ["SeparableConvolution1D"] = typeof(SeparableConv1D), ["SeparableConvolution2D"] = typeof(SeparableConv2D),
         ["MaxPool1D"] = typeof(MaxPooling1D), ["MaxPool2D"] = typeof(MaxPooling2D), ["MaxPool3D"] = typeof(MaxPooling3D),
         ["AvgPool1D"] = typeof(AveragePooling1D), ["AvgPool2D"] = typeof(AveragePooling2D), ["AvgPool3D"] = typeof(AveragePooling3D),
         ["GlobalMaxPool1D"] = typeof(GlobalMaxPooling1D), ["GlobalMaxPool2D"] = typeof(GlobalMaxPooling2D),
