@@ -11,7 +11,7 @@ public sealed record Input : Layer
     public Input(params int[] shape) : this(new Shape(shape)) { }
 
     /// <summary>The per-sample shape.</summary>
-    public Shape Shape { get; init; }
+    public Shape Shape { get; init => field = value ?? throw ArgumentError("shape", null, "a shape"); }
 
     /// <inheritdoc />
     public override string ClassName => "InputLayer";
@@ -46,16 +46,16 @@ public sealed record Dense : Layer
     public int Units { get; init => field = value > 0 ? value : throw ArgumentError("units", value, "a strictly positive integer"); }
 
     /// <summary>Applied to the output; <c>linear</c> by default.</summary>
-    public ActivationFunction Activation { get; init; }
+    public ActivationFunction Activation { get; init => field = value ?? throw ArgumentError("activation", null, "an activation"); }
 
     /// <summary>Whether a bias is added (default true).</summary>
     public bool UseBias { get; init; }
 
     /// <summary>Kernel initializer; <c>glorot_uniform</c> by default.</summary>
-    public Initializer KernelInitializer { get; init; }
+    public Initializer KernelInitializer { get; init => field = value ?? throw ArgumentError("kernelInitializer", null, "an initializer"); }
 
     /// <summary>Bias initializer; <c>zeros</c> by default.</summary>
-    public Initializer BiasInitializer { get; init; }
+    public Initializer BiasInitializer { get; init => field = value ?? throw ArgumentError("biasInitializer", null, "an initializer"); }
 
     /// <summary>Penalty on the kernel (Keras <c>kernel_regularizer</c>); none by default.</summary>
     public Regularizer? KernelRegularizer { get; init; }
