@@ -111,7 +111,7 @@ public static class LayerConfig
         inputShape = ReadInputShape(config, $"{path}.config", shapeKeys);
         if (type == typeof(Reshape) && config["target_shape"] is JsonArray target && target.Any(d => d is null))
         {
-            // Keras writes an unknown dimension as None; Reshape's unknown dimension is -1 (Keras's call maps None to -1).
+            // A null (Python's None) is the unknown dimension: Keras's Reshape.call maps None to -1 before reshaping.
             config = (JsonObject)config.DeepClone();
             var dims = config["target_shape"]!.AsArray();
             for (var i = 0; i < dims.Count; i++) dims[i] ??= JsonValue.Create(-1);
