@@ -281,6 +281,68 @@ type Layers =
             GlobalAveragePooling3D(?dataFormat = dataFormat, ?keepdims = keepdims, Name = Option.toObj name,
                                       Trainable = defaultArg trainable true))
 
+    // Keras's aliases of the pooling layers (`MaxPool2D` is `MaxPooling2D`, …): the same records, under Keras's other names.
+
+    /// Keras `MaxPool1D`, an alias of `MaxPooling1D`: `maxPool1d 2` = `maxPooling1d 2`.
+    static member maxPool1d(?poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
+                            ?name: string, ?trainable: bool) : Layer =
+        Layers.maxPooling1d(?poolSize = poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat, ?name = name,
+                              ?trainable = trainable)
+
+    /// Keras `MaxPool2D`, an alias of `MaxPooling2D`: `maxPool2d 2` = `maxPooling2d 2`.
+    static member maxPool2d(?poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
+                            ?name: string, ?trainable: bool) : Layer =
+        Layers.maxPooling2d(?poolSize = poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat, ?name = name,
+                              ?trainable = trainable)
+
+    /// Keras `MaxPool3D`, an alias of `MaxPooling3D`: `maxPool3d 2` = `maxPooling3d 2`.
+    static member maxPool3d(?poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
+                            ?name: string, ?trainable: bool) : Layer =
+        Layers.maxPooling3d(?poolSize = poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat, ?name = name,
+                              ?trainable = trainable)
+
+    /// Keras `AvgPool1D`, an alias of `AveragePooling1D`.
+    static member avgPool1d(poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
+                            ?name: string, ?trainable: bool) : Layer =
+        Layers.averagePooling1d(poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat, ?name = name,
+                                  ?trainable = trainable)
+
+    /// Keras `AvgPool2D`, an alias of `AveragePooling2D`.
+    static member avgPool2d(poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
+                            ?name: string, ?trainable: bool) : Layer =
+        Layers.averagePooling2d(poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat, ?name = name,
+                                  ?trainable = trainable)
+
+    /// Keras `AvgPool3D`, an alias of `AveragePooling3D`.
+    static member avgPool3d(poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
+                            ?name: string, ?trainable: bool) : Layer =
+        Layers.averagePooling3d(poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat, ?name = name,
+                                  ?trainable = trainable)
+
+    /// Keras `GlobalMaxPool1D`, an alias of `GlobalMaxPooling1D`.
+    static member globalMaxPool1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
+        Layers.globalMaxPooling1d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?trainable = trainable)
+
+    /// Keras `GlobalMaxPool2D`, an alias of `GlobalMaxPooling2D`.
+    static member globalMaxPool2d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
+        Layers.globalMaxPooling2d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?trainable = trainable)
+
+    /// Keras `GlobalMaxPool3D`, an alias of `GlobalMaxPooling3D`.
+    static member globalMaxPool3d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
+        Layers.globalMaxPooling3d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?trainable = trainable)
+
+    /// Keras `GlobalAvgPool1D`, an alias of `GlobalAveragePooling1D`.
+    static member globalAvgPool1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
+        Layers.globalAveragePooling1d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?trainable = trainable)
+
+    /// Keras `GlobalAvgPool2D`, an alias of `GlobalAveragePooling2D`.
+    static member globalAvgPool2d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
+        Layers.globalAveragePooling2d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?trainable = trainable)
+
+    /// Keras `GlobalAvgPool3D`, an alias of `GlobalAveragePooling3D`.
+    static member globalAvgPool3d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
+        Layers.globalAveragePooling3d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?trainable = trainable)
+
     /// Keras `Cropping1D`: `cropping1d (1, 2)` crops 1 step before and 2 after.
     static member cropping1d(?cropping: IntTuple, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->

@@ -133,6 +133,97 @@ let small () =
 
 let layersOf (doc: JsonNode) = doc.["config"].["layers"].AsArray()
 
+/// The shared Keras-written fixtures (../shared/keras-fixtures next to the repository), when present.
+let kerasFixtures () =
+    let rec up (d: IO.DirectoryInfo) =
+        if isNull d then None
+        elif IO.File.Exists(IO.Path.Combine(d.FullName, "Functional.sln")) then Some d.FullName
+        else up d.Parent
+    [ Some Environment.CurrentDirectory; up (IO.DirectoryInfo AppContext.BaseDirectory) ]
+    |> List.choose id
+    |> List.map (fun root -> IO.Path.GetFullPath(IO.Path.Combine(root, "..", "shared", "keras-fixtures")))
+    |> List.tryFind IO.Directory.Exists
+
+/// The end (exclusive) of the JSON object starting at `start`: braces counted outside strings.
+let private objectEnd (bytes: byte[]) (start: int) =
+    let mutable depth, inString, escaped, i, result = 0, false, false, start, -1
+    while result < 0 && i < bytes.Length do
+        let b = char bytes.[i]
+        if inString then
+            if escaped then escaped <- false
+            elif b = '\\' then escaped <- true
+            elif b = '"' then inString <- false
+        elif b = '"' then inString <- true
+        elif b = '{' then depth <- depth + 1
+        elif b = '}' then
+            depth <- depth - 1
+            if depth = 0 then result <- i + 1
+        i <- i + 1
+    if result < 0 then failwith "unterminated JSON object" else result
+
+let private indexOf (bytes: byte[]) (pattern: byte[]) =
+    let mutable found = -1
+    let mutable i = 0
+    while found < 0 && i <= bytes.Length - pattern.Length do
+        if Seq.forall2 (=) pattern (ArraySegment(bytes, i, pattern.Length)) then found <- i
+        i <- i + 1
+    found
+
+/// The model config a Keras file holds: a JSON file's text, a `.keras` zip's config.json, or an HDF5 file's `model_config`
+/// attribute (h5py stores a string attribute this small contiguously, so the JSON text is in the file as written).
+let kerasConfigText (file: string) =
+    let bytes = IO.File.ReadAllBytes file
+    if file.EndsWith(".json", StringComparison.Ordinal) then Text.Encoding.UTF8.GetString bytes
+    elif bytes.Length > 2 && bytes.[0] = byte 'P' && bytes.[1] = byte 'K' then
+        use zip = new IO.Compression.ZipArchive(new IO.MemoryStream(bytes))
+        use reader = new IO.StreamReader(zip.GetEntry("config.json").Open())
+        reader.ReadToEnd()
+    else
+        let start =
+            [ "Sequential"; "Model"; "Functional" ]
+            |> List.map (fun c -> indexOf bytes (Text.Encoding.ASCII.GetBytes(sprintf "{\"class_name\": \"%s\"" c)))
+            |> List.filter (fun i -> i >= 0)
+            |> List.min
+        Text.Encoding.UTF8.GetString(bytes, start, objectEnd bytes start - start)
+
+/// What a fixture should give: a model of these input shapes and layer classes (InputLayer excluded), or an error at a JSON path.
+type FixtureExpectation =
+    | Loads of inputs: Shape list * classes: string list
+    | Fails of path: string * fragment: string
+
+let fixtureCases =
+    let dense = [ "Dense"; "ReLU" ]
+    [ "dl4j-dense-relu/ReLU_0_config.json", Loads([ Shape 16 ], dense)
+      "dl4j-dense-relu/ReLU_0_model.h5", Loads([ Shape 16 ], dense)
+      "dl4j-mlp-softmax/simple_sparse_xent_mlp_keras_2_config.json", Loads([ Shape 4 ], [ "Dense"; "Activation" ])
+      "dl4j-mlp-softmax/simple_sparse_xent_mlp_keras_2_model.h5", Loads([ Shape 4 ], [ "Dense"; "Activation" ])
+      "dl4j-conv1d/causal_conv1d_k3_s1_d2_cl_config.json", Loads([ Shape(16, 3) ], [ "Conv1D" ])
+      "dl4j-conv1d/causal_conv1d_k3_s1_d2_cl_model.h5", Loads([ Shape(16, 3) ], [ "Conv1D" ])
+      "dl4j-conv1d/conv1d_k2_s1_d1_cl_same_config.json", Loads([ Shape(16, 3) ], [ "Conv1D" ])
+      "dl4j-cnn-batchnorm/cnn_batch_norm.h5",
+          Loads([ Shape(10, 10, 3) ], [ "Conv2D"; "BatchNormalization"; "Activation"; "Conv2D"; "Flatten"; "Dense" ])
+      "dl4j-embedding-lstm/batch_to_conv2d_tensorflow_2.h5", Loads([ Shape 100 ], [ "Dense"; "Reshape"; "BatchNormalization"; "Conv2D" ])
+      "dl4j-tfkeras-functional/adv_act_2.h5", Loads([ Shape(2, 3) ], [ "PReLU" ])
+      "dl4j-tfkeras-functional/batchNormError2.h5", Loads([ Shape(25, 25) ], [ "Conv1D"; "BatchNormalization"; "Activation"; "Conv1D" ])
+      "hls4ml-conv1d-1layer/conv1d_1layer.json", Loads([ Shape(5, 5) ], [ "Conv1D" ])
+      "hls4ml-conv1d-1layer/conv1d_1layer.h5", Loads([ Shape(5, 5) ], [ "Conv1D" ])
+      // Its kernel initializer is a Python function ('random_kernel'), which Keras too loads only given custom_objects.
+      "hls4ml-conv2d-1layer/conv2d_1layer.json", Fails("$.config.layers[1].config.kernel_initializer", "'random_kernel'")
+      "hls4ml-conv2d-1layer/conv2d_1layer.h5", Fails("$.config.layers[1].config.kernel_initializer", "'random_kernel'")
+      "hls4ml-prelu/prelu.json", Loads([ Shape 25 ], [ "PReLU" ])
+      "hls4ml-prelu/prelu.h5", Loads([ Shape 25 ], [ "PReLU" ])
+      "hls4ml-tfkeras211-conv1d-gru/dense_streaming_keras_model.keras", Loads([ Shape 8 ], [ "Dense"; "Dense" ])
+      "kotlindl-toyresnet/modelConfig.json",
+          Loads([ Shape(28, 28, 1) ], [ "Conv2D"; "Conv2D"; "MaxPooling2D"; "Conv2D"; "Conv2D"; "Add"; "Conv2D"; "Conv2D"; "Add"; "Conv2D"
+                                        "GlobalAveragePooling2D"; "Dense"; "Dense" ])
+      // Layers the library does not have are named where they stand; so is a model that never declares its input.
+      "dl4j-lstm/simple_flatten_lstm_tf_keras_2_config.json", Fails("$.config[0].class_name", "unknown layer class 'LSTM'")
+      "dl4j-embedding-lstm/embedding_lstm_tensorflow_2.h5", Fails("$.config[0].class_name", "unknown layer class 'Embedding'")
+      "dl4j-tfkeras-functional/cnn2d_64.h5", Fails("$.config.layers[2].class_name", "unknown layer class 'SpatialDropout2D'")
+      "kerasnet-unbuilt-model/model.h5", Fails("$.config.layers", "must start with an InputLayer")
+      "k3-functional-custom-layer-kdp/test_model.keras", Fails("$.config.layers[1].class_name", "unknown layer class 'DistributionAwareEncoder'")
+      "k3-nested-subclassed/pre_pr22362_nested_container.keras", Fails("$.class_name", "unknown model class 'NestedDenseModel'") ]
+
 [<Tests>]
 let tests =
     let roundTripConfig = { pureConfig with maxTest = 60 }
@@ -156,6 +247,17 @@ let tests =
                     propertyWith roundTripConfig (sprintf "%s %s" family.Name t.Name) (Arb.fromGen (instances t |> Gen.map wrap)) (fun layer ->
                         roundTrip layer = layer)
         ]
+
+        test "every Keras class alias (MaxPool2D, GlobalAvgPool1D, Convolution2D, …) reads as its class; writing uses the canonical name" {
+            Expect.isGreaterThanOrEqual LayerConfig.KnownAliases.Count 20 "the aliases"
+            for KeyValue(alias, canonical) in LayerConfig.KnownAliases do
+                let t = layerTypes |> Array.find (fun t -> t.Name = canonical)
+                let layer = (baseInstance t).Value :?> Layer
+                let doc = LayerConfig.Serialize layer
+                Expect.equal (doc.["class_name"].GetValue<string>()) canonical "written canonical"
+                doc.["class_name"] <- JsonValue.Create alias
+                Expect.equal (LayerConfig.Deserialize doc) layer (sprintf "%s reads as %s" alias canonical)
+        }
 
         test "InputLayer keeps its shape and name; the config is Keras's (batch_shape with a null batch)" {
             let input = Input(28, 28, 1, Name = "pixels")
@@ -275,6 +377,91 @@ let tests =
             Expect.equal (ModelConfig.FromJson sequential) (expected :> IModel) "sequential"
         }
 
+        test "a Keras 2 Sequential whose first layer declares batch_input_shape starts with that input, as Keras 3 builds it" {
+            let doc = """
+            {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": [
+                {"class_name": "Dense", "config": {"name": "dense", "trainable": true, "batch_input_shape": [null, 16], "dtype": "float32",
+                  "units": 32, "activation": "linear", "use_bias": true, "kernel_regularizer": null, "bias_regularizer": null,
+                  "activity_regularizer": null, "kernel_constraint": null, "bias_constraint": null}},
+                {"class_name": "ReLU", "config": {"name": "re_lu_1", "trainable": true, "dtype": "float32", "max_value": null,
+                  "negative_slope": 0.0, "threshold": 0.0}}]}, "keras_version": "2.3.1", "backend": "tensorflow"}"""
+            let expected = Sequential("sequential_1", [ Input(16) :> Layer; Dense(32, Name = "dense"); ReLU(Name = "re_lu_1") ])
+            Expect.equal (ModelConfig.FromJson doc) (expected :> IModel) "the input comes from batch_input_shape"
+            // input_shape (per sample) and input_dim declare it too; only the first layer's counts, and it wins over build_input_shape.
+            let first (key: string) (value: string) =
+                sprintf """{"class_name": "Sequential", "config": {"name": "s", "build_input_shape": [null, 99], "layers": [
+                    {"class_name": "Dense", "config": {"units": 3, "%s": %s}},
+                    {"class_name": "Dense", "config": {"units": 2, "batch_input_shape": [null, 77]}}]}}""" key value
+                |> ModelConfig.FromJson
+            let twoDense = Sequential("s", [ Input(5) :> Layer; Dense(3); Dense(2) ])
+            Expect.equal (first "input_shape" "[5]") (twoDense :> IModel) "input_shape"
+            Expect.equal (first "input_dim" "5") (twoDense :> IModel) "input_dim"
+            Expect.equal (first "batch_input_shape" "[null, 5]") (twoDense :> IModel) "batch_input_shape"
+            Expect.equal (first "input_shape" "null") (Sequential("s", [ Input(99) :> Layer; Dense(3); Dense(2) ]) :> IModel) "else build_input_shape"
+            // An InputLayer first (hls4ml's files repeat the shape on the next layer): the InputLayer decides.
+            let withInput = """{"class_name": "Sequential", "config": {"name": "s", "layers": [
+                {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 5, 5, 1], "name": "in"}},
+                {"class_name": "Flatten", "config": {"batch_input_shape": [null, 9, 9, 1]}}]}}"""
+            Expect.equal (ModelConfig.FromJson withInput) (Sequential("s", [ Input(5, 5, 1, Name = "in") :> Layer; Flatten() ]) :> IModel) "InputLayer first"
+        }
+
+        test "Keras 2's bare-list Sequential config loads; a Sequential with no input shape anywhere, or batch_shape on a layer, is refused" {
+            let legacy = """{"class_name": "Sequential", "keras_version": "2.1.3", "config": [
+                {"class_name": "Dense", "config": {"name": "dense_1", "units": 4, "batch_input_shape": [null, 3]}},
+                {"class_name": "Activation", "config": {"name": "act", "activation": "relu"}}]}"""
+            Expect.equal (ModelConfig.FromJson legacy)
+                (Sequential("sequential", [ Input(3) :> Layer; Dense(4, Name = "dense_1"); Activation("relu", Name = "act") ]) :> IModel) "list config"
+            let bad = """{"class_name": "Sequential", "config": [{"class_name": "Dense", "config": {"units": 4, "batch_input_shape": [null, 3, null]}}]}"""
+            let e = try ModelConfig.FromJson bad |> ignore; failtest "accepted" with :? ModelConfigException as e -> e
+            expectError e "$.config[0].config.batch_input_shape[2]" [ "unknown (None)" ]
+            let unbuilt = """{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "Dense", "config": {"units": 4}}]}}"""
+            let e = try ModelConfig.FromJson unbuilt |> ignore; failtest "accepted" with :? ModelConfigException as e -> e
+            expectError e "$.config.layers" [ "must start with an InputLayer"; "batch_input_shape"; "build_input_shape" ]
+            // Keras 3's Layer takes input_shape and input_dim, but batch_shape only on an InputLayer.
+            let batchShape = """{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "Dense", "config": {"units": 4, "batch_shape": [null, 3]}}]}}"""
+            let e = try ModelConfig.FromJson batchShape |> ignore; failtest "accepted" with :? ModelConfigException as e -> e
+            expectError e "$.config.layers[0].config.batch_shape" [ "Dense has no argument 'batch_shape'" ]
+        }
+
+        test "LeakyReLU's old alpha is read as negative_slope (and wins over it, as in Keras 3); errors name the key as written" {
+            let read (config: string) = LayerConfig.FromJson(sprintf """{"class_name": "LeakyReLU", "config": %s}""" config)
+            Expect.equal (read """{"alpha": 0.2}""") (LeakyReLU(0.2) :> Layer) "alpha"
+            Expect.equal (read """{"alpha": 0.1, "negative_slope": 0.5}""") (LeakyReLU(0.1) :> Layer) "alpha wins"
+            Expect.equal (read """{"negative_slope": 0.5}""") (LeakyReLU(0.5) :> Layer) "the current name"
+            Expect.stringContains (LayerConfig.ToJson(LeakyReLU(0.2))) "negative_slope" "written with the current name"
+            let e = try read """{"alpha": -1.0}""" |> ignore; failtest "accepted" with :? ModelConfigException as e -> e
+            expectError e "$.config.alpha" [ "LeakyReLU"; "negativeSlope=-1" ]
+            let e = try read """{"alpha": "big"}""" |> ignore; failtest "accepted" with :? ModelConfigException as e -> e
+            expectError e "$.config.alpha" [ "expected a number" ]
+        }
+
+        test "a null in Reshape's target_shape is the unknown dimension (-1); two unknowns are refused" {
+            let read (target: string) = LayerConfig.FromJson(sprintf """{"class_name": "Reshape", "config": {"target_shape": %s}}""" target)
+            Expect.equal (read "[null, 4]") (Reshape(IntTuple(-1, 4)) :> Layer) "null is -1"
+            Expect.equal ((read "[2, null]").ComputeOutputShape(Shape 8)) (Shape(2, 4)) "inferred"
+            let e = try read "[null, -1]" |> ignore; failtest "accepted" with :? ModelConfigException as e -> e
+            expectError e "$.config.target_shape" [ "more than one -1" ]
+        }
+
+        testList "Keras-written files (../shared/keras-fixtures) load, or fail naming what the library lacks" [
+            for file, expectation in fixtureCases ->
+                test file {
+                    match kerasFixtures () with
+                    | None -> skiptest "../shared/keras-fixtures is absent (the Keras-written fixtures live outside the repository)"
+                    | Some dir ->
+                        let text = kerasConfigText (IO.Path.Combine(dir, file))
+                        match expectation with
+                        | Loads(inputs, classes) ->
+                            let model = ModelConfig.FromJson text
+                            Expect.equal (List.ofSeq model.InputShapes) inputs "input shapes"
+                            Expect.equal [ for l in model.Layers do if not (l :? Input) then l.ClassName ] classes "layer classes"
+                            Expect.equal (modelRoundTrip model) model "and it round-trips"
+                        | Fails(path, fragment) ->
+                            let e = try ModelConfig.FromJson text |> ignore; failtest "accepted" with :? ModelConfigException as e -> e
+                            expectError e path [ fragment ]
+                }
+        ]
+
         testList "bad documents name the JSON path of the problem" [
             test "an unknown layer class" {
                 let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["class_name"] <- JsonValue.Create "Conv9D")
@@ -345,6 +532,32 @@ let tests =
             test "a Lambda layer is refused: loading never executes code" {
                 let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["class_name"] <- JsonValue.Create "Lambda")
                 expectError e "$.config.layers[1].class_name" [ "Lambda layers hold code"; "never executes code" ]
+            }
+
+            test "a null dimension in a batch-first shape is reported at its own index in the list" {
+                let seq = Sequential(Input(28, 5, 1), Flatten())
+                let e = brokenBy seq (fun d -> (layersOf d).[0].["config"].["batch_shape"].[2] <- null)
+                expectError e "$.config.layers[0].config.batch_shape[2]" [ "unknown (None)"; "positive integer" ]
+                let e = brokenBy seq (fun d -> (layersOf d).[0].["config"].["batch_shape"].[1] <- JsonValue.Create "28")
+                expectError e "$.config.layers[0].config.batch_shape[1]" [ "expected an integer"; "\"28\" (string)" ]
+                let e = brokenBy seq (fun d ->
+                    let c = (layersOf d).[0].["config"].AsObject()
+                    c.["batch_input_shape"] <- c.["batch_shape"].DeepClone()
+                    c.Remove "batch_shape" |> ignore
+                    c.["batch_input_shape"].[3] <- null)
+                expectError e "$.config.layers[0].config.batch_input_shape[3]" [ "unknown (None)" ]
+                let e = brokenBy seq (fun d ->
+                    (layersOf d).RemoveAt 0
+                    d.["config"].["build_input_shape"] <- JsonNode.Parse "[null, 28, null, 1]")
+                expectError e "$.config.build_input_shape[2]" [ "unknown (None)" ]
+            }
+
+            test "a stray element in a list of pairs is reported where it stands" {
+                let m = Sequential(Input(8, 8, 1), Cropping2D(((1, 2), (3, 1))))
+                let e = brokenBy m (fun d -> (layersOf d).[1].["config"].["cropping"].[1] <- JsonValue.Create "3")
+                expectError e "$.config.layers[1].config.cropping[1]" [ "expected a pair [before, after]"; "\"3\" (string)" ]
+                let e = brokenBy m (fun d -> (layersOf d).[1].["config"].["cropping"].[0] <- JsonValue.Create 2)
+                expectError e "$.config.layers[1].config.cropping[0]" [ "expected a pair [before, after]"; "2 (number)" ]
             }
 
             test "malformed JSON and a missing model class are JSON errors too" {

@@ -21,7 +21,7 @@ let private effective k d = (k - 1) * d + 1
 /// Keras's conv output length (valid ⌈(n − k')/s⌉, same ⌈n/s⌉).
 let private convLen padding n k s d = if padding = "same" then ceilDiv n s else ceilDiv (n - effective k d + 1) s
 
-/// A valid depthwise/separable case (strides > 1 and dilation > 1 never together, as Keras requires).
+/// A valid depthwise/separable case; strides > 1 and dilation > 1 may come together (Keras 3 allows it for these layers).
 type WindowCase =
     { Filters: int; Multiplier: int; Kernel: int * int; Strides: int * int; Dilation: int * int
       Padding: string; UseBias: bool; Input: int * int * int; ChannelsLast: bool }
@@ -42,11 +42,10 @@ let windowCase maxSide maxChannels =
         let! multiplier = Gen.choose (1, 4)
         let! kh = Gen.choose (1, 5)
         let! kw = Gen.choose (1, 5)
-        let! strided = Gen.elements [ true; false ]
-        let! sh = if strided then Gen.choose (1, 3) else Gen.constant 1
-        let! sw = if strided then Gen.choose (1, 3) else Gen.constant 1
-        let! dh = if strided then Gen.constant 1 else Gen.choose (1, 3)
-        let! dw = if strided then Gen.constant 1 else Gen.choose (1, 3)
+        let! sh = Gen.choose (1, 3)
+        let! sw = Gen.choose (1, 3)
+        let! dh = Gen.choose (1, 3)
+        let! dw = Gen.choose (1, 3)
         let! padding = Gen.elements [ "valid"; "same" ]
         let! useBias = Gen.elements [ true; false ]
         let! h = Gen.choose (effective kh dh, max (effective kh dh) maxSide)
@@ -302,13 +301,9 @@ let pureLaws =
             throwsWith<ArgumentException> [ "SeparableConv1D"; "filters=0" ] (fun () -> SeparableConv1D(0, 1) |> ignore)
             throwsWith<ArgumentException> [ "SeparableConv2D"; "kernelSize"; "(1, 0)" ] (fun () -> SeparableConv2D(2, (1, 0), depthMultiplier = 2) |> ignore)
             throwsWith<ArgumentException> [ "SeparableConv2D"; "strides"; "(1, 0)" ] (fun () -> SeparableConv2D(2, (2, 2), strides = (1, 0)) |> ignore)
-            throwsWith<ArgumentException> [ "SeparableConv2D"; "strides=(2, 2)"; "dilationRate=(2, 1)" ] (fun () ->
-                SeparableConv2D(2, (2, 2), strides = 2, dilationRate = (2, 1), depthMultiplier = 2) |> ignore)
             throwsWith<ArgumentException> [ "SeparableConv1D"; "padding='causal'" ] (fun () -> SeparableConv1D(2, 3, padding = "causal") |> ignore)
             throwsWith<ArgumentException> [ "DepthwiseConv1D"; "depthMultiplier=0" ] (fun () -> DepthwiseConv1D(1, depthMultiplier = 0) |> ignore)
             throwsWith<ArgumentException> [ "DepthwiseConv2D"; "kernelSize"; "(1, 0)" ] (fun () -> DepthwiseConv2D((1, 0), depthMultiplier = 2) |> ignore)
-            throwsWith<ArgumentException> [ "DepthwiseConv2D"; "strides=(2, 2)"; "dilationRate=(2, 1)" ] (fun () ->
-                DepthwiseConv2D((2, 2), strides = 2, dilationRate = (2, 1)) |> ignore)
             throwsWith<ArgumentException> [ "DepthwiseConv1D"; "'causal'" ] (fun () -> DepthwiseConv1D(3, padding = "causal") |> ignore)
             throwsWith<ArgumentException> [ "Conv1DTranspose"; "filters=0" ] (fun () -> Conv1DTranspose(0, 1) |> ignore)
             throwsWith<ArgumentException> [ "Conv2DTranspose"; "kernelSize"; "(1, 0)" ] (fun () -> Conv2DTranspose(2, (1, 0)) |> ignore)
@@ -325,6 +320,20 @@ let pureLaws =
             throwsWith<ArgumentException> [ "Conv2DTranspose"; "strides=(2, 2)"; "dilationRate=(2, 1)" ] (fun () ->
                 Conv2DTranspose(2, (2, 2), strides = 2, dilationRate = (2, 1)) |> ignore)
             throwsWith<ArgumentException> [ "Conv3DTranspose"; "'causal'" ] (fun () -> Conv3DTranspose(2, 3, padding = "causal") |> ignore)
+        }
+
+        test "Depthwise and separable convolutions take strides > 1 with dilation > 1, as Keras 3 does (keras-team/keras#22598)" {
+            let check (layer: Layer) input output = Expect.equal (layer.ComputeOutputShape(Shape(input: int[]))) (Shape(output: int[])) (string layer)
+            // keras-team/keras#16314's case: TF 2.8 printed (8, 7, 516); TF's `same` gives ⌈14/2⌉ = 7 on both axes.
+            check (DepthwiseConv2D(3, strides = 2, padding = "same", dilationRate = (3, 1))) [| 14; 14; 516 |] [| 7; 7; 516 |]
+            // valid: ⌊(n − (k−1)·d − 1)/s⌋ + 1 = ⌊(11 − 5)/2⌋ + 1 = 4 and ⌊(10 − 5)/2⌋ + 1 = 3.
+            check (DepthwiseConv2D(3, strides = 2, dilationRate = 2, depthMultiplier = 2)) [| 11; 10; 3 |] [| 4; 3; 6 |]
+            check (SeparableConv2D(5, 3, strides = (2, 3), dilationRate = 2)) [| 11; 10; 3 |] [| 4; 2; 5 |]
+            check (DepthwiseConv1D(3, strides = 3, dilationRate = IntTuple 2, padding = "same")) [| 10; 4 |] [| 4; 4 |]
+            check (SeparableConv1D(7, 2, strides = 2, dilationRate = IntTuple 3, dataFormat = "channels_first")) [| 4; 9 |] [| 7; 3 |]
+            Expect.equal (ConvArithmetic.ConvOutputLength(9, 2, 2, Padding.Valid, 3)) 3 "the same arithmetic as Conv"
+            // Conv and the transposed convolutions keep Keras's rule.
+            throwsWith<ArgumentException> [ "Conv2D"; "strides=(2, 2)"; "dilationRate=(2, 2)" ] (fun () -> Conv2D(2, 3, strides = 2, dilationRate = 2) |> ignore)
         }
 
         test "inputs that do not fit name the layer, the input shape and the dimension" {
@@ -371,6 +380,20 @@ let torchLaws =
             use _y = y
             let numel = built.parameters() |> Seq.sumBy (fun p -> p.numel())
             y.shape = model.OutputShape.WithBatch 2L && numel = model.ParameterCount)
+
+        test "built 1-D depthwise and separable convolutions with strides and dilation together: forward shape = the pure shape" {
+            torchReady 16
+            for padding in [ "valid"; "same" ] do
+                for format in [ "channels_last"; "channels_first" ] do
+                    let input = if format = "channels_last" then Shape(17, 3) else Shape(3, 17)
+                    for layer in [ DepthwiseConv1D(3, strides = 2, padding = padding, depthMultiplier = 2, dataFormat = format, dilationRate = IntTuple 3) :> Layer
+                                   SeparableConv1D(4, 3, strides = 3, padding = padding, dataFormat = format, dilationRate = IntTuple 2) ] do
+                        let model, built, x, y = buildAndRun layer input
+                        use _b = built
+                        use _x = x
+                        use _y = y
+                        Expect.equal y.shape (model.OutputShape.WithBatch 2L) (sprintf "%O on %O" layer input)
+        }
 
         propertyWith torchConfig "built DepthwiseConv2D computes what a naive depthwise convolution computes (TF padding, c·dm + m order)" (Arb.fromGen (windowCase 10 4)) (fun c0 ->
             let c = { c0 with ChannelsLast = true }

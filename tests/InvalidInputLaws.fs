@@ -4,6 +4,7 @@
 module Functional.Tests.InvalidInputLaws
 
 open System
+open System.Reflection
 open Expecto
 open FsCheck
 open FsCheck.FSharp
@@ -24,6 +25,52 @@ let rejects<'e when 'e :> exn> (fragments: string list) (action: unit -> unit) =
     | _ -> false
 
 let nonPositive = Gen.choose (-1000, 0)
+
+// ---- `with` on layer records: C#'s `r with { P = v; Q = w }` is the record's <Clone>$ copy, then each init accessor in order ----
+
+/// C#'s `with`, as the compiler emits it: the copy, then the init accessors in the order written.
+let withSet (layer: Layer) (sets: (PropertyInfo * obj) list) =
+    let copy = layer.GetType().GetMethod("<Clone>$").Invoke(layer, [||]) :?> Layer
+    for p, v in sets do
+        try p.SetValue(copy, v) with :? TargetInvocationException as e when not (isNull e.InnerException) -> raise e.InnerException
+    copy
+
+/// The properties a `with` can set: public init (or set) accessors.
+let settable (t: Type) =
+    t.GetProperties(BindingFlags.Public ||| BindingFlags.Instance)
+    |> Array.filter (fun p -> not (isNull p.SetMethod) && p.SetMethod.IsPublic && p.GetIndexParameters().Length = 0)
+
+/// Values to try in a `with`: ConfigTests' candidates (mostly valid) plus ones some record must refuse.
+let withCandidates (t: Type) : obj list =
+    let u = Option.ofObj (Nullable.GetUnderlyingType t) |> Option.defaultValue t
+    let extra: obj list =
+        if u = typeof<int> then [ 0; 3; 6; 32 ]
+        elif u = typeof<IntTuple> then [ IntTuple 3; IntTuple(2, 3); IntTuple(3, 1, 2); IntTuple(0, 1) ]
+        elif u = typeof<Padding> then [ Padding.Causal ]
+        elif u = typeof<DataFormat> then [ DataFormat.ChannelsFirst ]
+        elif u = typeof<string> then [ ""; "a/b"; "unknown" ]
+        elif u = typeof<double> then [ -0.5 ]
+        else []
+    let nullable = not t.IsValueType || not (isNull (Nullable.GetUnderlyingType t))
+    ConfigTests.candidates t @ extra @ (if nullable then [ null ] else [])
+
+/// A record is valid when it is what its Keras config makes: written and read back through its constructor, it is equal.
+let validRecord (layer: Layer) =
+    try LayerConfig.FromJson(LayerConfig.ToJson layer) = layer with _ -> false
+
+/// A valid instance of a layer type and 1 to 3 `with` assignments of candidate values to its settable properties.
+let withCase (t: Type) =
+    let props = settable t |> Array.filter (fun p -> not (List.isEmpty (withCandidates p.PropertyType)))
+    gen {
+        let! layer = ConfigTests.instances t |> Gen.map (fun o -> o :?> Layer)
+        let! n = Gen.choose (1, 3)
+        let! sets =
+            Gen.listOfLength n (gen {
+                let! p = Gen.elements props
+                let! v = Gen.elements (withCandidates p.PropertyType)
+                return p, v })
+        return layer, sets
+    }
 
 [<Tests>]
 let laws =
@@ -92,12 +139,97 @@ let laws =
             Conv2D(5, k, padding = "same", dilationRate = d).ComputeOutputShape(Shape(h, w, 3)) = Shape(h, w, 5)
             && MaxPooling2D(k, 1, "same").ComputeOutputShape(Shape(h, w, 3)) = Shape(h, w, 3))
 
+        testList "`with` cannot make an invalid layer record: it is refused naming the layer, or the result is valid" [
+            for t in ConfigTests.layerTypes ->
+                testPropertyWithConfig { pureConfig with maxTest = 150 } t.Name (Prop.forAll (Arb.fromGen (withCase t)) (fun (layer, sets) ->
+                    let described = String.Join("; ", sets |> List.map (fun (p, v) -> sprintf "%s = %s" p.Name (if isNull v then "null" else string v)))
+                    match (try Ok(withSet layer sets) with e -> Error e) with
+                    | Ok made ->
+                        Prop.label (sprintf "%O with { %s } made %O, which its config does not reproduce" layer described made) (validRecord made)
+                    | Error(:? ArgumentException as e) ->
+                        Prop.label (sprintf "the refusal of { %s } does not name %s: %s" described layer.ClassName e.Message) (e.Message.Contains(layer.ClassName))
+                    | Error e -> Prop.label (sprintf "{ %s } threw %s: %s" described (e.GetType().Name) e.Message) false))
+        ]
+
         testSequenced <| test "a batch of the wrong rank or size never reaches libtorch: a clear managed error" {
             torchReady 21
             use net = BuiltModel.Build(Sequential(Input(8, 8, 3), Conv2D(4, 3)))
             for shape in [ [| 2L; 8L; 8L |]; [| 2L; 8L; 8L; 4L |]; [| 2L; 3L; 8L; 8L |] ] do
                 use x = torch.zeros(shape)
                 throwsWith<ArgumentException> [ "(None, 8, 8, 3)" ] (fun () -> net.forward x |> ignore)
+        }
+    ]
+
+/// `layer with { Name1 = v1; Name2 = v2 }` by property name.
+let withProps (layer: Layer) (sets: (string * obj) list) =
+    withSet layer [ for name, v in sets -> layer.GetType().GetProperty(name), v ]
+
+[<Tests>]
+let recordsNeverInvalid =
+    testList "Layer records cannot exist invalid (constructor, with, config)" [
+        test "the issue's case: conv with { Groups = 3; Padding = causal } is refused at once, naming the layer, the argument and the values" {
+            let conv = Conv2D(32, 3)
+            throwsWith<ArgumentException> [ "Conv2D"; "evenly divisible"; "groups=3"; "filters=32"; "order written" ] (fun () ->
+                withProps conv [ "Groups", box 3; "Padding", box Padding.Causal ] |> ignore)
+            throwsWith<ArgumentException> [ "Conv2D"; "'causal' is only supported for 1-D" ] (fun () -> withProps conv [ "Padding", box Padding.Causal ] |> ignore)
+            // Keras has no rule between groups and causal padding: a Conv1D takes both.
+            let made = withProps (Conv1D(6, 3)) [ "Groups", box 3; "Padding", box Padding.Causal ]
+            Expect.equal made (Conv1D(6, 3, groups = 3, padding = "causal") :> Layer) "Conv1D groups 3, causal"
+        }
+
+        test "a with is checked after each assignment, in the order written: related arguments go in an order that stays valid" {
+            Expect.equal (withProps (Conv2D(2, 3)) [ "Filters", box 8; "Groups", box 4 ]) (Conv2D(8, 3, groups = 4) :> Layer) "filters, then groups"
+            throwsWith<ArgumentException> [ "Conv2D"; "groups=4, filters=2"; "order written" ] (fun () ->
+                withProps (Conv2D(2, 3)) [ "Groups", box 4; "Filters", box 8 ] |> ignore)
+            Expect.equal (withProps (Conv2D(2, 3, strides = 2)) [ "Strides", box (IntTuple.Integer 1); "DilationRate", box (IntTuple.Integer 2) ])
+                (Conv2D(2, 3, dilationRate = 2) :> Layer) "strides down, then dilation up"
+            throwsWith<ArgumentException> [ "Conv2DTranspose"; "`output_padding` must be strictly less than `strides`" ] (fun () ->
+                withProps (Conv2DTranspose(2, 3, strides = 3, outputPadding = 2)) [ "Strides", box (IntTuple.Integer 2) ] |> ignore)
+            Expect.equal (withProps (Conv2DTranspose(2, 3, strides = 3, outputPadding = 2)) [ "OutputPadding", box (IntTuple.Integer 1); "Strides", box (IntTuple.Integer 2) ])
+                (Conv2DTranspose(2, 3, strides = 2, outputPadding = 1) :> Layer) "output padding down first"
+        }
+
+        test "single-argument rules and nulls are refused by the init accessor itself" {
+            throwsWith<ArgumentException> [ "MaxPooling2D"; "padding='causal'" ] (fun () -> withProps (MaxPooling2D()) [ "Padding", box Padding.Causal ] |> ignore)
+            throwsWith<ArgumentException> [ "DepthwiseConv2D"; "'causal'" ] (fun () -> withProps (DepthwiseConv2D(3)) [ "Padding", box Padding.Causal ] |> ignore)
+            throwsWith<ArgumentException> [ "Dense"; "'activation'"; "activation=None" ] (fun () -> withProps (Dense(3)) [ "Activation", null ] |> ignore)
+            throwsWith<ArgumentException> [ "SeparableConv2D"; "'pointwiseInitializer'" ] (fun () -> withProps (SeparableConv2D(3, 3)) [ "PointwiseInitializer", null ] |> ignore)
+            throwsWith<ArgumentException> [ "InputLayer"; "'shape'" ] (fun () -> withProps (Input(3)) [ "Shape", null ] |> ignore)
+            throwsWith<ArgumentException> [ "Cropping1D"; "'dataFormat'"; "channels_first" ] (fun () ->
+                withProps (Cropping1D()) [ "DataFormat", box DataFormat.ChannelsFirst ] |> ignore)
+            throwsWith<ArgumentException> [ "UpSampling1D"; "'dataFormat'" ] (fun () -> withProps (UpSampling1D()) [ "DataFormat", box DataFormat.ChannelsFirst ] |> ignore)
+        }
+
+        test "ActivityRegularization's penalty is its l1 and l2: changing them changes it, another penalty is refused" {
+            let layer = ActivityRegularization(0.1, 0.2)
+            Expect.equal (withProps layer [ "L1", box 0.5 ]).ActivityRegularizer (L1L2(0.5, 0.2) :> Regularizer) "follows l1"
+            throwsWith<ArgumentException> [ "ActivityRegularization"; "activityRegularizer" ] (fun () ->
+                withProps layer [ "ActivityRegularizer", box (L2(0.3)) ] |> ignore)
+        }
+
+        test "Normalization: mean and variance are checked with the axes; OverAllAxes refuses a list mean at construction" {
+            let norm = Normalization(-1, FloatTuple 0.5, FloatTuple 2.0)
+            throwsWith<ArgumentException> [ "Normalization"; "same shape" ] (fun () -> withProps norm [ "Mean", box (FloatTuple.List(1.0, 2.0)) ] |> ignore)
+            throwsWith<ArgumentException> [ "Normalization"; "both `mean` and `variance`" ] (fun () -> withProps norm [ "Variance", box (FloatTuple()) ] |> ignore)
+            throwsWith<ArgumentException> [ "Normalization"; "number of axes (0)" ] (fun () ->
+                withProps (Normalization(-1, FloatTuple.List(1.0, 2.0), FloatTuple.List(1.0, 1.0))) [ "Axis", box (IntTuple()) ] |> ignore)
+            throwsWith<ArgumentException> [ "Normalization"; "number of axes (0)" ] (fun () ->
+                Normalization.OverAllAxes(FloatTuple.List(1.0, 2.0), FloatTuple.List(1.0, 1.0)) |> ignore)
+            Expect.equal (Normalization.OverAllAxes(FloatTuple 1.0, FloatTuple 4.0)).Axis (IntTuple()) "axis None"
+        }
+
+        test "from a config, the same rules: cross-argument and single-argument refusals name the key" {
+            let read (cls: string) (config: string) =
+                try LayerConfig.FromJson(sprintf """{"class_name": "%s", "config": %s}""" cls config) |> ignore; failtest "accepted"
+                with :? ModelConfigException as e -> e
+            let e = read "Conv2D" """{"filters": 32, "kernel_size": 3, "groups": 3}"""
+            Expect.equal e.JsonPath "$.config.groups" "groups"
+            let e = read "Cropping1D" """{"cropping": 1, "data_format": "channels_first"}"""
+            Expect.equal e.JsonPath "$.config.data_format" "Cropping1D has no data_format"
+            let e = read "ActivityRegularization" """{"l1": 0.1, "activity_regularizer": {"class_name": "L2", "config": {"l2": 0.3}}}"""
+            Expect.equal e.JsonPath "$.config.activity_regularizer" "its own penalty"
+            let e = read "MaxPooling2D" """{"padding": "causal"}"""
+            Expect.equal e.JsonPath "$.config.padding" "causal pooling"
         }
     ]
 

@@ -367,3 +367,47 @@ let poolingTorchLaws =
             Expect.equal (dimsOf y) [| 5; 2 |] "forward shape"
         }
     ]
+
+/// Keras's pooling aliases (`MaxPool2D` is `MaxPooling2D`, …) in C# (LayerAliases) and in the F# DSL.
+[<Tests>]
+let aliases =
+    let casesGen = gen {
+        let! pool = Gen.choose (1, 4)
+        let! stride = Gen.choose (1, 4)
+        let! padding = Gen.elements [ Padding.Valid; Padding.Same ]
+        let! format = Gen.elements [ DataFormat.ChannelsLast; DataFormat.ChannelsFirst ]
+        let! keepdims = Gen.elements [ true; false ]
+        return pool, stride, padding, format, keepdims }
+    testList "Pooling aliases (Keras's other names)" [
+        propertyWith pureConfig "the C# aliases and the DSL's make the very records of the canonical names" (Arb.fromGen casesGen) (fun (p, s, pad, f, k) ->
+            let pairs: (Layer * Layer * Layer) list =
+                [ LayerAliases.MaxPool1D(p, s, pad, f), MaxPooling1D(p, s, pad, f), FSharp.Layers.maxPool1d (p, s, pad, f)
+                  LayerAliases.MaxPool2D(p, s, pad, f), MaxPooling2D(p, s, pad, f), FSharp.Layers.maxPool2d (p, s, pad, f)
+                  LayerAliases.MaxPool3D(p, s, pad, f), MaxPooling3D(p, s, pad, f), FSharp.Layers.maxPool3d (p, s, pad, f)
+                  LayerAliases.AvgPool1D(p, s, pad, f), AveragePooling1D(p, s, pad, f), FSharp.Layers.avgPool1d (p, s, pad, f)
+                  LayerAliases.AvgPool2D(p, s, pad, f), AveragePooling2D(p, s, pad, f), FSharp.Layers.avgPool2d (p, s, pad, f)
+                  LayerAliases.AvgPool3D(p, s, pad, f), AveragePooling3D(p, s, pad, f), FSharp.Layers.avgPool3d (p, s, pad, f)
+                  LayerAliases.GlobalMaxPool1D(f, k), GlobalMaxPooling1D(f, k), FSharp.Layers.globalMaxPool1d (f, k)
+                  LayerAliases.GlobalMaxPool2D(f, k), GlobalMaxPooling2D(f, k), FSharp.Layers.globalMaxPool2d (f, k)
+                  LayerAliases.GlobalMaxPool3D(f, k), GlobalMaxPooling3D(f, k), FSharp.Layers.globalMaxPool3d (f, k)
+                  LayerAliases.GlobalAvgPool1D(f, k), GlobalAveragePooling1D(f, k), FSharp.Layers.globalAvgPool1d (f, k)
+                  LayerAliases.GlobalAvgPool2D(f, k), GlobalAveragePooling2D(f, k), FSharp.Layers.globalAvgPool2d (f, k)
+                  LayerAliases.GlobalAvgPool3D(f, k), GlobalAveragePooling3D(f, k), FSharp.Layers.globalAvgPool3d (f, k) ]
+            pairs |> List.forall (fun (alias, canonical, dsl) -> alias = canonical && dsl = canonical && alias.ClassName = canonical.GetType().Name))
+
+        test "an alias keeps Keras's defaults, names and config: the canonical class name is what is written" {
+            Expect.equal (LayerAliases.MaxPool2D()) (MaxPooling2D()) "defaults"
+            Expect.equal (FSharp.Layers.maxPool2d (2, name = "p", trainable = false)) (MaxPooling2D(2, Name = "p", Trainable = false) :> Layer) "name and trainable"
+            let model = Sequential(Input(8, 8, 3), LayerAliases.MaxPool2D(2), LayerAliases.GlobalAvgPool2D())
+            Expect.equal [ for l in model.Layers -> l.Name ] [ "max_pooling2d"; "global_average_pooling2d" ] "Keras's default names of the class"
+            let json = model.ToJson()
+            Expect.stringContains json "\"MaxPooling2D\"" "the canonical class name"
+            Expect.isFalse (json.Contains "MaxPool2D\"") "no alias written"
+        }
+
+        test "every C# alias is one the config reader knows, for the same class" {
+            let known = LayerConfig.KnownAliases
+            for m in typeof<LayerAliases>.GetMethods(Reflection.BindingFlags.Public ||| Reflection.BindingFlags.Static) do
+                Expect.equal (known.TryGetValue m.Name |> function | true, c -> Some c | _ -> None) (Some m.ReturnType.Name) m.Name
+        }
+    ]

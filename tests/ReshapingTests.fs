@@ -154,6 +154,27 @@ let pureLaws =
             throwsWith<ArgumentException> [ "UpSampling3D"; "size"; "(2, 2)" ] (fun () -> UpSampling3D((2, 2)) |> ignore)
         }
 
+        test "Cropping1D and ZeroPadding1D take an integer or exactly 2 values: a 1-tuple is rejected, as Keras's standardize_tuple does" {
+            Expect.equal (Cropping1D(IntTuple.Integer 3).Cropping) (IntTuple(3, 3)) "an integer n is (n, n)"
+            Expect.equal (ZeroPadding1D(2).Padding) (IntTuple(2, 2)) "the implicit conversion from int is an integer"
+            throwsWith<ArgumentException> [ "Cropping1D"; "'cropping'"; "integer or a tuple of 2 integers"; "cropping=(1,)" ] (fun () -> Cropping1D(IntTuple 1) |> ignore)
+            throwsWith<ArgumentException> [ "ZeroPadding1D"; "'padding'"; "integer or a tuple of 2 integers"; "padding=(2,)" ] (fun () -> ZeroPadding1D(IntTuple [| 2 |]) |> ignore)
+            Expect.equal (IntTuple.Integer 4) (IntTuple 4) "the integer form takes no part in equality"
+        }
+
+        test "from a config, [n] is a 1-tuple and is rejected naming its path; n and [a, b] are read" {
+            let read (json: string) = LayerConfig.FromJson json
+            Expect.equal (read """{"class_name": "Cropping1D", "config": {"cropping": 2}}""") (Cropping1D(2) :> Layer) "an integer"
+            Expect.equal (read """{"class_name": "ZeroPadding1D", "config": {"padding": [1, 3]}}""") (ZeroPadding1D((1, 3)) :> Layer) "a pair"
+            for cls, key in [ "Cropping1D", "cropping"; "ZeroPadding1D", "padding" ] do
+                let e =
+                    try read (sprintf """{"class_name": "%s", "config": {"%s": [1]}}""" cls key) |> ignore; failtestf "%s accepted [1]" cls
+                    with :? ModelConfigException as e -> e
+                Expect.equal e.JsonPath (sprintf "$.config.%s" key) "the path of the value"
+                Expect.stringContains e.Message (sprintf "%s=(1,)" key) "the value, as Python prints a 1-tuple"
+                Expect.stringContains e.Message cls "the layer"
+        }
+
         test "cropping that leaves nothing is rejected when the model is declared, naming the layer, the shape and the axis" {
             throwsWith<ShapeException> [ "Cropping2D 'cropping2d'"; "(None, 4, 9, 1)"; "axis 1"; "should be smaller than the corresponding spatial dimension"; "((2, 2), (1, 1))" ] (fun () ->
                 Sequential(Input(4, 9, 1), Cropping2D(((2, 2), (1, 1)))) |> ignore)

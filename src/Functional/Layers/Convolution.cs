@@ -41,43 +41,44 @@ public abstract record Conv : Layer
         LoraRank = loraRank;
         LoraAlpha = loraAlpha;
         Validate();
+        EndConstruction();
     }
 
     /// <summary>The number of spatial dimensions (1, 2 or 3).</summary>
     public int Rank { get; }
 
     /// <summary>The number of output channels (K).</summary>
-    public int Filters { get; init => field = value > 0 ? value : throw ArgumentError("filters", value, "a strictly positive integer"); }
+    public int Filters { get; init { field = value > 0 ? value : throw ArgumentError("filters", value, "a strictly positive integer"); Recheck(Validate); } }
 
     /// <summary>The window size per spatial dimension (F).</summary>
     public IntTuple KernelSize { get; init => field = value.Expand(Rank, ClassName, "kernelSize").RequireAtLeast(1, ClassName, "kernelSize"); }
 
     /// <summary>The step per spatial dimension (S); 1 by default.</summary>
-    public IntTuple Strides { get; init => field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); }
+    public IntTuple Strides { get; init { field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); Recheck(Validate); } }
 
     /// <summary><c>valid</c> (default), <c>same</c>, or <c>causal</c> (Conv1D only).</summary>
-    public Padding Padding { get; init; }
+    public Padding Padding { get; init { field = value; Recheck(Validate); } }
 
     /// <summary><c>channels_last</c> (default) or <c>channels_first</c>.</summary>
     public DataFormat DataFormat { get; init; }
 
     /// <summary>The dilation per spatial dimension; 1 by default.</summary>
-    public IntTuple DilationRate { get; init => field = value.Expand(Rank, ClassName, "dilationRate").RequireAtLeast(1, ClassName, "dilationRate"); }
+    public IntTuple DilationRate { get; init { field = value.Expand(Rank, ClassName, "dilationRate").RequireAtLeast(1, ClassName, "dilationRate"); Recheck(Validate); } }
 
     /// <summary>The number of channel groups; input channels and filters must both divide by it.</summary>
-    public int Groups { get; init => field = value > 0 ? value : throw ArgumentError("groups", value, "a strictly positive integer"); }
+    public int Groups { get; init { field = value > 0 ? value : throw ArgumentError("groups", value, "a strictly positive integer"); Recheck(Validate); } }
 
     /// <summary>Applied to the output; <c>linear</c> (none) by default.</summary>
-    public ActivationFunction Activation { get; init; }
+    public ActivationFunction Activation { get; init => field = value ?? throw ArgumentError("activation", null, "an activation"); }
 
     /// <summary>Whether a bias is added (default true).</summary>
     public bool UseBias { get; init; }
 
     /// <summary>Kernel initializer; <c>glorot_uniform</c> by default.</summary>
-    public Initializer KernelInitializer { get; init; }
+    public Initializer KernelInitializer { get; init => field = value ?? throw ArgumentError("kernelInitializer", null, "an initializer"); }
 
     /// <summary>Bias initializer; <c>zeros</c> by default.</summary>
-    public Initializer BiasInitializer { get; init; }
+    public Initializer BiasInitializer { get; init => field = value ?? throw ArgumentError("biasInitializer", null, "an initializer"); }
 
     /// <summary>Penalty on the kernel (Keras <c>kernel_regularizer</c>); none by default.</summary>
     public Regularizer? KernelRegularizer { get; init; }
@@ -86,7 +87,7 @@ public abstract record Conv : Layer
     public Regularizer? BiasRegularizer { get; init; }
 
     /// <summary>Constraint on the kernel (Keras <c>kernel_constraint</c>); none by default.</summary>
-    public Constraint? KernelConstraint { get; init; }
+    public Constraint? KernelConstraint { get; init { field = value; Recheck(Validate); } }
 
     /// <summary>Constraint on the bias (Keras <c>bias_constraint</c>); none by default.</summary>
     public Constraint? BiasConstraint { get; init; }
@@ -96,7 +97,7 @@ public abstract record Conv : Layer
     /// (see <see cref="EnableLora"/>); <c>null</c> (the default) for a plain convolution. Incompatible with a kernel constraint.
     /// </summary>
     [ConfigOmittedWhenNull]
-    public int? LoraRank { get; init => field = value is null or > 0 ? value : throw ArgumentError("loraRank", value, "a strictly positive integer or None"); }
+    public int? LoraRank { get; init { field = value is null or > 0 ? value : throw ArgumentError("loraRank", value, "a strictly positive integer or None"); Recheck(Validate); } }
 
     /// <summary>
     /// Keras's <c>lora_alpha</c>: the LoRA delta is scaled by <c>LoraAlpha / LoraRank</c>; <c>null</c> (the default) means
@@ -122,7 +123,7 @@ public abstract record Conv : Layer
         return enabled;
     }
 
-    /// <summary>Checks the rules that involve several arguments (also re-checked after <c>with</c>).</summary>
+    /// <summary>Checks the rules that involve several arguments: by the constructor, then after each assignment of a <c>with</c>.</summary>
     protected virtual void Validate()
     {
         if (Padding.Kind == PaddingKind.Causal && Rank != 1)
@@ -137,7 +138,6 @@ public abstract record Conv : Layer
     /// <summary>Checks rank and channels; returns the input channel count.</summary>
     protected int CheckInput(Shape input)
     {
-        Validate();
         var channels = ConvolutionRules.CheckRank(this, Rank, DataFormat, input);
         if (channels % Groups != 0)
             throw ShapeError(input, DataFormat.ChannelAxis(input.Rank),

@@ -103,7 +103,6 @@ public abstract record SeparableConv : Layer
         DepthwiseConstraint = depthwiseConstraint;
         PointwiseConstraint = pointwiseConstraint;
         BiasConstraint = biasConstraint;
-        Validate();
     }
 
     /// <summary>The number of spatial dimensions (1 or 2).</summary>
@@ -115,11 +114,11 @@ public abstract record SeparableConv : Layer
     /// <summary>The depthwise window size per spatial dimension.</summary>
     public IntTuple KernelSize { get; init => field = value.Expand(Rank, ClassName, "kernelSize").RequireAtLeast(1, ClassName, "kernelSize"); }
 
-    /// <summary>The depthwise step per spatial dimension; 1 by default.</summary>
+    /// <summary>The depthwise step per spatial dimension; 1 by default. Strides &gt; 1 may go with dilation &gt; 1, as in Keras 3 (keras-team/keras#22598).</summary>
     public IntTuple Strides { get; init => field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); }
 
     /// <summary><c>valid</c> (default) or <c>same</c>.</summary>
-    public Padding Padding { get; init; }
+    public Padding Padding { get; init { ConvolutionRules.RequireValidOrSame(ClassName, value); field = value; } }
 
     /// <summary><c>channels_last</c> (default) or <c>channels_first</c>.</summary>
     public DataFormat DataFormat { get; init; }
@@ -131,19 +130,19 @@ public abstract record SeparableConv : Layer
     public int DepthMultiplier { get; init => field = value > 0 ? value : throw ArgumentError("depthMultiplier", value, "a strictly positive integer"); }
 
     /// <summary>Applied to the output; <c>linear</c> (none) by default.</summary>
-    public ActivationFunction Activation { get; init; }
+    public ActivationFunction Activation { get; init => field = value ?? throw ArgumentError("activation", null, "an activation"); }
 
     /// <summary>Whether a bias is added after the pointwise convolution (default true).</summary>
     public bool UseBias { get; init; }
 
     /// <summary>Depthwise kernel initializer; <c>glorot_uniform</c> by default.</summary>
-    public Initializer DepthwiseInitializer { get; init; }
+    public Initializer DepthwiseInitializer { get; init => field = value ?? throw ArgumentError("depthwiseInitializer", null, "an initializer"); }
 
     /// <summary>Pointwise kernel initializer; <c>glorot_uniform</c> by default.</summary>
-    public Initializer PointwiseInitializer { get; init; }
+    public Initializer PointwiseInitializer { get; init => field = value ?? throw ArgumentError("pointwiseInitializer", null, "an initializer"); }
 
     /// <summary>Bias initializer; <c>zeros</c> by default.</summary>
-    public Initializer BiasInitializer { get; init; }
+    public Initializer BiasInitializer { get; init => field = value ?? throw ArgumentError("biasInitializer", null, "an initializer"); }
 
     /// <summary>Penalty on the depthwise kernel; none by default.</summary>
     public Regularizer? DepthwiseRegularizer { get; init; }
@@ -163,17 +162,10 @@ public abstract record SeparableConv : Layer
     /// <summary>Constraint on the bias; none by default.</summary>
     public Constraint? BiasConstraint { get; init; }
 
-    /// <summary>Checks the rules that involve several arguments (also re-checked after <c>with</c>).</summary>
-    protected void Validate()
-    {
-        ConvolutionRules.RequireValidOrSame(ClassName, Padding);
-        ConvolutionRules.RequireStridesOrDilation(ClassName, Strides, DilationRate);
-    }
 
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
-        Validate();
         ConvolutionRules.CheckRank(this, Rank, DataFormat, input);
         return ConvolutionRules.ConvOutput(this, input, DataFormat, KernelSize, Strides, Padding, DilationRate, Filters);
     }
@@ -259,7 +251,6 @@ public abstract record DepthwiseConv : Layer
         ActivityRegularizer = activityRegularizer;
         DepthwiseConstraint = depthwiseConstraint;
         BiasConstraint = biasConstraint;
-        Validate();
     }
 
     /// <summary>The number of spatial dimensions (1 or 2).</summary>
@@ -268,11 +259,11 @@ public abstract record DepthwiseConv : Layer
     /// <summary>The window size per spatial dimension.</summary>
     public IntTuple KernelSize { get; init => field = value.Expand(Rank, ClassName, "kernelSize").RequireAtLeast(1, ClassName, "kernelSize"); }
 
-    /// <summary>The step per spatial dimension; 1 by default.</summary>
+    /// <summary>The step per spatial dimension; 1 by default. Strides &gt; 1 may go with dilation &gt; 1, as in Keras 3 (keras-team/keras#22598).</summary>
     public IntTuple Strides { get; init => field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); }
 
     /// <summary><c>valid</c> (default) or <c>same</c>.</summary>
-    public Padding Padding { get; init; }
+    public Padding Padding { get; init { ConvolutionRules.RequireValidOrSame(ClassName, value); field = value; } }
 
     /// <summary>Output channels per input channel (1 by default).</summary>
     public int DepthMultiplier { get; init => field = value > 0 ? value : throw ArgumentError("depthMultiplier", value, "a strictly positive integer"); }
@@ -284,16 +275,16 @@ public abstract record DepthwiseConv : Layer
     public IntTuple DilationRate { get; init => field = value.Expand(Rank, ClassName, "dilationRate").RequireAtLeast(1, ClassName, "dilationRate"); }
 
     /// <summary>Applied to the output; <c>linear</c> (none) by default.</summary>
-    public ActivationFunction Activation { get; init; }
+    public ActivationFunction Activation { get; init => field = value ?? throw ArgumentError("activation", null, "an activation"); }
 
     /// <summary>Whether a bias is added (default true).</summary>
     public bool UseBias { get; init; }
 
     /// <summary>Kernel initializer; <c>glorot_uniform</c> by default.</summary>
-    public Initializer DepthwiseInitializer { get; init; }
+    public Initializer DepthwiseInitializer { get; init => field = value ?? throw ArgumentError("depthwiseInitializer", null, "an initializer"); }
 
     /// <summary>Bias initializer; <c>zeros</c> by default.</summary>
-    public Initializer BiasInitializer { get; init; }
+    public Initializer BiasInitializer { get; init => field = value ?? throw ArgumentError("biasInitializer", null, "an initializer"); }
 
     /// <summary>Penalty on the kernel; none by default.</summary>
     public Regularizer? DepthwiseRegularizer { get; init; }
@@ -307,17 +298,10 @@ public abstract record DepthwiseConv : Layer
     /// <summary>Constraint on the bias; none by default.</summary>
     public Constraint? BiasConstraint { get; init; }
 
-    /// <summary>Checks the rules that involve several arguments (also re-checked after <c>with</c>).</summary>
-    protected void Validate()
-    {
-        ConvolutionRules.RequireValidOrSame(ClassName, Padding);
-        ConvolutionRules.RequireStridesOrDilation(ClassName, Strides, DilationRate);
-    }
 
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
-        Validate();
         var channels = ConvolutionRules.CheckRank(this, Rank, DataFormat, input);
         return ConvolutionRules.ConvOutput(this, input, DataFormat, KernelSize, Strides, Padding, DilationRate, channels * DepthMultiplier);
     }
@@ -403,6 +387,7 @@ public abstract record ConvTranspose : Layer
         KernelConstraint = kernelConstraint;
         BiasConstraint = biasConstraint;
         Validate();
+        EndConstruction();
     }
 
     /// <summary>The number of spatial dimensions (1, 2 or 3).</summary>
@@ -415,10 +400,10 @@ public abstract record ConvTranspose : Layer
     public IntTuple KernelSize { get; init => field = value.Expand(Rank, ClassName, "kernelSize").RequireAtLeast(1, ClassName, "kernelSize"); }
 
     /// <summary>The upsampling step per spatial dimension; 1 by default.</summary>
-    public IntTuple Strides { get; init => field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); }
+    public IntTuple Strides { get; init { field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); Recheck(Validate); } }
 
     /// <summary><c>valid</c> (default) or <c>same</c>.</summary>
-    public Padding Padding { get; init; }
+    public Padding Padding { get; init { ConvolutionRules.RequireValidOrSame(ClassName, value); field = value; } }
 
     /// <summary>
     /// Extra length added at the end of each spatial axis, each value &lt; the stride. Empty (the default) means Keras's <c>None</c>:
@@ -427,26 +412,30 @@ public abstract record ConvTranspose : Layer
     public IntTuple OutputPadding
     {
         get;
-        init => field = value.Count == 0 ? value : value.Expand(Rank, ClassName, "outputPadding").RequireAtLeast(0, ClassName, "outputPadding");
+        init
+        {
+            field = value.Count == 0 ? value : value.Expand(Rank, ClassName, "outputPadding").RequireAtLeast(0, ClassName, "outputPadding");
+            Recheck(Validate);
+        }
     }
 
     /// <summary><c>channels_last</c> (default) or <c>channels_first</c>.</summary>
     public DataFormat DataFormat { get; init; }
 
     /// <summary>The dilation per spatial dimension; 1 by default.</summary>
-    public IntTuple DilationRate { get; init => field = value.Expand(Rank, ClassName, "dilationRate").RequireAtLeast(1, ClassName, "dilationRate"); }
+    public IntTuple DilationRate { get; init { field = value.Expand(Rank, ClassName, "dilationRate").RequireAtLeast(1, ClassName, "dilationRate"); Recheck(Validate); } }
 
     /// <summary>Applied to the output; <c>linear</c> (none) by default.</summary>
-    public ActivationFunction Activation { get; init; }
+    public ActivationFunction Activation { get; init => field = value ?? throw ArgumentError("activation", null, "an activation"); }
 
     /// <summary>Whether a bias is added (default true).</summary>
     public bool UseBias { get; init; }
 
     /// <summary>Kernel initializer; <c>glorot_uniform</c> by default (fans from the Keras layout <c>(…k, filters, in)</c>).</summary>
-    public Initializer KernelInitializer { get; init; }
+    public Initializer KernelInitializer { get; init => field = value ?? throw ArgumentError("kernelInitializer", null, "an initializer"); }
 
     /// <summary>Bias initializer; <c>zeros</c> by default.</summary>
-    public Initializer BiasInitializer { get; init; }
+    public Initializer BiasInitializer { get; init => field = value ?? throw ArgumentError("biasInitializer", null, "an initializer"); }
 
     /// <summary>Penalty on the kernel; none by default.</summary>
     public Regularizer? KernelRegularizer { get; init; }
@@ -463,10 +452,9 @@ public abstract record ConvTranspose : Layer
     /// <summary>The output padding along axis <paramref name="i"/>, or null when not given.</summary>
     public int? OutputPaddingAt(int i) => OutputPadding.Count == 0 ? null : OutputPadding[i];
 
-    /// <summary>Checks the rules that involve several arguments (also re-checked after <c>with</c>).</summary>
+    /// <summary>Checks the rules that involve several arguments: by the constructor, then after each assignment of a <c>with</c>.</summary>
     protected void Validate()
     {
-        ConvolutionRules.RequireValidOrSame(ClassName, Padding);
         if (OutputPadding.Count != 0)
             for (var i = 0; i < Rank; i++)
                 if (OutputPadding[i] >= Strides[i])
@@ -479,7 +467,6 @@ public abstract record ConvTranspose : Layer
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
-        Validate();
         ConvolutionRules.CheckRank(this, Rank, DataFormat, input);
         var axes = DataFormat.SpatialAxes(input.Rank);
         var dims = input.ToArray();

@@ -11,7 +11,7 @@ public sealed record Input : Layer
     public Input(params int[] shape) : this(new Shape(shape)) { }
 
     /// <summary>The per-sample shape.</summary>
-    public Shape Shape { get; init; }
+    public Shape Shape { get; init => field = value ?? throw ArgumentError("shape", null, "a shape"); }
 
     /// <inheritdoc />
     public override string ClassName => "InputLayer";
@@ -47,23 +47,27 @@ public sealed record Dense : Layer
         BiasConstraint = biasConstraint;
         LoraRank = loraRank;
         LoraAlpha = loraAlpha;
-        Lora.RequireNoKernelConstraint(this, LoraRank, KernelConstraint);
+        ValidateLora();
+        EndConstruction();
     }
+
+    // LoRA freezes the kernel, so Keras refuses a kernel constraint with it; re-checked after each `with` assignment.
+    private void ValidateLora() => Lora.RequireNoKernelConstraint(this, LoraRank, KernelConstraint);
 
     /// <summary>The output width.</summary>
     public int Units { get; init => field = value > 0 ? value : throw ArgumentError("units", value, "a strictly positive integer"); }
 
     /// <summary>Applied to the output; <c>linear</c> by default.</summary>
-    public ActivationFunction Activation { get; init; }
+    public ActivationFunction Activation { get; init => field = value ?? throw ArgumentError("activation", null, "an activation"); }
 
     /// <summary>Whether a bias is added (default true).</summary>
     public bool UseBias { get; init; }
 
     /// <summary>Kernel initializer; <c>glorot_uniform</c> by default.</summary>
-    public Initializer KernelInitializer { get; init; }
+    public Initializer KernelInitializer { get; init => field = value ?? throw ArgumentError("kernelInitializer", null, "an initializer"); }
 
     /// <summary>Bias initializer; <c>zeros</c> by default.</summary>
-    public Initializer BiasInitializer { get; init; }
+    public Initializer BiasInitializer { get; init => field = value ?? throw ArgumentError("biasInitializer", null, "an initializer"); }
 
     /// <summary>Penalty on the kernel (Keras <c>kernel_regularizer</c>); none by default.</summary>
     public Regularizer? KernelRegularizer { get; init; }
@@ -72,7 +76,7 @@ public sealed record Dense : Layer
     public Regularizer? BiasRegularizer { get; init; }
 
     /// <summary>Constraint on the kernel (Keras <c>kernel_constraint</c>); none by default.</summary>
-    public Constraint? KernelConstraint { get; init; }
+    public Constraint? KernelConstraint { get; init { field = value; Recheck(ValidateLora); } }
 
     /// <summary>Constraint on the bias (Keras <c>bias_constraint</c>); none by default.</summary>
     public Constraint? BiasConstraint { get; init; }
@@ -82,7 +86,7 @@ public sealed record Dense : Layer
     /// (see <see cref="EnableLora"/>); <c>null</c> (the default) for a plain layer. Incompatible with a kernel constraint.
     /// </summary>
     [ConfigOmittedWhenNull]
-    public int? LoraRank { get; init => field = value is null or > 0 ? value : throw ArgumentError("loraRank", value, "a strictly positive integer or None"); }
+    public int? LoraRank { get; init { field = value is null or > 0 ? value : throw ArgumentError("loraRank", value, "a strictly positive integer or None"); Recheck(ValidateLora); } }
 
     /// <summary>
     /// Keras's <c>lora_alpha</c>: the LoRA delta is scaled by <c>LoraAlpha / LoraRank</c>; <c>null</c> (the default) means

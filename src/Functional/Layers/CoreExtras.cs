@@ -159,6 +159,19 @@ public sealed record ActivityRegularization : Layer
         }
     }
 
+    /// <summary>
+    /// The penalty: always <c>L1L2(l1, l2)</c>, set by <see cref="L1"/> and <see cref="L2"/> (Keras's layer takes no
+    /// <c>activity_regularizer</c> of its own); another value is refused.
+    /// </summary>
+    public override Regularizer? ActivityRegularizer
+    {
+        get => base.ActivityRegularizer;
+        init => base.ActivityRegularizer = Equals(value, new L1L2(L1, L2))
+            ? value
+            : throw ArgumentError("activityRegularizer", value,
+                $"L1L2(l1={FormatValue(L1)}, l2={FormatValue(L2)}): ActivityRegularization's penalty is set by its l1 and l2");
+    }
+
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input) => input;
 }

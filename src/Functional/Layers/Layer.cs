@@ -6,10 +6,46 @@ namespace Functional.Layers;
 /// An immutable Keras layer: its configuration, validated at construction, and the pure functions of it —
 /// <see cref="ComputeOutputShape(Shape)"/> and <see cref="Parameters(Shape)"/>. Building it into tensors is Functional.Torch's job.
 /// </summary>
-/// <remarks>Records compare by value, so two layers with the same configuration are equal.</remarks>
+/// <remarks>
+/// <para>Records compare by value, so two layers with the same configuration are equal.</para>
+/// <para>A layer record cannot exist invalid, however it is made — by its constructor, by <c>with</c>, or from a config:
+/// each argument is checked by its <c>init</c> accessor, and a rule that ties several arguments together (Conv's filters
+/// and groups, a transposed convolution's output padding and strides, …) is checked by the constructor once all are set
+/// and, in a copy made by <c>with</c>, again after every assignment. A <c>with</c> applies its assignments in the order
+/// written, so when changing arguments that are checked together, order them so that each step is valid:
+/// <c>conv with { Filters = 64, Groups = 4 }</c>.</para>
+/// </remarks>
 public abstract partial record Layer
 {
     private readonly string? _name;
+
+    // False while a constructor is still setting the arguments one by one; copied as true into every `with` copy.
+    private bool _constructed;
+
+    /// <summary>
+    /// Ends construction: a constructor whose record has rules over several arguments calls it after checking them, so that
+    /// from then on — in every copy <c>with</c> makes — <see cref="Recheck"/> runs them after each assignment.
+    /// </summary>
+    protected void EndConstruction() => _constructed = true;
+
+    /// <summary>
+    /// Called by the <c>init</c> accessor of an argument that takes part in a rule over several arguments: once the record is
+    /// constructed (so in a <c>with</c>), runs <paramref name="validate"/>, so no assignment can leave the copy invalid. The
+    /// refusal says so, since the same assignments in another order may be valid.
+    /// </summary>
+    protected void Recheck(Action validate)
+    {
+        if (!_constructed) return;
+        try { validate(); }
+        catch (ArgumentException e)
+        {
+            var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+            throw new ArgumentException(
+                $"{message} (A `with` applies its assignments in the order written and each must leave a valid {ClassName}; " +
+                "when changing arguments that are checked together, set them in an order that stays valid, or use the constructor.)",
+                e.ParamName, e);
+        }
+    }
 
     /// <summary>The layer's name (Keras's <c>name</c>). A model gives unnamed layers Keras's default, e.g. <c>conv2d_1</c>.</summary>
     public string? Name
@@ -24,7 +60,7 @@ public abstract partial record Layer
     public bool Trainable { get; init; } = true;
 
     /// <summary>A penalty on the layer's output, added to the training loss (Keras's <c>activity_regularizer</c>).</summary>
-    public Regularizer? ActivityRegularizer { get; init; }
+    public virtual Regularizer? ActivityRegularizer { get; init; }
 
     /// <summary>The Keras class name shown in summaries and configs, e.g. <c>Conv2D</c>.</summary>
     public virtual string ClassName => GetType().Name;

@@ -19,7 +19,6 @@ public abstract record Pooling : Layer
         Strides = strides.Count == 0 ? PoolSize : strides;
         Padding = padding;
         DataFormat = dataFormat;
-        Validate();
     }
 
     /// <summary>The number of spatial dimensions.</summary>
@@ -32,21 +31,20 @@ public abstract record Pooling : Layer
     public IntTuple Strides { get; init => field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); }
 
     /// <summary><c>valid</c> (default) or <c>same</c>.</summary>
-    public Padding Padding { get; init; }
+    public Padding Padding
+    {
+        get;
+        init => field = value.Kind != PaddingKind.Causal
+            ? value
+            : throw new ArgumentException($"{ClassName}: expected argument 'padding' to be 'valid' or 'same'. Received: padding='causal'.", "padding");
+    }
 
     /// <summary><c>channels_last</c> (default) or <c>channels_first</c>.</summary>
     public DataFormat DataFormat { get; init; }
 
-    private void Validate()
-    {
-        if (Padding.Kind == PaddingKind.Causal)
-            throw new ArgumentException($"{ClassName}: expected argument 'padding' to be 'valid' or 'same'. Received: padding='causal'.", "padding");
-    }
-
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
-        Validate();
         if (input.Rank != Rank + 1)
             throw ShapeError(input, null, $"expected a per-sample input of rank {Rank + 1} (spatial dimensions and channels), got rank {input.Rank}.");
         var axes = DataFormat.SpatialAxes(input.Rank);

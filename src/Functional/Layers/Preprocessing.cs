@@ -78,20 +78,36 @@ public sealed record Normalization : Layer
         Variance = variance;
         Invert = invert;
         Validate();
+        EndConstruction();
+    }
+
+    // Keras's axis=None, which the public constructor cannot express (an empty axis there means Keras's default, -1).
+    private Normalization(FloatTuple mean, FloatTuple variance, bool invert)
+    {
+        Axis = default;
+        Mean = mean;
+        Variance = variance;
+        Invert = invert;
+        Validate();
+        EndConstruction();
     }
 
     /// <summary>Keras's <c>Normalization(axis=None)</c>: one scalar mean and variance for all elements.</summary>
     public static Normalization OverAllAxes(FloatTuple mean = default, FloatTuple variance = default, bool invert = false) =>
-        new Normalization(-1, mean, variance, invert) with { Axis = default };
+        new(mean, variance, invert);
 
-    /// <summary>The axes with their own statistics, counting the batch axis; empty for a single scalar (Keras's <c>None</c>).</summary>
-    public IntTuple Axis { get; init; }
+    /// <summary>
+    /// The axes with their own statistics, counting the batch axis; empty for a single scalar (Keras's <c>None</c>).
+    /// Checked together with <see cref="Mean"/> and <see cref="Variance"/>, which must be given both or neither, with one
+    /// shape: a <c>with</c> cannot give them one at a time, so a new mean and variance take the constructor.
+    /// </summary>
+    public IntTuple Axis { get; init { field = value; Recheck(Validate); } }
 
     /// <summary>The mean to use, or not given (the mean is then a weight).</summary>
-    public FloatTuple Mean { get; init; }
+    public FloatTuple Mean { get; init { field = value; Recheck(Validate); } }
 
     /// <summary>The variance to use, or not given (the variance is then a weight).</summary>
-    public FloatTuple Variance { get; init; }
+    public FloatTuple Variance { get; init { field = value; Recheck(Validate); } }
 
     /// <summary>Whether to undo the normalisation instead: <c>mean + x · √variance</c>.</summary>
     public bool Invert { get; init; }
@@ -99,7 +115,7 @@ public sealed record Normalization : Layer
     /// <summary>True when the statistics are weights (no <see cref="Mean"/>/<see cref="Variance"/> given).</summary>
     public bool HasWeights => !Mean.IsGiven;
 
-    /// <summary>Keras's construction-time checks on mean and variance (re-run from the shape function after <c>with</c>).</summary>
+    /// <summary>Keras's construction-time checks on mean and variance: by the constructors, then after each assignment of a <c>with</c>.</summary>
     private void Validate()
     {
         if (Mean.IsGiven != Variance.IsGiven)
@@ -125,7 +141,6 @@ public sealed record Normalization : Layer
     /// <exception cref="ShapeException">An axis outside the input's rank, or the batch axis (its size is unknown).</exception>
     public int[] KeptAxes(Shape input)
     {
-        Validate();
         var ndim = input.Rank + 1;
         if (Axis.Any(a => a < -ndim || a >= ndim))
             throw ShapeError(input, null,

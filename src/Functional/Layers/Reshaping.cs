@@ -11,12 +11,24 @@ internal static class SpatialRules
         throw new ShapeException(layer, [input], null, $"expected a per-sample input of rank {rank + 1} ({layout}), got rank {input.Rank}.");
     }
 
-    /// <summary>A 1-D amount: an integer n means (n, n); a pair is (before, after); both must be ≥ 0.</summary>
+    /// <summary>Cropping1D and UpSampling1D have no <c>data_format</c> in Keras: they are always <c>channels_last</c>.</summary>
+    public static DataFormat RankOneChannelsLast(int rank, DataFormat value, string layer) =>
+        rank != 1 || value.IsChannelsLast
+            ? value
+            : throw new ArgumentException(
+                $"{layer}: expected argument 'dataFormat' to be 'channels_last' ({layer} has no data_format in Keras; its input is " +
+                $"(steps, features)). Received: dataFormat='{value}'.", "dataFormat");
+
+    /// <summary>
+    /// A 1-D amount, by Keras's <c>standardize_tuple(value, 2)</c>: an integer n means (n, n); otherwise exactly 2 values
+    /// (before, after) — a 1-tuple such as <c>(1,)</c> is rejected, as in Keras. Both must be ≥ 0.
+    /// </summary>
     public static IntTuple BeforeAfter(IntTuple value, string layer, string argument)
     {
-        if (value.Count is not (1 or 2))
+        if (!(value.Count == 2 || (value.Count == 1 && value.IsInteger)))
             throw new ArgumentException(
-                $"{layer}: expected argument '{argument}' to be an integer or a tuple of 2 integers (before, after). Received: {argument}={value}.", argument);
+                $"{layer}: expected argument '{argument}' to be an integer or a tuple of 2 integers (before, after). " +
+                $"Received: {argument}={(value.Count == 1 ? $"({value[0]},)" : value.ToString())}.", argument);
         var pair = value.Count == 1 ? new IntTuple(value[0], value[0]) : value;
         if (pair[0] < 0 || pair[1] < 0)
             throw new ArgumentException($"{layer}: `{argument}` cannot be negative. Received: {argument}={value}.", argument);
@@ -41,7 +53,7 @@ public abstract record SpatialCropping : Layer
     public int Rank { get; }
 
     /// <summary><c>channels_last</c> (default) or <c>channels_first</c>. Cropping1D is always <c>channels_last</c>, as in Keras.</summary>
-    public DataFormat DataFormat { get; init; }
+    public DataFormat DataFormat { get; init => field = SpatialRules.RankOneChannelsLast(Rank, value, ClassName); }
 
     /// <summary>The elements removed at the start and at the end of spatial axis <paramref name="axis"/>.</summary>
     public abstract (int Start, int End) CroppingAt(int axis);
@@ -232,7 +244,7 @@ public abstract record SpatialUpSampling : Layer
     public int Rank { get; }
 
     /// <summary><c>channels_last</c> (default) or <c>channels_first</c>. UpSampling1D is always <c>channels_last</c>, as in Keras.</summary>
-    public DataFormat DataFormat { get; init; }
+    public DataFormat DataFormat { get; init => field = SpatialRules.RankOneChannelsLast(Rank, value, ClassName); }
 
     /// <summary>The factor along spatial axis <paramref name="axis"/>.</summary>
     public abstract int SizeAt(int axis);

@@ -119,12 +119,22 @@ internal sealed class RecordConfig
         catch (ArgumentException) { return null; }
     }
 
-    /// <summary>Constructs the record from a config object; every problem names the JSON path.</summary>
-    public object Read(JsonObject config, string path, string className, IReadOnlySet<string>? alsoAllowed = null)
+    /// <summary>
+    /// Constructs the record from a config object; every problem names the JSON path. <paramref name="alsoAllowed"/> keys are
+    /// skipped (the caller reads them); <paramref name="renamed"/> maps old key names Keras still accepts to the current ones
+    /// (LeakyReLU's <c>alpha</c> → <c>negative_slope</c>): the old name wins when both are given, as in Keras, and errors
+    /// name the key as written.
+    /// </summary>
+    public object Read(JsonObject config, string path, string className, IReadOnlySet<string>? alsoAllowed = null,
+        IReadOnlyDictionary<string, string>? renamed = null)
     {
+        // The key a member's value is written under.
+        string Written(string key) =>
+            renamed?.FirstOrDefault(r => r.Value == key && config.ContainsKey(r.Key)).Key ?? key;
         foreach (var (key, value) in config)
         {
-            if (Members.Any(m => m.Key == key) || Ignored.Contains(key) || (alsoAllowed?.Contains(key) ?? false)) continue;
+            if (Members.Any(m => m.Key == key) || Ignored.Contains(key) || (alsoAllowed?.Contains(key) ?? false)
+                || (renamed?.ContainsKey(key) ?? false)) continue;
             if (key == "dtype") { ConfigValues.CheckDtype(value, $"{path}.dtype"); continue; }
             if (value is null) continue;   // an option Keras writes at its default (e.g. lora_rank: null)
             throw new ModelConfigException($"{path}.{key}",
@@ -136,8 +146,8 @@ internal sealed class RecordConfig
         for (var i = 0; i < parameters.Length; i++)
         {
             var m = ctorMembers[i];
-            if (config.TryGetPropertyValue(m.Key, out var node))
-                args[i] = ConfigValues.Read(node, m.Type, $"{path}.{m.Key}");
+            if (config.TryGetPropertyValue(Written(m.Key), out var node))
+                args[i] = ConfigValues.Read(node, m.Type, $"{path}.{Written(m.Key)}");
             else if (parameters[i].HasDefaultValue)
                 args[i] = parameters[i].DefaultValue is null && parameters[i].ParameterType.IsValueType
                     ? Activator.CreateInstance(parameters[i].ParameterType)
@@ -149,22 +159,22 @@ internal sealed class RecordConfig
         }
         object record;
         try { record = Constructor.Invoke(args); }
-        catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path); }
+        catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path, Written); }
         foreach (var m in Members.Where(m => m.Parameter is null))
-            if (config.TryGetPropertyValue(m.Key, out var node))
+            if (config.TryGetPropertyValue(Written(m.Key), out var node))
             {
-                var value = ConfigValues.Read(node, m.Type, $"{path}.{m.Key}");
+                var value = ConfigValues.Read(node, m.Type, $"{path}.{Written(m.Key)}");
                 try { m.Property.SetValue(record, value); }
-                catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path); }
+                catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path, Written); }
             }
         return record;
     }
 
     // The record rejected a value: point at the key of the argument it names, when it names one.
-    private ModelConfigException Rejected(ArgumentException e, string path)
+    private ModelConfigException Rejected(ArgumentException e, string path, Func<string, string> written)
     {
         var key = e.ParamName is { } p ? Key(p) : null;
-        var at = key is not null && Members.Any(m => m.Key == key) ? $"{path}.{key}" : path;
+        var at = key is not null && Members.Any(m => m.Key == key) ? $"{path}.{written(key)}" : path;
         var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
         return new ModelConfigException(at, message, e);
     }
@@ -268,19 +278,19 @@ internal static class ConfigValues
         }
         if (type == typeof(IntTuple))
             return node is JsonArray a ? new IntTuple(a.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray())
-                : node.GetValueKind() == JsonValueKind.Number ? new IntTuple(Integer(node, path))
+                : node.GetValueKind() == JsonValueKind.Number ? IntTuple.Integer(Integer(node, path))
                 : throw Expected(path, "an integer or a list of integers", node);
         if (type == typeof(FloatTuple))
             return node is JsonArray fs ? FloatTuple.List([.. fs.Select((x, i) => (double)Read(x, typeof(double), $"{path}[{i}]")!)])
                 : new FloatTuple((double)Read(node, typeof(double), path)!);
         if (type == typeof(Shape))
-            return node is JsonArray s ? Guard(path, () => new Shape(s.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray()))
-                : throw Expected(path, "a list of positive integers", node);
+            return node is JsonArray s ? Dimensions(s, path, skip: 0) : throw Expected(path, "a list of positive integers", node);
         if (type == typeof(SidePairs))
             return node switch
             {
                 JsonValue when node.GetValueKind() == JsonValueKind.Number => Guard(path, () => new SidePairs(Integer(node, path))),
-                JsonArray a when a.All(x => x is JsonArray) => Guard(path, () => SidePairs.FromPairs(a.Select((x, i) =>
+                // Any pair makes it a list of pairs, so a stray element is reported where it stands ([[1, 2], "3"] at [1]).
+                JsonArray a when a.Any(x => x is JsonArray) => Guard(path, () => SidePairs.FromPairs(a.Select((x, i) =>
                     x is JsonArray { Count: 2 } pair ? (Integer(pair[0], $"{path}[{i}][0]"), Integer(pair[1], $"{path}[{i}][1]"))
                     : throw Expected($"{path}[{i}]", "a pair [before, after]", x)).ToArray())),
                 JsonArray a => Guard(path, () => SidePairs.Symmetric(a.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray())),
@@ -324,6 +334,25 @@ internal static class ConfigValues
                     $"invalid key '{key}' for renorm_clipping. Supported keys: {string.Join(", ", RenormClipping.Keys.Select(k => $"'{k}'"))}.");
         double? Bound(string key) => o[key] is { } v ? (double)Read(v, typeof(double), $"{path}.{key}")! : null;
         return new RenormClipping(Bound("rmax"), Bound("rmin"), Bound("dmax"));
+    }
+
+    /// <summary>
+    /// A batch-first shape (<c>[null, 28, 28, 1]</c>, Keras's <c>batch_shape</c> and <c>batch_input_shape</c>): the per-sample
+    /// dimensions after the batch entry; an error names the dimension's index in the list as written.
+    /// </summary>
+    public static Shape BatchShape(JsonNode? node, string path) =>
+        node is JsonArray { Count: > 0 } batch ? Dimensions(batch, path, skip: 1) : throw Expected(path, "a list [batch, dims...]", node);
+
+    // The dimensions of a shape list from index `skip` on, each error at its own index in the list.
+    private static Shape Dimensions(JsonArray list, string path, int skip)
+    {
+        var dims = new int[Math.Max(list.Count - skip, 0)];
+        for (var i = skip; i < list.Count; i++)
+            dims[i - skip] = list[i] is null
+                ? throw new ModelConfigException($"{path}[{i}]",
+                    "unknown (None) per-sample dimensions are not supported yet: every input dimension must be a positive integer.")
+                : Integer(list[i], $"{path}[{i}]");
+        return (Shape)Guard(path, () => new Shape(dims));
     }
 
     private static object ReadFamily(JsonNode node, Type family, Type declared, string path)
@@ -379,7 +408,11 @@ internal static class ConfigValues
     private static object Guard(string path, Func<object> read)
     {
         try { return read(); }
-        catch (ArgumentException e) { throw new ModelConfigException(path, e.Message, e); }
+        catch (ArgumentException e)
+        {
+            var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+            throw new ModelConfigException(path, message, e);
+        }
     }
 
     public static ModelConfigException Expected(string path, string expected, JsonNode? found) =>

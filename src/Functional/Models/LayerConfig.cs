@@ -73,9 +73,23 @@ public static class LayerConfig
     }
 
     /// <summary>Reads a layer from its config object; <paramref name="path"/> prefixes every error's JSON path.</summary>
+    /// <remarks>
+    /// Keras's old spellings are read as Keras 3 reads them: the class aliases (<c>MaxPool2D</c> is <c>MaxPooling2D</c>, …),
+    /// LeakyReLU's <c>alpha</c> (its <c>negative_slope</c>), a <c>null</c> in Reshape's <c>target_shape</c> (the unknown
+    /// dimension, <c>-1</c>), and a declared input shape on any layer (<c>batch_input_shape</c>, <c>input_shape</c>,
+    /// <c>input_dim</c>), which only a Sequential's first layer uses (see <see cref="Deserialize(JsonNode?, string, out Shape?)"/>).
+    /// </remarks>
     /// <exception cref="ModelConfigException">Anything wrong with the document, naming where.</exception>
-    public static Layer Deserialize(JsonNode? node, string path = "$")
+    public static Layer Deserialize(JsonNode? node, string path = "$") => Deserialize(node, path, out _);
+
+    /// <summary>
+    /// Reads a layer and the per-sample input shape its config declares, if any — Keras 2's <c>batch_input_shape</c>
+    /// (batch first), or Keras's <c>input_shape</c> (per sample) or <c>input_dim</c> (one dimension) — which a Sequential
+    /// model turns into its input when the layer comes first, as Keras does.
+    /// </summary>
+    public static Layer Deserialize(JsonNode? node, string path, out Shape? inputShape)
     {
+        inputShape = null;
         if (node is not JsonObject o) throw ConfigValues.Expected(path, "a layer config object", node);
         var className = ConfigValues.Text(o["class_name"], $"{path}.class_name", "a layer class name");
         var config = o["config"] switch
@@ -89,11 +103,71 @@ public static class LayerConfig
         if (className == "Lambda")
             throw new ModelConfigException($"{path}.class_name",
                 "Lambda layers hold code, and loading a config never executes code. Declare the Lambda in code instead.");
-        if (!Classes.TryGetValue(className, out var type))
+        if (!Classes.TryGetValue(className, out var type) && !Aliases.TryGetValue(className, out type))
             throw new ModelConfigException($"{path}.class_name",
                 $"unknown layer class '{className}'. Known: InputLayer, {string.Join(", ", KnownClasses)}.");
-        return (Layer)RecordConfig.For(type).Read(config, $"{path}.config", className);
+        var record = RecordConfig.For(type);
+        var shapeKeys = InputShapeKeys.Where(k => !record.Members.Any(m => m.Key == k)).ToHashSet();
+        inputShape = ReadInputShape(config, $"{path}.config", shapeKeys);
+        if (type == typeof(Reshape) && config["target_shape"] is JsonArray target && target.Any(d => d is null))
+        {
+            // A null (Python's None) is the unknown dimension: Keras's Reshape.call maps None to -1 before reshaping.
+            config = (JsonObject)config.DeepClone();
+            var dims = config["target_shape"]!.AsArray();
+            for (var i = 0; i < dims.Count; i++) dims[i] ??= JsonValue.Create(-1);
+        }
+        return (Layer)record.Read(config, $"{path}.config", className, shapeKeys, Renamed.GetValueOrDefault(type.Name));
     }
+
+    /// <summary>
+    /// Keras's other names for layer classes (one class exported under several names), read as the class itself; configs
+    /// are always written with the canonical name.
+    /// </summary>
+    private static readonly Dictionary<string, Type> Aliases = new()
+    {
+        ["Convolution1D"] = typeof(Conv1D), ["Convolution2D"] = typeof(Conv2D), ["Convolution3D"] = typeof(Conv3D),
+        ["Convolution1DTranspose"] = typeof(Conv1DTranspose), ["Convolution2DTranspose"] = typeof(Conv2DTranspose),
+        ["Convolution3DTranspose"] = typeof(Conv3DTranspose),
+        ["SeparableConvolution1D"] = typeof(SeparableConv1D), ["SeparableConvolution2D"] = typeof(SeparableConv2D),
+        ["MaxPool1D"] = typeof(MaxPooling1D), ["MaxPool2D"] = typeof(MaxPooling2D), ["MaxPool3D"] = typeof(MaxPooling3D),
+        ["AvgPool1D"] = typeof(AveragePooling1D), ["AvgPool2D"] = typeof(AveragePooling2D), ["AvgPool3D"] = typeof(AveragePooling3D),
+        ["GlobalMaxPool1D"] = typeof(GlobalMaxPooling1D), ["GlobalMaxPool2D"] = typeof(GlobalMaxPooling2D),
+        ["GlobalMaxPool3D"] = typeof(GlobalMaxPooling3D),
+        ["GlobalAvgPool1D"] = typeof(GlobalAveragePooling1D), ["GlobalAvgPool2D"] = typeof(GlobalAveragePooling2D),
+        ["GlobalAvgPool3D"] = typeof(GlobalAveragePooling3D),
+    };
+
+    /// <summary>The class aliases a config may use (<c>MaxPool2D</c> for <c>MaxPooling2D</c>, …), each with its canonical class name.</summary>
+    public static IReadOnlyDictionary<string, string> KnownAliases => Aliases.ToDictionary(a => a.Key, a => a.Value.Name);
+
+    /// <summary>Old argument names Keras 3 still accepts, per class: old key → current key.</summary>
+    private static readonly Dictionary<string, IReadOnlyDictionary<string, string>> Renamed = new()
+    {
+        [nameof(LeakyReLU)] = new Dictionary<string, string> { ["alpha"] = "negative_slope" },
+    };
+
+    /// <summary>The keys a layer config may declare its input shape with (Keras's <c>Layer.__init__</c> and legacy loader).</summary>
+    private static readonly string[] InputShapeKeys = ["input_dim", "batch_input_shape", "input_shape"];
+
+    // Keras's precedence: input_dim, then batch_input_shape (its legacy loader turns it into input_shape), then input_shape.
+    private static Shape? ReadInputShape(JsonObject config, string path, IReadOnlySet<string> keys)
+    {
+        foreach (var key in InputShapeKeys.Where(keys.Contains))
+        {
+            if (config[key] is not { } value) continue;
+            var at = $"{path}.{key}";
+            return key switch
+            {
+                "input_dim" => InputDim((int)ConfigValues.Read(value, typeof(int), at)!, at),
+                "batch_input_shape" => ConfigValues.BatchShape(value, at),
+                _ => (Shape)ConfigValues.Read(value, typeof(Shape), at)!,
+            };
+        }
+        return null;
+    }
+
+    private static Shape InputDim(int n, string path) =>
+        n > 0 ? new Shape(n) : throw new ModelConfigException(path, $"expected a positive integer, got {n}.");
 
     /// <summary>The layer's config as JSON text.</summary>
     public static string ToJson(Layer layer, bool indented = true) =>
@@ -103,7 +177,7 @@ public static class LayerConfig
     /// <exception cref="JsonException">Invalid JSON, or a <see cref="ModelConfigException"/> naming the path.</exception>
     public static Layer FromJson(string json) => Deserialize(JsonNode.Parse(json));
 
-    private static readonly HashSet<string> InputKeys = ["batch_shape", "shape", "batch_input_shape", "dtype", "sparse", "ragged", "optional", "name"];
+    private static readonly HashSet<string> InputKeys = ["batch_shape", "shape", "batch_input_shape", "input_shape", "dtype", "sparse", "ragged", "optional", "name"];
 
     private static Input ReadInput(JsonObject config, string path)
     {
@@ -120,15 +194,15 @@ public static class LayerConfig
         }
         ConfigValues.CheckDtype(config["dtype"], $"{path}.dtype");
         Shape shape;
-        if (config["shape"] is { } perSample)
-            shape = (Shape)ConfigValues.Read(perSample, typeof(Shape), $"{path}.shape")!;
+        // Keras's InputLayer takes the deprecated input_shape for shape.
+        var sampleKey = config["input_shape"] is not null ? "input_shape" : "shape";
+        if (config[sampleKey] is { } perSample)
+            shape = (Shape)ConfigValues.Read(perSample, typeof(Shape), $"{path}.{sampleKey}")!;
         else
         {
             var key = config.ContainsKey("batch_shape") ? "batch_shape" : config.ContainsKey("batch_input_shape") ? "batch_input_shape" : null;
             if (key is null) throw new ModelConfigException(path, "missing field 'batch_shape' (the input's shape, batch first).");
-            if (config[key] is not JsonArray { Count: > 0 } batch)
-                throw ConfigValues.Expected($"{path}.{key}", "a list [batch, dims...]", config[key]);
-            shape = (Shape)ConfigValues.Read(new JsonArray([.. batch.Skip(1).Select(d => d?.DeepClone())]), typeof(Shape), $"{path}.{key}")!;
+            shape = ConfigValues.BatchShape(config[key], $"{path}.{key}");
         }
         var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : null;
         try { return new Input(shape) { Name = name }; }

@@ -18,8 +18,10 @@ namespace Functional.Models;
 /// reference to a layer or node that does not exist, a cycle — is a <see cref="JsonException"/> (a
 /// <see cref="ModelConfigException"/> for the document's content) whose message starts with the JSON path, such as
 /// <c>$.config.layers[3].config.kernel_size</c>.</para>
-/// <para>Keras's legacy node format (<c>[["conv2d", 0, 0, {}]]</c>) and a Sequential's <c>build_input_shape</c> are
-/// also read. Loading never executes code (see <see cref="LayerConfig"/>).</para>
+/// <para>Keras's legacy node format (<c>[["conv2d", 0, 0, {}]]</c>), a Sequential's <c>build_input_shape</c>, and Keras 2's
+/// Sequential documents — a first layer that declares <c>batch_input_shape</c> instead of an InputLayer, or (before Keras 2.2)
+/// a bare list of layers as the config — are also read, as Keras 3 reads them. Loading never executes code (see
+/// <see cref="LayerConfig"/>).</para>
 /// </remarks>
 public static class ModelConfig
 {
@@ -80,10 +82,14 @@ public static class ModelConfig
     {
         if (node is not JsonObject o) throw ConfigValues.Expected(path, "a model config object", node);
         var className = ConfigValues.Text(o["class_name"], $"{path}.class_name", "a model class name ('Sequential' or 'Functional')");
+        // Keras before 2.2 wrote a Sequential's config as the bare list of its layers; Keras 3 still reads it.
+        if (className == "Sequential" && o["config"] is JsonArray legacyLayers)
+            return ReadSequential(new JsonObject(), legacyLayers, $"{path}.config", $"{path}.config");
         if (o["config"] is not JsonObject config) throw ConfigValues.Expected($"{path}.config", "an object", o["config"]);
         return className switch
         {
-            "Sequential" => ReadSequential(config, $"{path}.config"),
+            "Sequential" => ReadSequential(config, config["layers"] as JsonArray
+                ?? throw ConfigValues.Expected($"{path}.config.layers", "a list of layer configs", config["layers"]), $"{path}.config", $"{path}.config.layers"),
             "Functional" or "Model" => ReadGraph(config, $"{path}.config"),
             _ => throw new ModelConfigException($"{path}.class_name", $"unknown model class '{className}'. Known: Sequential, Functional."),
         };
@@ -118,30 +124,39 @@ public static class ModelConfig
     private static JsonNode History(Model model, TensorRef r, bool inModelList) =>
         new JsonArray(r.Layer, r.Node + (inModelList && model.GetLayer(r.Layer).Model is Model ? 1 : 0), r.Tensor);
 
-    private static Sequential ReadSequential(JsonObject config, string path)
+    /// <summary>
+    /// A Sequential's layers. Its input, as Keras 3 decides it: a leading InputLayer; else the input shape its first layer
+    /// declares (Keras 2's <c>batch_input_shape</c>, or <c>input_shape</c>/<c>input_dim</c>); else <c>build_input_shape</c>.
+    /// </summary>
+    private static Sequential ReadSequential(JsonObject config, JsonArray entries, string path, string layersPath)
     {
         var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : "sequential";
         var trainable = ReadTrainable(config, path);
-        if (config["layers"] is not JsonArray entries) throw ConfigValues.Expected($"{path}.layers", "a list of layer configs", config["layers"]);
         var layers = new List<Layer>();
+        Shape? declared = null;
         for (var i = 0; i < entries.Count; i++)
         {
-            var at = $"{path}.layers[{i}]";
+            var at = $"{layersPath}[{i}]";
             if (entries[i] is JsonObject e && e["class_name"]?.GetValueKind() == JsonValueKind.String
                 && e["class_name"]!.GetValue<string>() is "Sequential" or "Functional" or "Model")
                 throw new ModelConfigException($"{at}.class_name", "a Sequential model holds layers only; nest models in a graph (Functional) model.");
-            var layer = LayerConfig.Deserialize(entries[i], at);
+            var layer = LayerConfig.Deserialize(entries[i], at, out var inputShape);
+            if (i == 0) declared = inputShape;
             layers.Add(trainable || layer is Input ? layer : layer with { Trainable = false });
         }
         if (layers.FirstOrDefault() is not Input)
         {
-            if (config["build_input_shape"] is not JsonArray { Count: > 0 } shape)
-                throw new ModelConfigException($"{path}.layers", "a Sequential config must start with an InputLayer (or give build_input_shape).");
-            var dims = (Shape)ConfigValues.Read(new JsonArray([.. shape.Skip(1).Select(d => d?.DeepClone())]), typeof(Shape), $"{path}.build_input_shape")!;
-            layers.Insert(0, new Input(dims));
+            if (declared is not null)
+                layers.Insert(0, new Input(declared));
+            else if (config["build_input_shape"] is JsonArray { Count: > 0 } shape)
+                layers.Insert(0, new Input(ConfigValues.BatchShape(shape, $"{path}.build_input_shape")));
+            else
+                throw new ModelConfigException(layersPath,
+                    "a Sequential config must start with an InputLayer, or its first layer must declare its input shape " +
+                    "(batch_input_shape, input_shape or input_dim), or the config must give build_input_shape.");
         }
         try { return new Sequential(name, layers); }
-        catch (ArgumentException e) { throw Located(e, path, layers.Select(l => l.Name).ToList(), offset: layers.Count - entries.Count); }
+        catch (ArgumentException e) { throw Located(e, layersPath, layers.Select(l => l.Name).ToList(), offset: layers.Count - entries.Count); }
     }
 
     private static Model ReadGraph(JsonObject config, string path)
@@ -232,7 +247,7 @@ public static class ModelConfig
         var outputsRefs = ReadList("output_layers");
 
         try { return new Model(name, wired, inputs, outputsRefs); }
-        catch (ArgumentException e) { throw Located(e, path, names, offset: 0); }
+        catch (ArgumentException e) { throw Located(e, $"{path}.layers", names, offset: 0); }
     }
 
     private static bool ReadTrainable(JsonObject config, string path) =>
@@ -288,12 +303,12 @@ public static class ModelConfig
     }
 
     // A model-level error (a cycle, a layer that cannot take its input, …): point at the layer it names when it names one.
-    private static ModelConfigException Located(ArgumentException e, string path, IReadOnlyList<string?> names, int offset)
+    private static ModelConfigException Located(ArgumentException e, string layersPath, IReadOnlyList<string?> names, int offset)
     {
-        var at = $"{path}.layers";
+        var at = layersPath;
         if (e is ShapeException s)
-            for (var i = 0; i < names.Count; i++)
-                if (names[i] is { } n && s.Layer.EndsWith($"'{n}'", StringComparison.Ordinal)) { at = $"{path}.layers[{i - offset}]"; break; }
+            for (var i = offset; i < names.Count; i++)
+                if (names[i] is { } n && s.Layer.EndsWith($"'{n}'", StringComparison.Ordinal)) { at = $"{layersPath}[{i - offset}]"; break; }
         return new ModelConfigException(at, e.Message, e);
     }
 }

@@ -12,9 +12,26 @@ namespace Functional;
 public readonly struct IntTuple : IEquatable<IntTuple>, IReadOnlyList<int>
 {
     private readonly ImmutableArray<int> _values;
+    private readonly bool _isInteger;
 
     /// <summary>Creates a tuple from its values.</summary>
     public IntTuple(params int[] values) => _values = values.ToImmutableArray();
+
+    private IntTuple(int value, bool isInteger)
+    {
+        _values = [value];
+        _isInteger = isInteger;
+    }
+
+    /// <summary>A plain integer, Keras's <c>3</c> (as opposed to the 1-tuple <c>(3,)</c> that <c>new IntTuple(3)</c> makes).</summary>
+    public static IntTuple Integer(int value) => new(value, isInteger: true);
+
+    /// <summary>
+    /// True when the value was given as a plain integer (the implicit conversion from <see cref="int"/>, or
+    /// <see cref="Integer"/>) rather than as a tuple. Only the few arguments where Keras tells <c>1</c> from <c>(1,)</c> look at
+    /// it (Cropping1D's <c>cropping</c>, ZeroPadding1D's <c>padding</c>); it does not take part in equality.
+    /// </summary>
+    public bool IsInteger => _isInteger;
 
     /// <summary>The number of values given (1 for a plain integer).</summary>
     public int Count => _values.IsDefault ? 0 : _values.Length;
@@ -77,7 +94,7 @@ public readonly struct IntTuple : IEquatable<IntTuple>, IReadOnlyList<int>
     };
 
     /// <summary>A single integer, used for every dimension.</summary>
-    public static implicit operator IntTuple(int v) => new(v);
+    public static implicit operator IntTuple(int v) => Integer(v);
     /// <summary>A pair.</summary>
     public static implicit operator IntTuple((int, int) t) => new(t.Item1, t.Item2);
     /// <summary>A triple.</summary>
