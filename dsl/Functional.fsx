@@ -1,4 +1,5 @@
-// Loads Functional into F# Interactive after one `dotnet build`:
+// Loads Functional into F# Interactive after one `dotnet build` (the solution has only Release configurations and every
+// project defaults to Release, so any plain build of the solution, dsl/ or tests/ writes bin/Release):
 //   #load "dsl/Functional.fsx"      (path relative to your script)
 // It references the DSL's build output, which holds every dependency and the (patched) libtorch natives.
 #r "bin/Release/net10.0/TorchSharp.dll"
