@@ -10,8 +10,8 @@
 // Load libtorch through Functional's loader before any TorchSharp call, so the real cause is reported if it cannot load.
 Functional.Native.LibTorch.EnsureLoaded()
 
-// Declaration errors show the library's message and the script line, not a stack dump.
-Functional.FSharp.ScriptErrors.enabled <- true
+// Declaration errors and unknown option strings show the library's message and the script line, not a stack dump.
+Functional.FSharp.ScriptErrors.enable ()
 
 // Models print as their Keras summary; layers as a Keras constructor call; symbolic tensors as their shape; built
 // models as their weight count; tensors as shape, dtype and device (never their data).

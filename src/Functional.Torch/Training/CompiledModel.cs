@@ -480,7 +480,7 @@ public static class TrainingExtensions
 
     /// <summary>Keras's <c>compile</c> with metric names, e.g. <c>Compile("adam", "sparse_categorical_crossentropy", "accuracy")</c>.</summary>
     public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, Loss loss, params string[] metrics) =>
-        network.Compile(optimizer, [loss], [metrics.Select(Training.Metrics.Get).ToList()], null);
+        network.Compile(optimizer, [loss], [metrics.Select(m => OptionConversion.Convert(m, n => Training.Metrics.Get(n!))).ToList()], null);
 
     /// <summary>Keras's <c>compile</c> for several outputs: a loss per output (or one for all), metrics per output, loss weights.</summary>
     public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, IReadOnlyList<Loss> losses,
