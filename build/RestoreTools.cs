@@ -17,7 +17,7 @@ namespace Functional.Build
 {
     /// <summary>
     /// Runs <c>dotnet tool restore</c> and then <c>dotnet paket restore</c> in the repository root once per change of
-    /// the tool manifest, <c>paket.lock</c> or NuGet package folder, holding <c>obj/tool-restore.lock</c> exclusively
+    /// the tool manifest, <c>paket.lock</c> or <c>NUGET_PACKAGES</c>, holding <c>obj/tool-restore.lock</c> exclusively
     /// (<see cref="FileShare.None"/>) around check-stamp / restore / write-stamp.
     /// </summary>
     public class RestoreToolsOnce : Microsoft.Build.Utilities.Task
@@ -26,7 +26,8 @@ namespace Functional.Build
         [Microsoft.Build.Framework.Required]
         public string RepositoryRoot { get; set; } = "";
 
-        /// <summary>The NuGet package folder (<c>$(NuGetPackageRoot)</c>); empty: NUGET_PACKAGES or ~/.nuget/packages.</summary>
+        /// <summary>The NuGet package folder (<c>$(NuGetPackageRoot)</c>, empty before the first restore), where the
+        /// restored tools must be for the stamp to count.</summary>
         public string PackagesFolder { get; set; } = "";
 
         /// <summary>How long a node waits for another node's restore before it gives up.</summary>
@@ -45,8 +46,11 @@ namespace Functional.Build
             if (!File.Exists(manifest)) return true;
             var objDir = Path.Combine(root, "obj");
             var stampPath = Path.Combine(objDir, "tool-restore.stamp");
-            var packages = PackagesFolderOrDefault();
-            var key = StampKey(root, manifest, packages);
+            // The key depends on the environment, not on the evaluation (NuGetPackageRoot is empty in the very first
+            // restore and set afterwards), so it cannot flip between builds.
+            var nugetPackages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? "";
+            var packages = !string.IsNullOrWhiteSpace(nugetPackages) ? nugetPackages : PackagesFolder;
+            var key = StampKey(root, manifest, nugetPackages);
 
             if (UpToDate(root, stampPath, key, manifest, packages))
             {
@@ -76,28 +80,20 @@ namespace Functional.Build
             return true;
         }
 
-        private string PackagesFolderOrDefault()
-        {
-            if (!string.IsNullOrWhiteSpace(PackagesFolder)) return Path.GetFullPath(PackagesFolder);
-            var env = Environment.GetEnvironmentVariable("NUGET_PACKAGES");
-            if (!string.IsNullOrWhiteSpace(env)) return Path.GetFullPath(env);
-            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        }
-
         /// <summary>What the stamp records: the inputs that decide whether the restores must run again.</summary>
-        private static string StampKey(string root, string manifest, string packages)
+        private static string StampKey(string root, string manifest, string nugetPackages)
         {
             var text = new StringBuilder();
             text.Append(File.ReadAllText(manifest)).Append('\0');
             var lockFile = Path.Combine(root, "paket.lock");
             if (File.Exists(lockFile)) text.Append(File.ReadAllText(lockFile));
-            text.Append('\0').Append(packages.TrimEnd(Path.DirectorySeparatorChar));
+            text.Append('\0').Append(nugetPackages);
             using var sha = SHA256.Create();
             return BitConverter.ToString(sha.ComputeHash(Encoding.UTF8.GetBytes(text.ToString()))).Replace("-", "");
         }
 
-        /// <summary>The stamp matches and what it promises is still there (the tools in the package folder, Paket's
-        /// restore record), so a cleared NuGet cache or a deleted paket-files/ restores again.</summary>
+        /// <summary>The stamp matches and what it promises is still there (the tools in the package folder, when it is
+        /// known; Paket's restore record), so a cleared NuGet cache or a deleted paket-files/ restores again.</summary>
         private static bool UpToDate(string root, string stampPath, string key, string manifest, string packages)
         {
             try
@@ -105,8 +101,9 @@ namespace Functional.Build
                 if (!File.Exists(stampPath) || File.ReadAllText(stampPath).Trim() != key) return false;
             }
             catch (IOException) { return false; }
-            foreach (var (id, version) in Tools(manifest))
-                if (!Directory.Exists(Path.Combine(packages, id.ToLowerInvariant(), version.ToLowerInvariant()))) return false;
+            if (!string.IsNullOrWhiteSpace(packages))
+                foreach (var (id, version) in Tools(manifest))
+                    if (!Directory.Exists(Path.Combine(packages, id.ToLowerInvariant(), version.ToLowerInvariant()))) return false;
             return !File.Exists(Path.Combine(root, "paket.lock"))
                 || File.Exists(Path.Combine(root, "paket-files", "paket.restore.cached"));
         }
