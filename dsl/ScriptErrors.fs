@@ -40,6 +40,18 @@ module ScriptErrors =
             | file -> file.EndsWith(".fsx", StringComparison.OrdinalIgnoreCase))
         |> Option.map (fun f -> sprintf "%s:line %d" (f.GetFileName()) (f.GetFileLineNumber()))
 
+    /// A Keras option string the library rejected (`activation = "rleu"`, `padding = "smae"`, an initializer, loss or
+    /// optimizer name, …). F# converts such strings in the script's own code, before any DSL function runs, so `guard`
+    /// never sees these errors; the library passes them here instead (`OptionConversion.Report`), still at the script's
+    /// line.
+    let report (e: ArgumentException) : exn =
+        if enabled then ScriptError(e, scriptFrame ()) :> exn else e :> exn
+
+    /// Turns readable script errors on, for DSL declarations and for option strings (dsl/Functional.fsx calls this).
+    let enable () =
+        enabled <- true
+        Functional.OptionConversion.Report <- Func<ArgumentException, exn>(report)
+
     /// Runs a declaration; in scripts, a bad argument or shape becomes a `ScriptError` naming the script line.
     let guard (declare: unit -> 'a) : 'a =
         if not enabled then declare ()

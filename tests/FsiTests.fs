@@ -56,4 +56,43 @@ let tests =
             Expect.isFalse (err.Contains "   at Functional.") (sprintf "no library frames:\n%s" err)
             Expect.isFalse (err.Contains "MethodBaseInvoker") "no reflection frames"
         }
+
+        test "a typo in a string option in a script prints the library's message and the script line, not a stack dump" {
+            if not sdkAvailable.Value then skiptest "no .NET SDK on PATH to run dotnet fsi"
+            let script = Path.Combine(repoRoot (), "tests", "scripts", "bad_option.fsx")
+            let code, out, err = runFsi script
+            Expect.notEqual code 0 "the script fails"
+            Expect.stringContains err "Error: Could not interpret activation function identifier: 'rleu'." (sprintf "the message; stdout:\n%s" out)
+            Expect.stringContains err "bad_option.fsx:line 11" "the script line with the typo"
+            Expect.isFalse (err.Contains "   at Functional.") (sprintf "no library frames:\n%s" err)
+            Expect.isFalse (err.Contains "MethodBaseInvoker") "no reflection frames"
+            Expect.isFalse (err.Contains "(Parameter '") "no .NET parameter suffix"
+        }
+
+        test "every kind of option string (padding, data format, initializer, regularizer, reduction, loss, metric) reports its message alone" {
+            if not sdkAvailable.Value then skiptest "no .NET SDK on PATH to run dotnet fsi"
+            let _, out, err =
+                interactive [ "#load \"dsl/Functional.fsx\";;"
+                              "open Functional.FSharp;;"
+                              "open type Functional.FSharp.Layers;;"
+                              "let a = conv2d (8, 3, padding = \"smae\");;"
+                              "let b = conv2d (8, 3, dataFormat = \"channels_middle\");;"
+                              "let c = dense (4, kernelInitializer = \"glorot_unifrom\");;"
+                              "let d = dense (4, kernelRegularizer = \"l3\");;"
+                              "let e = Functional.Training.SparseCategoricalCrossentropy(reduction = \"summ\");;"
+                              "let built = Model.build (sequential { input 4; dense 2 });;"
+                              "let f = built.Compile(Functional.Training.Adam(), \"mse_typo\");;"
+                              "let g = built.Compile(\"adam\", \"mse\", \"acuracy\");;" ]
+            let all = out + err
+            for message in [ "Error: Expected argument 'padding' to be one of 'valid', 'same' or 'causal'. Received: padding='smae'."
+                             "Error: Expected argument 'data_format' to be 'channels_last' or 'channels_first'. Received: data_format='channels_middle'."
+                             "Error: Could not interpret initializer identifier: 'glorot_unifrom'."
+                             "Error: Could not interpret regularizer identifier: 'l3'."
+                             "Error: Invalid value for argument 'reduction'."
+                             "mse_typo"
+                             "acuracy" ] do
+                Expect.stringContains all message (sprintf "the message; session:\n%s" all)
+            Expect.isFalse (all.Contains "   at Functional.") (sprintf "no library frames:\n%s" all)
+            Expect.isFalse (all.Contains "System.ArgumentException") "no exception dump"
+        }
     ]

@@ -235,6 +235,50 @@ let tests =
             Expect.stringContains (bar.ToString()) "3/3 ━━━━━━━━━━━━━━━━━━━━ " "full bar"
         }
 
+        test "a built model casts float64, int64, bool and uint8 inputs to float32 as Keras's Input does; null names the input" {
+            torchReady 16
+            use _scope = torch.NewDisposeScope()
+            // 0/1 data: every dtype below holds it exactly, so each must give the float32 tensor's result bit for bit.
+            let x32 = torch.randint(0L, 2L, [| 6L; 4L; 4L; 1L |]).to_type(torch.ScalarType.Float32)
+            let model = Sequential(Input(4, 4, 1), Conv2D(3, 3, padding = "same", activation = "relu"), Flatten(), Dense(3, activation = "softmax"))
+            use net = BuiltModel.Build(model)
+            let expected = net.forward(x32).detach()
+            for dtype in [ torch.ScalarType.Float64; torch.ScalarType.Int64; torch.ScalarType.Bool; torch.ScalarType.Byte
+                           torch.ScalarType.Int32; torch.ScalarType.Float16 ] do
+                let x = x32.to_type(dtype)
+                Expect.isTrue (same (net.forward(x).detach()) expected) (sprintf "forward of %A" dtype)
+                Expect.isTrue (same (net.Predict(x, batchSize = 4)) expected) (sprintf "predict of %A" dtype)
+            // float64 data that is not exactly float32: the same as casting it first.
+            let x64 = torch.randn([| 6L; 4L; 4L; 1L |], dtype = torch.ScalarType.Float64)
+            Expect.isTrue (same (net.forward(x64).detach()) (net.forward(x64.to_type(torch.ScalarType.Float32)).detach())) "float64 → float32"
+            // compile / evaluate / fit take them too.
+            let labels = torch.randint(0L, 3L, [| 6L |])
+            let compiled = net.Compile(SGD(), SparseCategoricalCrossentropy(), [| "accuracy" |])
+            let evaluate (x: torch.Tensor) = compiled.Evaluate(x, labels, verbose = quiet) |> Seq.map (fun kv -> kv.Key, kv.Value) |> Seq.sort |> List.ofSeq
+            let a = evaluate x32
+            let b = evaluate (x32.to_type(torch.ScalarType.Float64))
+            let c = evaluate (x32.to_type(torch.ScalarType.Byte))
+            Expect.equal b a "evaluate float64"
+            Expect.equal c a "evaluate uint8"
+            compiled.Fit(x32.to_type(torch.ScalarType.Int64), labels, epochs = 1, verbose = quiet) |> ignore
+            // A graph: each input is cast on its own.
+            let i1, i2 = Graph.Input(Shape 3, "left"), Graph.Input(Shape 3, "right")
+            use graph = BuiltGraph.Build(Model([ i1; i2 ], [ Add().Call(i1, i2) ]))
+            let l, r = torch.randint(0L, 5L, [| 2L; 3L |]), torch.randint(0L, 5L, [| 2L; 3L |])
+            let sum = graph.Forward([ l.to_type(torch.ScalarType.Float64); r ]).[0]
+            Expect.equal sum.dtype torch.ScalarType.Float32 "float32 out"
+            Expect.isTrue (same sum ((l + r).to_type(torch.ScalarType.Float32))) "left + right"
+            // Null and uncastable inputs are named.
+            let none = Unchecked.defaultof<torch.Tensor>
+            throwsWith<ArgumentNullException> [ "Model 'sequential' received null for input"; "(None, 4, 4, 1)" ] (fun () -> net.forward none |> ignore)
+            throwsWith<ArgumentNullException> [ "received null for input" ] (fun () -> net.Predict(none) |> ignore)
+            throwsWith<ArgumentNullException> [ "received null for input" ] (fun () -> compiled.Evaluate(none, labels, verbose = quiet) |> ignore)
+            throwsWith<ArgumentNullException> [ "received null for input" ] (fun () -> compiled.Fit(none, labels, verbose = quiet) |> ignore)
+            throwsWith<ArgumentNullException> [ "received null for input 1 ('right')" ] (fun () -> graph.Forward([ l; none ]) |> ignore)
+            throwsWith<ArgumentException> [ "expects input as float32"; "ComplexFloat32" ] (fun () ->
+                net.forward(x32.to_type(torch.ScalarType.ComplexFloat32)) |> ignore)
+        }
+
         test "the training-curve picture renders as PNG (and HTML with SVG panels)" {
             torchReady 15
             let x, y = toyData 20 15

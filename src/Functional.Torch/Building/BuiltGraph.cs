@@ -99,10 +99,7 @@ public sealed class BuiltGraph : BuiltNetwork
                 nameof(inputs));
         var values = new Dictionary<(int Op, int Node), Value[]>();
         for (var i = 0; i < inputs.Count; i++)
-        {
-            CheckInput(inputs[i], i);
-            values[(operationIndex[Model.Inputs[i].Layer], 0)] = [new Value(inputs[i], false)];
-        }
+            values[(operationIndex[Model.Inputs[i].Layer], 0)] = [new Value(ModelInput(inputs[i], i), false)];
         foreach (var (o, k) in Model.ExecutionOrder)
         {
             var module = moduleOf[o];
@@ -132,8 +129,8 @@ public sealed class BuiltGraph : BuiltNetwork
         }
     }
 
-    private void CheckInput(Tensor x, int index) =>
-        CheckInputShape(x, Model.InputShapes[index], $"input {index} ('{Model.Inputs[index].Layer}')");
+    /// <inheritdoc />
+    protected override string InputLabel(int index) => $"input {index} ('{Model.Inputs[index].Layer}')";
 
     /// <summary>A computed value and whether it is held channels-first (the output of a channels-first spatial layer).</summary>
     private readonly record struct Value(Tensor Tensor, bool ChannelsFirst)

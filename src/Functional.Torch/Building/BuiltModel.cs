@@ -61,11 +61,10 @@ public sealed class BuiltModel : BuiltNetwork
     /// <summary>Runs the model on a batch in the declared layout. The shape is checked first, with a clear message.</summary>
     public override IReadOnlyList<Tensor> Forward(IReadOnlyList<Tensor> inputs)
     {
+        ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count != 1)
             throw new ArgumentException($"Model '{Model.Name}' takes one input; received {inputs.Count}.", nameof(inputs));
-        var x = inputs[0];
-        CheckInput(x);
-        var h = x;
+        var h = ModelInput(inputs[0], 0);
         for (var i = 0; i < layers.Count; i++)
         {
             if (permuteBefore[i] is { } p) h = Layouts.Standard(h.permute(p));
@@ -74,5 +73,6 @@ public sealed class BuiltModel : BuiltNetwork
         return [permuteAfter is null ? h : h.permute(permuteAfter).contiguous()];
     }
 
-    private void CheckInput(Tensor x) => CheckInputShape(x, Model.Input.Shape, "input");
+    /// <inheritdoc />
+    protected override string InputLabel(int index) => "input";
 }

@@ -18,7 +18,10 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     {
         Declaration = declaration;
         Device = device;
+        inputShapes = declaration.InputShapes.ToArray();
     }
+
+    private readonly Shape[] inputShapes;
 
     /// <summary>The declaration this was built from.</summary>
     public IModel Declaration { get; }
@@ -69,15 +72,50 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         return outputs[0];
     }
 
-    /// <summary>Throws a clear error naming the model, the input and both shapes when <paramref name="x"/> is not a batch of <paramref name="expected"/>.</summary>
-    protected void CheckInputShape(Tensor x, Shape expected, string input)
+    /// <summary>How messages name model input <paramref name="index"/> (<c>input</c>; <c>input 0 ('image')</c> in a graph).</summary>
+    protected virtual string InputLabel(int index) => $"input {index}";
+
+    /// <summary>The error for a missing (null) tensor for model input <paramref name="index"/>.</summary>
+    internal ArgumentNullException NullInput(int index) =>
+        new("inputs", $"Model '{Declaration.Name}' received null for {InputLabel(index)}, which expects a tensor of shape " +
+                      $"{inputShapes[index]} (batch first).");
+
+    /// <summary>
+    /// What model input <paramref name="index"/> receives, as Keras's Input layer (dtype float32) makes it: the shape is
+    /// checked, and a float64, float16, bfloat16, integer or bool tensor is cast to float32 — a new tensor only when the
+    /// dtype differs, so a float32 tensor passes through untouched.
+    /// </summary>
+    /// <exception cref="ArgumentNullException">No tensor was given for the input.</exception>
+    /// <exception cref="ArgumentException">The wrong shape, or a complex or quantized tensor (which cannot become float32).</exception>
+    protected Tensor ModelInput(Tensor? x, int index)
     {
+        if (x is null) throw NullInput(index);
         var shape = x.shape;   // one native call; each x.shape makes a new array
-        if (shape.Length != expected.Rank + 1 || Enumerable.Range(0, expected.Rank).Any(i => shape[i + 1] != expected[i]))
+        if (!Fits(shape, inputShapes[index])) throw WrongShape(shape, inputShapes[index], InputLabel(index));
+        var dtype = x.dtype;
+        if (dtype == ScalarType.Float32) return x;
+        if (!CastsToFloat32(dtype))
             throw new ArgumentException(
-                $"Model '{Declaration.Name}' expects {input} of shape {expected} (batch first), but received a tensor of shape " +
-                $"({string.Join(", ", shape)}).", nameof(x));
+                $"Model '{Declaration.Name}' expects {InputLabel(index)} as float32 (real, integer and bool tensors are cast to it); " +
+                $"received a tensor of dtype {dtype}.", "inputs");
+        return x.to_type(ScalarType.Float32);
     }
+
+    private static bool CastsToFloat32(ScalarType dtype) => dtype is ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16
+        or ScalarType.Byte or ScalarType.Int8 or ScalarType.Int16 or ScalarType.Int32 or ScalarType.Int64 or ScalarType.Bool;
+
+    private static bool Fits(long[] shape, Shape expected)
+    {
+        if (shape.Length != expected.Rank + 1) return false;
+        for (var i = 0; i < expected.Rank; i++)
+            if (shape[i + 1] != expected[i]) return false;
+        return true;
+    }
+
+    // Names the model, the input and both shapes.
+    private ArgumentException WrongShape(long[] shape, Shape expected, string input) =>
+        new($"Model '{Declaration.Name}' expects {input} of shape {expected} (batch first), but received a tensor of shape " +
+            $"({string.Join(", ", shape)}).", "x");
 
     /// <summary>
     /// Called by subclasses after each layer's forward pass: in training mode, records the layer's activity penalty
@@ -158,7 +196,10 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// <summary>Inference (Keras's <c>predict</c>): evaluation mode, no gradients, in batches; one CPU tensor per model output.</summary>
     public IReadOnlyList<Tensor> Predict(IReadOnlyList<Tensor> x, int batchSize = 32)
     {
+        ArgumentNullException.ThrowIfNull(x);
         if (batchSize <= 0) throw new ArgumentException($"Expected argument 'batchSize' to be a positive integer. Received: batchSize={batchSize}.", nameof(batchSize));
+        for (var i = 0; i < x.Count; i++)
+            if (x[i] is null) throw NullInput(Math.Min(i, inputShapes.Length - 1));
         var wasTraining = training;
         eval();
         try
@@ -186,6 +227,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     public float TrainStep(Tensor x, Tensor target, Func<Tensor, Tensor, Tensor> loss, optim.Optimizer optimizer)
     {
+        if (x is null) throw NullInput(0);
         using var scope = NewDisposeScope();
         if (!training) train();
         optimizer.zero_grad();

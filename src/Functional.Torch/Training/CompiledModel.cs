@@ -202,10 +202,12 @@ public sealed class CompiledModel
         return history;
     }
 
-    private static void CheckCounts(IReadOnlyList<Tensor> x, IReadOnlyList<Tensor> y)
+    private void CheckCounts(IReadOnlyList<Tensor> x, IReadOnlyList<Tensor> y)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
+        for (var i = 0; i < x.Count; i++)
+            if (x[i] is null) throw Network.NullInput(Math.Min(i, Network.Declaration.InputShapes.Count - 1));
     }
 
     /// <summary>Keras's class weights: per sample, the weight of its class (argmax of one-hot rows, else the label); 1 for unlisted classes.</summary>
@@ -260,6 +262,8 @@ public sealed class CompiledModel
     private (List<Tensor> Inputs, List<Tensor> Targets, Tensor? SampleWeight) CheckAndPlace(
         IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> targets, Tensor? sampleWeight)
     {
+        for (var i = 0; i < inputs.Count; i++)
+            if (inputs[i] is null) throw Network.NullInput(Math.Min(i, Network.Declaration.InputShapes.Count - 1));
         var outputs = Network.Declaration.OutputShapes;
         if (targets.Count != outputs.Count)
             throw new ArgumentException($"Model '{Network.Declaration.Name}' has {outputs.Count} outputs but {targets.Count} targets were given.");
@@ -307,8 +311,11 @@ public sealed class CompiledModel
 
     /// <summary>Keras's <c>evaluate</c> for several inputs/outputs.</summary>
     public IReadOnlyDictionary<string, double> Evaluate(IReadOnlyList<Tensor> x, IReadOnlyList<Tensor> y, int batchSize = 32,
-        Verbose verbose = default, Tensor? sampleWeight = null, IEnumerable<Callback>? callbacks = null) =>
-        Evaluate(new TensorDataset(x, y, batchSize, false, sampleWeight), verbose, callbacks);
+        Verbose verbose = default, Tensor? sampleWeight = null, IEnumerable<Callback>? callbacks = null)
+    {
+        CheckCounts(x, y);
+        return Evaluate(new TensorDataset(x, y, batchSize, false, sampleWeight), verbose, callbacks);
+    }
 
     /// <summary>Keras's <c>evaluate</c> on a batch source.</summary>
     public IReadOnlyDictionary<string, double> Evaluate(IBatchSource data, Verbose verbose = default, IEnumerable<Callback>? callbacks = null)
@@ -473,7 +480,7 @@ public static class TrainingExtensions
 
     /// <summary>Keras's <c>compile</c> with metric names, e.g. <c>Compile("adam", "sparse_categorical_crossentropy", "accuracy")</c>.</summary>
     public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, Loss loss, params string[] metrics) =>
-        network.Compile(optimizer, [loss], [metrics.Select(Training.Metrics.Get).ToList()], null);
+        network.Compile(optimizer, [loss], [metrics.Select(m => OptionConversion.Convert(m, n => Training.Metrics.Get(n!))).ToList()], null);
 
     /// <summary>Keras's <c>compile</c> for several outputs: a loss per output (or one for all), metrics per output, loss weights.</summary>
     public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, IReadOnlyList<Loss> losses,

@@ -86,7 +86,7 @@ public abstract class Loss
         new FunctionLoss(name, perSample, reduction);
 
     /// <summary>Keras's identifiers: function names, class names and the legacy aliases (<c>mse</c>, <c>kld</c>, <c>logcosh</c>, <c>cosine_proximity</c>, …).</summary>
-    public static implicit operator Loss(string identifier) => Losses.Get(identifier);
+    public static implicit operator Loss(string identifier) => OptionConversion.Convert(identifier, i => Losses.Get(i!));
 
     /// <summary>Keras's <c>squeeze_or_expand_to_same_rank</c>: when ranks differ by one and the longer has a last axis of 1, align them.</summary>
     public static (Tensor, Tensor) SqueezeOrExpandToSameRank(Tensor x1, Tensor x2, bool expandRank1 = true)

@@ -27,7 +27,7 @@ public abstract class Metric
     public abstract void ResetState();
 
     /// <summary>Keras's identifiers: see <see cref="Metrics.Get"/>.</summary>
-    public static implicit operator Metric(string identifier) => Metrics.Get(identifier);
+    public static implicit operator Metric(string identifier) => OptionConversion.Convert(identifier, i => Metrics.Get(i!));
 
     /// <inheritdoc />
     public override string ToString() => $"{GetType().Name}(name={Name})";

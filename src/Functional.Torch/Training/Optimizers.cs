@@ -198,7 +198,7 @@ public abstract class Optimizer
     }
 
     /// <summary>Keras's identifiers: <c>sgd</c>, <c>rmsprop</c>, <c>adagrad</c>, <c>adadelta</c>, <c>adam</c>, <c>adamw</c>, <c>adamax</c>, <c>nadam</c>, with Keras's defaults.</summary>
-    public static implicit operator Optimizer(string identifier) => Optimizers.Get(identifier);
+    public static implicit operator Optimizer(string identifier) => OptionConversion.Convert(identifier, i => Optimizers.Get(i!));
 
     internal static string Fmt(double? v) => v is null ? "None" : v.Value.ToString("R", CultureInfo.InvariantCulture);
 

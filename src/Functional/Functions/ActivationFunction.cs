@@ -65,7 +65,7 @@ public sealed record ActivationFunction
     public override string ToString() => Name;
 
     /// <summary>Converts a Keras activation name.</summary>
-    public static implicit operator ActivationFunction(string name) => new(name);
+    public static implicit operator ActivationFunction(string name) => OptionConversion.Convert(name, n => new ActivationFunction(n));
 
 #pragma warning disable CS1591 // the names say it
     public static ActivationFunction Linear => new("linear");

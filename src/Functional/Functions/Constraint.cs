@@ -21,7 +21,7 @@ public abstract record Constraint
     public virtual string ClassName => GetType().Name;
 
     /// <summary>Keras's identifiers: <c>max_norm</c>, <c>non_neg</c>, <c>unit_norm</c>, <c>min_max_norm</c> and the class names.</summary>
-    public static implicit operator Constraint(string name) => Get(name);
+    public static implicit operator Constraint(string name) => OptionConversion.Convert(name, n => Get(n!));
 
     /// <summary>
     /// The constraint a Keras identifier names, with Keras's defaults: the class names (<c>MaxNorm</c>) and their snake-case

@@ -42,7 +42,7 @@ public abstract record Initializer
     public virtual void CheckShape(IReadOnlyList<int> shape) => ArgumentNullException.ThrowIfNull(shape);
 
     /// <summary>Keras's string identifiers (<c>"glorot_uniform"</c>, <c>"GlorotUniform"</c>, <c>"zeros"</c>, …).</summary>
-    public static implicit operator Initializer(string name) => Initializers.Get(name);
+    public static implicit operator Initializer(string name) => OptionConversion.Convert(name, n => Initializers.Get(n!));
 
     /// <summary>An argument error in Keras's wording, naming this initializer, the argument and the value.</summary>
     protected ArgumentException ArgumentError(string argument, object? value, string expectation) =>

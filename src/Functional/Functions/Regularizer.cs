@@ -34,7 +34,7 @@ public abstract record Regularizer
     /// <c>l1l2</c>/<c>L1L2</c> (Keras 3's class defaults: 0 and 0), <c>orthogonal_regularizer</c>/<c>OrthogonalRegularizer</c>
     /// (0.01, rows); and <c>l1_l2</c>, which Keras's L1L2 documentation gives factors 0.01 and 0.01.
     /// </summary>
-    public static implicit operator Regularizer(string name) => Get(name);
+    public static implicit operator Regularizer(string name) => OptionConversion.Convert(name, n => Get(n!));
 
     /// <summary>The regularizer a Keras identifier names (see the implicit conversion); case and surrounding spaces are ignored.</summary>
     /// <exception cref="ArgumentException">The identifier is unknown; the message names it.</exception>

@@ -40,7 +40,7 @@ public readonly record struct Padding(PaddingKind Kind)
     public override string ToString() => Kind.ToString().ToLowerInvariant();
 
     /// <summary>Converts Keras's string form.</summary>
-    public static implicit operator Padding(string value) => Parse(value);
+    public static implicit operator Padding(string value) => OptionConversion.Convert(value, v => Parse(v!));
 
     internal static string Quote(string? s) => s is null ? "None" : $"'{s}'";
 }
@@ -82,7 +82,7 @@ public readonly record struct DataFormat(DataFormatKind Kind)
     public override string ToString() => IsChannelsLast ? "channels_last" : "channels_first";
 
     /// <summary>Converts Keras's string form.</summary>
-    public static implicit operator DataFormat(string value) => Parse(value);
+    public static implicit operator DataFormat(string value) => OptionConversion.Convert(value, v => Parse(v!));
 
     /// <summary>The index of the channel axis in a per-sample shape of the given rank.</summary>
     public int ChannelAxis(int rank) => IsChannelsLast ? rank - 1 : 0;

@@ -38,7 +38,7 @@ public readonly record struct Reduction(ReductionKind Kind)
     };
 
     /// <summary>Converts Keras's string form.</summary>
-    public static implicit operator Reduction(string? value) => Parse(value);
+    public static implicit operator Reduction(string? value) => OptionConversion.Convert(value, Parse);
 
     /// <summary>Keras's spelling.</summary>
     public override string ToString() => Kind switch
