@@ -61,7 +61,8 @@ let train (options: Options) (device: Device) (dataDir: string) (all: DigitSet) 
     // 8,000 to train on and 2,000 held out.
     let struct (trainSet, testSet) = all.Split(8000, seed = 42)
     printfn "Data: %d training and %d held-out digits from %s; device %O" trainSet.Count testSet.Count dataDir device
-    // What the CPU-kernel check found on this machine (libtorch is loaded by now: the device was resolved).
+    // What the CPU-kernel check found on this machine (it runs when libtorch loads).
+    Functional.Native.LibTorch.EnsureLoaded()
     printfn "%O" Functional.Native.CpuKernels.Report
 
     torch.manual_seed 42L |> ignore
