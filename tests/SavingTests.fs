@@ -332,6 +332,37 @@ let tests =
                 throwsWith<ArgumentOutOfRangeException> [ "epoch" ] (fun () -> model.SaveCheckpoint(Path.Combine(dir, "neg.safetensors"), -1)))
         }
 
+        test "saving streams any layout in row-major order: transposed, permuted, rows over a chunk, half precision, scalars, empty" {
+            withTemp (fun dir ->
+                torchReady 39
+                let contiguousBytes (t: torch.Tensor) =
+                    if t.numel() = 0L then [||]
+                    else t.contiguous().data<float32>().ToArray() |> Array.collect BitConverter.GetBytes
+                let wide = torch.randn(300000L, 2L)
+                let cases =
+                    [ "transposed, rows over a chunk", wide.t()                      // (2, 300000), 1.2 MB rows, stride 2
+                      "permuted", torch.randn(3L, 4L, 5L).permute(2L, 0L, 1L)
+                      "sliced", torch.randn(10L, 10L).narrow(1L, 2L, 5L)
+                      "contiguous", torch.randn(7L, 3L)
+                      "scalar", torch.tensor(2.5f)
+                      "empty", torch.zeros(0L, 4L) ]
+                let path = Path.Combine(dir, "layouts.safetensors")
+                SafeTensors.WriteTensors(path, cases |> List.map (fun (n, t) -> struct (n, t)))
+                let file = SafeTensors.Read path
+                for name, t in cases do
+                    let stored = file.Find name
+                    Expect.equal (List.ofArray stored.Shape) (List.ofArray t.shape) name
+                    Expect.equal stored.Data (contiguousBytes t) (name + ": row-major bytes")
+                // Half precision is widened to F32 exactly; reading into tensors gives them back.
+                let half = torch.randn(5L, 6L).to_type(torch.ScalarType.Float16).t()
+                let hpath = Path.Combine(dir, "half.safetensors")
+                SafeTensors.WriteTensors(hpath, [ "h", half ])
+                use back = SafeTensors.ReadTensors hpath
+                let h = back.Find "h"
+                Expect.equal h.DType "F32" "widened"
+                Expect.isTrue (same (h.Value.to_type(torch.ScalarType.Float16)) (half.contiguous())) "exact")
+        }
+
         test "a failed save leaves no temporary file, and the next save removes those a killed save left" {
             withTemp (fun dir ->
                 torchReady 38

@@ -215,19 +215,56 @@ public static class SafeTensors
         _ => throw new NotSupportedException($"Tensor '{name}': dtype {type} cannot be saved as safetensors."),
     };
 
-    /// <summary>Copies a tensor's values to <paramref name="sink"/> in chunks, through one contiguous CPU copy at most.</summary>
+    /// <summary>
+    /// Copies a tensor's values (any device, dtype or strides) to <paramref name="sink"/> in row-major order, in chunks of
+    /// about <see cref="ChunkBytes"/>: a contiguous CPU tensor of the stored dtype directly from its memory; any other in
+    /// blocks along its leading dimensions, each converted and copied to the CPU on its own (extra memory: one block).
+    /// </summary>
     private static void EmitTensor(Tensor tensor, ScalarType stored, ChunkSink sink)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors files are little-endian; this platform is not.");
         using var scope = NewDisposeScope();
-        var t = tensor.detach();
-        if (t.dtype != stored) t = t.to_type(stored);
-        t = t.cpu().contiguous().reshape(-1);
+        EmitBlocks(tensor.detach(), stored, sink);
+    }
+
+    private static void EmitBlocks(Tensor t, ScalarType stored, ChunkSink sink)
+    {
         var n = t.numel();
-        var per = Math.Max(1, ChunkBytes / t.element_size());
+        if (n == 0) return;
+        if (t.device_type == DeviceType.CPU && t.dtype == stored && t.is_contiguous())
+        {
+            EmitContiguous(t.reshape(-1), sink);
+            return;
+        }
+        if (t.dim() == 0)
+        {
+            EmitContiguous(t.to_type(stored).cpu().contiguous().reshape(-1), sink);
+            return;
+        }
+        var size = DTypes[StoredType("", stored).DType].Size;
+        var rows = t.shape[0];
+        var rowBytes = n / rows * size;
+        if (rowBytes > ChunkBytes && t.dim() > 1)
+        {
+            for (long i = 0; i < rows; i++)
+                using (NewDisposeScope())
+                    EmitBlocks(t.select(0, i), stored, sink);
+            return;
+        }
+        var per = Math.Max(1, ChunkBytes / rowBytes);
+        for (long i = 0; i < rows; i += per)
+            using (NewDisposeScope())
+                EmitContiguous(t.narrow(0, i, Math.Min(per, rows - i)).to_type(stored).cpu().contiguous().reshape(-1), sink);
+    }
+
+    /// <summary>Gives the memory of a flat contiguous CPU tensor to <paramref name="sink"/> in chunks.</summary>
+    private static void EmitContiguous(Tensor flat, ChunkSink sink)
+    {
+        var n = flat.numel();
+        var per = Math.Max(1, ChunkBytes / flat.element_size());
         for (long start = 0; start < n; start += per)
         {
-            using var part = t.narrow(0, start, Math.Min(per, n - start));
+            using var part = flat.narrow(0, start, Math.Min(per, n - start));
             sink(part.bytes);
         }
     }

@@ -121,8 +121,9 @@ public static class WeightFiles
         {
             foreach (var (name, tensor, _) in state)
             {
+                // copy_ converts the dtype and crosses devices itself: no second copy of the value.
                 using var scope = NewDisposeScope();
-                tensor.copy_(byName[name].Value.to(tensor.dtype).to(tensor.device));
+                tensor.copy_(byName[name].Value);
             }
         }
         finally

@@ -486,7 +486,7 @@ public sealed class CompiledModel
             foreach (var (target, stored) in slotPlan)
             {
                 using var scope = NewDisposeScope();
-                target.copy_(stored.Value.to(target.dtype).to(target.device));
+                target.copy_(stored.Value);
             }
         Optimizer.Iterations = iterations;
         if (Optimizer.Schedule is null) Optimizer.LearningRate = learningRate;
