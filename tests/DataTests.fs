@@ -2,6 +2,8 @@
 module Functional.Tests.DataTests
 
 open System
+open System.IO
+open System.IO.Compression
 open Expecto
 open TorchSharp
 open Functional
@@ -20,6 +22,23 @@ let ramp h w = torch.arange(float (h * w), dtype = torch.ScalarType.Float32).res
 let pixels (t: torch.Tensor) = t.contiguous().data<float32>().ToArray()
 
 let noTransform = ImageDataGenerator.Transform(0.0, 0.0, 0.0, 0.0, 1.0, 1.0, false, false)
+
+/// An IDX file of unsigned bytes: the magic number, the big-endian dimensions, then `data`.
+let idxBytes (dims: int list) (data: byte[]) =
+    let bigEndian (v: int) = [| byte (v >>> 24); byte (v >>> 16); byte (v >>> 8); byte v |]
+    Array.concat [ yield [| 0uy; 0uy; 8uy; byte dims.Length |]; yield! List.map bigEndian dims; yield data ]
+
+let gzip (bytes: byte[]) =
+    use ms = new MemoryStream()
+    do
+        use gz = new GZipStream(ms, CompressionLevel.Fastest, leaveOpen = true)
+        gz.Write(bytes, 0, bytes.Length)
+    ms.ToArray()
+
+let withFolder (f: string -> unit) =
+    let dir = Path.Combine(Path.GetTempPath(), "functional-idx-" + Guid.NewGuid().ToString "N")
+    Directory.CreateDirectory dir |> ignore
+    try f dir finally Directory.Delete(dir, true)
 
 [<Tests>]
 let tests =
@@ -101,6 +120,44 @@ let tests =
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), [| "accuracy" |])
             let h = model.Fit(gen.Flow(x, y, batchSize = 6, seed = 1), epochs = 2, verbose = quiet)
             Expect.equal h.["loss"].Count 2 "two epochs of augmented batches"
+        }
+
+        test "IDX: declared sizes beyond the file are rejected before allocating, trailing data is rejected; gzipped too" {
+            withFolder (fun dir ->
+                let write name (bytes: byte[]) = let p = Path.Combine(dir, name) in File.WriteAllBytes(p, bytes); p
+                // Good files read back, plain and gzipped.
+                for name, bytes in [ "ok", idxBytes [ 2; 3 ] [| 0uy .. 5uy |]; "ok.gz", gzip (idxBytes [ 2; 3 ] [| 0uy .. 5uy |]) ] do
+                    let a = Idx.Read(write name bytes)
+                    Expect.equal (List.ofArray a.Dimensions) [ 2; 3 ] name
+                    Expect.equal a.Data [| 0uy .. 5uy |] name
+                // 8 bytes that declare 2^31 − 1 items.
+                let huge = write "huge" (idxBytes [ Int32.MaxValue ] [||])
+                throwsWith<InvalidDataException> [ huge; "2147483647" ] (fun () -> Idx.Read huge |> ignore)
+                // 8 bytes that declare a billion: plain, rejected by length; gzipped, the buffer grows only with the data.
+                let billion = write "billion" (idxBytes [ 1_000_000_000 ] [||])
+                throwsWith<InvalidDataException> [ billion; "truncated"; "1000000000"; "only 0 bytes" ] (fun () -> Idx.Read billion |> ignore)
+                let billionGz = write "billion.gz" (gzip (idxBytes [ 1_000_000_000 ] [| 1uy; 2uy; 3uy |]))
+                let allocated = GC.GetAllocatedBytesForCurrentThread()
+                throwsWith<InvalidDataException> [ billionGz; "truncated"; "after 3 bytes" ] (fun () -> Idx.Read billionGz |> ignore)
+                Expect.isLessThan (GC.GetAllocatedBytesForCurrentThread() - allocated) (64L <<< 20) "no gigabyte allocated for a declared size"
+                // Data after the declared array.
+                let trailing = write "trailing" (idxBytes [ 3 ] [| 1uy; 2uy; 3uy; 4uy |])
+                throwsWith<InvalidDataException> [ trailing; "1 bytes follow"; "trailing" ] (fun () -> Idx.Read trailing |> ignore)
+                let trailingGz = write "trailing.gz" (gzip (idxBytes [ 3 ] [| 1uy; 2uy; 3uy; 4uy |]))
+                throwsWith<InvalidDataException> [ trailingGz; "trailing" ] (fun () -> Idx.Read trailingGz |> ignore)
+                throwsWith<FileNotFoundException> [ "no-such" ] (fun () -> Idx.Read(Path.Combine(dir, "no-such")) |> ignore))
+        }
+
+        test "digit sets: a label outside 0..9 is rejected naming the file, the sample and the value" {
+            withFolder (fun dir ->
+                File.WriteAllBytes(Path.Combine(dir, "images-idx3-ubyte"), idxBytes [ 3; 28; 28 ] (Array.zeroCreate (3 * 28 * 28)))
+                let labels = Path.Combine(dir, "labels-idx1-ubyte")
+                File.WriteAllBytes(labels, idxBytes [ 3 ] [| 3uy; 9uy; 0uy |])
+                Expect.equal (DigitSet.Load dir).Count 3 "labels 0..9 load"
+                File.WriteAllBytes(labels, idxBytes [ 3 ] [| 3uy; 10uy; 0uy |])
+                throwsWith<InvalidDataException> [ labels; "label 1 is 10"; "10 classes" ] (fun () -> DigitSet.Load dir |> ignore)
+                File.WriteAllBytes(labels, idxBytes [ 2 ] [| 3uy; 1uy |])
+                throwsWith<InvalidDataException> [ labels; "3 images" ] (fun () -> DigitSet.Load dir |> ignore))
         }
 
         test "real digits: the repository's MNIST and Fashion-MNIST load as 10,000 labelled 28×28 images" {

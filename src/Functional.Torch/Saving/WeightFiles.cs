@@ -7,54 +7,51 @@ namespace Functional.Saving;
 /// <summary>
 /// Saving and loading a built network's weights as safetensors. Keys are Keras's weight paths (<c>conv2d/kernel</c>,
 /// <c>dense/bias</c>, plus non-trainable buffers such as moving statistics) and values are in Keras's layout
-/// (a Conv2D kernel is <c>(kh, kw, in, out)</c>), so files read naturally next to Keras's. Loading checks every name and
-/// shape before changing anything: a missing, extra or differently shaped weight is rejected naming it — except a LoRA
-/// layer's <c>lora_kernel_a</c> and <c>lora_kernel_b</c> when the file has neither (it was saved before LoRA was
-/// enabled): they keep their fresh values (he_uniform and zeros), which is Keras's load-weights-then-<c>enable_lora</c>.
+/// (a Conv2D kernel is <c>(kh, kw, in, out)</c>), so files read naturally next to Keras's. Saving streams each weight to the
+/// file (no 2 GiB limit; see <see cref="SafeTensors"/> for the integrity record and the temporary file). Loading reads and
+/// checks the whole file — its integrity, and every name, shape and kind of dtype against the model — before changing
+/// anything: a corrupt file, or a missing, extra or differently shaped weight, is rejected naming it and the model is left
+/// as it was — except a LoRA layer's <c>lora_kernel_a</c> and <c>lora_kernel_b</c> when the file has neither (it was saved
+/// before LoRA was enabled): they keep their fresh values (he_uniform and zeros), which is Keras's
+/// load-weights-then-<c>enable_lora</c>.
 /// </summary>
-/// <remarks>The LoRA weights are saved as they are, next to the frozen kernel; Keras's own <c>.weights.h5</c> instead
-/// stores the kernel with the delta merged in and no adapter.</remarks>
 public static class WeightFiles
 {
     /// <summary>Writes every weight and buffer of <paramref name="network"/> to a safetensors file.</summary>
     public static void SaveWeights(this BuiltNetwork network, string path)
     {
         ArgumentNullException.ThrowIfNull(network);
-        SafeTensors.Write(path, Collect(network), new Dictionary<string, string>
+        var state = State(network).ToList();
+        try
         {
-            ["format"] = "functional-weights",
-            ["model"] = network.Declaration.Name,
-        });
+            SafeTensors.WriteTensors(path, state.Select(s => (s.Name, s.Tensor)), new Dictionary<string, string>
+            {
+                ["format"] = "functional-weights",
+                ["model"] = network.Declaration.Name,
+            });
+        }
+        finally
+        {
+            Release(state);
+        }
     }
 
-    /// <summary>Reads weights saved by <see cref="SaveWeights"/> into <paramref name="network"/>.</summary>
+    /// <summary>Reads weights saved by <see cref="SaveWeights"/> (or a checkpoint's weights) into <paramref name="network"/>.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
-    /// <exception cref="InvalidDataException">Truncated or corrupt, or the weights do not match the model (named in the message).</exception>
+    /// <exception cref="InvalidDataException">Truncated or corrupt, or the weights do not match the model (named in the message); the model is unchanged.</exception>
     public static void LoadWeights(this BuiltNetwork network, string path)
     {
         ArgumentNullException.ThrowIfNull(network);
-        var file = SafeTensors.Read(path);
+        using var file = SafeTensors.ReadTensors(path);
+        IReadOnlyList<StoredTensor> tensors = file.Tensors;
         if (file.Metadata.TryGetValue("format", out var format) && format == "functional-checkpoint")
-        {
-            var weights = file.Tensors.Where(t => t.Name.StartsWith("weights/", StringComparison.Ordinal))
-                .Select(t => t with { Name = t.Name["weights/".Length..] }).ToList();
-            Apply(Plan(network, new SafeTensorsFile(weights, file.Metadata), path));
-            return;
-        }
-        Apply(Plan(network, file, path));
+            tensors = tensors.Where(t => t.Name.StartsWith(CheckpointWeightPrefix, StringComparison.Ordinal))
+                .Select(t => t with { Name = t.Name[CheckpointWeightPrefix.Length..] }).ToList();
+        Apply(Plan(network, tensors, path));
     }
 
-    /// <summary>The network's state as named tensors in Keras's layout.</summary>
-    internal static List<SafeTensor> Collect(BuiltNetwork network)
-    {
-        var result = new List<SafeTensor>();
-        foreach (var (name, tensor, dispose) in State(network))
-        {
-            result.Add(SafeTensors.FromTensor(name, tensor));
-            if (dispose) tensor.Dispose();
-        }
-        return result;
-    }
+    /// <summary>The prefix of a weight's name in a checkpoint.</summary>
+    internal const string CheckpointWeightPrefix = "weights/";
 
     /// <summary>Every weight (as its Keras-layout view, to be disposed) and buffer of the network.</summary>
     internal static IEnumerable<(string Name, Tensor Tensor, bool Dispose)> State(BuiltNetwork network)
@@ -66,17 +63,27 @@ public static class WeightFiles
                 yield return ($"{layer.Layer.Name ?? layer.Layer.DefaultNameStem}/{name}", buffer, false);
     }
 
-    internal sealed record LoadPlan(List<(string Name, SafeTensor Stored)> Items, BuiltNetwork Network);
-
-    /// <summary>Checks names and shapes against the model; throws before anything is written.</summary>
-    internal static LoadPlan Plan(BuiltNetwork network, SafeTensorsFile file, string path)
+    /// <summary>Disposes the views that <see cref="State"/> made.</summary>
+    internal static void Release(IEnumerable<(string Name, Tensor Tensor, bool Dispose)> state)
     {
-        var stored = file.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        var items = new List<(string, SafeTensor)>();
+        foreach (var (_, tensor, dispose) in state)
+            if (dispose) tensor.Dispose();
+    }
+
+    internal sealed record LoadPlan(List<(string Name, StoredTensor Stored)> Items, BuiltNetwork Network);
+
+    /// <summary>Checks names, shapes and dtypes against the model; throws before anything is written.</summary>
+    internal static LoadPlan Plan(BuiltNetwork network, IReadOnlyList<StoredTensor> tensors, string path)
+    {
+        var stored = new Dictionary<string, StoredTensor>(StringComparer.Ordinal);
+        foreach (var t in tensors)
+            if (!stored.TryAdd(t.Name, t)) throw new InvalidDataException($"{path}: the file holds weight '{t.Name}' twice.");
+        var items = new List<(string, StoredTensor)>();
         var missing = new List<(string Name, string Text)>();
-        foreach (var (name, tensor, dispose) in State(network))
+        var state = State(network).ToList();
+        try
         {
-            try
+            foreach (var (name, tensor, _) in state)
             {
                 if (!stored.Remove(name, out var s))
                 {
@@ -86,14 +93,15 @@ public static class WeightFiles
                 if (!s.Shape.SequenceEqual(tensor.shape))
                     throw new InvalidDataException(
                         $"{path}: weight '{name}' has shape {s.ShapeText} in the file, but model '{network.Declaration.Name}' expects {SafeTensor.ShapeString(tensor.shape)}.");
-                if (s.DType is not ("F32" or "F64" or "F16" or "BF16") && tensor.is_floating_point())
-                    throw new InvalidDataException($"{path}: weight '{name}' is stored as {s.DType}, but the model's weight is floating point.");
+                if (SafeTensors.IsFloat(s.DType) != tensor.is_floating_point())
+                    throw new InvalidDataException(
+                        $"{path}: weight '{name}' is stored as {s.DType}, but the model's is {tensor.dtype} ({(tensor.is_floating_point() ? "floating point" : "not floating point")}).");
                 items.Add((name, s));
             }
-            finally
-            {
-                if (dispose) tensor.Dispose();
-            }
+        }
+        finally
+        {
+            Release(state);
         }
         // A file from before LoRA was enabled has neither adapter weight of a layer: those keep their fresh values.
         var fresh = missing.Select(m => m.Name).Where(n => IsLoraAdapter(n, out var sibling) && missing.Any(m => m.Name == sibling)).ToHashSet();
@@ -122,19 +130,20 @@ public static class WeightFiles
     {
         var byName = plan.Items.ToDictionary(i => i.Name, i => i.Stored, StringComparer.Ordinal);
         using var _ = no_grad();
-        foreach (var (name, tensor, dispose) in State(plan.Network))
+        var state = State(plan.Network).ToList();
+        try
         {
-            using var scope = NewDisposeScope();
-            try
+            foreach (var (name, tensor, _) in state)
             {
                 if (!byName.TryGetValue(name, out var stored)) continue;   // a LoRA adapter the file predates (see Plan)
-                var value = SafeTensors.ToTensor(stored).to(tensor.dtype).to(tensor.device);
-                tensor.copy_(value);
+                // copy_ converts the dtype and crosses devices itself: no second copy of the value.
+                using var scope = NewDisposeScope();
+                tensor.copy_(stored.Value);
             }
-            finally
-            {
-                if (dispose) tensor.Dispose();
-            }
+        }
+        finally
+        {
+            Release(state);
         }
     }
 }

@@ -386,82 +386,131 @@ public sealed class CompiledModel
     /// <summary>
     /// Writes a checkpoint: every weight (Keras names and layout), the optimizer's state per weight, its step count and
     /// scalar state, and <paramref name="epoch"/> (the number of completed epochs, to pass as <c>initialEpoch</c> when resuming).
+    /// The file's integrity record covers all of it, metadata included.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is negative.</exception>
     public void SaveCheckpoint(string path, int epoch)
     {
-        var tensors = new List<SafeTensor>();
-        tensors.AddRange(WeightFiles.Collect(Network).Select(t => t with { Name = "weights/" + t.Name }));
-        for (var i = 0; i < trainable.Count; i++)
-            foreach (var slot in Optimizer.SlotNames)
-                tensors.Add(SafeTensors.FromTensor($"optimizer/{trainable[i].Name}/{slot}", Optimizer.Slot(slot, i)));
-        var meta = new Dictionary<string, string>
+        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
+        var state = WeightFiles.State(Network).ToList();
+        try
         {
-            ["format"] = "functional-checkpoint",
-            ["model"] = Network.Declaration.Name,
-            ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
-            ["optimizer"] = Optimizer.ClassName,
-            ["iterations"] = Optimizer.Iterations.ToString(CultureInfo.InvariantCulture),
-            ["learning_rate"] = Optimizer.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-        };
-        foreach (var (k, v) in Optimizer.ScalarState) meta["optimizer_state/" + k] = v.ToString("R", CultureInfo.InvariantCulture);
-        SafeTensors.Write(path, tensors, meta);
+            var tensors = state.Select(s => (WeightFiles.CheckpointWeightPrefix + s.Name, s.Tensor)).ToList();
+            for (var i = 0; i < trainable.Count; i++)
+                foreach (var slot in Optimizer.SlotNames)
+                    tensors.Add((SlotKey(i, slot), Optimizer.Slot(slot, i)));
+            var meta = new Dictionary<string, string>
+            {
+                ["format"] = CheckpointFormat,
+                ["model"] = Network.Declaration.Name,
+                ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
+                ["optimizer"] = Optimizer.ClassName,
+                ["iterations"] = Optimizer.Iterations.ToString(CultureInfo.InvariantCulture),
+                ["learning_rate"] = Optimizer.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+            };
+            foreach (var (k, v) in Optimizer.ScalarState) meta[ScalarStatePrefix + k] = v.ToString("R", CultureInfo.InvariantCulture);
+            SafeTensors.WriteTensors(path, tensors, meta);
+        }
+        finally
+        {
+            WeightFiles.Release(state);
+        }
     }
+
+    private const string CheckpointFormat = "functional-checkpoint";
+    private const string SlotPrefix = "optimizer/";
+    private const string ScalarStatePrefix = "optimizer_state/";
+
+    private string SlotKey(int variable, string slot) => $"{SlotPrefix}{trainable[variable].Name}/{slot}";
 
     /// <summary>
     /// Restores a checkpoint written by <see cref="SaveCheckpoint"/> (or <see cref="ModelCheckpoint"/>): weights, optimizer
     /// state, step count and learning rate. Returns the completed epochs, to pass as <c>initialEpoch</c>.
+    /// Everything is read and checked first — the file's integrity, every metadata value (parsed and range-checked), every
+    /// tensor's name, shape and dtype — and only then applied, so a rejected file leaves the model and optimizer as they were.
     /// </summary>
-    /// <exception cref="InvalidDataException">A corrupt or truncated file, a different optimizer, or weights that do not match the model.</exception>
+    /// <exception cref="InvalidDataException">A corrupt or truncated file, a different optimizer, a missing or invalid
+    /// metadata value, or weights or optimizer state that do not match the model; the message names the file and the problem.</exception>
     public int LoadCheckpoint(string path)
     {
-        var file = SafeTensors.Read(path);
-        if (!file.Metadata.TryGetValue("format", out var format) || format != "functional-checkpoint")
-            throw new InvalidDataException($"{path}: not a training checkpoint (no format=functional-checkpoint in its metadata); load weights-only files with LoadWeights.");
-        if (file.Metadata.TryGetValue("optimizer", out var opt) && opt != Optimizer.ClassName)
+        using var file = SafeTensors.ReadTensors(path);
+        var meta = file.Metadata;
+
+        // 1. Metadata: every value parsed and checked.
+        if (!meta.TryGetValue("format", out var format) || format != CheckpointFormat)
+            throw new InvalidDataException($"{path}: not a training checkpoint (no format={CheckpointFormat} in its metadata); load weights-only files with LoadWeights.");
+        var opt = Required(meta, "optimizer", path);
+        if (opt != Optimizer.ClassName)
             throw new InvalidDataException($"{path}: the checkpoint holds {opt} state, but the model is compiled with {Optimizer.ClassName}.");
-        var weights = file.Tensors.Where(t => t.Name.StartsWith("weights/", StringComparison.Ordinal))
-            .Select(t => t with { Name = t.Name["weights/".Length..] }).ToList();
-        var slots = file.Tensors.Where(t => t.Name.StartsWith("optimizer/", StringComparison.Ordinal)).ToDictionary(t => t.Name);
-        var others = file.Tensors.Where(t => !t.Name.StartsWith("weights/", StringComparison.Ordinal) && !t.Name.StartsWith("optimizer/", StringComparison.Ordinal)).ToList();
+        var epoch = (int)Count(meta, "epoch", int.MaxValue, path);
+        var iterations = Count(meta, "iterations", long.MaxValue, path);
+        var rate = Required(meta, "learning_rate", path);
+        if (!double.TryParse(rate, NumberStyles.Float, CultureInfo.InvariantCulture, out var learningRate) || !double.IsFinite(learningRate) || learningRate < 0)
+            throw new InvalidDataException($"{path}: corrupt metadata: learning_rate='{rate}' is not a finite non-negative number.");
+        var scalar = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (key, text) in meta.Where(kv => kv.Key.StartsWith(ScalarStatePrefix, StringComparison.Ordinal)))
+        {
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
+                throw new InvalidDataException($"{path}: corrupt metadata: {key}='{text}' is not a finite number.");
+            scalar[key[ScalarStatePrefix.Length..]] = v;
+        }
+        var expectedScalars = Optimizer.ScalarState.Keys.ToHashSet(StringComparer.Ordinal);
+        var missingScalars = expectedScalars.Where(k => !scalar.ContainsKey(k)).Select(k => ScalarStatePrefix + k).ToList();
+        if (missingScalars.Count > 0)
+            throw new InvalidDataException($"{path}: corrupt metadata: {Optimizer.ClassName} needs {string.Join(", ", missingScalars)}, which the checkpoint lacks.");
+        var unknownScalars = scalar.Keys.Where(k => !expectedScalars.Contains(k)).Select(k => ScalarStatePrefix + k).ToList();
+        if (unknownScalars.Count > 0)
+            throw new InvalidDataException($"{path}: corrupt metadata: {string.Join(", ", unknownScalars)} is not state of {Optimizer.ClassName}.");
+
+        // 2. Tensors: every name, shape and dtype.
+        var weights = file.Tensors.Where(t => t.Name.StartsWith(WeightFiles.CheckpointWeightPrefix, StringComparison.Ordinal))
+            .Select(t => t with { Name = t.Name[WeightFiles.CheckpointWeightPrefix.Length..] }).ToList();
+        var slots = file.Tensors.Where(t => t.Name.StartsWith(SlotPrefix, StringComparison.Ordinal)).ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var others = file.Tensors.Where(t => !t.Name.StartsWith(WeightFiles.CheckpointWeightPrefix, StringComparison.Ordinal) && !t.Name.StartsWith(SlotPrefix, StringComparison.Ordinal)).ToList();
         if (others.Count > 0)
             throw new InvalidDataException($"{path}: unexpected tensors in a checkpoint: {string.Join(", ", others.Select(t => t.Name))}.");
-        // Validate everything before changing anything.
-        var plan = WeightFiles.Plan(Network, new SafeTensorsFile(weights, file.Metadata), path);
-        var slotPlan = new List<(Tensor Target, SafeTensor Stored)>();
+        var plan = WeightFiles.Plan(Network, weights, path);
+        var slotPlan = new List<(Tensor Target, StoredTensor Stored)>();
         for (var i = 0; i < trainable.Count; i++)
             foreach (var slot in Optimizer.SlotNames)
             {
-                var key = $"optimizer/{trainable[i].Name}/{slot}";
+                var key = SlotKey(i, slot);
                 if (!slots.Remove(key, out var stored))
                     throw new InvalidDataException($"{path}: missing optimizer state '{key}'.");
                 var target = Optimizer.Slot(slot, i);
                 if (!stored.Shape.SequenceEqual(target.shape))
                     throw new InvalidDataException($"{path}: optimizer state '{key}' has shape {stored.ShapeText} but the model needs {SafeTensor.ShapeString(target.shape)}.");
+                if (SafeTensors.IsFloat(stored.DType) != target.is_floating_point())
+                    throw new InvalidDataException($"{path}: optimizer state '{key}' is stored as {stored.DType}, but the optimizer's is {target.dtype}.");
                 slotPlan.Add((target, stored));
             }
         if (slots.Count > 0)
             throw new InvalidDataException($"{path}: optimizer state for weights the model does not have: {string.Join(", ", slots.Keys)}.");
-        long iterations = 0;
-        if (file.Metadata.TryGetValue("iterations", out var it) && !long.TryParse(it, NumberStyles.Integer, CultureInfo.InvariantCulture, out iterations))
-            throw new InvalidDataException($"{path}: corrupt metadata: iterations='{it}'.");
-        var epoch = 0;
-        if (file.Metadata.TryGetValue("epoch", out var ep) && !int.TryParse(ep, NumberStyles.Integer, CultureInfo.InvariantCulture, out epoch))
-            throw new InvalidDataException($"{path}: corrupt metadata: epoch='{ep}'.");
+
+        // 3. Apply: nothing below can fail on the file's account.
         WeightFiles.Apply(plan);
         using (no_grad())
             foreach (var (target, stored) in slotPlan)
             {
                 using var scope = NewDisposeScope();
-                target.copy_(SafeTensors.ToTensor(stored).to(target.dtype).to(target.device));
+                target.copy_(stored.Value);
             }
         Optimizer.Iterations = iterations;
-        if (Optimizer.Schedule is null && file.Metadata.TryGetValue("learning_rate", out var lr)
-            && double.TryParse(lr, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate))
-            Optimizer.LearningRate = rate;
-        var scalar = file.Metadata.Where(kv => kv.Key.StartsWith("optimizer_state/", StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key["optimizer_state/".Length..], kv => double.Parse(kv.Value, CultureInfo.InvariantCulture));
+        if (Optimizer.Schedule is null) Optimizer.LearningRate = learningRate;
         Optimizer.RestoreScalarState(scalar);
         return epoch;
+    }
+
+    private static string Required(IReadOnlyDictionary<string, string> meta, string key, string path) =>
+        meta.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"{path}: corrupt checkpoint: its metadata lacks '{key}'.");
+
+    /// <summary>A metadata value that must be a whole number in 0..<paramref name="max"/> (plain digits, no sign or spaces).</summary>
+    private static long Count(IReadOnlyDictionary<string, string> meta, string key, long max, string path)
+    {
+        var text = Required(meta, key, path);
+        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) || v > max)
+            throw new InvalidDataException($"{path}: corrupt metadata: {key}='{text}' is not a whole number from 0 to {max}.");
+        return v;
     }
 }
 
