@@ -83,7 +83,8 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// <summary>
     /// What model input <paramref name="index"/> receives, as Keras's Input layer (dtype float32) makes it: the shape is
     /// checked, and a float64, float16, bfloat16, integer or bool tensor is cast to float32 — a new tensor only when the
-    /// dtype differs, so a float32 tensor passes through untouched.
+    /// dtype differs, so a float32 tensor passes through untouched. A network whose weights were converted to another
+    /// floating dtype (<c>net.to(ScalarType.Float64)</c>, e.g. a float64 reference twin) casts to that dtype instead.
     /// </summary>
     /// <exception cref="ArgumentNullException">No tensor was given for the input.</exception>
     /// <exception cref="ArgumentException">The wrong shape, or a complex or quantized tensor (which cannot become float32).</exception>
@@ -93,12 +94,20 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         var shape = x.shape;   // one native call; each x.shape makes a new array
         if (!Fits(shape, inputShapes[index])) throw WrongShape(shape, inputShapes[index], InputLabel(index));
         var dtype = x.dtype;
-        if (dtype == ScalarType.Float32) return x;
+        var target = ComputeDType();
+        if (dtype == target) return x;
         if (!CastsToFloat32(dtype))
             throw new ArgumentException(
-                $"Model '{Declaration.Name}' expects {InputLabel(index)} as float32 (real, integer and bool tensors are cast to it); " +
+                $"Model '{Declaration.Name}' expects {InputLabel(index)} as {target.ToString().ToLowerInvariant()} (real, integer and bool tensors are cast to it); " +
                 $"received a tensor of dtype {dtype}.", "inputs");
-        return x.to_type(ScalarType.Float32);
+        return x.to_type(target);
+    }
+
+    // float32 (Keras's Input dtype), unless the weights were converted to another floating dtype.
+    private ScalarType ComputeDType()
+    {
+        var first = ((List<WeightBinding>)Weights).Count > 0 ? ((List<WeightBinding>)Weights)[0].Parameter.dtype : ScalarType.Float32;
+        return first is ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16 ? first : ScalarType.Float32;
     }
 
     private static bool CastsToFloat32(ScalarType dtype) => dtype is ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16
