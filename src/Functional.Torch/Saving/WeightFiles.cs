@@ -47,7 +47,9 @@ public static class WeightFiles
         if (file.Metadata.TryGetValue("format", out var format) && format == "functional-checkpoint")
             tensors = tensors.Where(t => t.Name.StartsWith(CheckpointWeightPrefix, StringComparison.Ordinal))
                 .Select(t => t with { Name = t.Name[CheckpointWeightPrefix.Length..] }).ToList();
-        Apply(Plan(network, tensors, path));
+        var plan = Plan(network, tensors, path);
+        using var writing = network.WriteLease();   // no call sees half-loaded weights
+        Apply(plan);
     }
 
     /// <summary>The prefix of a weight's name in a checkpoint.</summary>
@@ -176,6 +178,7 @@ public sealed class WeightSnapshot : IDisposable
     internal void Restore(BuiltNetwork network)
     {
         var byName = values.ToDictionary(v => v.Name, v => v.Value, StringComparer.Ordinal);
+        using var writing = network.WriteLease();   // no call sees half-restored weights
         using var _ = no_grad();
         foreach (var (name, tensor, dispose) in WeightFiles.State(network))
         {
