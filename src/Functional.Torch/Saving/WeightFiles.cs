@@ -21,6 +21,7 @@ public static class WeightFiles
     public static void SaveWeights(this BuiltNetwork network, string path)
     {
         ArgumentNullException.ThrowIfNull(network);
+        using var reading = network.ReadLease();   // a consistent set: no step or load runs meanwhile
         var state = State(network).ToList();
         try
         {
@@ -166,6 +167,7 @@ public sealed class WeightSnapshot : IDisposable
     internal static WeightSnapshot Take(BuiltNetwork network)
     {
         var list = new List<(string, Tensor)>();
+        using var reading = network.ReadLease();
         using var _ = no_grad();
         foreach (var (name, tensor, dispose) in WeightFiles.State(network))
         {

@@ -441,6 +441,7 @@ public sealed class CompiledModel
     public void SaveCheckpoint(string path, int epoch)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
+        using var reading = Network.ReadLease();   // a consistent set: no step or load runs meanwhile
         var state = WeightFiles.State(Network).ToList();
         var generatorState = Generator.get_state();
         try
