@@ -125,6 +125,46 @@ let tests =
             Expect.isGreaterThan raced 0 "in some round Dispose came while the threads were predicting"
         }
 
+        test "Dispose while Fit runs on another thread: the step in progress finishes, then Fit stops with ObjectDisposedException" {
+            torchReady 30
+            let x, y = toyData 256 30
+            let net = BuiltModel.Build(bnDropoutModel ())
+            let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), seed = 2L)
+            use started = new ManualResetEventSlim(false)
+            let signal = { new Callback() with override _.OnTrainBatchEnd(b, _) = if b = 2 then started.Set() }
+            let fit = Task.Factory.StartNew((fun () -> model.Fit(x, y, batchSize = 4, epochs = 50, verbose = quiet, callbacks = [ signal ])), TaskCreationOptions.LongRunning)
+            Expect.isTrue (started.Wait(TimeSpan.FromSeconds 60.0)) "fit started"
+            net.Dispose()
+            let error =
+                try
+                    fit.Wait()
+                    None
+                with :? AggregateException as e -> Some(e.InnerException)
+            match error with
+            | Some(:? ObjectDisposedException as e) -> Expect.stringContains e.Message "has been disposed" "names the disposal"
+            | other -> failtestf "expected ObjectDisposedException from Fit, got %A" other
+        }
+
+        test "Dispose or a training step from inside an evaluate callback on the same network is a clear error, not a deadlock" {
+            torchReady 31
+            let x, y = toyData 16 31
+            use net = BuiltModel.Build(mlp ())
+            let model = net.Compile(Adam(), SparseCategoricalCrossentropy())
+            let attempts = Collections.Generic.List<exn>()
+            let inside =
+                { new Callback() with
+                    override _.OnTestBatchEnd(_, _) =
+                        for act in [ (fun () -> net.Dispose()); (fun () -> model.TrainOnBatch(x, y) |> ignore) ] do
+                            try act () with e -> attempts.Add e }
+            model.Evaluate(x, y, batchSize = 8, verbose = quiet, callbacks = [ inside ]) |> ignore
+            Expect.equal attempts.Count 4 "both refused in each of the 2 batches"
+            for e in attempts do
+                Expect.isTrue (e :? InvalidOperationException) (sprintf "InvalidOperationException, got %s" (e.GetType().Name))
+                Expect.stringContains e.Message "from inside" "says why"
+            Expect.isFalse net.IsDisposed "still usable"
+            Expect.equal (model.Predict(x).shape) [| 16L; 3L |] "and it predicts"
+        }
+
         test "a two-input Predict with 3 and 5 rows is Keras's 'Data cardinality is ambiguous', naming the inputs and sizes" {
             torchReady 24
             let a, b = G.Input(Shape 4, "left"), G.Input(Shape 2, "right")
