@@ -230,7 +230,7 @@ let tests =
             Expect.isFalse (sameWeights sequential.[0] sequential.[1]) "the two runs differ (different seeds), so the check has teeth"
         }
 
-        test "resuming from a ModelCheckpoint at epoch 2 of 4 (shuffle, Dropout, Adam) ends with the unbroken run's weights, bit for bit" {
+        test "resuming from a ModelCheckpoint at epoch 2 of 4 (shuffle, unseeded and seeded Dropout, Adam) ends with the unbroken run's weights, bit for bit" {
             torchReady 28
             let x, y = toyData 80 28
             let dir = Path.Combine(Path.GetTempPath(), "functional-resume-" + Guid.NewGuid().ToString("N"))
@@ -238,7 +238,10 @@ let tests =
             try
                 let build (initSeed: int64) (seed: int64) =
                     torch.manual_seed initSeed |> ignore
-                    let net = BuiltModel.Build(Sequential(Input(4), Dense(16, activation = "relu"), Dropout(0.3), Dense(3, activation = "softmax")))
+                    let net =
+                        BuiltModel.Build(
+                            Sequential(Input(4), Dense(16, activation = "relu"), Dropout(0.3), Dense(8, activation = "relu"),
+                                       Dropout(0.2, seed = int initSeed), Dense(3, activation = "softmax")))
                     net, net.Compile(Adam(learningRate = 0.01), SparseCategoricalCrossentropy(), seed = seed)
                 let unbrokenNet, unbroken = build 5L 11L
                 unbroken.Fit(x, y, batchSize = 8, epochs = 4, verbose = quiet) |> ignore
@@ -260,6 +263,15 @@ let tests =
                 other.Reseed 12345L
                 other.Fit(x, y, batchSize = 8, epochs = 4, initialEpoch = 2, verbose = quiet) |> ignore
                 Expect.isFalse (sameWeights expected (weightsOf otherNet)) "a different generator state gives a different run"
+                // The seeded Dropout's own generator is restored too: only the model's generator restored is not enough.
+                let thirdNet, third = build 77L 999L
+                third.LoadCheckpoint(Path.Combine(dir, "ckpt-2.safetensors")) |> ignore
+                let struct (seededName, seededGenerator: torch.Generator) = thirdNet.LayerGenerators |> Seq.exactlyOne
+                Expect.equal seededName "dropout_1/seed_generator" "the seeded Dropout's generator, by its Keras path"
+                seededGenerator.manual_seed(4242L) |> ignore
+                third.Fit(x, y, batchSize = 8, epochs = 4, initialEpoch = 2, verbose = quiet) |> ignore
+                Expect.isFalse (sameWeights expected (weightsOf thirdNet)) "the seeded layer's generator state matters"
+                thirdNet.Dispose()
                 resumedNet.Dispose()
                 otherNet.Dispose()
             finally

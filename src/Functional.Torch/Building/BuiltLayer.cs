@@ -68,6 +68,9 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
     protected WeightBinding Bind(ParameterSpec spec, Parameter parameter, long[]? kerasPermutation) =>
         new(spec.Name, parameter, spec.Trainable && Layer.Trainable, kerasPermutation, spec.Regularizer, spec.Constraint);
 
+    /// <summary>The layer's own random generators (a seeded Dropout's), by name, so checkpoints can save their state.</summary>
+    public virtual IEnumerable<(string Name, Generator Generator)> Generators() => [];
+
     /// <summary>Non-trainable state that is not a parameter (e.g. moving statistics), under Keras names.</summary>
     public virtual IEnumerable<(string Name, Tensor Buffer)> KerasBuffers() => [];
 }

@@ -49,6 +49,11 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         BuiltLayers.SelectMany(l => l.Weights().Select(w => w.Prefixed(l.Layer.Name ?? l.Layer.DefaultNameStem)))
             .Concat(NestedNetworks.SelectMany(n => n.Weights.Select(w => w.Prefixed(n.Declaration.Name)))).ToList();
 
+    /// <summary>Every layer's own random generator (seeded Dropout layers) under its Keras path, nested models included.</summary>
+    public IEnumerable<(string Name, Generator Generator)> LayerGenerators =>
+        BuiltLayers.SelectMany(l => l.Generators().Select(g => ($"{l.Layer.Name ?? l.Layer.DefaultNameStem}/{g.Name}", g.Generator)))
+            .Concat(NestedNetworks.SelectMany(n => n.LayerGenerators.Select(g => ($"{n.Declaration.Name}/{g.Name}", g.Generator))));
+
     // A built network's structure is fixed, so its weight bindings (and which carry a regularizer or a constraint) are
     // listed once: the per-step paths below then cost nothing for networks without regularizers or constraints.
     private List<WeightBinding>? weights;

@@ -136,6 +136,9 @@ internal sealed class BuiltDropout : BuiltLayer
 
     public override Tensor forward(Tensor x) => Drop(x, training, null);
 
+    public override IEnumerable<(string Name, Generator Generator)> Generators() =>
+        generator is null ? [] : [("seed_generator", generator)];
+
     // The call says whether it trains and which generator unseeded masks come from (the module's mode is not used).
     public override Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) =>
         inputs.Count == 1

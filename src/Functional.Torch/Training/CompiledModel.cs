@@ -443,11 +443,12 @@ public sealed class CompiledModel
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
         using var reading = Network.ReadLease();   // a consistent set: no step or load runs meanwhile
         var state = WeightFiles.State(Network).ToList();
-        var generatorState = Generator.get_state();
+        var generatorStates = new List<(string, Tensor)> { (GeneratorKey, Generator.get_state()) };
+        foreach (var (name, g) in Network.LayerGenerators) generatorStates.Add((LayerGeneratorPrefix + name, g.get_state()));
         try
         {
             var tensors = state.Select(s => (WeightFiles.CheckpointWeightPrefix + s.Name, s.Tensor)).ToList();
-            tensors.Add((GeneratorKey, generatorState));
+            tensors.AddRange(generatorStates);
             for (var i = 0; i < trainable.Count; i++)
                 foreach (var slot in Optimizer.SlotNames)
                     tensors.Add((SlotKey(i, slot), Optimizer.Slot(slot, i)));
@@ -466,12 +467,14 @@ public sealed class CompiledModel
         finally
         {
             WeightFiles.Release(state);
-            generatorState.Dispose();
+            foreach (var (_, t) in generatorStates) t.Dispose();
         }
     }
 
     // The state of this model's generator (shuffling, Dropout masks), so that a resumed run draws what the unbroken one would.
     private const string GeneratorKey = "random/generator";
+    // The states of seeded layers' own generators, under the layer's Keras path.
+    private const string LayerGeneratorPrefix = "random/layers/";
     private const string CheckpointFormat = "functional-checkpoint";
     private const string SlotPrefix = "optimizer/";
     private const string ScalarStatePrefix = "optimizer_state/";
@@ -521,14 +524,20 @@ public sealed class CompiledModel
         var weights = file.Tensors.Where(t => t.Name.StartsWith(WeightFiles.CheckpointWeightPrefix, StringComparison.Ordinal))
             .Select(t => t with { Name = t.Name[WeightFiles.CheckpointWeightPrefix.Length..] }).ToList();
         var slots = file.Tensors.Where(t => t.Name.StartsWith(SlotPrefix, StringComparison.Ordinal)).ToDictionary(t => t.Name, StringComparer.Ordinal);
-        var storedGenerator = file.Tensors.FirstOrDefault(t => t.Name == GeneratorKey);
-        if (storedGenerator is not null)
+        // Generator states: this model's and each seeded layer's; each checked against the generator it would restore.
+        var generators = new Dictionary<string, Generator>(StringComparer.Ordinal) { [GeneratorKey] = Generator };
+        foreach (var (name, g) in Network.LayerGenerators) generators[LayerGeneratorPrefix + name] = g;
+        var generatorPlan = new List<(Generator Target, StoredTensor Stored)>();
+        foreach (var stored in file.Tensors.Where(t => t.Name.StartsWith("random/", StringComparison.Ordinal)))
         {
-            using var current = Generator.get_state();
-            if (storedGenerator.DType != "U8" || !storedGenerator.Shape.SequenceEqual(current.shape))
-                throw new InvalidDataException($"{path}: '{GeneratorKey}' is {storedGenerator.DType} of shape {storedGenerator.ShapeText}, but a generator's state is U8 of shape {SafeTensor.ShapeString(current.shape)}.");
+            if (!generators.TryGetValue(stored.Name, out var target))
+                throw new InvalidDataException($"{path}: generator state '{stored.Name}' belongs to no generator of the model (a layer's needs a seeded Dropout of that name).");
+            using var current = target.get_state();
+            if (stored.DType != "U8" || !stored.Shape.SequenceEqual(current.shape))
+                throw new InvalidDataException($"{path}: '{stored.Name}' is {stored.DType} of shape {stored.ShapeText}, but a generator's state is U8 of shape {SafeTensor.ShapeString(current.shape)}.");
+            generatorPlan.Add((target, stored));
         }
-        var others = file.Tensors.Where(t => t.Name != GeneratorKey && !t.Name.StartsWith(WeightFiles.CheckpointWeightPrefix, StringComparison.Ordinal) && !t.Name.StartsWith(SlotPrefix, StringComparison.Ordinal)).ToList();
+        var others = file.Tensors.Where(t => !t.Name.StartsWith("random/", StringComparison.Ordinal) && !t.Name.StartsWith(WeightFiles.CheckpointWeightPrefix, StringComparison.Ordinal) && !t.Name.StartsWith(SlotPrefix, StringComparison.Ordinal)).ToList();
         if (others.Count > 0)
             throw new InvalidDataException($"{path}: unexpected tensors in a checkpoint: {string.Join(", ", others.Select(t => t.Name))}.");
         var plan = WeightFiles.Plan(Network, weights, path);
@@ -553,9 +562,9 @@ public sealed class CompiledModel
         // the generator as it is.
         using var writing = Network.WriteLease();
         WeightFiles.Apply(plan);
-        if (storedGenerator is not null)
-            using (var bytes = storedGenerator.Value.to_type(ScalarType.Byte).cpu().contiguous())
-                Generator.set_state(bytes);
+        foreach (var (target, stored) in generatorPlan)
+            using (var bytes = stored.Value.to_type(ScalarType.Byte).cpu().contiguous())
+                target.set_state(bytes);
         using (no_grad())
             foreach (var (target, stored) in slotPlan)
             {
