@@ -304,7 +304,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         }
     }
 
-    /// <summary>Inference for single-input, single-output models: evaluation mode, no gradients, in batches; returns a CPU tensor.</summary>
+    /// <summary>Inference for single-input, single-output models: inference mode for this call (the module's mode is not used), no gradients, in batches; returns a CPU tensor.</summary>
     public Tensor Predict(Tensor x, int batchSize = 32) =>
         Declaration.OutputShapes.Count == 1
             ? Predict([x], batchSize)[0]
