@@ -9,7 +9,7 @@ namespace Functional.Torch;
 /// <summary>
 /// A graph <see cref="Model"/> built into TorchSharp modules on a device. Each layer is built once — a shared layer is
 /// one module with one set of weights, called at every node that applies it — and nested models are built networks of
-/// their own. <see cref="Forward"/> takes one tensor per model input and returns one per output, in the declared
+/// their own. <see cref="BuiltNetwork.Forward(IReadOnlyList{Tensor}, ForwardContext)"/> takes one tensor per model input and returns one per output, in the declared
 /// (Keras) layout.
 /// </summary>
 /// <remarks>
@@ -90,7 +90,7 @@ public sealed class BuiltGraph : BuiltNetwork
 
     /// <summary>Runs the graph on one tensor per model input (batch first, declared layout); returns one tensor per output.</summary>
     /// <exception cref="ArgumentException">The wrong number of inputs, or a tensor of the wrong shape (named with the expected one).</exception>
-    public override IReadOnlyList<Tensor> Forward(IReadOnlyList<Tensor> inputs)
+    protected override IReadOnlyList<Tensor> ForwardCore(IReadOnlyList<Tensor> inputs, ForwardContext context)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count != Model.Inputs.Length)
@@ -107,8 +107,8 @@ public sealed class BuiltGraph : BuiltNetwork
             var args = Model.Operations[o].Nodes[k].Inputs.Select(r => values[(operationIndex[r.Layer], r.Node)][r.Tensor]).ToList();
             values[(o, k)] = module switch
             {
-                BuiltLayer layer => [Run(layer, args)],
-                BuiltNetwork nested => nested.Forward(args.Select(a => a.Logical()).ToList()).Select(t => new Value(t, false)).ToArray(),
+                BuiltLayer layer => [Run(layer, args, context)],
+                BuiltNetwork nested => nested.Forward(args.Select(a => a.Logical()).ToList(), context).Select(t => new Value(t, false)).ToArray(),
                 _ => throw new InvalidOperationException(),
             };
         }
@@ -116,16 +116,16 @@ public sealed class BuiltGraph : BuiltNetwork
             .Select(v => v.ChannelsFirst ? v.Logical().contiguous() : v.Tensor).ToList();
     }
 
-    private Value Run(BuiltLayer layer, List<Value> args)
+    private static Value Run(BuiltLayer layer, List<Value> args, ForwardContext context)
     {
         switch (layer.Layout)
         {
             case PhysicalLayout.ChannelsFirst:
-                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.InChannelsFirst()).ToList())), true);
+                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.InChannelsFirst()).ToList(), context), context), true);
             case PhysicalLayout.Any when args.All(a => a.ChannelsFirst) && args.All(a => a.Tensor.dim() == args[0].Tensor.dim()):
-                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.Tensor).ToList())), true);
+                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.Tensor).ToList(), context), context), true);
             default:
-                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.Logical()).ToList())), false);
+                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.Logical()).ToList(), context), context), false);
         }
     }
 

@@ -51,6 +51,13 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
             ? call(inputs[0])
             : throw new ArgumentException($"{Layer.Describe()} takes one input; received {inputs.Count}.", nameof(inputs));
 
+    /// <summary>
+    /// Runs the layer for one call of the model (Keras's <c>layer(x, training=…)</c>): whether it trains is
+    /// <paramref name="context"/>'s, never the module's mode. Layers that behave differently in training (Dropout,
+    /// BatchNormalization) override this; the rest run <see cref="Forward(IReadOnlyList{Tensor})"/>.
+    /// </summary>
+    public virtual Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) => Forward(inputs);
+
     /// <summary>The layout this module computes in; the model inserts permutes where layouts change.</summary>
     public virtual PhysicalLayout Layout => PhysicalLayout.Logical;
 
@@ -61,8 +68,43 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
     protected WeightBinding Bind(ParameterSpec spec, Parameter parameter, long[]? kerasPermutation) =>
         new(spec.Name, parameter, spec.Trainable && Layer.Trainable, kerasPermutation, spec.Regularizer, spec.Constraint);
 
+    /// <summary>The layer's own random generators (a seeded Dropout's), by name, so checkpoints can save their state.</summary>
+    public virtual IEnumerable<(string Name, Generator Generator)> Generators() => [];
+
     /// <summary>Non-trainable state that is not a parameter (e.g. moving statistics), under Keras names.</summary>
     public virtual IEnumerable<(string Name, Tensor Buffer)> KerasBuffers() => [];
+}
+
+/// <summary>
+/// What one call of a model passes to every layer (Keras's <c>training</c> argument and the call's random state): whether
+/// the call trains, the generator for the random masks of unseeded layers (null: torch's global generator), and where
+/// the call records activity-regularization penalties. Made per call, so concurrent calls never share it.
+/// </summary>
+public sealed class ForwardContext
+{
+    /// <summary>A context for one call.</summary>
+    /// <param name="training">Whether the call trains (Dropout drops, BatchNormalization uses and updates batch statistics).</param>
+    /// <param name="generator">The generator for unseeded random layers; null for torch's global generator.</param>
+    public ForwardContext(bool training, Generator? generator = null) : this(training, generator, []) { }
+
+    internal ForwardContext(bool training, Generator? generator, List<Tensor> penalties)
+    {
+        Training = training;
+        Generator = generator;
+        ActivityPenalties = penalties;
+    }
+
+    /// <summary>An inference call (Keras's <c>training=False</c>).</summary>
+    public static ForwardContext Inference => new(false);
+
+    /// <summary>Whether the call trains.</summary>
+    public bool Training { get; }
+
+    /// <summary>The generator for unseeded random layers (null: torch's global generator).</summary>
+    public Generator? Generator { get; }
+
+    /// <summary>Activity penalties recorded in this call (training calls only).</summary>
+    public List<Tensor> ActivityPenalties { get; }
 }
 
 /// <summary>Turns one kind of layer record into a module. Subclass <see cref="LayerBuilder{TLayer}"/>; builders are found by reflection.</summary>

@@ -59,7 +59,7 @@ public sealed class BuiltModel : BuiltNetwork
     public override IReadOnlyList<BuiltLayer> BuiltLayers => layers.ToList();
 
     /// <summary>Runs the model on a batch in the declared layout. The shape is checked first, with a clear message.</summary>
-    public override IReadOnlyList<Tensor> Forward(IReadOnlyList<Tensor> inputs)
+    protected override IReadOnlyList<Tensor> ForwardCore(IReadOnlyList<Tensor> inputs, ForwardContext context)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count != 1)
@@ -68,7 +68,7 @@ public sealed class BuiltModel : BuiltNetwork
         for (var i = 0; i < layers.Count; i++)
         {
             if (permuteBefore[i] is { } p) h = Layouts.Standard(h.permute(p));
-            h = AfterLayer(layers[i], layers[i].call(h));
+            h = AfterLayer(layers[i], layers[i].Forward([h], context), context);
         }
         return [permuteAfter is null ? h : h.permute(permuteAfter).contiguous()];
     }

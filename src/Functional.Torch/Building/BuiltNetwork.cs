@@ -11,7 +11,7 @@ namespace Functional.Torch;
 /// </summary>
 public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
 {
-    private readonly List<Tensor> activityPenalties = [];
+    private readonly List<Tensor> activityPenalties = [];   // recorded by Forward calls that follow the module's mode
 
     /// <summary>Creates the network for a declaration on a device.</summary>
     protected BuiltNetwork(IModel declaration, Device device) : base(declaration.Name)
@@ -49,6 +49,11 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         BuiltLayers.SelectMany(l => l.Weights().Select(w => w.Prefixed(l.Layer.Name ?? l.Layer.DefaultNameStem)))
             .Concat(NestedNetworks.SelectMany(n => n.Weights.Select(w => w.Prefixed(n.Declaration.Name)))).ToList();
 
+    /// <summary>Every layer's own random generator (seeded Dropout layers) under its Keras path, nested models included.</summary>
+    public IEnumerable<(string Name, Generator Generator)> LayerGenerators =>
+        BuiltLayers.SelectMany(l => l.Generators().Select(g => ($"{l.Layer.Name ?? l.Layer.DefaultNameStem}/{g.Name}", g.Generator)))
+            .Concat(NestedNetworks.SelectMany(n => n.LayerGenerators.Select(g => ($"{n.Declaration.Name}/{g.Name}", g.Generator))));
+
     // A built network's structure is fixed, so its weight bindings (and which carry a regularizer or a constraint) are
     // listed once: the per-step paths below then cost nothing for networks without regularizers or constraints.
     private List<WeightBinding>? weights;
@@ -60,8 +65,102 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// <summary>The parameters an optimizer should update.</summary>
     public IEnumerable<Parameter> TrainableParameters => Weights.Where(w => w.Trainable).Select(w => w.Parameter);
 
-    /// <summary>Runs the network on one tensor per model input; returns one tensor per model output.</summary>
-    public abstract IReadOnlyList<Tensor> Forward(IReadOnlyList<Tensor> inputs);
+    /// <summary>
+    /// Runs the network on one tensor per model input; returns one tensor per model output. Whether it trains follows the
+    /// module's mode (<c>train()</c>/<c>eval()</c>, eval after building), as TorchSharp modules do; prefer
+    /// <see cref="Forward(IReadOnlyList{Tensor}, ForwardContext)"/>, which makes it a property of the call.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
+    public IReadOnlyList<Tensor> Forward(IReadOnlyList<Tensor> inputs)
+    {
+        using var lease = ReadLease();   // before reading the mode, which lives in the native module
+        return ForwardCore(inputs, new ForwardContext(training, null, activityPenalties));
+    }
+
+    /// <summary>
+    /// Runs the network for one call (Keras's <c>model(x, training=…)</c>): <paramref name="context"/> says whether it trains
+    /// and carries the call's random generator, so concurrent calls never affect each other through the module's mode.
+    /// The call holds a read lease on the network for its duration (see <see cref="Dispose(bool)"/>).
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
+    public IReadOnlyList<Tensor> Forward(IReadOnlyList<Tensor> inputs, ForwardContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        using var lease = ReadLease();
+        return ForwardCore(inputs, context);
+    }
+
+    /// <summary>The forward pass proper: subclasses run their layers with <see cref="BuiltLayer.Forward(IReadOnlyList{Tensor}, ForwardContext)"/>.</summary>
+    protected abstract IReadOnlyList<Tensor> ForwardCore(IReadOnlyList<Tensor> inputs, ForwardContext context);
+
+    // ---------------------------------------------------------------- leases and disposal
+
+    // Calls (forward, predict, evaluate) hold a read lease; a training step, loading weights and Dispose hold the write
+    // lease, so a step never runs alongside a call and Dispose waits for calls in flight. Recursion lets a thread that
+    // holds the write lease (a training step) run forward passes.
+    private readonly ReaderWriterLockSlim lease = new(LockRecursionPolicy.SupportsRecursion);
+    private volatile bool disposed;
+
+    /// <summary>Whether <see cref="Dispose(bool)"/> has run.</summary>
+    public bool IsDisposed => disposed;
+
+    /// <summary>A read lease for a call: many at once; none while a training step or Dispose holds the write lease.</summary>
+    /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
+    internal Lease ReadLease()
+    {
+        if (disposed) throw Disposed();
+        lease.EnterReadLock();
+        if (disposed) { lease.ExitReadLock(); throw Disposed(); }
+        return new Lease(lease, write: false);
+    }
+
+    /// <summary>The write lease for a training step or a weight change: waits for calls in flight, then runs alone.</summary>
+    /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
+    /// <exception cref="InvalidOperationException">This thread is inside a call on the network (e.g. a callback during evaluate).</exception>
+    internal Lease WriteLease()
+    {
+        if (disposed) throw Disposed();
+        if (lease.IsReadLockHeld && !lease.IsWriteLockHeld)
+            throw new InvalidOperationException($"Model '{Declaration.Name}' cannot be trained or changed from inside a predict or evaluate call on it.");
+        lease.EnterWriteLock();
+        if (disposed) { lease.ExitWriteLock(); throw Disposed(); }
+        return new Lease(lease, write: true);
+    }
+
+    private ObjectDisposedException Disposed() =>
+        new(GetType().Name, $"Model '{Declaration.Name}' has been disposed; its weights are gone.");
+
+    /// <summary>A held lease; disposing releases it (on the thread that took it).</summary>
+    internal readonly struct Lease(ReaderWriterLockSlim owner, bool write) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (write) owner.ExitWriteLock(); else owner.ExitReadLock();
+        }
+    }
+
+    /// <summary>
+    /// Releases the weights. Safe while other threads use the network: it waits for calls and training steps in flight to
+    /// finish, and every later call throws <see cref="ObjectDisposedException"/> instead of touching freed memory.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called from inside a call on this network on the same thread (e.g. a callback).</exception>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            if (lease.IsReadLockHeld || lease.IsWriteLockHeld)
+                throw new InvalidOperationException($"Model '{Declaration.Name}' cannot be disposed from inside a call on it.");
+            lease.EnterWriteLock();
+            try
+            {
+                if (disposed) return;
+                disposed = true;
+                base.Dispose(disposing);
+            }
+            finally { lease.ExitWriteLock(); }
+        }
+        else base.Dispose(disposing);
+    }
 
     /// <summary>Single-input, single-output forward pass.</summary>
     public override Tensor forward(Tensor x)
@@ -130,10 +229,10 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// Called by subclasses after each layer's forward pass: in training mode, records the layer's activity penalty
     /// (Keras: regularizer(output) / batch size, and 0 for an empty batch).
     /// </summary>
-    protected Tensor AfterLayer(BuiltLayer layer, Tensor output)
+    protected static Tensor AfterLayer(BuiltLayer layer, Tensor output, ForwardContext context)
     {
-        if (training && layer.Layer.ActivityRegularizer is { } r)
-            activityPenalties.Add(RegularizerOps.Penalty(r, output) / Math.Max(1L, output.dim() > 0 ? output.shape[0] : 1L));
+        if (context.Training && layer.Layer.ActivityRegularizer is { } r)
+            context.ActivityPenalties.Add(RegularizerOps.Penalty(r, output) / Math.Max(1L, output.dim() > 0 ? output.shape[0] : 1L));
         return output;
     }
 
@@ -146,6 +245,24 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     {
         var total = torch.zeros(1, dtype: ScalarType.Float32, device: Device.ToTorch()).squeeze();
         return AddRegularization(total);
+    }
+
+    /// <summary>
+    /// <paramref name="loss"/> plus the weight penalties and the activity penalties recorded by one call
+    /// (<see cref="ForwardContext.ActivityPenalties"/>, which are then cleared).
+    /// </summary>
+    public Tensor AddRegularization(Tensor loss, ForwardContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var total = loss;
+        foreach (var w in Regularized)
+        {
+            using var view = w.KerasView();
+            total = total + RegularizerOps.Penalty(w.Regularizer!, view);
+        }
+        foreach (var p in context.ActivityPenalties) total = total + p;
+        context.ActivityPenalties.Clear();
+        return total;
     }
 
     /// <summary>
@@ -196,52 +313,93 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         }
     }
 
-    /// <summary>Inference for single-input, single-output models: evaluation mode, no gradients, in batches; returns a CPU tensor.</summary>
+    /// <summary>Inference for single-input, single-output models: inference mode for this call (the module's mode is not used), no gradients, in batches; returns a CPU tensor.</summary>
     public Tensor Predict(Tensor x, int batchSize = 32) =>
         Declaration.OutputShapes.Count == 1
             ? Predict([x], batchSize)[0]
             : throw new InvalidOperationException($"Model '{Declaration.Name}' has {Declaration.OutputShapes.Count} outputs; call Predict with a list.");
 
-    /// <summary>Inference (Keras's <c>predict</c>): evaluation mode, no gradients, in batches; one CPU tensor per model output.</summary>
+    /// <summary>
+    /// Inference (Keras's <c>predict</c>): every layer in inference mode (<c>training=False</c>), no gradients, in batches;
+    /// one CPU tensor per model output. The model is never changed, so any number of threads may predict at once.
+    /// Inputs must agree on their sample count (Keras's "Data cardinality is ambiguous"); 0 samples give empty outputs.
+    /// </summary>
+    /// <exception cref="ArgumentException">No tensor per model input, a scalar, or inputs with different sample counts.</exception>
+    /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
     public IReadOnlyList<Tensor> Predict(IReadOnlyList<Tensor> x, int batchSize = 32)
     {
         ArgumentNullException.ThrowIfNull(x);
         if (batchSize <= 0) throw new ArgumentException($"Expected argument 'batchSize' to be a positive integer. Received: batchSize={batchSize}.", nameof(batchSize));
         for (var i = 0; i < x.Count; i++)
             if (x[i] is null) throw NullInput(Math.Min(i, inputShapes.Length - 1));
-        var wasTraining = training;
-        eval();
+        var n = SampleCount(x, "x");
+        using var lease = ReadLease();
+        var context = ForwardContext.Inference;
+        var parts = new List<List<Tensor>>();
         try
         {
-            var n = x[0].shape[0];
-            var parts = new List<List<Tensor>>();
             for (long start = 0; start < n; start += batchSize)
             {
                 using var scope = NewDisposeScope();
                 using var _ = no_grad();
                 var len = Math.Min(batchSize, n - start);
-                var outs = Forward(x.Select(t => Device.Place(t.narrow(0, start, len))).ToList());
+                var outs = ForwardCore(x.Select(t => Device.Place(t.narrow(0, start, len))).ToList(), context);
                 parts.Add(outs.Select(o => o.cpu().MoveToOuterDisposeScope()).ToList());
             }
-            var result = Enumerable.Range(0, Declaration.OutputShapes.Count).Select(i => cat(parts.Select(p => p[i]).ToList(), 0)).ToList();
-            foreach (var p in parts) foreach (var t in p) t.Dispose();
-            return result;
+            if (parts.Count == 0)
+            {
+                // Keras returns empty arrays of the output shapes for 0 samples; the inputs are checked as for a batch.
+                using var scope = NewDisposeScope();
+                using var _ = no_grad();
+                var outs = ForwardCore(x.Select(t => Device.Place(t)).ToList(), context);
+                return outs.Select(o => o.cpu().MoveToOuterDisposeScope()).ToList();
+            }
+            return Enumerable.Range(0, Declaration.OutputShapes.Count).Select(i => cat(parts.Select(p => p[i]).ToList(), 0)).ToList();
         }
-        finally { train(wasTraining); }
+        finally
+        {
+            foreach (var p in parts) foreach (var t in p) t.Dispose();
+        }
     }
 
     /// <summary>
-    /// One training step: forward in training mode, <paramref name="loss"/>(prediction, target) plus regularization
+    /// The number of samples in <paramref name="x"/> (one tensor per model input), checked as Keras does: a tensor per
+    /// input, none a scalar, all with the same first dimension.
+    /// </summary>
+    /// <exception cref="ArgumentException">The wrong number of tensors, a scalar, or different sample counts (all named).</exception>
+    internal long SampleCount(IReadOnlyList<Tensor> x, string argument)
+    {
+        if (x.Count != inputShapes.Length)
+            throw new ArgumentException(
+                $"Model '{Declaration.Name}' takes {inputShapes.Length} input(s) of shapes [{string.Join(", ", inputShapes.AsEnumerable())}]; received {x.Count}.", argument);
+        for (var i = 0; i < x.Count; i++)
+            if (x[i].dim() == 0)
+                throw new ArgumentException(
+                    $"Model '{Declaration.Name}' expects {InputLabel(i)} of shape {inputShapes[i]} (batch first), but received a scalar; " +
+                    "give a batch, even of one sample.", argument);
+        var n = x[0].shape[0];
+        if (x.Any(t => t.shape[0] != n))
+            throw new ArgumentException(
+                "Data cardinality is ambiguous. Make sure all arrays contain the same number of samples. " +
+                $"'{argument}' sizes: {string.Join(", ", x.Select((t, i) => $"{InputLabel(i)}: {t.shape[0]}"))}.", argument);
+        return n;
+    }
+
+    /// <summary>
+    /// One training step: forward in training mode (for this call; the module's mode is left alone), <paramref name="loss"/>(prediction, target) plus regularization
     /// penalties, backward, optimizer step, constraints. Every tensor made on the way is released. Returns the loss.
     /// </summary>
     public float TrainStep(Tensor x, Tensor target, Func<Tensor, Tensor, Tensor> loss, optim.Optimizer optimizer)
     {
         if (x is null) throw NullInput(0);
+        using var writing = WriteLease();
         using var scope = NewDisposeScope();
-        if (!training) train();
         optimizer.zero_grad();
-        var prediction = call(Device.Place(x));
-        var value = AddRegularization(loss(prediction, Device.Place(target)));
+        var context = new ForwardContext(true);
+        var prediction = ForwardCore([Device.Place(x)], context);
+        if (prediction.Count != 1)
+            throw new InvalidOperationException($"Model '{Declaration.Name}' has {prediction.Count} outputs; TrainStep takes one.");
+        var value = AddRegularization(loss(prediction[0], Device.Place(target)), context);
         value.backward();
         optimizer.step();
         ApplyConstraints();

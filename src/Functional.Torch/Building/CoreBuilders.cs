@@ -134,22 +134,37 @@ internal sealed class BuiltDropout : BuiltLayer
     public override PhysicalLayout Layout =>
         noiseShape is null || noiseShape.Skip(1).All(d => d == 1) ? PhysicalLayout.Any : PhysicalLayout.Logical;
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Drop(x, training, null);
+
+    public override IEnumerable<(string Name, Generator Generator)> Generators() =>
+        generator is null ? [] : [("seed_generator", generator)];
+
+    // The call says whether it trains and which generator unseeded masks come from (the module's mode is not used).
+    public override Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) =>
+        inputs.Count == 1
+            ? Drop(inputs[0], context.Training, context.Generator)
+            : throw new ArgumentException($"{Layer.Describe()} takes one input; received {inputs.Count}.", nameof(inputs));
+
+    private Tensor Drop(Tensor x, bool train, Generator? callGenerator)
     {
-        if (!training || rate == 0) return x.alias();
+        if (!train || rate == 0) return x.alias();
         if (rate >= 1) return torch.zeros_like(x);
-        if (noiseShape is not null)
+        var shape = noiseShape?.Select((d, i) => d == -1 ? x.shape[i] : d).ToArray();
+        if (shape is not null && shape[0] != 1 && shape[0] != x.shape[0])
+            throw new ArgumentException(
+                $"{Layer.Describe()}: noiseShape has batch size {shape[0]}, but the batch has {x.shape[0]} samples; use -1 (None) for the batch axis.");
+        // A seeded layer uses its own generator (on the layer's device); an unseeded one the call's (a CPU generator, so
+        // its masks are drawn on the CPU and moved), or torch's global one when the call has none.
+        if (generator is null && callGenerator is null && shape is null) return F.dropout(x, rate, training: true);
+        Tensor keep;
+        if (generator is not null || callGenerator is null)
+            keep = torch.empty(shape ?? x.shape, x.dtype, x.device).bernoulli_(1 - rate, generator);
+        else
         {
-            var shape = noiseShape.Select((d, i) => d == -1 ? x.shape[i] : d).ToArray();
-            if (shape[0] != 1 && shape[0] != x.shape[0])
-                throw new ArgumentException(
-                    $"{Layer.Describe()}: noiseShape has batch size {shape[0]}, but the batch has {x.shape[0]} samples; use -1 (None) for the batch axis.");
-            using var mask = torch.empty(shape, x.dtype, x.device).bernoulli_(1 - rate, generator);
-            return x * mask / (1 - rate);
+            keep = torch.empty(shape ?? x.shape, x.dtype, CPU).bernoulli_(1 - rate, callGenerator);
+            if (x.device_type != DeviceType.CPU) { var moved = keep.to(x.device); keep.Dispose(); keep = moved; }
         }
-        if (generator is null) return F.dropout(x, rate, training: true);
-        using var keep = torch.empty_like(x).bernoulli_(1 - rate, generator);
-        return x * keep / (1 - rate);
+        using (keep) return x * keep / (1 - rate);
     }
 }
 

@@ -58,7 +58,15 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
     /// <summary>The tensor axis holding the channels in the layout this module computes in.</summary>
     private long TensorAxis => channelsFirst ? 1 : sampleAxis + 1;
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Normalize(x, training);
+
+    // The call says whether it trains (the module's mode is not used).
+    public override Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) =>
+        inputs.Count == 1
+            ? Normalize(inputs[0], context.Training)
+            : throw new ArgumentException($"{Layer.Describe()} takes one input; received {inputs.Count}.", nameof(inputs));
+
+    private Tensor Normalize(Tensor x, bool train)
     {
         using var scope = NewDisposeScope();
         var axis = TensorAxis;
@@ -67,7 +75,7 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
         Tensor mean, variance;
         Tensor? scale = gamma?.reshape(broadcast), offset = beta?.reshape(broadcast);
         // Keras: `training and self.trainable` — a frozen BatchNormalization runs in inference mode.
-        if (training && bn.Trainable)
+        if (train && bn.Trainable)
         {
             var reduce = Enumerable.Range(0, (int)x.dim()).Where(d => d != axis).Select(d => (long)d).ToArray();
             mean = x.mean(reduce, keepdim: true);

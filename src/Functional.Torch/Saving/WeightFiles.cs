@@ -21,6 +21,7 @@ public static class WeightFiles
     public static void SaveWeights(this BuiltNetwork network, string path)
     {
         ArgumentNullException.ThrowIfNull(network);
+        using var reading = network.ReadLease();   // a consistent set: no step or load runs meanwhile
         var state = State(network).ToList();
         try
         {
@@ -47,7 +48,9 @@ public static class WeightFiles
         if (file.Metadata.TryGetValue("format", out var format) && format == "functional-checkpoint")
             tensors = tensors.Where(t => t.Name.StartsWith(CheckpointWeightPrefix, StringComparison.Ordinal))
                 .Select(t => t with { Name = t.Name[CheckpointWeightPrefix.Length..] }).ToList();
-        Apply(Plan(network, tensors, path));
+        var plan = Plan(network, tensors, path);
+        using var writing = network.WriteLease();   // no call sees half-loaded weights
+        Apply(plan);
     }
 
     /// <summary>The prefix of a weight's name in a checkpoint.</summary>
@@ -164,6 +167,7 @@ public sealed class WeightSnapshot : IDisposable
     internal static WeightSnapshot Take(BuiltNetwork network)
     {
         var list = new List<(string, Tensor)>();
+        using var reading = network.ReadLease();
         using var _ = no_grad();
         foreach (var (name, tensor, dispose) in WeightFiles.State(network))
         {
@@ -176,6 +180,7 @@ public sealed class WeightSnapshot : IDisposable
     internal void Restore(BuiltNetwork network)
     {
         var byName = values.ToDictionary(v => v.Name, v => v.Value, StringComparer.Ordinal);
+        using var writing = network.WriteLease();   // no call sees half-restored weights
         using var _ = no_grad();
         foreach (var (name, tensor, dispose) in WeightFiles.State(network))
         {

@@ -21,11 +21,14 @@ namespace Functional.Training;
 public sealed class CompiledModel
 {
     private readonly Mean lossTracker = new("loss");
+    // Fit, evaluate and train-on-batch share the metric trackers, so one runs at a time per compiled model (others wait);
+    // predict uses none and only takes the network's read lease. Reentrant, so callbacks on the same thread may evaluate.
+    private readonly object trackers = new();
     private readonly List<(int Output, Metric Metric)> metrics;
     private readonly List<WeightBinding> trainable;
 
     internal CompiledModel(BuiltNetwork network, Optimizer optimizer, IReadOnlyList<Loss> losses, IReadOnlyList<double>? lossWeights,
-        IReadOnlyList<IReadOnlyList<Metric>> metricsPerOutput)
+        IReadOnlyList<IReadOnlyList<Metric>> metricsPerOutput, long? seed = null)
     {
         Network = network;
         Optimizer = optimizer;
@@ -50,6 +53,24 @@ public sealed class CompiledModel
             throw new ArgumentException("Each output needs its own metric objects (a metric accumulates state); pass names or separate instances.", nameof(metricsPerOutput));
         trainable = network.Weights.Where(w => w.Trainable).ToList();
         Optimizer.Build(trainable.Select(w => w.Parameter));
+        // Without a seed, one draw from torch's global generator, so torch.manual_seed before Compile still makes runs repeat.
+        if (seed is null) using (var draw = torch.randint(long.MaxValue, [1], dtype: ScalarType.Int64)) seed = draw.item<long>();
+        Generator = new Generator(unchecked((ulong)seed.Value));
+    }
+
+    /// <summary>
+    /// This model's random generator (Keras's <c>SeedGenerator</c>): it shuffles <c>fit</c>'s samples and draws the masks of
+    /// unseeded Dropout layers in training, so a model's training never depends on other threads' use of torch's global
+    /// generator. Seeded by Compile's <c>seed</c> (or one draw from the global generator); its state is saved in checkpoints.
+    /// </summary>
+    public Generator Generator { get; private set; }
+
+    /// <summary>Restarts <see cref="Generator"/> from <paramref name="seed"/>.</summary>
+    public void Reseed(long seed)
+    {
+        var old = Generator;
+        Generator = new Generator(unchecked((ulong)seed));
+        old.Dispose();
     }
 
     /// <summary>The network trained.</summary>
@@ -93,7 +114,7 @@ public sealed class CompiledModel
         int initialEpoch = 0, int? stepsPerEpoch = null, int? validationBatchSize = null, int validationFreq = 1)
     {
         CheckCounts(x, y);
-        if (validationSplit is < 0 or >= 1)
+        if (!double.IsFinite(validationSplit) || validationSplit is < 0 or >= 1)
             throw new ArgumentException($"Expected argument 'validationSplit' to be a float in [0, 1). Received: validationSplit={validationSplit.ToString(CultureInfo.InvariantCulture)}.", nameof(validationSplit));
         if (validationSplit > 0 && validationData is not null)
             throw new ArgumentException("Give either 'validationSplit' or 'validationData', not both.", nameof(validationData));
@@ -114,7 +135,9 @@ public sealed class CompiledModel
                 validationData = new ValidationData(x.Select(t => Take(t, splitAt, n - splitAt)).ToList(),
                     y.Select(t => Take(t, splitAt, n - splitAt)).ToList(), sampleWeight is null ? null : Take(sampleWeight, splitAt, n - splitAt));
             }
-            var train = new TensorDataset(trainX, trainY, batchSize, shuffle, trainW);
+            var train = new TensorDataset(trainX, trainY, batchSize, shuffle, trainW) { Generator = Generator };
+            if (train.Count == 0)
+                throw new ArgumentException("Expected input data to be non-empty: 'x' has 0 samples, so there is nothing to train on.", nameof(x));
             IBatchSource? val = validationData is null ? null
                 : new TensorDataset(validationData.X, validationData.Y, validationBatchSize ?? batchSize, false, validationData.SampleWeight);
             return Fit(train, epochs, verbose, callbacks, val, initialEpoch, classWeight, validationFreq, stepsPerEpoch);
@@ -133,6 +156,12 @@ public sealed class CompiledModel
         IBatchSource? validationData = null, int initialEpoch = 0, IReadOnlyDictionary<int, double>? classWeight = null,
         int validationFreq = 1, int? stepsPerEpoch = null)
     {
+        lock (trackers) return FitCore(data, epochs, verbose, callbacks, validationData, initialEpoch, classWeight, validationFreq, stepsPerEpoch);
+    }
+
+    private History FitCore(IBatchSource data, int epochs, Verbose verbose, IEnumerable<Callback>? callbacks,
+        IBatchSource? validationData, int initialEpoch, IReadOnlyDictionary<int, double>? classWeight, int validationFreq, int? stepsPerEpoch)
+    {
         ArgumentNullException.ThrowIfNull(data);
         if (epochs < 0) throw new ArgumentException($"Expected argument 'epochs' to be >= 0. Received: epochs={epochs}.", nameof(epochs));
         if (initialEpoch < 0) throw new ArgumentException($"Expected argument 'initialEpoch' to be >= 0. Received: initialEpoch={initialEpoch}.", nameof(initialEpoch));
@@ -149,9 +178,7 @@ public sealed class CompiledModel
         list.SetContext(this, new Dictionary<string, int> { ["epochs"] = epochs, ["steps"] = steps, ["verbose"] = level });
         History = history;
         StopTraining = false;
-        var wasTraining = Network.training;
         var epochLogs = new Dictionary<string, double>(StringComparer.Ordinal);
-        try
         {
             list.TrainBegin(new Dictionary<string, double>());
             for (var epoch = initialEpoch; epoch < epochs && !StopTraining; epoch++)
@@ -195,10 +222,6 @@ public sealed class CompiledModel
             }
             list.TrainEnd(epochLogs);
         }
-        finally
-        {
-            Network.train(wasTraining);
-        }
         return history;
     }
 
@@ -227,14 +250,31 @@ public sealed class CompiledModel
     }
 
     /// <summary>One optimizer step on a batch (Keras's <c>train_on_batch</c> without resetting metrics); returns the batch loss.</summary>
+    /// <remarks>
+    /// The step runs in training mode for this call only (the network's module mode is left alone) and holds the network's
+    /// write lease: predict and evaluate calls on other threads wait for it, and see the weights before or after the step.
+    /// </remarks>
+    /// <exception cref="ArgumentException">Inputs or targets that do not fit the model, or 0 samples (nothing changes then).</exception>
     public double TrainStep(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> targets, Tensor? sampleWeight = null)
     {
+        lock (trackers) return TrainStepCore(inputs, targets, sampleWeight);
+    }
+
+    private double TrainStepCore(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> targets, Tensor? sampleWeight)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        for (var i = 0; i < inputs.Count; i++)
+            if (inputs[i] is null) throw Network.NullInput(Math.Min(i, Network.Declaration.InputShapes.Count - 1));
+        if (Network.SampleCount(inputs, "x") == 0)
+            throw new ArgumentException("Expected input data to be non-empty: 'x' has 0 samples, so there is no step to take.", nameof(inputs));
+        using var writing = Network.WriteLease();
         using var scope = NewDisposeScope();
-        if (!Network.training) Network.train();
         Network.zero_grad();
         var (xs, ys, sw) = CheckAndPlace(inputs, targets, sampleWeight);
-        var predictions = Network.Forward(xs);
-        var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw));
+        var context = new ForwardContext(true, Generator);
+        var predictions = Network.Forward(xs, context);
+        var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw), context);
         loss.backward();
         Optimizer.Apply(trainable.Select(w => w.Parameter.grad).ToList());
         Network.ApplyConstraints();
@@ -250,9 +290,12 @@ public sealed class CompiledModel
     /// <summary>Keras's <c>train_on_batch</c>: one step; returns the loss and metrics of that batch alone.</summary>
     public IReadOnlyDictionary<string, double> TrainOnBatch(Tensor x, Tensor y, Tensor? sampleWeight = null)
     {
-        ResetMetrics();
-        TrainStep([x], [y], sampleWeight);
-        return CurrentLogs();
+        lock (trackers)
+        {
+            ResetMetrics();
+            TrainStepCore([x], [y], sampleWeight);
+            return CurrentLogs();
+        }
     }
 
     /// <summary>
@@ -314,11 +357,18 @@ public sealed class CompiledModel
         Verbose verbose = default, Tensor? sampleWeight = null, IEnumerable<Callback>? callbacks = null)
     {
         CheckCounts(x, y);
+        Network.SampleCount(x, "x");
         return Evaluate(new TensorDataset(x, y, batchSize, false, sampleWeight), verbose, callbacks);
     }
 
     /// <summary>Keras's <c>evaluate</c> on a batch source.</summary>
     public IReadOnlyDictionary<string, double> Evaluate(IBatchSource data, Verbose verbose = default, IEnumerable<Callback>? callbacks = null)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        lock (trackers) return EvaluateUnlocked(data, verbose, callbacks);
+    }
+
+    private IReadOnlyDictionary<string, double> EvaluateUnlocked(IBatchSource data, Verbose verbose, IEnumerable<Callback>? callbacks)
     {
         var list = new CallbackList((callbacks ?? []).ToList());
         list.SetContext(this, new Dictionary<string, int> { ["steps"] = data.StepsPerEpoch, ["verbose"] = verbose.Resolve() });
@@ -335,10 +385,13 @@ public sealed class CompiledModel
 
     private Dictionary<string, double> EvaluateCore(IBatchSource data, CallbackList? callbacks)
     {
-        var wasTraining = Network.training;
-        Network.eval();
+        if (data.StepsPerEpoch == 0 || data is TensorDataset { Count: 0 })
+            throw new ArgumentException("Expected input data to be non-empty: the evaluation data has 0 samples, so there is no loss to report.", nameof(data));
+        // Inference for this call only, under a read lease: the model is not changed, and other evaluate and predict calls
+        // may run alongside; a training step waits for it to finish.
+        using var reading = Network.ReadLease();
+        var context = ForwardContext.Inference;
         ResetMetrics();
-        try
         {
             callbacks?.TestBegin(new Dictionary<string, double>());
             var step = 0;
@@ -351,8 +404,8 @@ public sealed class CompiledModel
                     if (!batches.MoveNext()) break;
                     var b = batches.Current;
                     var (xs, ys, sw) = CheckAndPlace(b.Inputs, b.Targets, b.SampleWeight);
-                    var predictions = Network.Forward(xs);
-                    var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw));
+                    var predictions = Network.Forward(xs, context);
+                    var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw), context);
                     lossTracker.UpdateValue(loss.item<float>(), b.Size);
                     foreach (var (o, m) in metrics) m.UpdateState(ys[o], predictions[o], sw);
                 }
@@ -362,10 +415,6 @@ public sealed class CompiledModel
             var logs = CurrentLogs();
             callbacks?.TestEnd(logs);
             return logs;
-        }
-        finally
-        {
-            Network.train(wasTraining);
         }
     }
 
@@ -384,18 +433,22 @@ public sealed class CompiledModel
     public void SetWeights(WeightSnapshot snapshot) => snapshot.Restore(Network);
 
     /// <summary>
-    /// Writes a checkpoint: every weight (Keras names and layout), the optimizer's state per weight, its step count and
-    /// scalar state, and <paramref name="epoch"/> (the number of completed epochs, to pass as <c>initialEpoch</c> when resuming).
+    /// Writes a checkpoint: every weight (Keras names and layout), the optimizer's state per weight, its step count,
+    /// scalar state, the state of <see cref="Generator"/> (so shuffling and Dropout resume exactly), and <paramref name="epoch"/> (the number of completed epochs, to pass as <c>initialEpoch</c> when resuming).
     /// The file's integrity record covers all of it, metadata included.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is negative.</exception>
     public void SaveCheckpoint(string path, int epoch)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
+        using var reading = Network.ReadLease();   // a consistent set: no step or load runs meanwhile
         var state = WeightFiles.State(Network).ToList();
+        var generatorStates = new List<(string, Tensor)> { (GeneratorKey, Generator.get_state()) };
+        foreach (var (name, g) in Network.LayerGenerators) generatorStates.Add((LayerGeneratorPrefix + name, g.get_state()));
         try
         {
             var tensors = state.Select(s => (WeightFiles.CheckpointWeightPrefix + s.Name, s.Tensor)).ToList();
+            tensors.AddRange(generatorStates);
             for (var i = 0; i < trainable.Count; i++)
                 foreach (var slot in Optimizer.SlotNames)
                     tensors.Add((SlotKey(i, slot), Optimizer.Slot(slot, i)));
@@ -414,9 +467,14 @@ public sealed class CompiledModel
         finally
         {
             WeightFiles.Release(state);
+            foreach (var (_, t) in generatorStates) t.Dispose();
         }
     }
 
+    // The state of this model's generator (shuffling, Dropout masks), so that a resumed run draws what the unbroken one would.
+    private const string GeneratorKey = "random/generator";
+    // The states of seeded layers' own generators, under the layer's Keras path.
+    private const string LayerGeneratorPrefix = "random/layers/";
     private const string CheckpointFormat = "functional-checkpoint";
     private const string SlotPrefix = "optimizer/";
     private const string ScalarStatePrefix = "optimizer_state/";
@@ -425,7 +483,7 @@ public sealed class CompiledModel
 
     /// <summary>
     /// Restores a checkpoint written by <see cref="SaveCheckpoint"/> (or <see cref="ModelCheckpoint"/>): weights, optimizer
-    /// state, step count and learning rate. Returns the completed epochs, to pass as <c>initialEpoch</c>.
+    /// state, step count, learning rate and the generator's state. Returns the completed epochs, to pass as <c>initialEpoch</c>.
     /// Everything is read and checked first — the file's integrity, every metadata value (parsed and range-checked), every
     /// tensor's name, shape and dtype — and only then applied, so a rejected file leaves the model and optimizer as they were.
     /// </summary>
@@ -466,7 +524,20 @@ public sealed class CompiledModel
         var weights = file.Tensors.Where(t => t.Name.StartsWith(WeightFiles.CheckpointWeightPrefix, StringComparison.Ordinal))
             .Select(t => t with { Name = t.Name[WeightFiles.CheckpointWeightPrefix.Length..] }).ToList();
         var slots = file.Tensors.Where(t => t.Name.StartsWith(SlotPrefix, StringComparison.Ordinal)).ToDictionary(t => t.Name, StringComparer.Ordinal);
-        var others = file.Tensors.Where(t => !t.Name.StartsWith(WeightFiles.CheckpointWeightPrefix, StringComparison.Ordinal) && !t.Name.StartsWith(SlotPrefix, StringComparison.Ordinal)).ToList();
+        // Generator states: this model's and each seeded layer's; each checked against the generator it would restore.
+        var generators = new Dictionary<string, Generator>(StringComparer.Ordinal) { [GeneratorKey] = Generator };
+        foreach (var (name, g) in Network.LayerGenerators) generators[LayerGeneratorPrefix + name] = g;
+        var generatorPlan = new List<(Generator Target, StoredTensor Stored)>();
+        foreach (var stored in file.Tensors.Where(t => t.Name.StartsWith("random/", StringComparison.Ordinal)))
+        {
+            if (!generators.TryGetValue(stored.Name, out var target))
+                throw new InvalidDataException($"{path}: generator state '{stored.Name}' belongs to no generator of the model (a layer's needs a seeded Dropout of that name).");
+            using var current = target.get_state();
+            if (stored.DType != "U8" || !stored.Shape.SequenceEqual(current.shape))
+                throw new InvalidDataException($"{path}: '{stored.Name}' is {stored.DType} of shape {stored.ShapeText}, but a generator's state is U8 of shape {SafeTensor.ShapeString(current.shape)}.");
+            generatorPlan.Add((target, stored));
+        }
+        var others = file.Tensors.Where(t => !t.Name.StartsWith("random/", StringComparison.Ordinal) && !t.Name.StartsWith(WeightFiles.CheckpointWeightPrefix, StringComparison.Ordinal) && !t.Name.StartsWith(SlotPrefix, StringComparison.Ordinal)).ToList();
         if (others.Count > 0)
             throw new InvalidDataException($"{path}: unexpected tensors in a checkpoint: {string.Join(", ", others.Select(t => t.Name))}.");
         var plan = WeightFiles.Plan(Network, weights, path);
@@ -487,8 +558,13 @@ public sealed class CompiledModel
         if (slots.Count > 0)
             throw new InvalidDataException($"{path}: optimizer state for weights the model does not have: {string.Join(", ", slots.Keys)}.");
 
-        // 3. Apply: nothing below can fail on the file's account.
+        // 3. Apply: nothing below can fail on the file's account. A checkpoint from before generator state was saved leaves
+        // the generator as it is.
+        using var writing = Network.WriteLease();
         WeightFiles.Apply(plan);
+        foreach (var (target, stored) in generatorPlan)
+            using (var bytes = stored.Value.to_type(ScalarType.Byte).cpu().contiguous())
+                target.set_state(bytes);
         using (no_grad())
             foreach (var (target, stored) in slotPlan)
             {
@@ -524,8 +600,8 @@ public static class TrainingExtensions
     /// metrics (names such as <c>"accuracy"</c> or values). Returns the compiled model; the network's
     /// <c>Fit</c>/<c>Evaluate</c>/<c>Predict</c> extension methods use it too.
     /// </summary>
-    public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, Loss loss, IEnumerable<Metric>? metrics = null) =>
-        network.Compile(optimizer, [loss], metrics is null ? null : [metrics.ToList()], null);
+    public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, Loss loss, IEnumerable<Metric>? metrics = null, long? seed = null) =>
+        network.Compile(optimizer, [loss], metrics is null ? null : [metrics.ToList()], null, seed);
 
     /// <summary>Keras's <c>compile</c> with metric names, e.g. <c>Compile("adam", "sparse_categorical_crossentropy", "accuracy")</c>.</summary>
     public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, Loss loss, params string[] metrics) =>
@@ -533,14 +609,14 @@ public static class TrainingExtensions
 
     /// <summary>Keras's <c>compile</c> for several outputs: a loss per output (or one for all), metrics per output, loss weights.</summary>
     public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, IReadOnlyList<Loss> losses,
-        IReadOnlyList<IReadOnlyList<Metric>>? metrics, IReadOnlyList<double>? lossWeights)
+        IReadOnlyList<IReadOnlyList<Metric>>? metrics, IReadOnlyList<double>? lossWeights, long? seed = null)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(losses);
         if (optimizer.Built)
             throw new ArgumentException($"This {optimizer.ClassName} optimizer already holds state for another model; create a new one.", nameof(optimizer));
-        var compiled = new CompiledModel(network, optimizer, losses, lossWeights, metrics ?? [[]]);
+        var compiled = new CompiledModel(network, optimizer, losses, lossWeights, metrics ?? [[]], seed);
         Compiled.AddOrUpdate(network, compiled);
         return compiled;
     }

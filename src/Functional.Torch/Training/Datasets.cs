@@ -29,8 +29,8 @@ public interface IBatchSource
 }
 
 /// <summary>
-/// In-memory tensors served in batches, optionally shuffled each epoch with torch's global generator (so
-/// <c>torch.manual_seed</c> makes the order reproducible). The tensors stay owned by the caller.
+/// In-memory tensors served in batches, optionally shuffled each epoch with <see cref="Generator"/> (fit sets its compiled
+/// model's) or else torch's global generator. The tensors stay owned by the caller.
 /// </summary>
 public sealed class TensorDataset : IBatchSource
 {
@@ -78,6 +78,8 @@ public sealed class TensorDataset : IBatchSource
     public bool Shuffle { get; }
     /// <summary>The number of samples.</summary>
     public long Count { get; }
+    /// <summary>The generator shuffling draws from (null: torch's global generator).</summary>
+    public Generator? Generator { get; init; }
 
     /// <inheritdoc />
     public int StepsPerEpoch => (int)((Count + BatchSize - 1) / BatchSize);
@@ -88,7 +90,7 @@ public sealed class TensorDataset : IBatchSource
         long[]? order = null;
         if (Shuffle)
         {
-            using var perm = torch.randperm(Count);
+            using var perm = torch.randperm(Count, generator: Generator);
             order = perm.data<long>().ToArray();
         }
         return Iterate(order);
