@@ -62,4 +62,66 @@ let tests =
             Expect.stringContains summary (sprintf "Total params: %s" (ModelSummary.Count(int64 n * 20L))) "the total"
             Expect.isTrue (again.Equals model) "FromJson(ToJson m) = m"
         }
+    
+        testList "a bad document is a ModelConfigException with the path and a short message" [
+            let small = """{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 4]}}, {"class_name": "Dense", "config": {"units": 2, "name": "d"}}]}}"""
+            let fails (json: string) =
+                let before = GC.GetAllocatedBytesForCurrentThread()
+                let e = try ModelConfig.FromJson json |> ignore; failtest "the document was accepted" with :? ModelConfigException as e -> e
+                e, GC.GetAllocatedBytesForCurrentThread() - before
+            let short (e: ModelConfigException) = Expect.isLessThanOrEqual e.Message.Length 1000 (sprintf "a short message, not %d characters" e.Message.Length)
+
+            test "a duplicate key names its path" {
+                let e, _ = fails (small.Replace("\"units\": 2", "\"units\": 2, \"units\": 3"))
+                expectError e "$.config.layers[1].config.units" [ "'units' appears more than once" ]
+            }
+
+            test "an unpaired surrogate escape names its path" {
+                let e, _ = fails (small.Replace("\"name\": \"d\"", "\"name\": \"d\\ud800\""))
+                expectError e "$.config.layers[1].config.name" [ "not valid Unicode" ]
+                let e, _ = fails (small.Replace("\"units\"", "\"\\udc00\""))
+                expectError e "$.config.layers[1].config" [ "key is not valid Unicode" ]
+            }
+
+            test "an unpaired surrogate in the text itself is reported, not thrown as an encoding error" {
+                let e, _ = fails (small.Replace("\"d\"", "\"d" + string (char 0xD800) + "\""))
+                expectError e "$" [ "unpaired surrogate at character" ]
+            }
+
+            test "malformed JSON names where the parser stopped" {
+                let e, _ = fails (small.Replace("[null, 4]", "[null, 4"))
+                Expect.stringStarts e.JsonPath "$.config.layers[0].config.batch_shape" "inside the list that is not closed"
+            }
+
+            test "a 20 MB string in a field quotes an excerpt, and loading allocates a small multiple of the document" {
+                let big = String('x', 20_000_000)
+                let json = small.Replace("\"units\": 2", sprintf "\"units\": \"%s\"" big)
+                let e, allocated = fails json
+                expectError e "$.config.layers[1].config.units" [ "expected an integer"; "…" ]
+                short e
+                Expect.isLessThan allocated (int64 json.Length * 2L * 6L) (sprintf "allocated %d bytes for a %d-character document" allocated json.Length)
+            }
+
+            test "a 20 MB key quotes an excerpt in the path and the message" {
+                let json = small.Replace("\"units\": 2", sprintf "\"%s\": 2" (String('k', 20_000_000)))
+                let e, allocated = fails json
+                short e
+                Expect.isLessThanOrEqual e.JsonPath.Length 400 "a short path"
+                Expect.isLessThan allocated (int64 json.Length * 2L * 8L) (sprintf "allocated %d bytes for a %d-character document" allocated json.Length)
+            }
+
+            test "a reference to a missing layer among 100,000 names lists only some of them" {
+                let json = (chainDocument 20_000).Replace("\"output_layers\": [[\"d20000\"", "\"output_layers\": [[\"nowhere\"")
+                let e, _ = fails json
+                expectError e "$.config.output_layers[0]" [ "refers to layer 'nowhere'"; "in all" ]
+                short e
+            }
+
+            test "a huge list in place of a config object is quoted as an excerpt" {
+                let list = "[" + String.Join(", ", Seq.replicate 1_000_000 "1") + "]"
+                let e, _ = fails (small.Replace("{\"units\": 2, \"name\": \"d\"}", list))
+                expectError e "$.config.layers[1].config" [ "[1, 1, 1"; "…" ]
+                short e
+            }
+        ]
     ]

@@ -36,7 +36,7 @@ public static class ModelConfig
     public static IModel FromJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        return Deserialize(JsonNode.Parse(json));
+        return Deserialize(ConfigDocument.Parse(json));
     }
 
     /// <summary>A model of a known kind from JSON text.</summary>
