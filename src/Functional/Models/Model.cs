@@ -58,9 +58,7 @@ public sealed class GraphLayer : IEquatable<GraphLayer>
             case Input:
                 break;
             case Layer l:
-                var specs = l.Parameters(first);
-                ParameterCount = specs.Sum(p => p.Size);
-                TrainableParameterCount = l.Trainable ? specs.Where(p => p.Trainable).Sum(p => p.Size) : 0;
+                (ParameterCount, TrainableParameterCount) = l.CountParameters(first);
                 break;
             case IModel m:
                 ParameterCount = m.ParameterCount;
@@ -157,6 +155,7 @@ public sealed class Model : IModel, IEquatable<Model>
         SequentialLike = built.SequentialLike;
         byName = new Dictionary<string, GraphLayer>(Operations.Length);
         foreach (var o in Operations) byName[o.Name] = o;
+        (ParameterCount, TrainableParameterCount) = Totals(Name, Operations.Select(o => (o.ToString(), o.ParameterCount, o.TrainableParameterCount)));
         InputShapes = Inputs.Select(ShapeOf).ToImmutableArray();
         OutputShapes = Outputs.Select(ShapeOf).ToImmutableArray();
     }
@@ -200,10 +199,29 @@ public sealed class Model : IModel, IEquatable<Model>
     public Shape ShapeOf(TensorRef tensor) => GetLayer(tensor.Layer).Nodes[tensor.Node].OutputShapes[tensor.Tensor];
 
     /// <inheritdoc />
-    public long ParameterCount => Operations.Sum(o => o.ParameterCount);
+    public long ParameterCount { get; }
 
     /// <inheritdoc />
-    public long TrainableParameterCount => Operations.Sum(o => o.TrainableParameterCount);
+    public long TrainableParameterCount { get; }
+
+    /// <summary>
+    /// A model's weight totals, exact in 64 bits, or an <see cref="ArgumentException"/> naming the model and the layer at
+    /// which the total passes what a 64-bit count holds (every total is checked when the model is declared).
+    /// </summary>
+    internal static (long Total, long Trainable) Totals(string model, IEnumerable<(string Layer, long Total, long Trainable)> layers)
+    {
+        long total = 0, trainable = 0;
+        foreach (var (layer, count, train) in layers)
+        {
+            if (count > long.MaxValue - total)
+                throw new ArgumentException(
+                    $"Model '{model}' has more weights than a 64-bit count holds ({long.MaxValue:N0}): the total passes it at {layer}, " +
+                    $"which adds {count:N0} to {total:N0}.");
+            total += count;
+            trainable += train;
+        }
+        return (total, trainable);
+    }
 
     /// <summary>Weights not updated by training.</summary>
     public long NonTrainableParameterCount => ParameterCount - TrainableParameterCount;
@@ -385,7 +403,7 @@ internal static class GraphValidation
             outShapes[o][k] = operations[o].Operation switch
             {
                 Input i => [i.Shape],
-                Layer l => [l.ComputeOutputShape(shapes)],
+                Layer l => [l.CheckedOutputShape(shapes)],
                 IModel m => [.. Graph.CheckModelInputs(m, shapes)],
                 _ => throw new InvalidOperationException(),
             };
