@@ -30,16 +30,29 @@ internal static class ConfigDocument
         return JsonNode.Parse(utf8, documentOptions: new JsonDocumentOptions { MaxDepth = MaxDepth });
     }
 
-    private readonly struct Frame(bool isArray)
+    // An open object or array; an object's keys so far (a short list scanned, or a set once it grows), reused between
+    // objects so that checking a document allocates little beyond its strings.
+    private sealed class Frame
     {
-        public bool IsArray { get; } = isArray;
-        public HashSet<string>? Keys { get; } = isArray ? null : new HashSet<string>(StringComparer.Ordinal);
+        public bool IsArray;
+        public readonly List<string> Keys = [];
+        public HashSet<string>? Set;
+
+        public bool Add(string key)
+        {
+            if (Set is not null) return Set.Add(key);
+            foreach (var k in Keys) if (k == key) return false;
+            Keys.Add(key);
+            if (Keys.Count > 16) Set = new HashSet<string>(Keys, StringComparer.Ordinal);
+            return true;
+        }
     }
 
     private static void Check(ReadOnlySpan<byte> utf8)
     {
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = MaxDepth });
         var frames = new List<Frame>();
+        var pool = new Stack<Frame>();
         var segments = new List<string>();   // per open container: its place in its parent ("" for the root)
         var index = new List<int>();          // per open array: the index of the next element
         string? pendingKey = null;
@@ -69,11 +82,16 @@ internal static class ConfigDocument
                     case JsonTokenType.StartArray:
                         segments.Add(Here());
                         pendingKey = null;
-                        frames.Add(new Frame(reader.TokenType == JsonTokenType.StartArray));
+                        var frame = pool.Count > 0 ? pool.Pop() : new Frame();
+                        frame.IsArray = reader.TokenType == JsonTokenType.StartArray;
+                        frame.Keys.Clear();
+                        frame.Set = null;
+                        frames.Add(frame);
                         index.Add(0);
                         break;
                     case JsonTokenType.EndObject:
                     case JsonTokenType.EndArray:
+                        pool.Push(frames[^1]);
                         frames.RemoveAt(frames.Count - 1);
                         index.RemoveAt(index.Count - 1);
                         segments.RemoveAt(segments.Count - 1);
@@ -82,11 +100,12 @@ internal static class ConfigDocument
                     case JsonTokenType.PropertyName:
                         var key = Text(ref reader, Path);
                         pendingKey = key;
-                        if (!frames[^1].Keys!.Add(key))
+                        if (!frames[^1].Add(key))
                             throw new ModelConfigException(Path(), $"the key '{Excerpt.Of(key)}' appears more than once in this object; each key may appear once.");
                         break;
                     case JsonTokenType.String:
-                        Text(ref reader, Path);
+                        // Valid UTF-8 holds no lone surrogate; only an escape (\ud800) can make one.
+                        if (reader.ValueIsEscaped) Text(ref reader, Path);
                         Consumed();
                         break;
                     default:
