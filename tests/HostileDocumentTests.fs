@@ -117,6 +117,15 @@ let tests =
                 short e
             }
 
+            test "nesting past 64 levels is refused with a path, on a 1 MB stack, however deep" {
+                for depth in [ 65; 100_000 ] do
+                    let nested = String('[', depth) + String(']', depth)
+                    let e = onSmallStack (fun () -> fst (fails (small.Replace("\"units\": 2", sprintf "\"units\": %s" nested))))
+                    Expect.stringStarts e.JsonPath "$.config.layers[1].config.units[0]" (sprintf "depth %d: inside the nested lists" depth)
+                    Expect.stringContains e.Message "depth" "says the depth is the problem"
+                    short e
+            }
+
             test "a huge list in place of a config object is quoted as an excerpt" {
                 let list = "[" + String.Join(", ", Seq.replicate 1_000_000 "1") + "]"
                 let e, _ = fails (small.Replace("{\"units\": 2, \"name\": \"d\"}", list))
