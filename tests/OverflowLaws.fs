@@ -100,6 +100,9 @@ let tests =
             // Three Dense(2^31 − 1) made Summary() throw a bare OverflowException.
             throwsWith<ArgumentException> [ "Model 'sequential'"; "64-bit count"; "dense_2" ] (fun () ->
                 Sequential(Input(Int32.MaxValue), Dense(Int32.MaxValue), Dense(Int32.MaxValue), Dense(Int32.MaxValue)) |> ignore)
+            // Arithmetic in the core is checked: three (2^31 − 1)-wide inputs concatenated wrapped to a positive 2^31 − 3.
+            let a, b, c = Graph.Input(Int32.MaxValue), Graph.Input(Int32.MaxValue), Graph.Input(Int32.MaxValue)
+            throwsWith<ShapeException> [ "Concatenate 'joined'"; "overflow" ] (fun () -> Concatenate(Name = "joined").Call(a, b, c) |> ignore)
             let two = Sequential(Input(Int32.MaxValue), Dense(Int32.MaxValue), Dense(Int32.MaxValue))
             let each = BigInteger Int32.MaxValue * BigInteger Int32.MaxValue + BigInteger Int32.MaxValue
             Expect.equal (BigInteger two.ParameterCount) (each * BigInteger 2) "exact below 2^63"

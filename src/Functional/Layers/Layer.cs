@@ -103,7 +103,11 @@ public abstract partial record Layer
     internal Shape CheckedOutputShape(IReadOnlyList<Shape> inputs)
     {
         try { return ComputeOutputShape(inputs); }
-        catch (OverflowException e) { throw new ShapeException(this, inputs, null, e.Message); }
+        catch (OverflowException e)
+        {
+            throw new ShapeException(this, inputs, null,
+                $"its output shape overflows: a dimension or size would pass {int.MaxValue:N0}, the largest dimension ({e.Message})");
+        }
     }
 
     /// <summary>
