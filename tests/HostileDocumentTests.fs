@@ -63,6 +63,23 @@ let tests =
             Expect.isTrue (again.Equals model) "FromJson(ToJson m) = m"
         }
     
+        test "a 100,000-layer chain declared from tensors, and a 100,000-layer Sequential, work on a 1 MB stack" {
+            let n = 100_000
+            let graph, sequential =
+                onSmallStack (fun () ->
+                    let x = Graph.Input(4)
+                    let mutable y = x
+                    for _ in 1 .. n do y <- Dense(4).Call(y: SymbolicTensor)
+                    let graph = timed "declare the graph" (fun () -> Model(x, y))
+                    let sequential = timed "declare the Sequential" (fun () -> Sequential("s", [ yield Input(4) :> Layer; for _ in 1 .. n -> Dense(4) :> Layer ]))
+                    let back = timed "Sequential round trip" (fun () -> ModelConfig.FromJson<Sequential>(sequential.ToJson(indented = false)))
+                    Expect.isTrue (back.Equals sequential) "FromJson(ToJson s) = s"
+                    graph, sequential)
+            Expect.equal graph.Operations.[n].Name "dense_99999" "Keras's default names, in order"
+            Expect.equal graph.ParameterCount (int64 n * 20L) "every layer counted"
+            Expect.equal sequential.ParameterCount (int64 n * 20L) "every layer counted"
+        }
+
         testList "a bad document is a ModelConfigException with the path and a short message" [
             let small = """{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 4]}}, {"class_name": "Dense", "config": {"units": 2, "name": "d"}}]}}"""
             let fails (json: string) =
