@@ -204,8 +204,8 @@ public sealed record Flatten : Layer
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
-        var size = input.Size;
-        if (size > int.MaxValue) throw ShapeError(input, null, $"the flattened size {size} exceeds {int.MaxValue}.");
+        var size = input.ElementCount;
+        if (size > int.MaxValue) throw ShapeError(input, null, $"the flattened size {size:N0} exceeds {int.MaxValue:N0}, the largest dimension.");
         return new Shape((int)size);
     }
 }

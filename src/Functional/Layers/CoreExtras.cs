@@ -36,7 +36,7 @@ public sealed record Reshape : Layer
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
-        var size = input.Size;
+        var size = input.ElementCount;
         var target = TargetShape.ToArray();
         var unknown = Array.IndexOf(target, -1);
         var received = $"Received: input_shape={input.ToSampleString()}, target_shape={KerasAxes.Tuple(target)}.";
@@ -47,7 +47,7 @@ public sealed record Reshape : Layer
             return new Shape(target);
         }
         var known = Product(target.Where((_, i) => i != unknown));
-        if (known == 0 || known < 0 || size % known != 0)
+        if (known <= 0 || size % known != 0)
             throw ShapeError(input, null,
                 $"the total size of the tensor must be unchanged, however, the input size ({size}) cannot be divided by the specified dimensions in target_shape. {received}");
         var inferred = size / known;
@@ -57,15 +57,11 @@ public sealed record Reshape : Layer
         return new Shape(target);
     }
 
-    // The product of the dimensions, or -1 when it overflows (never equal to a real size).
-    private static long Product(IEnumerable<int> dims)
+    // The exact product of the dimensions (-1 stands for the unknown one only before it is excluded).
+    private static System.Numerics.BigInteger Product(IEnumerable<int> dims)
     {
-        long p = 1;
-        try
-        {
-            foreach (var d in dims) p = checked(p * d);
-        }
-        catch (OverflowException) { return -1; }
+        System.Numerics.BigInteger p = 1;
+        foreach (var d in dims) p *= d;
         return p;
     }
 }

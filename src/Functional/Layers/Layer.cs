@@ -91,10 +91,48 @@ public abstract partial record Layer
         inputs.Count == 1 ? Parameters(inputs[0]) : [];
 
     /// <summary>The number of scalars in all weights (Keras's <c>count_params()</c>).</summary>
-    public long ParameterCount(Shape input) => Parameters(input).Sum(p => p.Size);
+    public long ParameterCount(Shape input) => CountParameters([input]).Total;
 
     /// <summary>The number of scalars updated by training: none when the layer is frozen.</summary>
-    public long TrainableParameterCount(Shape input) => Trainable ? Parameters(input).Where(p => p.Trainable).Sum(p => p.Size) : 0;
+    public long TrainableParameterCount(Shape input) => CountParameters([input]).Trainable;
+
+    /// <summary>
+    /// The output shape, with arithmetic overflow (a dimension or size past what the shape types hold) reported as a
+    /// <see cref="ShapeException"/> naming this layer. Models declare their layers' shapes through this.
+    /// </summary>
+    internal Shape CheckedOutputShape(IReadOnlyList<Shape> inputs)
+    {
+        try { return ComputeOutputShape(inputs); }
+        catch (OverflowException e)
+        {
+            throw new ShapeException(this, inputs, null,
+                $"its output shape overflows: a dimension or size would pass {int.MaxValue:N0}, the largest dimension ({e.Message})");
+        }
+    }
+
+    /// <summary>
+    /// All and trainable weights for these inputs, exact in 64 bits, or a <see cref="ShapeException"/> naming this layer
+    /// when a weight or the total has more scalars than a 64-bit count holds.
+    /// </summary>
+    internal (long Total, long Trainable) CountParameters(IReadOnlyList<Shape> inputs)
+    {
+        long total = 0, trainable = 0;
+        try
+        {
+            foreach (var p in Parameters(inputs))
+            {
+                var size = p.Size;
+                total = checked(total + size);
+                if (Trainable && p.Trainable) trainable += size;
+            }
+        }
+        catch (OverflowException e)
+        {
+            throw new ShapeException(this, inputs, null,
+                $"its weights have more scalars than a 64-bit count holds ({long.MaxValue:N0}). {e.Message}");
+        }
+        return (total, trainable);
+    }
 
     /// <summary>Throws a <see cref="ShapeException"/> about <paramref name="input"/> and dimension <paramref name="dimension"/>.</summary>
     protected ShapeException ShapeError(Shape input, int? dimension, string problem) => new(this, [input], dimension, problem);

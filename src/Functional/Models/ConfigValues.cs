@@ -16,7 +16,13 @@ public sealed class ModelConfigException : JsonException
 {
     /// <summary>Creates the error for a value at <paramref name="path"/>.</summary>
     public ModelConfigException(string path, string problem, Exception? inner = null)
-        : base($"{path}: {problem}", path, null, null, inner) => JsonPath = path;
+        : base($"{Excerpt.Of(path)}: {Bounded(problem)}", Excerpt.Of(path), null, null, inner) => JsonPath = Excerpt.Of(path);
+
+    // Every quotation of input in a problem is meant to be an excerpt; this is the backstop, so that no message is ever
+    // as long as a hostile document (the start and the end of the problem say what and why).
+    private static string Bounded(string problem) =>
+        problem.Length <= 2 * Excerpt.MaxChars + 200 ? problem
+            : $"{problem[..(Excerpt.MaxChars + 100)]} … {problem[^(Excerpt.MaxChars)..]} ({problem.Length:N0} characters in all)";
 
     /// <summary>The JSON path of the offending value.</summary>
     public string JsonPath { get; }
@@ -418,7 +424,52 @@ internal static class ConfigValues
     public static ModelConfigException Expected(string path, string expected, JsonNode? found) =>
         new(path, $"expected {expected}, got {Found(found)}.");
 
-    private static string Found(JsonNode? node) => node is null ? "null" : $"{node.ToJsonString()} ({node.GetValueKind().ToString().ToLowerInvariant()})";
+    private static string Found(JsonNode? node) => node is null ? "null" : $"{Quote(node)} ({node.GetValueKind().ToString().ToLowerInvariant()})";
+
+    /// <summary>
+    /// The value as compact JSON, cut after about <see cref="Excerpt.MaxChars"/> characters with "…": a hostile value
+    /// (a 50 MB string, a list of a million items) is never copied whole into a message.
+    /// </summary>
+    internal static string Quote(JsonNode? node)
+    {
+        var sb = new System.Text.StringBuilder();
+        // Depth is bounded by the parser's maximum depth (64 by default), so this recursion is too.
+        bool Write(JsonNode? n)
+        {
+            if (sb.Length > Excerpt.MaxChars) return false;
+            switch (n)
+            {
+                case null: sb.Append("null"); break;
+                case JsonObject o:
+                    sb.Append('{');
+                    var first = true;
+                    foreach (var (key, value) in o)
+                    {
+                        if (!first) sb.Append(", ");
+                        first = false;
+                        sb.Append(JsonSerializer.Serialize(Excerpt.Of(key))).Append(": ");
+                        if (!Write(value)) return false;
+                    }
+                    sb.Append('}');
+                    break;
+                case JsonArray a:
+                    sb.Append('[');
+                    for (var i = 0; i < a.Count; i++)
+                    {
+                        if (i > 0) sb.Append(", ");
+                        if (!Write(a[i])) return false;
+                    }
+                    sb.Append(']');
+                    break;
+                default:
+                    var v = n.AsValue();
+                    sb.Append(v.TryGetValue<string>(out var text) ? JsonSerializer.Serialize(Excerpt.Of(text)) : v.ToJsonString());
+                    break;
+            }
+            return sb.Length <= Excerpt.MaxChars;
+        }
+        return Write(node) ? sb.ToString() : sb.ToString(0, Math.Min(sb.Length, Excerpt.MaxChars)) + "…";
+    }
 
     private static string Describe(Type type) =>
         type == typeof(int) || type == typeof(long) ? "an integer"

@@ -175,7 +175,7 @@ public static class LayerConfig
 
     /// <summary>A layer from JSON text.</summary>
     /// <exception cref="JsonException">Invalid JSON, or a <see cref="ModelConfigException"/> naming the path.</exception>
-    public static Layer FromJson(string json) => Deserialize(JsonNode.Parse(json));
+    public static Layer FromJson(string json) => Deserialize(ConfigDocument.Parse(json));
 
     private static readonly HashSet<string> InputKeys = ["batch_shape", "shape", "batch_input_shape", "input_shape", "dtype", "sparse", "ragged", "optional", "name"];
 

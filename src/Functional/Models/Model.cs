@@ -58,9 +58,7 @@ public sealed class GraphLayer : IEquatable<GraphLayer>
             case Input:
                 break;
             case Layer l:
-                var specs = l.Parameters(first);
-                ParameterCount = specs.Sum(p => p.Size);
-                TrainableParameterCount = l.Trainable ? specs.Where(p => p.Trainable).Sum(p => p.Size) : 0;
+                (ParameterCount, TrainableParameterCount) = l.CountParameters(first);
                 break;
             case IModel m:
                 ParameterCount = m.ParameterCount;
@@ -155,9 +153,14 @@ public sealed class Model : IModel, IEquatable<Model>
         Outputs = [.. outputs];
         ExecutionOrder = built.ExecutionOrder;
         SequentialLike = built.SequentialLike;
+        byName = new Dictionary<string, GraphLayer>(Operations.Length);
+        foreach (var o in Operations) byName[o.Name] = o;
+        (ParameterCount, TrainableParameterCount) = Totals(Name, Operations.Select(o => (o.ToString(), o.ParameterCount, o.TrainableParameterCount)));
         InputShapes = Inputs.Select(ShapeOf).ToImmutableArray();
         OutputShapes = Outputs.Select(ShapeOf).ToImmutableArray();
     }
+
+    private readonly Dictionary<string, GraphLayer> byName;
 
     /// <summary>The model's name (<c>functional</c> by default).</summary>
     public string Name { get; }
@@ -189,17 +192,36 @@ public sealed class Model : IModel, IEquatable<Model>
     /// <summary>The operation with the given name.</summary>
     /// <exception cref="KeyNotFoundException">No such layer.</exception>
     public GraphLayer GetLayer(string name) =>
-        Operations.FirstOrDefault(o => o.Name == name)
-        ?? throw new KeyNotFoundException($"Model '{Name}' has no layer named '{name}'. Layers: {string.Join(", ", Operations.Select(o => o.Name))}.");
+        byName.TryGetValue(name, out var layer) ? layer
+        : throw new KeyNotFoundException($"Model '{Name}' has no layer named '{Excerpt.Of(name)}'. Layers: {Excerpt.List(Operations.Select(o => o.Name))}.");
 
     /// <summary>The shape of the tensor a reference points to.</summary>
     public Shape ShapeOf(TensorRef tensor) => GetLayer(tensor.Layer).Nodes[tensor.Node].OutputShapes[tensor.Tensor];
 
     /// <inheritdoc />
-    public long ParameterCount => Operations.Sum(o => o.ParameterCount);
+    public long ParameterCount { get; }
 
     /// <inheritdoc />
-    public long TrainableParameterCount => Operations.Sum(o => o.TrainableParameterCount);
+    public long TrainableParameterCount { get; }
+
+    /// <summary>
+    /// A model's weight totals, exact in 64 bits, or an <see cref="ArgumentException"/> naming the model and the layer at
+    /// which the total passes what a 64-bit count holds (every total is checked when the model is declared).
+    /// </summary>
+    internal static (long Total, long Trainable) Totals(string model, IEnumerable<(string Layer, long Total, long Trainable)> layers)
+    {
+        long total = 0, trainable = 0;
+        foreach (var (layer, count, train) in layers)
+        {
+            if (count > long.MaxValue - total)
+                throw new ArgumentException(
+                    $"Model '{model}' has more weights than a 64-bit count holds ({long.MaxValue:N0}): the total passes it at {layer}, " +
+                    $"which adds {count:N0} to {total:N0}.");
+            total += count;
+            trainable += train;
+        }
+        return (total, trainable);
+    }
 
     /// <summary>Weights not updated by training.</summary>
     public long NonTrainableParameterCount => ParameterCount - TrainableParameterCount;
@@ -350,37 +372,51 @@ internal static class GraphValidation
             n.Select((r, j) => Producer(r, $"Input {j} of '{op.Name}' (node {k})")).ToArray()).ToArray()).ToArray();
         var inputProducers = inputs.Select((r, i) => Producer(r, $"Model input {i}")).ToList();
         var outputProducers = outputs.Select((r, i) => Producer(r, $"Model output {i}")).ToList();
+        var inputSet = new HashSet<(int Op, int Node)>();
         for (var i = 0; i < inputs.Count; i++)
         {
             if (operations[inputProducers[i].Op].Operation is not Input)
                 throw new ArgumentException($"Model input {i} is {inputs[i]}, which is not an input layer: model inputs must be made by Input(...).");
-            if (inputProducers.IndexOf(inputProducers[i]) != i)
+            if (!inputSet.Add(inputProducers[i]))
                 throw new ArgumentException($"Model input {inputs[i]} is listed twice.");
         }
 
-        // Shapes, in dependency order; nodes that never become computable lie on (or behind) a cycle.
+        // Shapes, in dependency order (Kahn's algorithm: linear in the graph, no recursion); nodes that never become
+        // computable lie on (or behind) a cycle.
         var outShapes = operations.Select(op => new ImmutableArray<Shape>[op.Nodes.Count]).ToArray();
         var inShapes = operations.Select(op => new ImmutableArray<Shape>[op.Nodes.Count]).ToArray();
-        var pending = operations.SelectMany((op, o) => op.Nodes.Select((_, k) => (Op: o, Node: k))).ToList();
-        while (pending.Count > 0)
+        var waiting = operations.Select((op, o) => parents[o].Select(p => p.Length).ToArray()).ToArray();
+        var children = operations.Select(op => op.Nodes.Select(_ => new List<(int Op, int Node)>()).ToArray()).ToArray();
+        for (var o = 0; o < operations.Count; o++)
+            for (var k = 0; k < parents[o].Length; k++)
+                foreach (var p in parents[o][k]) children[p.Op][p.Node].Add((o, k));
+        var ready = new Queue<(int Op, int Node)>();
+        for (var o = 0; o < operations.Count; o++)
+            for (var k = 0; k < parents[o].Length; k++)
+                if (waiting[o][k] == 0) ready.Enqueue((o, k));
+        var computed = 0;
+        while (ready.Count > 0)
         {
-            var progressed = false;
-            foreach (var (o, k) in pending.ToList())
+            var (o, k) = ready.Dequeue();
+            var shapes = parents[o][k].Select((p, j) => outShapes[p.Op][p.Node][operations[o].Nodes[k][j].Tensor]).ToImmutableArray();
+            inShapes[o][k] = shapes;
+            outShapes[o][k] = operations[o].Operation switch
             {
-                if (parents[o][k].Any(p => outShapes[p.Op][p.Node].IsDefault)) continue;
-                var shapes = operations[o].Nodes[k].Select(r => outShapes[index[r.Layer]][r.Node][r.Tensor]).ToImmutableArray();
-                inShapes[o][k] = shapes;
-                outShapes[o][k] = operations[o].Operation switch
-                {
-                    Input i => [i.Shape],
-                    Layer l => [l.ComputeOutputShape(shapes)],
-                    IModel m => [.. Graph.CheckModelInputs(m, shapes)],
-                    _ => throw new InvalidOperationException(),
-                };
-                pending.Remove((o, k));
-                progressed = true;
-            }
-            if (!progressed) throw new ArgumentException(DescribeCycle(operations, parents, outShapes, pending[0]));
+                Input i => [i.Shape],
+                Layer l => [l.CheckedOutputShape(shapes)],
+                IModel m => [.. Graph.CheckModelInputs(m, shapes)],
+                _ => throw new InvalidOperationException(),
+            };
+            computed++;
+            foreach (var c in children[o][k])
+                if (--waiting[c.Op][c.Node] == 0) ready.Enqueue(c);
+        }
+        if (computed < parents.Sum(p => p.Length))
+        {
+            var stuck = Enumerable.Range(0, operations.Count)
+                .SelectMany(o => Enumerable.Range(0, parents[o].Length).Select(k => (Op: o, Node: k)))
+                .First(n => outShapes[n.Op][n.Node].IsDefault);
+            throw new ArgumentException(DescribeCycle(operations, parents, outShapes, stuck));
         }
 
         // Reachability from the outputs: every node must contribute, and only model inputs may be reached as inputs.
@@ -391,7 +427,7 @@ internal static class GraphValidation
         {
             var (n, output) = stack.Pop();
             if (!reached.Add(n)) continue;
-            if (operations[n.Op].Operation is Input && !inputProducers.Contains(n))
+            if (operations[n.Op].Operation is Input && !inputSet.Contains(n))
                 throw new ArgumentException(
                     $"Graph disconnected: output {output} ({outputs[output]}) depends on input '{operations[n.Op].Name}' of shape {outShapes[n.Op][0][0]}, " +
                     "which is not among the model's inputs. Pass it in the inputs.");
@@ -436,14 +472,17 @@ internal static class GraphValidation
     {
         // Walk back through inputs that are not computable until a node repeats: that loop is the cycle.
         var path = new List<(int Op, int Node)>();
+        var position = new Dictionary<(int Op, int Node), int>();
         var n = start;
-        while (!path.Contains(n))
+        while (position.TryAdd(n, path.Count))
         {
             path.Add(n);
             n = parents[n.Op][n.Node].First(p => outShapes[p.Op][p.Node].IsDefault);
         }
-        var cycle = path.Skip(path.IndexOf(n)).Append(n).Select(c => $"'{operations[c.Op].Name}'[{c.Node}]");
-        return $"The graph has a cycle: {string.Join(" takes the output of ", cycle)}. A layer cannot depend on its own output.";
+        var cycle = path.Skip(position[n]).Append(n).Select(c => $"'{operations[c.Op].Name}'[{c.Node}]").ToList();
+        // A long cycle is named by its first and last few layers, so the message stays short.
+        var shown = cycle.Count <= 12 ? cycle : [.. cycle.Take(6), $"… ({cycle.Count - 11} more) …", .. cycle.TakeLast(5)];
+        return $"The graph has a cycle of {cycle.Count - 1} node(s): {string.Join(" takes the output of ", shown)}. A layer cannot depend on its own output.";
     }
 
     /// <summary>Keras's <c>map_graph</c>: depth-first from the outputs; operations by decreasing depth, ties by first visit.</summary>
@@ -453,14 +492,29 @@ internal static class GraphValidation
         var firstSeen = new Dictionary<int, int>();
         var finished = new HashSet<(int, int)>();
         var postOrder = new List<(int Op, int Node)>();
-        void Visit((int Op, int Node) n)
+        // Depth-first with an explicit stack (a deep graph would overflow the call stack): each frame is a node and the
+        // index of the next parent to visit; a node is finished, and appended, once all its parents are.
+        var stack = new Stack<((int Op, int Node) Node, int Next)>();
+        foreach (var o in outputs)
         {
-            if (finished.Contains(n)) return;
-            firstSeen.TryAdd(n.Op, firstSeen.Count);
-            foreach (var p in parents[n.Op][n.Node]) Visit(p);
-            if (finished.Add(n)) postOrder.Add(n);
+            if (finished.Contains(o)) continue;
+            firstSeen.TryAdd(o.Op, firstSeen.Count);
+            stack.Push((o, 0));
+            while (stack.Count > 0)
+            {
+                var (n, next) = stack.Pop();
+                var ps = parents[n.Op][n.Node];
+                if (next < ps.Length)
+                {
+                    stack.Push((n, next + 1));
+                    var p = ps[next];
+                    if (finished.Contains(p)) continue;
+                    firstSeen.TryAdd(p.Op, firstSeen.Count);
+                    stack.Push((p, 0));
+                }
+                else if (finished.Add(n)) postOrder.Add(n);
+            }
         }
-        foreach (var o in outputs) Visit(o);
 
         var nodeDepth = new Dictionary<(int, int), int>();
         var opDepth = new Dictionary<int, int>();

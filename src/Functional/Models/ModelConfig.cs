@@ -36,7 +36,7 @@ public static class ModelConfig
     public static IModel FromJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        return Deserialize(JsonNode.Parse(json));
+        return Deserialize(ConfigDocument.Parse(json));
     }
 
     /// <summary>A model of a known kind from JSON text.</summary>
@@ -168,6 +168,7 @@ public static class ModelConfig
         // First every operation and its name, so that references can be checked against all of them.
         var ops = new List<object>();
         var names = new List<string>();
+        var indexOf = new Dictionary<string, int>();
         for (var i = 0; i < entries.Count; i++)
         {
             var at = $"{path}.layers[{i}]";
@@ -185,8 +186,8 @@ public static class ModelConfig
                 if (!trainable && layer is not Input) layer = layer with { Trainable = false };
                 op = layer;
             }
-            if (names.Contains(resolved))
-                throw new ModelConfigException($"{at}.name", $"the name '{resolved}' is used by more than one layer; names must be unique.");
+            if (!indexOf.TryAdd(resolved, names.Count))
+                throw new ModelConfigException($"{at}.name", $"the name '{Excerpt.Of(resolved)}' is used by more than one layer; names must be unique.");
             ops.Add(op);
             names.Add(resolved);
         }
@@ -211,8 +212,8 @@ public static class ModelConfig
         // Dangling references are reported where they are written.
         void Check(TensorRef r, string at)
         {
-            var k = names.IndexOf(r.Layer);
-            if (k < 0) throw new ModelConfigException(at, $"refers to layer '{r.Layer}', which is not in the model. Layers: {string.Join(", ", names)}.");
+            var k = indexOf.GetValueOrDefault(r.Layer, -1);
+            if (k < 0) throw new ModelConfigException(at, $"refers to layer '{Excerpt.Of(r.Layer)}', which is not in the model. Layers: {Excerpt.List(names)}.");
             if (r.Node < 0 || r.Node >= nodeCounts[k])
                 throw new ModelConfigException(at, $"refers to node {r.Node} of '{r.Layer}', which has {nodeCounts[k]} node(s).");
             var outputs = ops[k] is IModel m ? m.OutputShapes.Count : 1;
@@ -238,7 +239,7 @@ public static class ModelConfig
                 var leafPath = leaves.Count == 1 && leaf == node ? at : $"{at}[{i}]";
                 var r = ReadHistory(leaf, leafPath);
                 // Keras counts a nested Functional model's nodes from 1 here.
-                if (names.IndexOf(r.Layer) is var k and >= 0 && ops[k] is Model) r = r with { Node = r.Node - 1 };
+                if (indexOf.GetValueOrDefault(r.Layer, -1) is var k and >= 0 && ops[k] is Model) r = r with { Node = r.Node - 1 };
                 Check(r, leafPath);
                 return r;
             }).ToList();

@@ -39,10 +39,15 @@ public sealed class Sequential : IModel, IEquatable<Sequential>, IEnumerable<Lay
         foreach (var layer in Layers)
         {
             shapes.Add(shape);
-            shape = layer.ComputeOutputShape(shape);
+            shape = layer.CheckedOutputShape([shape]);
         }
         LayerInputShapes = shapes.MoveToImmutable();
         OutputShape = shape;
+        (ParameterCount, TrainableParameterCount) = Model.Totals(Name, Layers.Select((l, i) =>
+        {
+            var (total, trainable) = l.CountParameters([LayerInputShapes[i]]);
+            return ($"{l.Describe()}", total, trainable);
+        }));
     }
 
     /// <summary>Collection-expression factory.</summary>
@@ -81,10 +86,10 @@ public sealed class Sequential : IModel, IEquatable<Sequential>, IEnumerable<Lay
     public Sequential WithName(string name) => new(name, [Input, .. Layers]);
 
     /// <summary>All weights (Keras's <c>count_params()</c>).</summary>
-    public long ParameterCount => Layers.Select((l, i) => l.ParameterCount(LayerInputShapes[i])).Sum();
+    public long ParameterCount { get; }
 
     /// <summary>Weights updated by training.</summary>
-    public long TrainableParameterCount => Layers.Select((l, i) => l.TrainableParameterCount(LayerInputShapes[i])).Sum();
+    public long TrainableParameterCount { get; }
 
     /// <summary>Weights not updated by training (frozen layers, moving statistics).</summary>
     public long NonTrainableParameterCount => ParameterCount - TrainableParameterCount;

@@ -110,7 +110,7 @@ public static class Graph
             Input i => throw new ArgumentException(
                 $"{i.Describe()} is a model input and cannot be applied to tensors; use the tensor it stands for (Graph.Input(…) or the Input record itself).",
                 nameof(operation)),
-            Layer l => [l.ComputeOutputShape(shapes)],
+            Layer l => [l.CheckedOutputShape(shapes)],
             IModel m => CheckModelInputs(m, shapes),
             _ => throw new ArgumentException($"Cannot apply {operation.GetType().Name}: only layers and models can be applied.", nameof(operation)),
         };

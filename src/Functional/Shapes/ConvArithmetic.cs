@@ -7,7 +7,9 @@ namespace Functional.Shapes;
 public static class ConvArithmetic
 {
     /// <summary>The extent a dilated kernel covers: <c>(k − 1)·d + 1</c>.</summary>
-    public static int EffectiveKernel(int kernel, int dilation) => (kernel - 1) * dilation + 1;
+    /// <exception cref="OverflowException">The extent exceeds the largest dimension, <see cref="int.MaxValue"/>.</exception>
+    public static int EffectiveKernel(int kernel, int dilation) =>
+        Dimension(((long)kernel - 1) * dilation + 1, $"the dilated kernel extent (k − 1)·d + 1 with k={kernel}, d={dilation}");
 
     /// <summary>
     /// Output length of a convolution along one axis.
@@ -36,27 +38,29 @@ public static class ConvArithmetic
     /// </summary>
     public static (int Before, int After) SamePadding(int n, int kernel, int stride, int dilation = 1)
     {
-        var output = CeilDiv(n, stride);
+        long output = CeilDiv(n, stride);
         var total = Math.Max((output - 1) * stride + EffectiveKernel(kernel, dilation) - n, 0);
         var before = total / 2;
-        return (before, total - before);
+        return (Dimension(before, "the 'same' padding"), Dimension(total - before, "the 'same' padding"));
     }
 
     /// <summary>Causal padding along one axis: all (k−1)·d elements before, none after.</summary>
-    public static (int Before, int After) CausalPadding(int kernel, int dilation = 1) => ((kernel - 1) * dilation, 0);
+    public static (int Before, int After) CausalPadding(int kernel, int dilation = 1) => (EffectiveKernel(kernel, dilation) - 1, 0);
 
     /// <summary>
     /// Output length of a transposed convolution along one axis, as Keras computes it.
     /// Without output_padding: <c>valid</c> n·s + max(k' − s, 0), <c>same</c> n·s, with k' = (k−1)·d + 1.
     /// With output_padding p: (n − 1)·s + k' − 2·pad + p, where pad = ⌊k'/2⌋ for <c>same</c> and 0 for <c>valid</c>.
     /// </summary>
+    /// <exception cref="OverflowException">The output length exceeds the largest dimension, <see cref="int.MaxValue"/>.</exception>
     public static int ConvTransposeOutputLength(int n, int kernel, int stride, Padding padding, int? outputPadding = null, int dilation = 1)
     {
-        var k = EffectiveKernel(kernel, dilation);
+        long k = EffectiveKernel(kernel, dilation);
+        var what = $"the transposed convolution's output length for input length {n}, stride {stride}";
         if (outputPadding is null)
-            return padding.Kind == PaddingKind.Valid ? n * stride + Math.Max(k - stride, 0) : n * stride;
+            return Dimension(padding.Kind == PaddingKind.Valid ? (long)n * stride + Math.Max(k - stride, 0) : (long)n * stride, what);
         var pad = padding.Kind == PaddingKind.Same ? k / 2 : 0;
-        return (n - 1) * stride + k - 2 * pad + outputPadding.Value;
+        return Dimension(((long)n - 1) * stride + k - 2 * pad + outputPadding.Value, what);
     }
 
     /// <summary>
@@ -73,11 +77,11 @@ public static class ConvArithmetic
         if (padding.Kind == PaddingKind.Valid)
         {
             var p = outputPadding ?? Math.Max(k, stride) - k;
-            return (k - 1, k - 1 + p);
+            return (k - 1, Dimension((long)k - 1 + p, "the transposed convolution's padding"));
         }
-        var total = outputPadding is { } op ? k + k % 2 - 2 + op : stride + k - 2;
+        var total = outputPadding is { } op ? (long)k + k % 2 - 2 + op : (long)stride + k - 2;
         var before = Math.Min(total / 2 + total % 2, k - 1);
-        return (before, total - before);
+        return ((int)before, Dimension(total - before, "the transposed convolution's padding"));
     }
 
     /// <summary>
@@ -93,6 +97,11 @@ public static class ConvArithmetic
         return (k - 1 - before, k - 1 - after);
     }
 
-    /// <summary>⌈a/b⌉ for positive integers.</summary>
-    public static int CeilDiv(int a, int b) => (a + b - 1) / b;
+    /// <summary>⌈a/b⌉ for positive integers (exact up to <see cref="int.MaxValue"/>: computed in 64 bits).</summary>
+    public static int CeilDiv(int a, int b) => (int)(((long)a + b - 1) / b);
+
+    // A length computed in 64 bits, as an int dimension, or an error saying what grew too large.
+    private static int Dimension(long value, string what) =>
+        value <= int.MaxValue && value >= int.MinValue ? (int)value
+            : throw new OverflowException($"{what} is {value:N0}, more than the largest dimension ({int.MaxValue:N0}).");
 }

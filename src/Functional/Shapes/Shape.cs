@@ -35,11 +35,27 @@ public sealed class Shape : IEquatable<Shape>, IReadOnlyList<int>
     public int this[int index] => _dims[index < 0 ? _dims.Length + index : index];
 
     /// <summary>The number of elements in one sample (the product of the dimensions).</summary>
+    /// <exception cref="OverflowException">The product exceeds <see cref="long.MaxValue"/> (see <see cref="ElementCount"/> for the exact count).</exception>
     public long Size
     {
         get
         {
             long n = 1;
+            foreach (var d in _dims)
+                if (long.MaxValue / d < n)
+                    throw new OverflowException(
+                        $"The shape {ToSampleString()} has {ElementCount:N0} elements per sample, more than a 64-bit count holds ({long.MaxValue:N0}).");
+                else n *= d;
+            return n;
+        }
+    }
+
+    /// <summary>The exact number of elements in one sample, however large.</summary>
+    public System.Numerics.BigInteger ElementCount
+    {
+        get
+        {
+            System.Numerics.BigInteger n = 1;
             foreach (var d in _dims) n *= d;
             return n;
         }

@@ -1,0 +1,153 @@
+/// Hostile config documents (issue 12): a graph of 100,000 layers loads, summarises and round-trips on a thread with a
+/// 1 MB stack, in time and memory linear in the document; malformed documents fail with a ModelConfigException naming
+/// the JSON path and quoting at most a short excerpt of the input.
+module Functional.Tests.HostileDocumentTests
+
+open System
+open System.Diagnostics
+open System.Text
+open System.Text.Json
+open System.Threading
+open Expecto
+open Functional.Layers
+open Functional.Models
+open Functional.Tests.ConfigTests
+
+/// A Keras 3 document of a chain: an input of shape (4) then `layers` Dense(4) layers, each applied to the previous one.
+let chainDocument (layers: int) =
+    let sb = StringBuilder(layers * 400)
+    sb.Append("""{"module": "keras.src.models.functional", "class_name": "Functional", "config": {"name": "deep", "trainable": true, "layers": [""") |> ignore
+    sb.Append("""{"class_name": "InputLayer", "config": {"batch_shape": [null, 4], "dtype": "float32", "name": "in"}, "name": "in", "inbound_nodes": []}""") |> ignore
+    for i in 1 .. layers do
+        let previous = if i = 1 then "in" else sprintf "d%d" (i - 1)
+        sb.Append(sprintf """, {"class_name": "Dense", "config": {"name": "d%d", "units": 4}, "name": "d%d", "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"shape": [null, 4], "dtype": "float32", "keras_history": ["%s", 0, 0]}}], "kwargs": {}}]}""" i i previous) |> ignore
+    sb.Append(sprintf """], "input_layers": [["in", 0, 0]], "output_layers": [["d%d", 0, 0]]}}""" layers) |> ignore
+    sb.ToString()
+
+/// Runs `f` on a new thread with a 1 MB stack (a stack overflow there would kill the process, so recursion shows).
+let onSmallStack (f: unit -> 'a) : 'a =
+    let mutable result = Unchecked.defaultof<'a>
+    let mutable error: exn option = None
+    let thread = Thread((fun () -> try result <- f () with e -> error <- Some e), 1024 * 1024)
+    thread.Start()
+    thread.Join()
+    match error with
+    | Some e -> raise (AggregateException("on the 1 MB-stack thread", e))
+    | None -> result
+
+let private timed label (f: unit -> 'a) =
+    let sw = Stopwatch.StartNew()
+    let r = f ()
+    printfn "    %s: %.2f s" label sw.Elapsed.TotalSeconds
+    r
+
+[<Tests>]
+let tests =
+    testList "Hostile documents" [
+        test "a 100,000-layer chain loads, summarises and round-trips on a 1 MB stack" {
+            let n = 100_000
+            let json = timed "generate" (fun () -> chainDocument n)
+            let summary, again, model =
+                onSmallStack (fun () ->
+                    let model = timed (sprintf "load %d layers (%d MB)" n (json.Length / 1_000_000)) (fun () -> ModelConfig.FromJson<Model> json)
+                    let summary = timed "summary" (fun () -> model.Summary())
+                    let written = timed "ToJson" (fun () -> model.ToJson())
+                    let again = timed "load again" (fun () -> ModelConfig.FromJson<Model> written)
+                    summary, again, model)
+            Expect.equal model.Operations.Length (n + 1) "every layer and the input"
+            Expect.equal model.ParameterCount (int64 n * 20L) "Dense(4) on 4 features has 20 weights"
+            Expect.isTrue model.SequentialLike "a chain"
+            Expect.equal model.Operations.[n].Name (sprintf "d%d" n) "Keras's order: the last layer last"
+            Expect.stringContains summary (sprintf "d%d (Dense)" n) "the summary lists the last layer"
+            Expect.stringContains summary (sprintf "Total params: %s" (ModelSummary.Count(int64 n * 20L))) "the total"
+            Expect.isTrue (again.Equals model) "FromJson(ToJson m) = m"
+        }
+    
+        test "a 100,000-layer chain declared from tensors, and a 100,000-layer Sequential, work on a 1 MB stack" {
+            let n = 100_000
+            let graph, sequential =
+                onSmallStack (fun () ->
+                    let x = Graph.Input(4)
+                    let mutable y = x
+                    for _ in 1 .. n do y <- Dense(4).Call(y: SymbolicTensor)
+                    let graph = timed "declare the graph" (fun () -> Model(x, y))
+                    let sequential = timed "declare the Sequential" (fun () -> Sequential("s", [ yield Input(4) :> Layer; for _ in 1 .. n -> Dense(4) :> Layer ]))
+                    let back = timed "Sequential round trip" (fun () -> ModelConfig.FromJson<Sequential>(sequential.ToJson(indented = false)))
+                    Expect.isTrue (back.Equals sequential) "FromJson(ToJson s) = s"
+                    graph, sequential)
+            Expect.equal graph.Operations.[n].Name "dense_99999" "Keras's default names, in order"
+            Expect.equal graph.ParameterCount (int64 n * 20L) "every layer counted"
+            Expect.equal sequential.ParameterCount (int64 n * 20L) "every layer counted"
+        }
+
+        testList "a bad document is a ModelConfigException with the path and a short message" [
+            let small = """{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 4]}}, {"class_name": "Dense", "config": {"units": 2, "name": "d"}}]}}"""
+            let fails (json: string) =
+                let before = GC.GetAllocatedBytesForCurrentThread()
+                let e = try ModelConfig.FromJson json |> ignore; failtest "the document was accepted" with :? ModelConfigException as e -> e
+                e, GC.GetAllocatedBytesForCurrentThread() - before
+            let short (e: ModelConfigException) = Expect.isLessThanOrEqual e.Message.Length 1000 (sprintf "a short message, not %d characters" e.Message.Length)
+
+            test "a duplicate key names its path" {
+                let e, _ = fails (small.Replace("\"units\": 2", "\"units\": 2, \"units\": 3"))
+                expectError e "$.config.layers[1].config.units" [ "'units' appears more than once" ]
+            }
+
+            test "an unpaired surrogate escape names its path" {
+                let e, _ = fails (small.Replace("\"name\": \"d\"", "\"name\": \"d\\ud800\""))
+                expectError e "$.config.layers[1].config.name" [ "not valid Unicode" ]
+                let e, _ = fails (small.Replace("\"units\"", "\"\\udc00\""))
+                expectError e "$.config.layers[1].config" [ "key is not valid Unicode" ]
+            }
+
+            test "an unpaired surrogate in the text itself is reported, not thrown as an encoding error" {
+                let e, _ = fails (small.Replace("\"d\"", "\"d" + string (char 0xD800) + "\""))
+                expectError e "$" [ "unpaired surrogate at character" ]
+            }
+
+            test "malformed JSON names where the parser stopped" {
+                let e, _ = fails (small.Replace("[null, 4]", "[null, 4"))
+                Expect.stringStarts e.JsonPath "$.config.layers[0].config.batch_shape" "inside the list that is not closed"
+            }
+
+            test "a 20 MB string in a field quotes an excerpt, and loading allocates a small multiple of the document" {
+                let big = String('x', 20_000_000)
+                let json = small.Replace("\"units\": 2", sprintf "\"units\": \"%s\"" big)
+                let e, allocated = fails json
+                expectError e "$.config.layers[1].config.units" [ "expected an integer"; "…" ]
+                short e
+                Expect.isLessThan allocated (int64 json.Length * 2L * 6L) (sprintf "allocated %d bytes for a %d-character document" allocated json.Length)
+            }
+
+            test "a 20 MB key quotes an excerpt in the path and the message" {
+                let json = small.Replace("\"units\": 2", sprintf "\"%s\": 2" (String('k', 20_000_000)))
+                let e, allocated = fails json
+                short e
+                Expect.isLessThanOrEqual e.JsonPath.Length 400 "a short path"
+                Expect.isLessThan allocated (int64 json.Length * 2L * 8L) (sprintf "allocated %d bytes for a %d-character document" allocated json.Length)
+            }
+
+            test "a reference to a missing layer among 100,000 names lists only some of them" {
+                let json = (chainDocument 20_000).Replace("\"output_layers\": [[\"d20000\"", "\"output_layers\": [[\"nowhere\"")
+                let e, _ = fails json
+                expectError e "$.config.output_layers[0]" [ "refers to layer 'nowhere'"; "in all" ]
+                short e
+            }
+
+            test "nesting past 64 levels is refused with a path, on a 1 MB stack, however deep" {
+                for depth in [ 65; 100_000 ] do
+                    let nested = String('[', depth) + String(']', depth)
+                    let e = onSmallStack (fun () -> fst (fails (small.Replace("\"units\": 2", sprintf "\"units\": %s" nested))))
+                    Expect.stringStarts e.JsonPath "$.config.layers[1].config.units[0]" (sprintf "depth %d: inside the nested lists" depth)
+                    Expect.stringContains e.Message "depth" "says the depth is the problem"
+                    short e
+            }
+
+            test "a huge list in place of a config object is quoted as an excerpt" {
+                let list = "[" + String.Join(", ", Seq.replicate 1_000_000 "1") + "]"
+                let e, _ = fails (small.Replace("{\"units\": 2, \"name\": \"d\"}", list))
+                expectError e "$.config.layers[1].config" [ "[1, 1, 1"; "…" ]
+                short e
+            }
+        ]
+    ]
