@@ -36,7 +36,8 @@ public static class ModelConfig
     public static IModel FromJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        return Deserialize(ConfigDocument.Parse(json));
+        // The document is this call's own: each layer's nodes are let go once read, so the whole tree never exists at once.
+        return Deserialize(ConfigDocument.Parse(json), "$", owned: true);
     }
 
     /// <summary>A model of a known kind from JSON text.</summary>
@@ -78,19 +79,23 @@ public static class ModelConfig
     };
 
     /// <summary>Reads a model config document; <paramref name="path"/> prefixes every error's JSON path.</summary>
-    public static IModel Deserialize(JsonNode? node, string path = "$")
+    public static IModel Deserialize(JsonNode? node, string path = "$") => Deserialize(node, path, owned: false);
+
+    // owned: the document is this reader's alone, and each layer entry is detached from it once read (so its nodes can be
+    // collected while later layers are read); a caller's document is never changed.
+    private static IModel Deserialize(JsonNode? node, string path, bool owned)
     {
         if (node is not JsonObject o) throw ConfigValues.Expected(path, "a model config object", node);
         var className = ConfigValues.Text(o["class_name"], $"{path}.class_name", "a model class name ('Sequential' or 'Functional')");
         // Keras before 2.2 wrote a Sequential's config as the bare list of its layers; Keras 3 still reads it.
         if (className == "Sequential" && o["config"] is JsonArray legacyLayers)
-            return ReadSequential(new JsonObject(), legacyLayers, $"{path}.config", $"{path}.config");
+            return ReadSequential(new JsonObject(), legacyLayers, $"{path}.config", $"{path}.config", owned);
         if (o["config"] is not JsonObject config) throw ConfigValues.Expected($"{path}.config", "an object", o["config"]);
         return className switch
         {
             "Sequential" => ReadSequential(config, config["layers"] as JsonArray
-                ?? throw ConfigValues.Expected($"{path}.config.layers", "a list of layer configs", config["layers"]), $"{path}.config", $"{path}.config.layers"),
-            "Functional" or "Model" => ReadGraph(config, $"{path}.config"),
+                ?? throw ConfigValues.Expected($"{path}.config.layers", "a list of layer configs", config["layers"]), $"{path}.config", $"{path}.config.layers", owned),
+            "Functional" or "Model" => ReadGraph(config, $"{path}.config", owned),
             _ => throw new ModelConfigException($"{path}.class_name", $"unknown model class '{className}'. Known: Sequential, Functional."),
         };
     }
@@ -128,7 +133,7 @@ public static class ModelConfig
     /// A Sequential's layers. Its input, as Keras 3 decides it: a leading InputLayer; else the input shape its first layer
     /// declares (Keras 2's <c>batch_input_shape</c>, or <c>input_shape</c>/<c>input_dim</c>); else <c>build_input_shape</c>.
     /// </summary>
-    private static Sequential ReadSequential(JsonObject config, JsonArray entries, string path, string layersPath)
+    private static Sequential ReadSequential(JsonObject config, JsonArray entries, string path, string layersPath, bool owned)
     {
         var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : "sequential";
         var trainable = ReadTrainable(config, path);
@@ -141,6 +146,7 @@ public static class ModelConfig
                 && e["class_name"]!.GetValue<string>() is "Sequential" or "Functional" or "Model")
                 throw new ModelConfigException($"{at}.class_name", "a Sequential model holds layers only; nest models in a graph (Functional) model.");
             var layer = LayerConfig.Deserialize(entries[i], at, out var inputShape);
+            if (owned) entries[i] = null;
             if (i == 0) declared = inputShape;
             layers.Add(trainable || layer is Input ? layer : layer with { Trainable = false });
         }
@@ -159,7 +165,7 @@ public static class ModelConfig
         catch (ArgumentException e) { throw Located(e, layersPath, layers.Select(l => l.Name).ToList(), offset: layers.Count - entries.Count); }
     }
 
-    private static Model ReadGraph(JsonObject config, string path)
+    private static Model ReadGraph(JsonObject config, string path, bool owned)
     {
         var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : "functional";
         var trainable = ReadTrainable(config, path);
@@ -169,12 +175,13 @@ public static class ModelConfig
         var ops = new List<object>();
         var names = new List<string>();
         var indexOf = new Dictionary<string, int>();
+        var inboundNodes = new JsonNode?[entries.Count];
         for (var i = 0; i < entries.Count; i++)
         {
             var at = $"{path}.layers[{i}]";
             if (entries[i] is not JsonObject e) throw ConfigValues.Expected(at, "a layer entry object", entries[i]);
             var cls = ConfigValues.Text(e["class_name"], $"{at}.class_name", "a layer class name");
-            object op = cls is "Sequential" or "Functional" or "Model" ? Deserialize(e, at) : LayerConfig.Deserialize(e, at);
+            object op = cls is "Sequential" or "Functional" or "Model" ? Deserialize(e, at, owned) : LayerConfig.Deserialize(e, at);
             var entryName = e["name"] is { } en ? ConfigValues.Text(en, $"{at}.name", "a string") : null;
             var ownName = Graph.NameOf(op);
             if (entryName is not null && ownName is not null && entryName != ownName)
@@ -190,6 +197,14 @@ public static class ModelConfig
                 throw new ModelConfigException($"{at}.name", $"the name '{Excerpt.Of(resolved)}' is used by more than one layer; names must be unique.");
             ops.Add(op);
             names.Add(resolved);
+            inboundNodes[i] = e["inbound_nodes"];
+            if (owned)
+            {
+                // Only the entry's inbound nodes are read again: detach them and let the rest of the entry go.
+                e.Remove("inbound_nodes");
+                e.Clear();
+                entries[i] = null;
+            }
         }
 
         var nodeCounts = new int[entries.Count];
@@ -197,13 +212,14 @@ public static class ModelConfig
         for (var i = 0; i < entries.Count; i++)
         {
             var at = $"{path}.layers[{i}].inbound_nodes";
-            var inbound = entries[i]!["inbound_nodes"] switch
+            var inbound = inboundNodes[i] switch
             {
                 JsonArray a => a,
                 null when ops[i] is Input => [],
                 var other => throw ConfigValues.Expected(at, "a list of nodes", other),
             };
             var nodes = inbound.Select((node, k) => ReadNode(node, $"{at}[{k}]")).ToList();
+            inboundNodes[i] = null;
             if (ops[i] is Input) nodes = [[]];
             nodeCounts[i] = nodes.Count;
             wired.Add(new WiredOperation(ops[i], nodes));
