@@ -195,7 +195,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         var dtype = x.dtype;
         var target = ComputeDType();
         if (dtype == target) return x;
-        if (!CastsToFloat32(dtype))
+        if (!Castable(dtype))
             throw new ArgumentException(
                 $"Model '{Declaration.Name}' expects {InputLabel(index)} as {target.ToString().ToLowerInvariant()} (real, integer and bool tensors are cast to it); " +
                 $"received a tensor of dtype {dtype}.", "inputs");
@@ -205,11 +205,12 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     // float32 (Keras's Input dtype), unless the weights were converted to another floating dtype.
     private ScalarType ComputeDType()
     {
-        var first = ((List<WeightBinding>)Weights).Count > 0 ? ((List<WeightBinding>)Weights)[0].Parameter.dtype : ScalarType.Float32;
+        var list = (List<WeightBinding>)Weights;   // built once (see Weights)
+        var first = list.Count > 0 ? list[0].Parameter.dtype : ScalarType.Float32;
         return first is ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16 ? first : ScalarType.Float32;
     }
 
-    private static bool CastsToFloat32(ScalarType dtype) => dtype is ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16
+    private static bool Castable(ScalarType dtype) => dtype is ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16
         or ScalarType.Byte or ScalarType.Int8 or ScalarType.Int16 or ScalarType.Int32 or ScalarType.Int64 or ScalarType.Bool;
 
     private static bool Fits(long[] shape, Shape expected)
@@ -254,12 +255,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     public Tensor AddRegularization(Tensor loss, ForwardContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var total = loss;
-        foreach (var w in Regularized)
-        {
-            using var view = w.KerasView();
-            total = total + RegularizerOps.Penalty(w.Regularizer!, view);
-        }
+        var total = AddWeightPenalties(loss);
         foreach (var p in context.ActivityPenalties) total = total + p;
         context.ActivityPenalties.Clear();
         return total;
@@ -271,13 +267,20 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     public Tensor AddRegularization(Tensor loss)
     {
+        var total = AddWeightPenalties(loss);
+        foreach (var p in TakeActivityPenalties()) total = total + p;
+        return total;
+    }
+
+    // loss + every trainable weight's regularizer on its Keras-layout view; no new tensor when there is none.
+    private Tensor AddWeightPenalties(Tensor loss)
+    {
         var total = loss;
         foreach (var w in Regularized)
         {
             using var view = w.KerasView();
             total = total + RegularizerOps.Penalty(w.Regularizer!, view);
         }
-        foreach (var p in TakeActivityPenalties()) total = total + p;
         return total;
     }
 
@@ -330,8 +333,6 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(x);
         if (batchSize <= 0) throw new ArgumentException($"Expected argument 'batchSize' to be a positive integer. Received: batchSize={batchSize}.", nameof(batchSize));
-        for (var i = 0; i < x.Count; i++)
-            if (x[i] is null) throw NullInput(Math.Min(i, inputShapes.Length - 1));
         var n = SampleCount(x, "x");
         using var lease = ReadLease();
         var context = ForwardContext.Inference;
@@ -362,6 +363,13 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>Throws <see cref="NullInput"/> for the first null tensor in <paramref name="x"/> (one per model input).</summary>
+    internal void RequireInputs(IReadOnlyList<Tensor> x)
+    {
+        for (var i = 0; i < x.Count; i++)
+            if (x[i] is null) throw NullInput(Math.Min(i, inputShapes.Length - 1));
+    }
+
     /// <summary>
     /// The number of samples in <paramref name="x"/> (one tensor per model input), checked as Keras does: a tensor per
     /// input, none a scalar, all with the same first dimension.
@@ -369,6 +377,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// <exception cref="ArgumentException">The wrong number of tensors, a scalar, or different sample counts (all named).</exception>
     internal long SampleCount(IReadOnlyList<Tensor> x, string argument)
     {
+        RequireInputs(x);
         if (x.Count != inputShapes.Length)
             throw new ArgumentException(
                 $"Model '{Declaration.Name}' takes {inputShapes.Length} input(s) of shapes [{string.Join(", ", inputShapes.AsEnumerable())}]; received {x.Count}.", argument);

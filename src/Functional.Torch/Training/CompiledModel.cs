@@ -229,8 +229,7 @@ public sealed class CompiledModel
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
-        for (var i = 0; i < x.Count; i++)
-            if (x[i] is null) throw Network.NullInput(Math.Min(i, Network.Declaration.InputShapes.Count - 1));
+        Network.RequireInputs(x);
     }
 
     /// <summary>Keras's class weights: per sample, the weight of its class (argmax of one-hot rows, else the label); 1 for unlisted classes.</summary>
@@ -264,9 +263,7 @@ public sealed class CompiledModel
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(targets);
-        for (var i = 0; i < inputs.Count; i++)
-            if (inputs[i] is null) throw Network.NullInput(Math.Min(i, Network.Declaration.InputShapes.Count - 1));
-        if (Network.SampleCount(inputs, "x") == 0)
+        if (Network.SampleCount(inputs, "x") == 0)   // also refuses null inputs, naming them
             throw new ArgumentException("Expected input data to be non-empty: 'x' has 0 samples, so there is no step to take.", nameof(inputs));
         using var writing = Network.WriteLease();
         using var scope = NewDisposeScope();
@@ -305,8 +302,7 @@ public sealed class CompiledModel
     private (List<Tensor> Inputs, List<Tensor> Targets, Tensor? SampleWeight) CheckAndPlace(
         IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> targets, Tensor? sampleWeight)
     {
-        for (var i = 0; i < inputs.Count; i++)
-            if (inputs[i] is null) throw Network.NullInput(Math.Min(i, Network.Declaration.InputShapes.Count - 1));
+        Network.RequireInputs(inputs);
         var outputs = Network.Declaration.OutputShapes;
         if (targets.Count != outputs.Count)
             throw new ArgumentException($"Model '{Network.Declaration.Name}' has {outputs.Count} outputs but {targets.Count} targets were given.");
