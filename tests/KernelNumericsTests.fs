@@ -101,11 +101,14 @@ let declaresWeights (t: Type) =
             || overrides u.BaseType)
     overrides t
 
+/// A copy of a layer record made by its compiler-generated clone, whose init setters can then be called as `with` does.
+let private cloneOf (layer: Layer) = layer.GetType().GetMethod("<Clone>$").Invoke(layer, [||]) :?> Layer
+
 /// A copy of `layer` with every initializer replaced by a distinct seeded RandomUniform (through the record's clone and
 /// init setters, as `with` does).
 let withSeededInitializers (layer: Layer) =
     let t = layer.GetType()
-    let copy = t.GetMethod("<Clone>$").Invoke(layer, [||]) :?> Layer
+    let copy = cloneOf layer
     let mutable seed = 11
     for p in t.GetProperties(BindingFlags.Public ||| BindingFlags.Instance) do
         if p.CanWrite && typeof<Initializer>.IsAssignableFrom p.PropertyType then
@@ -115,9 +118,8 @@ let withSeededInitializers (layer: Layer) =
 
 /// A copy of a layer record with another activation (through the record's clone and init setter, as `with` does).
 let withActivation (layer: Layer) (name: string) =
-    let t = layer.GetType()
-    let copy = t.GetMethod("<Clone>$").Invoke(layer, [||]) :?> Layer
-    t.GetProperty("Activation").SetValue(copy, ActivationFunction(name))
+    let copy = cloneOf layer
+    layer.GetType().GetProperty("Activation").SetValue(copy, ActivationFunction(name))
     copy
 
 [<Tests>]
