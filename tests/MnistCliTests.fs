@@ -19,15 +19,17 @@ let tests =
             Expect.equal defaults.Epochs 4 "4 epochs"
             Expect.equal defaults.Device "cpu" "the CPU"
             let dir = Path.GetTempPath()
-            Expect.equal (parse [| "--epochs"; "2"; "--device"; "auto"; "--plot=c.svg"; "--data"; dir |])
-                (Train { Epochs = 2; Device = "auto"; Plot = "c.svg"; Data = Some dir }) "all four"
+            Expect.equal defaults.Save (Path.Combine("out", "mnist", "model.json")) "the model goes to out/mnist/model.json"
+            Expect.equal (weightsPathFor defaults.Save) (Path.Combine("out", "mnist", "model.safetensors")) "and its weights next to it"
+            Expect.equal (parse [| "--epochs"; "2"; "--device"; "auto"; "--plot=c.svg"; "--data"; dir; "--save"; "m/net.json" |])
+                (Train { Epochs = 2; Device = "auto"; Plot = "c.svg"; Data = Some dir; Save = "m/net.json" }) "all five"
             Expect.equal (parse [| "--device"; "cuda:1" |]) (Train { defaults with Device = "cuda:1" }) "cuda:N"
         }
 
         test "--help and -h show the usage, whatever else is on the line" {
             for argv in [ [| "--help" |]; [| "-h" |]; [| "--epochs"; "abc"; "-h" |]; [| "--nonsense"; "--help" |] ] do
                 Expect.equal (parse argv) ShowHelp (sprintf "%A" argv)
-            for option in [ "--epochs"; "--device"; "--plot"; "--data"; "--help" ] do
+            for option in [ "--epochs"; "--device"; "--plot"; "--data"; "--save"; "--help" ] do
                 Expect.stringContains usage option "the usage lists every option"
         }
 
@@ -40,6 +42,9 @@ let tests =
             invalid [ "--device"; "tpu" ] [ "--device expects cpu, cuda, cuda:N or auto"; "'tpu'" ]
             invalid [ "--plot"; "curves.gif" ] [ "--plot expects a file name ending in .png, .svg or .html"; "'curves.gif'" ]
             invalid [ "--data"; "/no/such/folder" ] [ "--data expects"; "'/no/such/folder', which is not a folder" ]
+            invalid [ "--save"; "model.safetensors" ] [ "--save expects a file name ending in .json"; "'model.safetensors'" ]
+            invalid [ "--save"; ".json" ] [ "--save expects a file name ending in .json"; "'.json'" ]
+            invalid [ "--save" ] [ "--save expects a file name ending in .json." ]
             invalid [ "--frobnicate" ] [ "Unknown option '--frobnicate'" ]
             invalid [ "4" ] [ "Unknown option '4'" ]
         }

@@ -9,8 +9,9 @@ open System.IO
 let usage =
     """Usage: dotnet run --project examples/Mnist [-- OPTIONS]
 
-Trains seed 000's CNN on 8,000 MNIST digits with Keras's compile/fit and reports its accuracy on 2,000 held-out
-digits. Exit code: 0 at accuracy 0.97 or more, 1 below, 2 for a bad option or an unavailable device.
+Trains seed 000's CNN on 8,000 MNIST digits with Keras's compile/fit, saves it (architecture and weights) and reports
+its accuracy on 2,000 held-out digits. Exit code: 0 at accuracy 0.97 or more, 1 below, 2 for a bad option or an
+unavailable device.
 
 Options:
   --epochs N        training epochs, a positive integer (default 4)
@@ -18,11 +19,13 @@ Options:
   --plot FILE       the training curves as .png, .svg or .html; an .html copy is written next to them
                     (default out/mnist/training-curves.png)
   --data DIR        a folder with the MNIST IDX files (default: the repository's data/mnist)
+  --save FILE.json  where to save the trained model: its Keras config as FILE.json and its weights next to it as
+                    FILE.safetensors (default out/mnist/model.json; examples/Service serves it)
   -h, --help        show this help and exit
 """
 
 /// What the command line asks for (options are `--name value` or `--name=value`).
-type Options = { Epochs: int; Device: string; Plot: string; Data: string option }
+type Options = { Epochs: int; Device: string; Plot: string; Data: string option; Save: string }
 
 type Command =
     | Train of Options
@@ -30,7 +33,12 @@ type Command =
     /// A bad command line: the message to print (with a pointer to --help).
     | Invalid of string
 
-let defaults = { Epochs = 4; Device = "cpu"; Plot = Path.Combine("out", "mnist", "training-curves.png"); Data = None }
+let defaults =
+    { Epochs = 4; Device = "cpu"; Plot = Path.Combine("out", "mnist", "training-curves.png"); Data = None
+      Save = Path.Combine("out", "mnist", "model.json") }
+
+/// The weights file that goes with a saved model's config: the same name with the extension .safetensors.
+let weightsPathFor (configPath: string) = Path.ChangeExtension(configPath, ".safetensors")
 
 /// Parses the command line by hand: each option's value is checked here, before anything loads or trains.
 let parse (argv: string[]) : Command =
@@ -75,5 +83,10 @@ let parse (argv: string[]) : Command =
             | "--data" ->
                 withValue "a folder with the MNIST IDX files" (fun v ->
                     if Directory.Exists v then Ok { options with Data = Some v } else Error ", which is not a folder")
+            | "--save" ->
+                withValue "a file name ending in .json" (fun v ->
+                    if Path.GetExtension(v).ToLowerInvariant() = ".json" && Path.GetFileNameWithoutExtension(v).Length > 0
+                    then Ok { options with Save = v }
+                    else Error "")
             | _ -> Invalid(sprintf "Unknown option '%s'." arg)
     if argv |> Array.exists (fun a -> a = "-h" || a = "--help") then ShowHelp else go 0 defaults

@@ -1,7 +1,8 @@
 /// Trains seed 000's CNN (Conv2D 32/64/128, 3×3, same, relu, each followed by MaxPooling2D(2); Flatten; Dense; softmax)
 /// on real MNIST digits with Keras's compile/fit, shows Keras's progress bar, writes the training curves, and reports
-/// accuracy on held-out digits (the exit code is non-zero below 0.97).
-/// Usage: dotnet run --project examples/Mnist [-- --epochs N] [--device cpu|cuda|cuda:N|auto] [--plot FILE.png] [--data DIR]
+/// accuracy on held-out digits (the exit code is non-zero below 0.97). The trained model is saved as its Keras config
+/// (out/mnist/model.json) and its weights (out/mnist/model.safetensors), which examples/Service loads and serves.
+/// Usage: dotnet run --project examples/Mnist [-- --epochs N] [--device cpu|cuda|cuda:N|auto] [--plot FILE.png] [--data DIR] [--save FILE.json]
 module Functional.Examples.Mnist
 
 open System
@@ -13,6 +14,7 @@ open Functional.Data
 open Functional.FSharp
 open Functional.Torch
 open Functional.Training
+open Functional.Saving
 open Functional.Examples.MnistCli
 
 /// A message on stderr and exit code 2: for a bad command line, an unavailable device or missing data.
@@ -88,6 +90,14 @@ let train (options: Options) (device: Device) (dataDir: string) (all: DigitSet) 
 
     let result = compiled.Evaluate(xTest, yTest, batchSize = 256, verbose = Verbose 0)
     let accuracy = result.["accuracy"]
+
+    // The trained model, as Keras keeps it apart: the architecture as its config document and the weights as
+    // safetensors (Keras names and layouts). ModelConfig.FromJson + Build + LoadWeights bring it back (examples/Service).
+    let weights = weightsPathFor options.Save
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath options.Save)) |> ignore
+    File.WriteAllText(options.Save, Model.toJson model)
+    net.SaveWeights weights
+    printfn "Model saved: %s (architecture) and %s (weights)" options.Save weights
     printfn "Test accuracy on %d held-out digits: %.4f (loss %.4f; %.1fs training)" testSet.Count accuracy result.["loss"] trainingSeconds
     if accuracy < 0.97 then 1 else 0
 
