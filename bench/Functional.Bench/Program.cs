@@ -5,6 +5,8 @@
 //           tiny MLP, ours vs a hand loop doing the same work (Keras's loss, accuracy, one read per step)
 //   summary shape inference + summary of a large declared model, with libtorch never loaded
 //   kernels the cost of the CPU-kernel guard: ours with libtorch's reference kernels vs the same with oneDNN, alternating
+//   service examples/Service's latency over HTTP (p50/p95 at concurrency 1 and 8) and batch-1 Predict vs a hand-written
+//           forward (ServiceBench.cs); --requests N sets the HTTP requests per case (default 2000)
 // Usage: dotnet run --project bench/Functional.Bench -- step [--quick] [--device cuda] [--case "cnn train"] [--rounds N] [--json out.json]
 using System.Diagnostics;
 using System.Globalization;
@@ -33,6 +35,16 @@ if (args.Contains("--rounds"))
     }
     Bench.RoundsOverride = rounds;
 }
+if (args.Contains("--requests"))
+{
+    var r = args.SkipWhile(a => a != "--requests").Skip(1).FirstOrDefault();
+    if (!int.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out var requests) || requests < 1)
+    {
+        Console.Error.WriteLine($"--requests expects a positive integer; received '{r}'.");
+        return 2;
+    }
+    Bench.RequestsOverride = requests;
+}
 string? jsonPath = args.SkipWhile(a => a != "--json").Skip(1).FirstOrDefault();
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
@@ -43,11 +55,12 @@ switch (mode)
     case "step": Bench.Steps(quick, jsonPath); break;
     case "ops": Bench.Ops(quick); break;
     case "kernels": Bench.Kernels(quick); break;
-    default: Console.Error.WriteLine($"unknown mode '{mode}' (step | ops | soak | summary | kernels)"); return 2;
+    case "service": Bench.Service(quick); break;
+    default: Console.Error.WriteLine($"unknown mode '{mode}' (step | ops | soak | summary | kernels | service)"); return 2;
 }
 return 0;
 
-static class Bench
+static partial class Bench
 {
     public static string DeviceName = "cpu";
     static Functional.Torch.Device Dev => Functional.Torch.Device.Parse(DeviceName);
