@@ -29,12 +29,12 @@ open Functional.Examples.Service
 open Functional.Tests.Support
 open Functional.Tests.TrainingTests
 
-/// A small CNN trained for one epoch on 2,000 real digits and saved as FILE.json + FILE.safetensors in `dir`; returns
+/// A small CNN trained for one epoch on 1,000 real digits and saved as FILE.json + FILE.safetensors in `dir`; returns
 /// the config's path, the trained network's own predictions for `held`'s digits, and those digits.
 let private trainAndSave (dir: string) =
     torchReady 16
     let digits = DigitSet.Load(DigitSet.FindRepositoryData "mnist")
-    let struct (train, rest) = digits.Split(2000, seed = 16)
+    let struct (train, rest) = digits.Split(1000, seed = 16)
     let struct (held, _) = rest.Split(64, seed = 16)
     let model =
         Sequential(Input(28, 28, 1), Conv2D(8, 3, activation = "relu"), MaxPooling2D(2), Flatten(),

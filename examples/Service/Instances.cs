@@ -168,7 +168,7 @@ public static class JsonInstances
             throw new BadRequestException($"{Path(path)} is {Kind(element)}; expected an array of {layout[depth]} (instances of shape {Text(layout)}).");
         var length = element.GetArrayLength();
         if (length != layout[depth])
-            throw new BadRequestException($"{Path(path)} has {length} elements; expected {layout[depth]} (instances of shape {Text(layout)}).");
+            throw new BadRequestException($"{Path(path)} has {length} {(length == 1 ? "element" : "elements")}; expected {layout[depth]} (instances of shape {Text(layout)}).");
         var k = 0;
         foreach (var item in element.EnumerateArray())
         {

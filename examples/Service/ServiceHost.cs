@@ -84,6 +84,10 @@ public static class ServiceHost
             {
                 return Results.Json(new ErrorResponse(BadBodyMessage(e, o)), statusCode: StatusCodes.Status400BadRequest);
             }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                return Results.Empty;   // the client went away; nobody reads an answer
+            }
         });
         return app;
     }
