@@ -61,11 +61,11 @@ static partial class Bench
             }
             Console.WriteLine($"ServedModel.Predict and the hand-written forward agree on {N} digits to {worst:G3} (largest difference)");
 
-            // 1. Batch-1 inference.
+            // 1. Batch-1 inference: native tensors made per call (exact), then time in alternating blocks.
             var results = new List<Result>();
             var ratios = new List<Ratio>();
             var k = 0;
-            Compare("cnn predict b1", rounds, quick ? 40 : 100,
+            (string Name, Func<Action> Make)[] batchOne =
                 [("ours Predict", () => () =>
                     {
                         using var scope = NewDisposeScope();
@@ -77,7 +77,10 @@ static partial class Bench
                         using var scope = NewDisposeScope();
                         using var noGrad = no_grad();
                         _ = hand.call(xsHand.narrow(0, k++ % N, 1)).data<float>().ToArray();
-                    })], results, ratios);
+                    })];
+            Console.WriteLine("native tensors created per batch-1 call: " +
+                              string.Join(", ", batchOne.Select(v => $"{v.Name} {TensorsPerStep(v.Make()):F1}")));
+            Compare("cnn predict b1", rounds, quick ? 40 : 100, batchOne, results, ratios);
             var eight = new float[8 * served.InputSize];
             for (var i = 0; i < 8; i++) samples[i].CopyTo(eight, i * served.InputSize);
             Compare("cnn predict 8 samples", rounds, quick ? 10 : 25,

@@ -103,7 +103,7 @@ public sealed record ServiceOptions
         if (string.IsNullOrWhiteSpace(text)) return fallback;
         if (long.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= 1 && value <= max)
             return value;
-        throw new ArgumentException($"{option} expects a positive integer (at most {max}); received '{text}'.", option);
+        throw new ArgumentException($"{option} expects a positive integer (at most {max}); received '{text}'.");
     }
 
     private static (float, float)? Range(string? text, (float, float)? fallback)
@@ -116,6 +116,6 @@ public sealed record ServiceOptions
             && float.TryParse(parts[1].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var max)
             && float.IsFinite(min) && float.IsFinite(max) && min < max)
             return (min, max);
-        throw new ArgumentException($"--value-range expects MIN,MAX with MIN < MAX (e.g. 0,1) or 'none'; received '{text}'.", "--value-range");
+        throw new ArgumentException($"--value-range expects MIN,MAX with MIN < MAX (e.g. 0,1) or 'none'; received '{text}'.");
     }
 }
