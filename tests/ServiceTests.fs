@@ -128,10 +128,50 @@ let private raw (mediaType: string) (bytes: byte[]) =
     if mediaType <> "" then content.Headers.ContentType <- MediaTypeHeaderValue(mediaType)
     content
 
+/// The burst: 8 clients, 8 requests each, every kind of request (each names the digits it sends); every answer must be
+/// 200 and equal the sequential predictions of those digits.
+let private burst (client: HttpClient) (held: DigitSet) (sequential: float32[][]) =
+    let request (k: int) : HttpContent * int list =
+        let i = k % held.Count
+        let j = (k * 7 + 3) % held.Count
+        match k % 6 with
+        | 0 -> json (instances [ rows (floats held i) ]), [ i ]
+        | 1 -> json (instances [ flat (floats held i); rows (floats held j) ]), [ i; j ]
+        | 2 ->
+            let nested = floats held i |> Array.map (fun v -> "[" + string v + "]") |> Array.chunkBySize 28
+                         |> Array.map (fun r -> "[" + String.Join(",", r) + "]") |> fun r -> "[" + String.Join(",", r) + "]"
+            json (instances [ nested ]), [ i ]
+        | 3 -> raw "image/png" (png (pixels held i)), [ i ]
+        | 4 -> multipart [ "image", "a.png", png (pixels held i); "image", "b.png", png (pixels held j) ], [ i; j ]
+        | _ -> json (instances [ sprintf """{"b64": "%s"}""" (Convert.ToBase64String(png (pixels held i))) ]), [ i ]
+    let clients =
+        [| for c in 0 .. 7 ->
+            Task.Run<(int * int list * HttpStatusCode * JsonElement) list>(Func<Task<_>>(fun () ->
+                task {
+                    let results = ResizeArray()
+                    for r in 0 .. 7 do
+                        let k = c * 8 + r
+                        let content, digits = request k
+                        let! status, doc = send client content
+                        results.Add((k, digits, status, doc))
+                    return List.ofSeq results
+                })) |]
+    Task.WaitAll(clients |> Array.map (fun t -> t :> Task))
+    let answers = clients |> Array.collect (fun t -> Array.ofList t.Result)
+    Expect.equal answers.Length 64 "64 answers"
+    for k, digits, status, doc in answers do
+        Expect.equal status HttpStatusCode.OK (sprintf "request %d: %s" k (doc.ToString()))
+        let ps = predictions doc
+        Expect.equal ps.Length digits.Length (sprintf "request %d: one prediction per instance" k)
+        List.iteri (fun n d ->
+            close (sprintf "request %d, digit %d" k d) ps.[n] sequential.[d]
+            Expect.equal (classes doc).[n] (argmax sequential.[d]) (sprintf "request %d: class = argmax" k)) digits
+
+
 [<Tests>]
 let tests =
     testSequenced <| testList "Service" [
-        test "a burst of 64 concurrent requests (8 clients; JSON, PNG, multipart, base64) equals sequential Predict; health and bad input answer as documented" {
+        test "a burst of 64 concurrent requests (8 clients; JSON, PNG, multipart, base64) equals sequential Predict, with and without micro-batching; health and bad input answer as documented" {
             let dir = Directory.CreateTempSubdirectory("functional-service-").FullName
             try
                 let config, trained, held = trainAndSave dir
@@ -154,42 +194,7 @@ let tests =
                 Expect.equal [ for d in health.RootElement.GetProperty("input_shape").EnumerateArray() -> d.GetInt32() ] [ 28; 28; 1 ] "input shape"
                 Expect.equal [ for d in health.RootElement.GetProperty("output_shape").EnumerateArray() -> d.GetInt32() ] [ 10 ] "output shape"
 
-                // The burst: 8 clients, 8 requests each, every kind of request; each names the digits it sends.
-                let request (k: int) : HttpContent * int list =
-                    let i = k % held.Count
-                    let j = (k * 7 + 3) % held.Count
-                    match k % 6 with
-                    | 0 -> json (instances [ rows (floats held i) ]), [ i ]
-                    | 1 -> json (instances [ flat (floats held i); rows (floats held j) ]), [ i; j ]
-                    | 2 ->
-                        let nested = floats held i |> Array.map (fun v -> sprintf "[%g]" v) |> Array.chunkBySize 28
-                                     |> Array.map (fun r -> "[" + String.Join(",", r) + "]") |> fun r -> "[" + String.Join(",", r) + "]"
-                        json (instances [ nested ]), [ i ]
-                    | 3 -> raw "image/png" (png (pixels held i)), [ i ]
-                    | 4 -> multipart [ "image", "a.png", png (pixels held i); "image", "b.png", png (pixels held j) ], [ i; j ]
-                    | _ -> json (instances [ sprintf """{"b64": "%s"}""" (Convert.ToBase64String(png (pixels held i))) ]), [ i ]
-                let clients =
-                    [| for c in 0 .. 7 ->
-                        Task.Run<(int * int list * HttpStatusCode * JsonElement) list>(Func<Task<_>>(fun () ->
-                            task {
-                                let results = ResizeArray()
-                                for r in 0 .. 7 do
-                                    let k = c * 8 + r
-                                    let content, digits = request k
-                                    let! status, doc = send client content
-                                    results.Add((k, digits, status, doc))
-                                return List.ofSeq results
-                            })) |]
-                Task.WaitAll(clients |> Array.map (fun t -> t :> Task))
-                let answers = clients |> Array.collect (fun t -> Array.ofList t.Result)
-                Expect.equal answers.Length 64 "64 answers"
-                for k, digits, status, doc in answers do
-                    Expect.equal status HttpStatusCode.OK (sprintf "request %d: %s" k (doc.ToString()))
-                    let ps = predictions doc
-                    Expect.equal ps.Length digits.Length (sprintf "request %d: one prediction per instance" k)
-                    List.iteri (fun n d ->
-                        close (sprintf "request %d, digit %d" k d) ps.[n] sequential.[d]
-                        Expect.equal (classes doc).[n] (argmax sequential.[d]) (sprintf "request %d: class = argmax" k)) digits
+                burst client held sequential
 
                 // A JPEG (lossy) upload: what the service says is Predict on the JPEG's decoded pixels.
                 let jpg = jpeg (pixels held 0)
@@ -260,6 +265,10 @@ let tests =
                 let status, doc = (send client (json (instances [ rows digit ]))).Result
                 Expect.equal status HttpStatusCode.OK "still serving"
                 close "after bad input" (predictions doc).[0] sequential.[0]
+
+                // The same burst with micro-batching: concurrent requests share Predict calls, each gets its own rows.
+                use batched = new Running(ServedModel.Load(config), ServiceOptions(MicroBatch = true, BatchSize = 8))
+                burst batched.Client held sequential
             finally
                 try Directory.Delete(dir, true) with _ -> ()
         }
@@ -285,10 +294,11 @@ let tests =
                     Expect.equal (ServiceHost.RunAsync([| "--modle"; missing |]).Result) 2 "an unknown option"
                     Expect.equal (ServiceHost.RunAsync([| "--max-body-bytes"; "-5" |]).Result) 2 "a bad limit"
                     Expect.equal (ServiceHost.RunAsync([| "--value-range"; "1,0" |]).Result) 2 "a bad range"
+                    Expect.equal (ServiceHost.RunAsync([| "--micro-batch=maybe" |]).Result) 2 "a bad flag"
                 finally
                     Console.SetError error
                 let text = captured.ToString()
-                for f in [ "service: No model config at"; "none.json"; "Unknown option '--modle'"; "--max-body-bytes expects a positive integer"; "--value-range expects MIN,MAX" ] do
+                for f in [ "service: No model config at"; "none.json"; "Unknown option '--modle'"; "--max-body-bytes expects a positive integer"; "--value-range expects MIN,MAX"; "--micro-batch expects true or false; received 'maybe'" ] do
                     Expect.stringContains text f "stderr names the problem"
             finally
                 try Directory.Delete(dir, true) with _ -> ()

@@ -4,7 +4,8 @@
 //      runs) and a hand-written TorchSharp forward of the same network with the same weights, in alternating blocks;
 //      plus one Predict of 8 samples against 8 Predicts of 1 (what micro-batching could gain at concurrency 8);
 //   2. HTTP latency: the service on a loopback port in this process (real Kestrel, real HttpClient; client and server share
-//      the machine's cores), p50/p95/p99 per request at concurrency 1 and 8, JSON and PNG bodies, in alternating rounds.
+//      the machine's cores), p50/p95/p99 per request at concurrency 1 and 8, JSON and PNG bodies, and JSON micro-batched
+//      (--micro-batch), in alternating rounds.
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
@@ -93,24 +94,35 @@ static partial class Bench
             var expected = samples.Select(s => ArgMax(served.Predict(s, 1))).ToArray();
             var jsonBodies = samples.Select(s => Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { instances = new[] { s.Chunk(28).ToArray() } }))).ToArray();
             var pngBodies = Enumerable.Range(0, N).Select(i => Png(digits.Images.AsSpan(i * DigitSet.Pixels, DigitSet.Pixels))).ToArray();
-            var app = ServiceHost.Create(served, new ServiceOptions(), configure: b =>
+            // Two services on the one model: every request its own Predict (the default), and micro-batched.
+            WebApplication Start(ServiceOptions options)
             {
-                b.WebHost.UseUrls("http://127.0.0.1:0");
-                b.Logging.ClearProviders();
-            });
-            app.StartAsync().GetAwaiter().GetResult();
+                var app = ServiceHost.Create(served, options, configure: b =>
+                {
+                    b.WebHost.UseUrls("http://127.0.0.1:0");
+                    b.Logging.ClearProviders();
+                });
+                app.StartAsync().GetAwaiter().GetResult();
+                return app;
+            }
+            var direct = Start(new ServiceOptions());
+            var batched = Start(new ServiceOptions { MicroBatch = true });
             try
             {
-                using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri(app.Urls.First()) };
-                var cases = new (string Name, byte[][] Bodies, string MediaType, int Concurrency)[]
+                HttpClient Client(WebApplication app) => new(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri(app.Urls.First()) };
+                using var directClient = Client(direct);
+                using var batchedClient = Client(batched);
+                var cases = new (string Name, HttpClient Http, byte[][] Bodies, string MediaType, int Concurrency)[]
                 {
-                    ("JSON, one 28×28 instance", jsonBodies, "application/json", 1),
-                    ("JSON, one 28×28 instance", jsonBodies, "application/json", 8),
-                    ("PNG body", pngBodies, "image/png", 1),
-                    ("PNG body", pngBodies, "image/png", 8),
+                    ("JSON, one 28×28 instance", directClient, jsonBodies, "application/json", 1),
+                    ("JSON, one 28×28 instance", directClient, jsonBodies, "application/json", 8),
+                    ("PNG body", directClient, pngBodies, "image/png", 1),
+                    ("PNG body", directClient, pngBodies, "image/png", 8),
+                    ("JSON, micro-batched", batchedClient, jsonBodies, "application/json", 1),
+                    ("JSON, micro-batched", batchedClient, jsonBodies, "application/json", 8),
                 };
                 Console.WriteLine($"JSON body {jsonBodies[0].Length} bytes, PNG body {pngBodies[0].Length} bytes (digit 0)");
-                foreach (var c in cases) Send(http, c.Bodies, c.MediaType, c.Concurrency, 50, expected);   // warm-up
+                foreach (var c in cases) Send(c.Http, c.Bodies, c.MediaType, c.Concurrency, 50, expected);   // warm-up
                 var latencies = cases.Select(_ => new List<double>()).ToArray();
                 var walls = new double[cases.Length];
                 var httpRounds = quick ? 2 : 5;
@@ -118,7 +130,7 @@ static partial class Bench
                     for (var i = 0; i < cases.Length; i++)
                     {
                         var clock = Stopwatch.StartNew();
-                        latencies[i].AddRange(Send(http, cases[i].Bodies, cases[i].MediaType, cases[i].Concurrency, requests / httpRounds, expected));
+                        latencies[i].AddRange(Send(cases[i].Http, cases[i].Bodies, cases[i].MediaType, cases[i].Concurrency, requests / httpRounds, expected));
                         walls[i] += clock.Elapsed.TotalSeconds;
                     }
                 Console.WriteLine();
@@ -133,8 +145,11 @@ static partial class Bench
             }
             finally
             {
-                app.StopAsync().GetAwaiter().GetResult();
-                ((IAsyncDisposable)app).DisposeAsync().AsTask().GetAwaiter().GetResult();
+                foreach (var app in new[] { direct, batched })
+                {
+                    app.StopAsync().GetAwaiter().GetResult();
+                    ((IAsyncDisposable)app).DisposeAsync().AsTask().GetAwaiter().GetResult();
+                }
             }
         }
         finally

@@ -50,6 +50,9 @@ public static class ServiceHost
         builder.Services.AddSingleton(model);
         builder.Services.AddSingleton(options);
         var app = builder.Build();
+        var batcher = options.MicroBatch ? new MicroBatcher(model, options.BatchSize) : null;
+        if (batcher is not null)
+            app.Lifetime.ApplicationStopped.Register(() => batcher.DisposeAsync().AsTask().GetAwaiter().GetResult());
 
         // Anything not anticipated is a 500 with a JSON message and a log entry (never a stack trace to the client).
         app.UseExceptionHandler(handler => handler.Run(async context =>
@@ -73,7 +76,7 @@ public static class ServiceHost
             try
             {
                 var batch = await ReadInstancesAsync(context.Request, m, o, context.RequestAborted);
-                var outputs = m.Predict(batch.Values, batch.Count);
+                var outputs = batcher is null ? m.Predict(batch.Values, batch.Count) : await batcher.PredictAsync(batch.Values, batch.Count);
                 return Results.Json(Response(outputs, batch.Count, m));
             }
             catch (BadRequestException e)

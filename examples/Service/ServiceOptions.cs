@@ -26,6 +26,12 @@ public sealed record ServiceOptions
     public int BatchSize { get; init; } = 64;
 
     /// <summary>
+    /// Whether concurrent requests share Predict calls (see <see cref="MicroBatcher"/>); <see cref="BatchSize"/> caps a
+    /// combined call. Off, every request runs its own Predict, concurrently with the others.
+    /// </summary>
+    public bool MicroBatch { get; init; }
+
+    /// <summary>
     /// The range JSON values must lie in (both ends included), or <c>null</c> for any finite value. The MNIST model was
     /// trained on pixels / 255, so the default [0, 1] turns a request in 0–255 pixels into a 400 rather than confident nonsense.
     /// </summary>
@@ -43,6 +49,7 @@ public sealed record ServiceOptions
         ["--max-instances"] = "MaxInstances",
         ["--batch-size"] = "BatchSize",
         ["--value-range"] = "ValueRange",
+        ["--micro-batch"] = "MicroBatch",
     };
 
     /// <summary>The usage text (<c>--help</c>).</summary>
@@ -62,6 +69,8 @@ public sealed record ServiceOptions
           --max-body-bytes N      the largest request body accepted (default 8388608)
           --max-instances N       the most instances or images in one request (default 1024)
           --batch-size N          Predict's batch size (default 64)
+          --micro-batch BOOL      true: concurrent requests share Predict calls of up to --batch-size instances
+                                  (default false)
           --value-range MIN,MAX   the range JSON values must lie in, or 'none' (default 0,1: pixels / 255)
           -h, --help              show this help and exit
         """;
@@ -81,6 +90,7 @@ public sealed record ServiceOptions
             MaxInstances = (int)Positive(configuration, "MaxInstances", "--max-instances", defaults.MaxInstances, int.MaxValue),
             BatchSize = (int)Positive(configuration, "BatchSize", "--batch-size", defaults.BatchSize, int.MaxValue),
             ValueRange = Range(configuration["ValueRange"], defaults.ValueRange),
+            MicroBatch = Flag(configuration["MicroBatch"], "--micro-batch", defaults.MicroBatch),
         };
     }
 
@@ -105,6 +115,11 @@ public sealed record ServiceOptions
             return value;
         throw new ArgumentException($"{option} expects a positive integer (at most {max}); received '{text}'.");
     }
+
+    private static bool Flag(string? text, string option, bool fallback) =>
+        string.IsNullOrWhiteSpace(text) ? fallback
+        : bool.TryParse(text.Trim(), out var value) ? value
+        : throw new ArgumentException($"{option} expects true or false; received '{text}'.");
 
     private static (float, float)? Range(string? text, (float, float)? fallback)
     {
