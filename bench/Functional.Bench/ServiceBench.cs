@@ -34,6 +34,7 @@ static partial class Bench
         var rounds = RoundsOverride ?? (quick ? 5 : 15);
         var requests = RequestsOverride ?? (quick ? 400 : 2000);
         Console.WriteLine($"torch threads: {torch.get_num_threads()}, {Environment.ProcessorCount} cores, {RuntimeInfo()}, {HeapInfo()}");
+        Console.WriteLine(Functional.Native.CpuKernels.Report);
         var dir = Directory.CreateTempSubdirectory("functional-bench-service-").FullName;
         try
         {

@@ -45,8 +45,11 @@ public static class ServiceHost
     /// <summary>Maps the endpoints on a builder that already holds the configuration.</summary>
     public static WebApplication Create(WebApplicationBuilder builder, ServedModel model, ServiceOptions options)
     {
-        // Kestrel's own limit backs up the service's check (a body without Content-Length is counted as it arrives).
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxBodyBytes);
+        // The service enforces MaxBodyBytes itself (ReadBodyAsync: a declared length up front, a chunked one as it arrives).
+        // Kestrel's own limit is lifted so that, after the 400, it can drain what the client is still sending (for up to
+        // its drain timeout, 5 s) and the client reads the answer; with the limit, Kestrel would close the connection on
+        // unread data and the client, still writing, would see a broken pipe instead of the message.
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
         builder.Services.AddSingleton(model);
         builder.Services.AddSingleton(options);
         var app = builder.Build();
