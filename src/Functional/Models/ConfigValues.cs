@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Collections;
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
@@ -64,7 +65,19 @@ internal sealed class RecordConfig
         foreach (var property in properties.Where(p => !claimed.Contains(p) && p.SetMethod is { IsPublic: true }))
             members.Add(new Member(Key(property.Name), property.PropertyType, property, null));
         Members = [.. members];
+        Parameters = Constructor.GetParameters();
+        ConstructorMembers = [.. members.Where(m => m.Parameter is not null)];
+        InitMembers = [.. members.Where(m => m.Parameter is null)];
+        Keys = members.Select(m => m.Key).ToFrozenSet(StringComparer.Ordinal);
     }
+
+    // What Read needs on every call, worked out once per type.
+    private ParameterInfo[] Parameters { get; }
+    private Member[] ConstructorMembers { get; }
+    private Member[] InitMembers { get; }
+
+    /// <summary>Every config key of the record.</summary>
+    public FrozenSet<string> Keys { get; }
 
     public Type Type { get; }
     public ConstructorInfo Constructor { get; }
@@ -135,20 +148,25 @@ internal sealed class RecordConfig
         IReadOnlyDictionary<string, string>? renamed = null)
     {
         // The key a member's value is written under.
-        string Written(string key) =>
-            renamed?.FirstOrDefault(r => r.Value == key && config.ContainsKey(r.Key)).Key ?? key;
+        string Written(string key)
+        {
+            if (renamed is not null)
+                foreach (var (old, current) in renamed)
+                    if (current == key && config.ContainsKey(old)) return old;
+            return key;
+        }
         foreach (var (key, value) in config)
         {
-            if (Members.Any(m => m.Key == key) || Ignored.Contains(key) || (alsoAllowed?.Contains(key) ?? false)
+            if (Keys.Contains(key) || Ignored.Contains(key) || (alsoAllowed?.Contains(key) ?? false)
                 || (renamed?.ContainsKey(key) ?? false)) continue;
             if (key == "dtype") { ConfigValues.CheckDtype(value, $"{path}.dtype"); continue; }
             if (value is null) continue;   // an option Keras writes at its default (e.g. lora_rank: null)
             throw new ModelConfigException($"{path}.{key}",
                 $"{className} has no argument '{key}'. Known: {string.Join(", ", Members.Select(m => m.Key))}.");
         }
-        var parameters = Constructor.GetParameters();
+        var parameters = Parameters;
         var args = new object?[parameters.Length];
-        var ctorMembers = Members.Where(m => m.Parameter is not null).ToList();
+        var ctorMembers = ConstructorMembers;
         for (var i = 0; i < parameters.Length; i++)
         {
             var m = ctorMembers[i];
@@ -166,7 +184,7 @@ internal sealed class RecordConfig
         object record;
         try { record = Constructor.Invoke(args); }
         catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path, Written); }
-        foreach (var m in Members.Where(m => m.Parameter is null))
+        foreach (var m in InitMembers)
             if (config.TryGetPropertyValue(Written(m.Key), out var node))
             {
                 var value = ConfigValues.Read(node, m.Type, $"{path}.{Written(m.Key)}");

@@ -35,9 +35,10 @@ public static class ModelConfig
     /// <exception cref="JsonException">Invalid JSON, or a <see cref="ModelConfigException"/> naming the path of the problem.</exception>
     public static IModel FromJson(string json)
     {
-        ArgumentNullException.ThrowIfNull(json);
-        // The document is this call's own: each layer's nodes are let go once read, so the whole tree never exists at once.
-        return Deserialize(ConfigDocument.Parse(json), "$", owned: true);
+        // The layer list is read one entry at a time and each entry let go once read, so the document's whole node tree
+        // never exists at once (it takes about twelve times the text).
+        var (root, layers) = ConfigDocument.ParseModel(json);
+        return Deserialize(root, "$", layers);
     }
 
     /// <summary>A model of a known kind from JSON text.</summary>
@@ -79,23 +80,36 @@ public static class ModelConfig
     };
 
     /// <summary>Reads a model config document; <paramref name="path"/> prefixes every error's JSON path.</summary>
-    public static IModel Deserialize(JsonNode? node, string path = "$") => Deserialize(node, path, owned: false);
+    public static IModel Deserialize(JsonNode? node, string path = "$") => Deserialize(node, path, layers: null);
 
-    // owned: the document is this reader's alone, and each layer entry is detached from it once read (so its nodes can be
-    // collected while later layers are read); a caller's document is never changed.
-    private static IModel Deserialize(JsonNode? node, string path, bool owned)
+    // A layer list: a node's entries, or (for a document parsed by ConfigDocument.ParseModel) entries made nodes one at a
+    // time as they are read.
+    private readonly record struct Entries(int Count, Func<int, JsonNode?> Get)
+    {
+        public static Entries Of(JsonArray a) => new(a.Count, i => a[i]);
+        public static Entries Of(LayerEntries l) => new(l.Count, l.Get);
+    }
+
+    // layers: the model's layer list when ConfigDocument.ParseModel kept it out of the root node.
+    private static IModel Deserialize(JsonNode? node, string path, LayerEntries? layers)
     {
         if (node is not JsonObject o) throw ConfigValues.Expected(path, "a model config object", node);
         var className = ConfigValues.Text(o["class_name"], $"{path}.class_name", "a model class name ('Sequential' or 'Functional')");
         // Keras before 2.2 wrote a Sequential's config as the bare list of its layers; Keras 3 still reads it.
+        if (layers is { Legacy: true })
+            return className == "Sequential"
+                ? ReadSequential(new JsonObject(), Entries.Of(layers), $"{path}.config", $"{path}.config")
+                : throw ConfigValues.Expected($"{path}.config", "an object", layers.Whole());
         if (className == "Sequential" && o["config"] is JsonArray legacyLayers)
-            return ReadSequential(new JsonObject(), legacyLayers, $"{path}.config", $"{path}.config", owned);
+            return ReadSequential(new JsonObject(), Entries.Of(legacyLayers), $"{path}.config", $"{path}.config");
         if (o["config"] is not JsonObject config) throw ConfigValues.Expected($"{path}.config", "an object", o["config"]);
+        Entries LayerList(string what) => layers is not null ? Entries.Of(layers)
+            : config["layers"] is JsonArray a ? Entries.Of(a)
+            : throw ConfigValues.Expected($"{path}.config.layers", what, config["layers"]);
         return className switch
         {
-            "Sequential" => ReadSequential(config, config["layers"] as JsonArray
-                ?? throw ConfigValues.Expected($"{path}.config.layers", "a list of layer configs", config["layers"]), $"{path}.config", $"{path}.config.layers", owned),
-            "Functional" or "Model" => ReadGraph(config, $"{path}.config", owned),
+            "Sequential" => ReadSequential(config, LayerList("a list of layer configs"), $"{path}.config", $"{path}.config.layers"),
+            "Functional" or "Model" => ReadGraph(config, LayerList("a list of layer entries"), $"{path}.config"),
             _ => throw new ModelConfigException($"{path}.class_name", $"unknown model class '{className}'. Known: Sequential, Functional."),
         };
     }
@@ -133,7 +147,7 @@ public static class ModelConfig
     /// A Sequential's layers. Its input, as Keras 3 decides it: a leading InputLayer; else the input shape its first layer
     /// declares (Keras 2's <c>batch_input_shape</c>, or <c>input_shape</c>/<c>input_dim</c>); else <c>build_input_shape</c>.
     /// </summary>
-    private static Sequential ReadSequential(JsonObject config, JsonArray entries, string path, string layersPath, bool owned)
+    private static Sequential ReadSequential(JsonObject config, Entries entries, string path, string layersPath)
     {
         var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : "sequential";
         var trainable = ReadTrainable(config, path);
@@ -142,11 +156,11 @@ public static class ModelConfig
         for (var i = 0; i < entries.Count; i++)
         {
             var at = $"{layersPath}[{i}]";
-            if (entries[i] is JsonObject e && e["class_name"]?.GetValueKind() == JsonValueKind.String
+            var entry = entries.Get(i);
+            if (entry is JsonObject e && e["class_name"]?.GetValueKind() == JsonValueKind.String
                 && e["class_name"]!.GetValue<string>() is "Sequential" or "Functional" or "Model")
                 throw new ModelConfigException($"{at}.class_name", "a Sequential model holds layers only; nest models in a graph (Functional) model.");
-            var layer = LayerConfig.Deserialize(entries[i], at, out var inputShape);
-            if (owned) entries[i] = null;
+            var layer = LayerConfig.Deserialize(entry, at, out var inputShape);
             if (i == 0) declared = inputShape;
             layers.Add(trainable || layer is Input ? layer : layer with { Trainable = false });
         }
@@ -165,23 +179,25 @@ public static class ModelConfig
         catch (ArgumentException e) { throw Located(e, layersPath, layers.Select(l => l.Name).ToList(), offset: layers.Count - entries.Count); }
     }
 
-    private static Model ReadGraph(JsonObject config, string path, bool owned)
+    private static Model ReadGraph(JsonObject config, Entries entries, string path)
     {
         var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : "functional";
         var trainable = ReadTrainable(config, path);
-        if (config["layers"] is not JsonArray entries) throw ConfigValues.Expected($"{path}.layers", "a list of layer entries", config["layers"]);
 
-        // First every operation and its name, so that references can be checked against all of them.
+        // First every operation, its name and its inbound nodes (each entry is let go once read), so that references can
+        // be checked against all of them.
         var ops = new List<object>();
         var names = new List<string>();
         var indexOf = new Dictionary<string, int>();
-        var inboundNodes = new JsonNode?[entries.Count];
+        var nodeCounts = new int[entries.Count];
+        var wired = new List<WiredOperation>();
         for (var i = 0; i < entries.Count; i++)
         {
             var at = $"{path}.layers[{i}]";
-            if (entries[i] is not JsonObject e) throw ConfigValues.Expected(at, "a layer entry object", entries[i]);
+            var entry = entries.Get(i);
+            if (entry is not JsonObject e) throw ConfigValues.Expected(at, "a layer entry object", entry);
             var cls = ConfigValues.Text(e["class_name"], $"{at}.class_name", "a layer class name");
-            object op = cls is "Sequential" or "Functional" or "Model" ? Deserialize(e, at, owned) : LayerConfig.Deserialize(e, at);
+            object op = cls is "Sequential" or "Functional" or "Model" ? Deserialize(e, at, layers: null) : LayerConfig.Deserialize(e, at);
             var entryName = e["name"] is { } en ? ConfigValues.Text(en, $"{at}.name", "a string") : null;
             var ownName = Graph.NameOf(op);
             if (entryName is not null && ownName is not null && entryName != ownName)
@@ -197,32 +213,18 @@ public static class ModelConfig
                 throw new ModelConfigException($"{at}.name", $"the name '{Excerpt.Of(resolved)}' is used by more than one layer; names must be unique.");
             ops.Add(op);
             names.Add(resolved);
-            inboundNodes[i] = e["inbound_nodes"];
-            if (owned)
-            {
-                // Only the entry's inbound nodes are read again: detach them and let the rest of the entry go.
-                e.Remove("inbound_nodes");
-                e.Clear();
-                entries[i] = null;
-            }
-        }
 
-        var nodeCounts = new int[entries.Count];
-        var wired = new List<WiredOperation>();
-        for (var i = 0; i < entries.Count; i++)
-        {
-            var at = $"{path}.layers[{i}].inbound_nodes";
-            var inbound = inboundNodes[i] switch
+            var nodesAt = $"{at}.inbound_nodes";
+            var inbound = e["inbound_nodes"] switch
             {
                 JsonArray a => a,
-                null when ops[i] is Input => [],
-                var other => throw ConfigValues.Expected(at, "a list of nodes", other),
+                null when op is Input => [],
+                var other => throw ConfigValues.Expected(nodesAt, "a list of nodes", other),
             };
-            var nodes = inbound.Select((node, k) => ReadNode(node, $"{at}[{k}]")).ToList();
-            inboundNodes[i] = null;
-            if (ops[i] is Input) nodes = [[]];
+            var nodes = inbound.Select((node, k) => ReadNode(node, $"{nodesAt}[{k}]")).ToList();
+            if (op is Input) nodes = [[]];
             nodeCounts[i] = nodes.Count;
-            wired.Add(new WiredOperation(ops[i], nodes));
+            wired.Add(new WiredOperation(op, nodes));
         }
 
         // Dangling references are reported where they are written.
