@@ -272,6 +272,15 @@ public static class ModelConfig
     private static bool ReadTrainable(JsonObject config, string path) =>
         config["trainable"] is not { } t || (bool)ConfigValues.Read(t, typeof(bool), $"{path}.trainable")!;
 
+    /// <summary>
+    /// A JSON path made only when an error needs it: <c>Parent[Index]Suffix</c> (no index when it is negative). A node may
+    /// list millions of tensors; each would otherwise cost a path string.
+    /// </summary>
+    private readonly record struct At(string Parent, int Index = -1, string Suffix = "")
+    {
+        public override string ToString() => Index < 0 ? Parent + Suffix : $"{Parent}[{Index}]{Suffix}";
+    }
+
     /// <summary>One inbound node: Keras 3's <c>{"args": […], "kwargs": {}}</c> or the legacy <c>[["name", node, tensor, {}], …]</c>.</summary>
     private static IReadOnlyList<TensorRef> ReadNode(JsonNode? node, string path)
     {
@@ -280,30 +289,32 @@ public static class ModelConfig
         {
             case JsonObject o:
                 if (o["args"] is not JsonArray args) throw ConfigValues.Expected($"{path}.args", "a list of arguments", o["args"]);
-                void Collect(JsonNode? arg, string at)
+                void Collect(JsonNode? arg, At at)
                 {
                     switch (arg)
                     {
                         case JsonArray list:
-                            for (var i = 0; i < list.Count; i++) Collect(list[i], $"{at}[{i}]");
+                            var listPath = at.ToString();
+                            for (var i = 0; i < list.Count; i++) Collect(list[i], new At(listPath, i));
                             break;
                         case JsonObject kt when kt["class_name"]?.GetValueKind() == JsonValueKind.String
                                                 && kt["class_name"]!.GetValue<string>() == "__keras_tensor__":
                             if (kt["config"] is not JsonObject c) throw ConfigValues.Expected($"{at}.config", "an object", kt["config"]);
-                            refs.Add(ReadHistory(c["keras_history"], $"{at}.config.keras_history"));
+                            refs.Add(ReadHistory(c["keras_history"], at with { Suffix = at.Suffix + ".config.keras_history" }));
                             break;
                         default:
-                            throw ConfigValues.Expected(at, "a __keras_tensor__ object or a list of them", arg);
+                            throw ConfigValues.Expected(at.ToString(), "a __keras_tensor__ object or a list of them", arg);
                     }
                 }
-                for (var i = 0; i < args.Count; i++) Collect(args[i], $"{path}.args[{i}]");
+                var argsPath = $"{path}.args";
+                for (var i = 0; i < args.Count; i++) Collect(args[i], new At(argsPath, i));
                 if (o["kwargs"] is JsonObject kwargs)
                     foreach (var (key, value) in kwargs)
                         if (value is not null && value.GetValueKind() != JsonValueKind.False)
                             throw new ModelConfigException($"{path}.kwargs.{key}", "keyword arguments to layer calls are not supported.");
                 break;
             case JsonArray legacy:
-                for (var i = 0; i < legacy.Count; i++) refs.Add(ReadHistory(legacy[i], $"{path}[{i}]"));
+                for (var i = 0; i < legacy.Count; i++) refs.Add(ReadHistory(legacy[i], new At(path, i)));
                 break;
             default:
                 throw ConfigValues.Expected(path, "a node ({\"args\": [...], \"kwargs\": {}})", node);
@@ -312,14 +323,18 @@ public static class ModelConfig
         return refs;
     }
 
-    private static TensorRef ReadHistory(JsonNode? node, string path)
+    private static TensorRef ReadHistory(JsonNode? node, string path) => ReadHistory(node, new At(path));
+
+    private static TensorRef ReadHistory(JsonNode? node, At at)
     {
-        if (node is not JsonArray { Count: >= 3 and <= 4 } a) throw ConfigValues.Expected(path, "[layer name, node index, tensor index]", node);
-        var layer = ConfigValues.Text(a[0], $"{path}[0]", "a layer name");
-        var nodeIndex = (int)ConfigValues.Read(a[1], typeof(int), $"{path}[1]")!;
-        var tensor = (int)ConfigValues.Read(a[2], typeof(int), $"{path}[2]")!;
-        return new TensorRef(layer, nodeIndex, tensor);
+        if (node is not JsonArray { Count: >= 3 and <= 4 } a) throw ConfigValues.Expected(at.ToString(), "[layer name, node index, tensor index]", node);
+        var layer = a[0] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : ConfigValues.Text(a[0], $"{at}[0]", "a layer name");
+        return new TensorRef(layer, Index(a[1], at, 1), Index(a[2], at, 2));
     }
+
+    private static int Index(JsonNode? node, At at, int i) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var n) ? n
+            : (int)ConfigValues.Read(node, typeof(int), $"{at}[{i}]")!;
 
     // A model-level error (a cycle, a layer that cannot take its input, …): point at the layer it names when it names one.
     private static ModelConfigException Located(ArgumentException e, string layersPath, IReadOnlyList<string?> names, int offset)
