@@ -9,6 +9,13 @@ namespace Functional.Torch;
 /// What every built model offers, sequential or graph: its weights under Keras names, regularization penalties,
 /// constraints, inference and one training step. Inputs and outputs are in the declared (Keras) layout.
 /// </summary>
+/// <remarks>
+/// Thread safety: calls (<see cref="Predict(IReadOnlyList{Tensor}, int)"/>, <see cref="Forward(IReadOnlyList{Tensor}, ForwardContext)"/>,
+/// evaluate) hold a read lease and may run on any number of threads at once; a training step, loading or restoring weights
+/// and <see cref="Dispose(bool)"/> hold the write lease and run alone, so a call sees the weights between two steps and never
+/// a freed model. The module-mode members (<see cref="Forward(IReadOnlyList{Tensor})"/> in train mode, <c>train()</c>/<c>eval()</c>,
+/// <see cref="RegularizationLoss"/>, <see cref="ApplyConstraints"/>) share state: one thread. See docs/thread-safety.md.
+/// </remarks>
 public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
 {
     private readonly List<Tensor> activityPenalties = [];   // recorded by Forward calls that follow the module's mode

@@ -10,6 +10,10 @@ namespace Functional.Training;
 /// and the validation results. Verbose 2 writes one plain line per epoch (for logs and CI:
 /// <c>125/125 - 4s - 30ms/step - accuracy: 0.9512 - loss: 0.1620 - val_accuracy: …</c>).
 /// </summary>
+/// <remarks>
+/// One run at a time; it writes from the fit's thread. When <see cref="CompiledModel.Logger"/> is set, fit adds a
+/// <see cref="LoggingCallback"/> instead and writes nothing to the console.
+/// </remarks>
 public sealed class ProgbarLogger : Callback
 {
     private const int Width = 20;
