@@ -85,10 +85,6 @@ internal sealed class CallbackList(IReadOnlyList<Callback> callbacks)
 /// The record of a fit (Keras <c>History</c>, returned by <c>fit</c>): the epochs run and, per log name, one value per
 /// epoch. <see cref="SavePlot"/> draws the training curves.
 /// </summary>
-/// <remarks>
-/// Filled on the fit's thread as epochs end; read it after the fit (or from a callback). For live values from another
-/// thread, use the <c>…Async</c> methods' progress reports.
-/// </remarks>
 public sealed class History : Callback
 {
     private readonly List<int> epochs = [];
