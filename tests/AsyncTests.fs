@@ -313,6 +313,23 @@ let tests =
             Expect.isTrue opened.Value "training started only after FitAsync had returned"
         }
 
+        test "the caller's ExecutionContext (AsyncLocal values such as logging scopes) reaches FitAsync's callbacks and PredictAsync's progress" {
+            torchReady 52
+            let x, y = toyData 16 52
+            use net = BuiltModel.Build(mlp ())
+            let model = net.Compile(SGD(0.1), SparseCategoricalCrossentropy())
+            let ambient = AsyncLocal<string>()
+            ambient.Value <- "request-42"
+            let seenInFit = Collections.Concurrent.ConcurrentBag<string>()
+            let probe = LambdaCallback(onTrainBatchEnd = Action<int, IDictionary<string, float>>(fun _ _ -> seenInFit.Add ambient.Value))
+            model.FitAsync(x, y, batchSize = 8, verbose = quiet, callbacks = [ probe :> Callback ]).Wait()
+            let seenInPredict = Collections.Concurrent.ConcurrentBag<string>()
+            let progress = { new IProgress<TrainingProgress> with member _.Report _ = seenInPredict.Add ambient.Value }
+            model.PredictAsync(x, batchSize = 8, progress = progress).Wait()
+            Expect.equal (List.ofSeq seenInFit) [ "request-42"; "request-42" ] "both fit batches saw the caller's value"
+            Expect.equal (List.ofSeq seenInPredict) [ "request-42"; "request-42" ] "both predict batches too"
+        }
+
         test "grad mode is per thread: Fit and FitAsync train from inside the caller's no_grad, which stays on" {
             torchReady 49
             let x, y = toyData 32 49
