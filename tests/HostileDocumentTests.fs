@@ -203,6 +203,19 @@ let tests =
                 Expect.isLessThan allocated (int64 json.Length * 2L * 6L) (sprintf "allocated %d bytes for a %d-character document" allocated json.Length)
             }
 
+            test "a million-value kernel_size is refused quoting 32 values, and reading it makes no node or path per value" {
+                let values = String.Join(", ", Array.create 1_000_000 "3")
+                let json =
+                    """{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1]}}, """
+                    + sprintf """{"class_name": "Conv2D", "config": {"filters": 2, "kernel_size": [%s]}}]}}""" values
+                let e, allocated = fails json
+                expectError e "$.config.layers[1].config.kernel_size" [ "tuple of 2 integers"; "… (1,000,000 in all)" ]
+                short e
+                printfn "    allocated %d bytes for a %d-character document (%.1fx its UTF-8)" allocated json.Length (float allocated / float json.Length)
+                // Read as nodes, each value cost a node (about 100 bytes) and a path string on top of the two documents parsed.
+                Expect.isLessThan allocated (int64 json.Length * 40L) (sprintf "allocated %d bytes for a %d-character document" allocated json.Length)
+            }
+
             test "a 20 MB key quotes an excerpt in the path and the message" {
                 let json = small.Replace("\"units\": 2", sprintf "\"%s\": 2" (String('k', 20_000_000)))
                 let e, allocated = fails json
