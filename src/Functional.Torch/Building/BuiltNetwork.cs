@@ -312,9 +312,17 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Applies every trainable weight's constraint to its Keras-layout view (Keras's optimizer does this after each update,
-    /// to the trainable variables only, so a frozen layer's weights are left alone).
+    /// to the trainable variables only, so a frozen layer's weights are left alone). It changes weights, so it waits for
+    /// running predictions and steps to finish, like a training step.
     /// </summary>
     public void ApplyConstraints()
+    {
+        using var writing = WriteLease();
+        ApplyConstraintsHeld();
+    }
+
+    // The caller holds the write lease (a training step).
+    internal void ApplyConstraintsHeld()
     {
         foreach (var w in Constrained)
         {
@@ -427,7 +435,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         var value = AddRegularization(loss(prediction[0], Device.Place(target)), context);
         value.backward();
         optimizer.step();
-        ApplyConstraints();
+        ApplyConstraintsHeld();
         return value.item<float>();
     }
 }

@@ -337,7 +337,7 @@ public sealed partial class CompiledModel
         var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw), context);
         loss.backward();
         Optimizer.Apply(trainable.Select(w => w.Parameter.grad).ToList());
-        Network.ApplyConstraints();
+        Network.ApplyConstraintsHeld();
         var value = loss.item<float>();
         lossTracker.UpdateValue(value, inputs[0].shape[0]);
         using (no_grad())

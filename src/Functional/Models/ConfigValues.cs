@@ -222,8 +222,12 @@ internal static class ConfigValues
     {
         var family = Families.FirstOrDefault(f => f.Base.IsAssignableFrom(type)).Base
             ?? throw new ArgumentException($"{type.Name} is not an Initializer, Regularizer or Constraint.", nameof(type));
-        var known = new Dictionary<string, Type>(ClassesOf(family)) { [ClassName(type)] = type };
-        Subclasses[family] = known;
+        // Copy, add, publish: under a lock, so two registrations at once never lose one.
+        lock (Subclasses)
+        {
+            var known = new Dictionary<string, Type>(ClassesOf(family)) { [ClassName(type)] = type };
+            Subclasses[family] = known;
+        }
     }
 
     internal static IReadOnlyDictionary<string, Type> ClassesOf(Type family) => Subclasses.GetOrAdd(family, f =>
