@@ -30,7 +30,7 @@ public enum Interpolation
 {
     /// <summary>Linear in each axis between the two nearest source pixels (<c>"bilinear"</c>).</summary>
     Bilinear,
-    /// <summary>The source pixel under the output pixel's centre, <c>floor((o + ½)·in/out)</c> (<c>"nearest"</c>).</summary>
+    /// <summary>The source pixel under the output pixel's centre, <c>floor((o + ½)·in/out)</c> computed in float32 as TensorFlow does (<c>"nearest"</c>).</summary>
     Nearest,
     /// <summary>Keys' cubic convolution with <c>a = −½</c> over 4 taps per axis; taps outside the image get weight 0 and the rest are renormalised (<c>"bicubic"</c>).</summary>
     Bicubic,
@@ -265,6 +265,9 @@ public static class Images
             throw new ArgumentException($"Expected argument 'interpolation' to be Bilinear, Nearest, Bicubic or Area. Received: interpolation={(int)interpolation}", nameof(interpolation));
         if (targetSize is { } t && (t.Height <= 0 || t.Width <= 0))
             throw new ArgumentException($"Expected argument '{sizeName}' to be a (height, width) of positive integers. Received: {sizeName}=({t.Height}, {t.Width}).", sizeName);
+        if (targetSize is { } big && (long)big.Height * big.Width > MaxImagePixels)
+            throw new ArgumentException(
+                $"Expected argument '{sizeName}' to have at most Images.MaxImagePixels = {MaxImagePixels} pixels. Received: {sizeName}=({big.Height}, {big.Width}).", sizeName);
     }
 
     internal static int Channels(ColorMode mode) => mode switch { ColorMode.Grayscale => 1, ColorMode.Rgba => 4, _ => 3 };
@@ -408,7 +411,8 @@ public static class Images
             switch (method)
             {
                 case Interpolation.Nearest:
-                    starts[o] = Math.Clamp((int)Math.Floor((o + 0.5) * scale), 0, inSize - 1);
+                    // floor((o + ½)·in/out) in float32, as TensorFlow and torch compute it (an exact tie may round down there).
+                    starts[o] = Math.Min((int)MathF.Floor((o + 0.5f) * ((float)inSize / outSize)), inSize - 1);
                     weights[o] = [1f];
                     break;
                 case Interpolation.Bilinear:
