@@ -362,6 +362,26 @@ let tests =
                 throwsWith<InvalidDataException> [ bad ] (fun () -> for _ in ds.Batches 0 do ()))
         }
 
+        test "the next batches are decoded on worker threads while the consumer holds the current one; disposing stops them" {
+            torchReady 171
+            withTree (fun dir ->
+                writeDigitTree dir 8 0
+                let ds = Images.ImageDatasetFromDirectory(dir, imageSize = (size 28 28), batchSize = 8, seed = Nullable 2, prefetchBatches = Nullable 3)
+                use e = ds.Batches(0).GetEnumerator()
+                let p = e :?> ImageDataset.Prefetcher
+                Expect.equal p.InFlight 3 "three batches queued before the first is asked for (the bound)"
+                Expect.isTrue (e.MoveNext()) "first batch"
+                Expect.equal p.InFlight 3 "the queue is topped up to its bound, not beyond"
+                // Without another MoveNext, the queued batches finish decoding in the background.
+                Expect.isTrue (Threading.SpinWait.SpinUntil((fun () -> p.ReadyAhead = 3), TimeSpan.FromMinutes 2.0)) "decoded ahead"
+                let mutable n = 1
+                while e.MoveNext() do n <- n + 1
+                Expect.equal n ds.StepsPerEpoch "every batch once"
+                e.Dispose()
+                Expect.equal p.InFlight 0 "nothing left running after Dispose"
+                Expect.throwsT<ObjectDisposedException> (fun () -> e.MoveNext() |> ignore) "a disposed enumeration cannot continue")
+        }
+
         test "fit trains on a folder of real digit PNGs through the streaming dataset, to > 80% accuracy on held-out images" {
             torchReady 170
             withTree (fun dir ->

@@ -115,7 +115,7 @@ public sealed class ImageDataset : IBatchSource
     /// <summary>Decoded pixels and labels of one batch, in managed memory.</summary>
     private sealed record Decoded(float[] Pixels, int[]? Labels, int Size);
 
-    private sealed class Prefetcher : IEnumerator<Batch>
+    internal sealed class Prefetcher : IEnumerator<Batch>
     {
         private readonly ImageDataset data;
         private readonly int[] order;
@@ -132,6 +132,12 @@ public sealed class ImageDataset : IBatchSource
         }
 
         public Batch Current { get; private set; } = null!;
+
+        /// <summary>Batches decoded and waiting (tests use it to see the workers run ahead of the consumer).</summary>
+        internal int ReadyAhead => pending.Count(t => t.IsCompletedSuccessfully);
+
+        /// <summary>Batches being decoded or waiting.</summary>
+        internal int InFlight => pending.Count;
         object System.Collections.IEnumerator.Current => Current;
 
         private void Refill()
