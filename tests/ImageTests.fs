@@ -298,7 +298,8 @@ let tests =
                 Expect.equal (List.ofSeq t2.FilePaths, List.ofSeq v2.FilePaths) (List.ofSeq a.FilePaths, List.ofSeq v.FilePaths) "subset \"both\" = the two calls"
                 Expect.isFalse v2.Shuffle "the validation half of \"both\" keeps its order"
                 // Batches follow EpochOrder, in order, epoch after epoch.
-                let small = Images.ImageDatasetFromDirectory(dir, colorMode = ColorMode.Grayscale, imageSize = (size 28 28), batchSize = 16, seed = Nullable 3)
+                // Written as the README shows F# callers: plain values for the C# nullable arguments.
+                let small = Images.ImageDatasetFromDirectory(dir, colorMode = ColorMode.Grayscale, imageSize = struct (28, 28), batchSize = 16, seed = 3)
                 for epoch in [ 0; 1 ] do
                     let order = small.EpochOrder epoch
                     let labels = [ for bt in small.Batches epoch do yield! bt.Targets.[0].data<int64>().ToArray() |> Array.map int ]
