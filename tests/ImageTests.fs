@@ -110,6 +110,29 @@ let tests =
                 Expect.equal (floats rgba) (expected |> Array.collect (fun v -> [| v; v; v; 255f |])) "opaque alpha"
         }
 
+        test "a hand-written 24-bit BMP decodes to its pixels (bottom-up rows, BGR, padded rows), and grayscale is 601 luma" {
+            torchReady 172
+            // 2×3 image: top row red, green, blue; bottom row white, black, (10, 20, 30).
+            let top = [ 255, 0, 0; 0, 255, 0; 0, 0, 255 ]
+            let bottom = [ 255, 255, 255; 0, 0, 0; 10, 20, 30 ]
+            let row (pixels: (int * int * int) list) = [| for r, g, b in pixels do yield! [| byte b; byte g; byte r |]
+                                                          yield! Array.zeroCreate 3 |]   // 9 bytes padded to 12
+            let data = Array.append (row bottom) (row top)
+            let le32 (v: int) = BitConverter.GetBytes v
+            let le16 (v: int16) = BitConverter.GetBytes v
+            let header =
+                Array.concat [ "BM"B; le32 (54 + data.Length); le32 0; le32 54
+                               le32 40; le32 3; le32 2; le16 1s; le16 24s; le32 0; le32 data.Length; le32 2835; le32 2835; le32 0; le32 0 ]
+            let bmp = Array.append header data
+            use rgb = Images.DecodeImage(bmp)
+            Expect.equal (shapeOf rgb) [ 2L; 3L; 3L ] "(2, 3, 3)"
+            let expected = [ for r, g, b in top @ bottom do yield! [ float32 r; float32 g; float32 b ] ]
+            Expect.equal (List.ofArray (floats rgb)) expected "top row first, RGB order"
+            use gray = Images.DecodeImage(bmp, ColorMode.Grayscale)
+            let luma (r, g, b) = float32 ((299 * r + 587 * g + 114 * b + 500) / 1000)
+            Expect.equal (List.ofArray (floats gray)) (List.map luma (top @ bottom)) "(299R + 587G + 114B) / 1000, rounded"
+        }
+
         test "a JPEG digit decodes close to its source; file, bytes and stream decode alike" {
             torchReady 161
             withTree (fun dir ->

@@ -46,7 +46,8 @@ public enum Interpolation
 /// <remarks>
 /// Decoding is guarded: data that is not one of those formats, that is truncated or corrupt, or whose header declares more than
 /// <see cref="MaxImagePixels"/> pixels is rejected with an <see cref="InvalidDataException"/> before any pixel buffer is
-/// allocated for it. Colour profiles are ignored (pixel values are returned as stored), as PIL and TensorFlow do.
+/// allocated for it. Colour profiles and EXIF orientation are ignored (pixel values are returned as stored), as PIL and
+/// TensorFlow do in Keras's loaders.
 /// Every member is thread-safe.
 /// </remarks>
 public static class Images
@@ -103,7 +104,7 @@ public static class Images
         Interpolation interpolation = Interpolation.Nearest, bool keepAspectRatio = false)
     {
         CheckOptions(colorMode, targetSize, interpolation);
-        var pixels = Decode(data, "the image data");
+        var pixels = Decode(data.ToArray(), "the image data");
         return ToTensor(pixels, colorMode, targetSize, interpolation, keepAspectRatio);
     }
 
@@ -112,7 +113,9 @@ public static class Images
         Interpolation interpolation = Interpolation.Nearest, bool keepAspectRatio = false)
     {
         ArgumentNullException.ThrowIfNull(data);
-        return DecodeImage(data.AsSpan(), colorMode, targetSize, interpolation, keepAspectRatio);
+        CheckOptions(colorMode, targetSize, interpolation);
+        var pixels = Decode(data, "the image data");
+        return ToTensor(pixels, colorMode, targetSize, interpolation, keepAspectRatio);
     }
 
     /// <summary>Decodes an encoded image read to the end of <paramref name="data"/> (at most <paramref name="maxBytes"/> bytes, 256 MiB by default).</summary>
@@ -289,10 +292,10 @@ public static class Images
         return Decode(bytes, $"'{path}'");
     }
 
-    internal static Pixels Decode(ReadOnlySpan<byte> data, string name)
+    internal static Pixels Decode(byte[] data, string name)
     {
-        if (data.IsEmpty) throw new InvalidDataException($"Cannot decode {name}: it is empty (0 bytes).");
-        using var skData = SKData.CreateCopy(data.ToArray());
+        if (data.Length == 0) throw new InvalidDataException($"Cannot decode {name}: it is empty (0 bytes).");
+        using var skData = SKData.CreateCopy(data);
         using var codec = SKCodec.Create(skData)
             ?? throw new InvalidDataException($"Cannot decode {name}: not a PNG, JPEG, GIF, BMP or WebP image (unrecognised or corrupt header).");
         if (codec.EncodedFormat is not (SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Gif
