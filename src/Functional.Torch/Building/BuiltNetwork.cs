@@ -9,6 +9,13 @@ namespace Functional.Torch;
 /// What every built model offers, sequential or graph: its weights under Keras names, regularization penalties,
 /// constraints, inference and one training step. Inputs and outputs are in the declared (Keras) layout.
 /// </summary>
+/// <remarks>
+/// Thread safety: calls (<see cref="Predict(IReadOnlyList{Tensor}, int)"/>, <see cref="Forward(IReadOnlyList{Tensor}, ForwardContext)"/>,
+/// evaluate) hold a read lease and may run on any number of threads at once; a training step, loading or restoring weights
+/// and <see cref="Dispose(bool)"/> hold the write lease and run alone, so a call sees the weights between two steps and never
+/// a freed model. The module-mode members (<see cref="Forward(IReadOnlyList{Tensor})"/> in train mode, <c>train()</c>/<c>eval()</c>,
+/// <see cref="RegularizationLoss"/>, <see cref="ApplyConstraints"/>) share state: one thread. See docs/thread-safety.md.
+/// </remarks>
 public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
 {
     private readonly List<Tensor> activityPenalties = [];   // recorded by Forward calls that follow the module's mode
@@ -305,9 +312,17 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Applies every trainable weight's constraint to its Keras-layout view (Keras's optimizer does this after each update,
-    /// to the trainable variables only, so a frozen layer's weights are left alone).
+    /// to the trainable variables only, so a frozen layer's weights are left alone). It changes weights, so it waits for
+    /// running predictions and steps to finish, like a training step.
     /// </summary>
     public void ApplyConstraints()
+    {
+        using var writing = WriteLease();
+        ApplyConstraintsHeld();
+    }
+
+    // The caller holds the write lease (a training step).
+    internal void ApplyConstraintsHeld()
     {
         foreach (var w in Constrained)
         {
@@ -329,7 +344,13 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     /// <exception cref="ArgumentException">No tensor per model input, a scalar, or inputs with different sample counts.</exception>
     /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
-    public IReadOnlyList<Tensor> Predict(IReadOnlyList<Tensor> x, int batchSize = 32)
+    public IReadOnlyList<Tensor> Predict(IReadOnlyList<Tensor> x, int batchSize = 32) => Predict(x, batchSize, CancellationToken.None, null);
+
+    /// <summary>
+    /// <see cref="Predict(IReadOnlyList{Tensor}, int)"/> that checks <paramref name="cancellationToken"/> before each batch
+    /// (the partial outputs are released on cancellation) and calls <paramref name="afterBatch"/>(batches done, batches) after each.
+    /// </summary>
+    internal IReadOnlyList<Tensor> Predict(IReadOnlyList<Tensor> x, int batchSize, CancellationToken cancellationToken, Action<int, int>? afterBatch)
     {
         ArgumentNullException.ThrowIfNull(x);
         if (batchSize <= 0) throw new ArgumentException($"Expected argument 'batchSize' to be a positive integer. Received: batchSize={batchSize}.", nameof(batchSize));
@@ -337,15 +358,18 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         using var lease = ReadLease();
         var context = ForwardContext.Inference;
         var parts = new List<List<Tensor>>();
+        var batches = (int)((n + batchSize - 1) / batchSize);
         try
         {
             for (long start = 0; start < n; start += batchSize)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 using var _ = no_grad();
                 var len = Math.Min(batchSize, n - start);
                 var outs = ForwardCore(x.Select(t => Device.Place(t.narrow(0, start, len))).ToList(), context);
                 parts.Add(outs.Select(o => o.cpu().MoveToOuterDisposeScope()).ToList());
+                afterBatch?.Invoke(parts.Count, batches);
             }
             if (parts.Count == 0)
             {
@@ -411,7 +435,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         var value = AddRegularization(loss(prediction[0], Device.Place(target)), context);
         value.backward();
         optimizer.step();
-        ApplyConstraints();
+        ApplyConstraintsHeld();
         return value.item<float>();
     }
 }

@@ -65,7 +65,8 @@ public static class RegularizerOps
         return offDiagonal.abs().sum() * (r.Factor * 0.5 / pairs);
     }
 
-    private static readonly Dictionary<Type, Func<Regularizer, Tensor, Tensor>> Custom = new();
+    // Registered from any thread while others train: a concurrent map.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, Func<Regularizer, Tensor, Tensor>> Custom = new();
 
     /// <summary>Registers the tensor form of a custom regularizer type.</summary>
     public static void Register<T>(Func<T, Tensor, Tensor> penalty) where T : Regularizer =>
@@ -119,7 +120,8 @@ public static class ConstraintOps
         }
     }
 
-    private static readonly Dictionary<Type, Func<Constraint, Tensor, Tensor>> Custom = new();
+    // Registered from any thread while others train: a concurrent map.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, Func<Constraint, Tensor, Tensor>> Custom = new();
 
     /// <summary>Registers a custom constraint: a function from the Keras-layout weight to its projection.</summary>
     public static void Register<T>(Func<T, Tensor, Tensor> project) where T : Constraint =>

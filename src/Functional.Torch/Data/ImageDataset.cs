@@ -115,7 +115,7 @@ public sealed class ImageDataset : IBatchSource
     /// <summary>Decoded pixels and labels of one batch, in managed memory.</summary>
     private sealed record Decoded(float[] Pixels, int[]? Labels, int Size);
 
-    private sealed class Prefetcher : IEnumerator<Batch>
+    internal sealed class Prefetcher : IEnumerator<Batch>
     {
         private readonly ImageDataset data;
         private readonly int[] order;
@@ -132,6 +132,12 @@ public sealed class ImageDataset : IBatchSource
         }
 
         public Batch Current { get; private set; } = null!;
+
+        /// <summary>Batches decoded and waiting (tests use it to see the workers run ahead of the consumer).</summary>
+        internal int ReadyAhead => pending.Count(t => t.IsCompletedSuccessfully);
+
+        /// <summary>Batches being decoded or waiting.</summary>
+        internal int InFlight => pending.Count;
         object System.Collections.IEnumerator.Current => Current;
 
         private void Refill()
@@ -177,13 +183,21 @@ public sealed class ImageDataset : IBatchSource
         var size = Math.Min(BatchSize, Count - start);
         var (h, w) = ImageSize;
         var per = h * w * Images.Channels(ColorMode);
-        var pixels = new float[(long)size * per];
-        Parallel.For(0, size, new ParallelOptions { CancellationToken = token, MaxDegreeOfParallelism = Workers }, i =>
+        var pixels = new float[size * per];   // fits: checked against Array.MaxLength when the dataset was made
+        try
         {
-            var path = FilePaths[order[start + i]];
-            var decoded = Images.DecodeFile(path);
-            Images.Render(decoded, ColorMode, ImageSize, Interpolation, CropToAspectRatio, pixels.AsSpan(i * per, per));
-        });
+            Parallel.For(0, size, new ParallelOptions { CancellationToken = token, MaxDegreeOfParallelism = Workers }, i =>
+            {
+                var path = FilePaths[order[start + i]];
+                var decoded = Images.DecodeFile(path);
+                Images.Render(decoded, ColorMode, ImageSize, Interpolation, CropToAspectRatio, pixels.AsSpan(i * per, per));
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            // Report the first bad file as itself (an InvalidDataException naming it), not wrapped by Parallel.For.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
         var batchLabels = labels is null ? null : Enumerable.Range(0, size).Select(i => labels[order[start + i]]).ToArray();
         return new Decoded(pixels, batchLabels, size);
     }
@@ -222,7 +236,7 @@ public sealed class ImageDataset : IBatchSource
         var index = Index(directory, labels, labelMode, classNames, colorMode, batchSize, imageSize, shuffle, seed, validationSplit,
             normalizedSubset, interpolation, followLinks, prefetchBatches, workers);
         var (paths, ls) = Split(index.Paths, index.Labels, validationSplit, normalizedSubset);
-        if (paths.Length == 0) throw NoImages("", index.Directory, validationSplit);
+        if (paths.Length == 0) throw NoImages(normalizedSubset is null ? "" : normalizedSubset + " ", index.Directory, validationSplit);
         return index.Make(paths, ls, shuffle, cropToAspectRatio);
     }
 
@@ -270,6 +284,10 @@ public sealed class ImageDataset : IBatchSource
             throw new ArgumentException($"Expected argument 'prefetchBatches' to be a positive integer. Received: prefetchBatches={prefetchBatches}.", nameof(prefetchBatches));
         if (workers is <= 0)
             throw new ArgumentException($"Expected argument 'workers' to be a positive integer. Received: workers={workers}.", nameof(workers));
+        if ((long)batchSize * size.Height * size.Width * Images.Channels(colorMode) > Array.MaxLength)
+            throw new ArgumentException(
+                $"A batch of {batchSize} images of {size.Height}x{size.Width}x{Images.Channels(colorMode)} floats does not fit one buffer " +
+                $"({Array.MaxLength} values at most); use a smaller batchSize or imageSize.", nameof(batchSize));
         CheckValidationSplit(validationSplit, subset, shuffle, seed);
         if (!System.IO.Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Could not find directory {directory}");

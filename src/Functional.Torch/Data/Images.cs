@@ -30,7 +30,7 @@ public enum Interpolation
 {
     /// <summary>Linear in each axis between the two nearest source pixels (<c>"bilinear"</c>).</summary>
     Bilinear,
-    /// <summary>The source pixel under the output pixel's centre, <c>floor((o + ½)·in/out)</c> (<c>"nearest"</c>).</summary>
+    /// <summary>The source pixel under the output pixel's centre, <c>floor((o + ½)·in/out)</c> computed in float32 as TensorFlow does (<c>"nearest"</c>).</summary>
     Nearest,
     /// <summary>Keys' cubic convolution with <c>a = −½</c> over 4 taps per axis; taps outside the image get weight 0 and the rest are renormalised (<c>"bicubic"</c>).</summary>
     Bicubic,
@@ -46,7 +46,8 @@ public enum Interpolation
 /// <remarks>
 /// Decoding is guarded: data that is not one of those formats, that is truncated or corrupt, or whose header declares more than
 /// <see cref="MaxImagePixels"/> pixels is rejected with an <see cref="InvalidDataException"/> before any pixel buffer is
-/// allocated for it. Colour profiles are ignored (pixel values are returned as stored), as PIL and TensorFlow do.
+/// allocated for it. Colour profiles and EXIF orientation are ignored (pixel values are returned as stored), as PIL and
+/// TensorFlow do in Keras's loaders.
 /// Every member is thread-safe.
 /// </remarks>
 public static class Images
@@ -103,7 +104,7 @@ public static class Images
         Interpolation interpolation = Interpolation.Nearest, bool keepAspectRatio = false)
     {
         CheckOptions(colorMode, targetSize, interpolation);
-        var pixels = Decode(data, "the image data");
+        var pixels = Decode(data.ToArray(), "the image data");
         return ToTensor(pixels, colorMode, targetSize, interpolation, keepAspectRatio);
     }
 
@@ -112,7 +113,9 @@ public static class Images
         Interpolation interpolation = Interpolation.Nearest, bool keepAspectRatio = false)
     {
         ArgumentNullException.ThrowIfNull(data);
-        return DecodeImage(data.AsSpan(), colorMode, targetSize, interpolation, keepAspectRatio);
+        CheckOptions(colorMode, targetSize, interpolation);
+        var pixels = Decode(data, "the image data");
+        return ToTensor(pixels, colorMode, targetSize, interpolation, keepAspectRatio);
     }
 
     /// <summary>Decodes an encoded image read to the end of <paramref name="data"/> (at most <paramref name="maxBytes"/> bytes, 256 MiB by default).</summary>
@@ -265,6 +268,9 @@ public static class Images
             throw new ArgumentException($"Expected argument 'interpolation' to be Bilinear, Nearest, Bicubic or Area. Received: interpolation={(int)interpolation}", nameof(interpolation));
         if (targetSize is { } t && (t.Height <= 0 || t.Width <= 0))
             throw new ArgumentException($"Expected argument '{sizeName}' to be a (height, width) of positive integers. Received: {sizeName}=({t.Height}, {t.Width}).", sizeName);
+        if (targetSize is { } big && (long)big.Height * big.Width > MaxImagePixels)
+            throw new ArgumentException(
+                $"Expected argument '{sizeName}' to have at most Images.MaxImagePixels = {MaxImagePixels} pixels. Received: {sizeName}=({big.Height}, {big.Width}).", sizeName);
     }
 
     internal static int Channels(ColorMode mode) => mode switch { ColorMode.Grayscale => 1, ColorMode.Rgba => 4, _ => 3 };
@@ -286,10 +292,10 @@ public static class Images
         return Decode(bytes, $"'{path}'");
     }
 
-    internal static Pixels Decode(ReadOnlySpan<byte> data, string name)
+    internal static Pixels Decode(byte[] data, string name)
     {
-        if (data.IsEmpty) throw new InvalidDataException($"Cannot decode {name}: it is empty (0 bytes).");
-        using var skData = SKData.CreateCopy(data.ToArray());
+        if (data.Length == 0) throw new InvalidDataException($"Cannot decode {name}: it is empty (0 bytes).");
+        using var skData = SKData.CreateCopy(data);
         using var codec = SKCodec.Create(skData)
             ?? throw new InvalidDataException($"Cannot decode {name}: not a PNG, JPEG, GIF, BMP or WebP image (unrecognised or corrupt header).");
         if (codec.EncodedFormat is not (SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Gif
@@ -408,7 +414,8 @@ public static class Images
             switch (method)
             {
                 case Interpolation.Nearest:
-                    starts[o] = Math.Clamp((int)Math.Floor((o + 0.5) * scale), 0, inSize - 1);
+                    // floor((o + ½)·in/out) in float32, as TensorFlow and torch compute it (an exact tie may round down there).
+                    starts[o] = Math.Min((int)MathF.Floor((o + 0.5f) * ((float)inSize / outSize)), inSize - 1);
                     weights[o] = [1f];
                     break;
                 case Interpolation.Bilinear:

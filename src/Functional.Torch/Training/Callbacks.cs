@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Functional.Saving;
 using Functional.Torch;
+using Microsoft.Extensions.Logging;
 
 namespace Functional.Training;
 
@@ -11,6 +12,11 @@ namespace Functional.Training;
 /// (<c>loss</c>, <c>accuracy</c>, <c>val_loss</c>, …) to values; a hook may add entries (as ReduceLROnPlateau adds
 /// <c>learning_rate</c>) and later callbacks and the history see them.
 /// </summary>
+/// <remarks>
+/// Hooks run on the thread that runs fit or evaluate (a worker thread for the <c>…Async</c> methods), one at a time. A callback
+/// keeps per-run state, so one instance serves one fit at a time. The built-in callbacks print to the console, or to
+/// <see cref="CompiledModel.Logger"/> when the model has one; yours can do the same through <c>Model.Logger</c>.
+/// </remarks>
 public abstract class Callback
 {
     /// <summary>The model being trained or evaluated.</summary>
@@ -23,6 +29,21 @@ public abstract class Callback
     {
         Model = model;
         Params = parameters;
+    }
+
+    /// <summary>A message of a built-in callback: to the model's logger at Information when it has one, else to the console as Keras prints it.</summary>
+    private protected void Say(string console, string template, params object?[] args) =>
+        Report(LogLevel.Information, Console.Out, console, template, args);
+
+    /// <summary>A warning of a built-in callback: to the model's logger at Warning when it has one, else to the console's error stream.</summary>
+    private protected void Warn(string console, string template, params object?[] args) =>
+        Report(LogLevel.Warning, Console.Error, console, template, args);
+
+    /// <summary>To the model's logger (a structured message: <paramref name="template"/>'s named placeholders take <paramref name="args"/>) when it has one, else <paramref name="text"/> to <paramref name="console"/>.</summary>
+    private protected void Report(LogLevel level, TextWriter console, string text, string template, params object?[] args)
+    {
+        if (Model?.Logger is { } logger) logger.Log(level, LoggingCallback.Events.Callback, template, args);
+        else console.WriteLine(text);
     }
 
     /// <summary>Before the first epoch.</summary>
@@ -190,7 +211,8 @@ public sealed class EarlyStopping : Callback
     {
         if (!logs.TryGetValue(Monitor, out var current))
         {
-            Console.Error.WriteLine($"Early stopping conditioned on metric `{Monitor}` which is not available. Available metrics are: {string.Join(",", logs.Keys)}");
+            Warn($"Early stopping conditioned on metric `{Monitor}` which is not available. Available metrics are: {string.Join(",", logs.Keys)}",
+                "Early stopping conditioned on metric {Monitor} which is not available. Available metrics are: {Available}", Monitor, string.Join(",", logs.Keys));
             return;
         }
         if (epoch < StartFromEpoch) return;
@@ -222,10 +244,10 @@ public sealed class EarlyStopping : Callback
     /// <inheritdoc />
     public override void OnTrainEnd(IDictionary<string, double> logs)
     {
-        if (StoppedEpoch > 0 && Verbose > 0) Console.WriteLine($"Epoch {StoppedEpoch + 1}: early stopping");
+        if (StoppedEpoch > 0 && Verbose > 0) Say($"Epoch {StoppedEpoch + 1}: early stopping", "Epoch {Epoch}: early stopping", StoppedEpoch + 1);
         if (RestoreBestWeights && bestWeights is not null)
         {
-            if (Verbose > 0) Console.WriteLine($"Restoring model weights from the end of the best epoch: {BestEpoch + 1}.");
+            if (Verbose > 0) Say($"Restoring model weights from the end of the best epoch: {BestEpoch + 1}.", "Restoring model weights from the end of the best epoch: {BestEpoch}", BestEpoch + 1);
             Model.SetWeights(bestWeights);
         }
         bestWeights?.Dispose();
@@ -302,19 +324,21 @@ public sealed class ModelCheckpoint : Callback
         {
             if (!logs.TryGetValue(Monitor, out var current))
             {
-                Console.Error.WriteLine($"Can save best model only with {Monitor} available, skipping.");
+                Warn($"Can save best model only with {Monitor} available, skipping.", "Can save best model only with {Monitor} available, skipping", Monitor);
                 return;
             }
             var improved = Best is not { } b || (maximise ? current > b : current < b);
             if (!improved)
             {
-                if (Verbose > 0) Console.WriteLine($"\nEpoch {epoch + 1}: {Monitor} did not improve from {Best:0.#####}");
+                if (Verbose > 0) Say($"\nEpoch {epoch + 1}: {Monitor} did not improve from {Best:0.#####}", "Epoch {Epoch}: {Monitor} did not improve from {Best}", epoch + 1, Monitor, Best);
                 return;
             }
-            if (Verbose > 0) Console.WriteLine($"\nEpoch {epoch + 1}: {Monitor} improved from {(Best is null ? "inf" : Best.Value.ToString("0.#####", CultureInfo.InvariantCulture))} to {current.ToString("0.#####", CultureInfo.InvariantCulture)}, saving model to {path}");
+            if (Verbose > 0)
+                Say($"\nEpoch {epoch + 1}: {Monitor} improved from {(Best is null ? "inf" : Best.Value.ToString("0.#####", CultureInfo.InvariantCulture))} to {current.ToString("0.#####", CultureInfo.InvariantCulture)}, saving model to {path}",
+                    "Epoch {Epoch}: {Monitor} improved from {Best} to {Current}, saving model to {Path}", epoch + 1, Monitor, Best, current, path);
             Best = current;
         }
-        else if (Verbose > 0) Console.WriteLine($"\nEpoch {epoch + 1}: saving model to {path}");
+        else if (Verbose > 0) Say($"\nEpoch {epoch + 1}: saving model to {path}", "Epoch {Epoch}: saving model to {Path}", epoch + 1, path);
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
         if (SaveWeightsOnly) Model.Network.SaveWeights(path);
@@ -378,7 +402,9 @@ public sealed class LearningRateScheduler(Func<int, double, double> schedule, in
         if (!double.IsFinite(lr))
             throw new InvalidOperationException($"The output of the schedule function should be a float. Got: {lr}");
         Model.Optimizer.LearningRate = lr;
-        if (verbose > 0) Console.WriteLine($"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr.ToString("R", CultureInfo.InvariantCulture)}.");
+        if (verbose > 0)
+            Say($"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr.ToString("R", CultureInfo.InvariantCulture)}.",
+                "Epoch {Epoch}: LearningRateScheduler setting learning rate to {LearningRate}", epoch + 1, lr);
     }
 
     /// <inheritdoc />
@@ -451,7 +477,8 @@ public sealed class ReduceLROnPlateau : Callback
         logs["learning_rate"] = Model.Optimizer.LearningRate;
         if (!logs.TryGetValue(Monitor, out var current))
         {
-            Console.Error.WriteLine($"Learning rate reduction is conditioned on metric `{Monitor}` which is not available. Available metrics are: {string.Join(",", logs.Keys)}.");
+            Warn($"Learning rate reduction is conditioned on metric `{Monitor}` which is not available. Available metrics are: {string.Join(",", logs.Keys)}.",
+                "Learning rate reduction is conditioned on metric {Monitor} which is not available. Available metrics are: {Available}", Monitor, string.Join(",", logs.Keys));
             return;
         }
         var inCooldown = cooldownCounter > 0;
@@ -475,7 +502,9 @@ public sealed class ReduceLROnPlateau : Callback
                 {
                     var lr = Math.Max(old * Factor, MinLr);
                     Model.Optimizer.LearningRate = lr;
-                    if (Verbose > 0) Console.WriteLine($"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {lr.ToString("R", CultureInfo.InvariantCulture)}.");
+                    if (Verbose > 0)
+                        Say($"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {lr.ToString("R", CultureInfo.InvariantCulture)}.",
+                            "Epoch {Epoch}: ReduceLROnPlateau reducing learning rate to {LearningRate}", epoch + 1, lr);
                     cooldownCounter = Cooldown;
                     Wait = 0;
                 }
@@ -495,7 +524,7 @@ public sealed class TerminateOnNaN : Callback
     {
         if (logs.TryGetValue("loss", out var loss) && !double.IsFinite(loss))
         {
-            Console.WriteLine($"Batch {batch}: Invalid loss, terminating training");
+            Report(LogLevel.Warning, Console.Out, $"Batch {batch}: Invalid loss, terminating training", "Batch {Batch}: Invalid loss, terminating training", batch);
             TerminatedAtBatch = batch;
             Model.StopTraining = true;
         }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
 using Functional.Saving;
 using Functional.Torch;
 using TorchSharp;
@@ -17,8 +18,12 @@ namespace Functional.Training;
 /// Each step runs in its own dispose scope, so native memory stays flat across steps. The reported <c>loss</c> includes the
 /// regularization penalties, as Keras's does, and is the batch-size-weighted mean over the epoch so far; metrics are
 /// computed on the training-mode predictions of each batch, as in Keras.
+/// <para>Thread safety: predict may run on any number of threads at once, also while a fit runs (each call sees the weights
+/// between two steps). Fit, evaluate and train-on-batch share the metric trackers, so on one compiled model they run one
+/// at a time (a second call waits). The <c>…Async</c> methods run the same code on a worker thread and stop between
+/// batches when their token is cancelled. See docs/thread-safety.md.</para>
 /// </remarks>
-public sealed class CompiledModel
+public sealed partial class CompiledModel
 {
     private readonly Mean lossTracker = new("loss");
     // Fit, evaluate and train-on-batch share the metric trackers, so one runs at a time per compiled model (others wait);
@@ -85,8 +90,16 @@ public sealed class CompiledModel
     public IReadOnlyList<Metric> Metrics => metrics.Select(m => m.Metric).ToList();
     /// <summary>Set by a callback to stop <c>fit</c> after the current batch.</summary>
     public bool StopTraining { get; set; }
-    /// <summary>The history of the latest <c>fit</c>.</summary>
+    /// <summary>The history of the latest <c>fit</c> (also of one that was cancelled: the epochs it finished).</summary>
     public History? History { get; private set; }
+
+    /// <summary>
+    /// Where fit and evaluate report, when set: a <see cref="LoggingCallback"/> on this logger replaces the console progress
+    /// bar (epochs at Information, batches at Debug), and the built-in callbacks (EarlyStopping, ModelCheckpoint, …) write
+    /// their messages to it instead of the console. Null (the default): Keras's console output. <c>verbose: 0</c> silences
+    /// the fit log either way.
+    /// </summary>
+    public ILogger? Logger { get; set; }
     /// <summary>The trainable weights, in the optimizer's order.</summary>
     public IReadOnlyList<WeightBinding> TrainableWeights => trainable;
 
@@ -111,13 +124,34 @@ public sealed class CompiledModel
     public History Fit(IReadOnlyList<Tensor> x, IReadOnlyList<Tensor> y, int batchSize = 32, int epochs = 1, Verbose verbose = default,
         IEnumerable<Callback>? callbacks = null, double validationSplit = 0.0, ValidationData? validationData = null,
         bool shuffle = true, IReadOnlyDictionary<int, double>? classWeight = null, Tensor? sampleWeight = null,
-        int initialEpoch = 0, int? stepsPerEpoch = null, int? validationBatchSize = null, int validationFreq = 1)
+        int initialEpoch = 0, int? stepsPerEpoch = null, int? validationBatchSize = null, int validationFreq = 1) =>
+        FitTensors(x, y, batchSize, epochs, verbose, callbacks, validationSplit, validationData, shuffle, classWeight, sampleWeight,
+            initialEpoch, stepsPerEpoch, validationBatchSize, validationFreq, CancellationToken.None, null);
+
+    // The arguments fit can check without touching a tensor, so that the async methods refuse them before starting work.
+    private static void CheckFitArguments(int epochs, int initialEpoch, int validationFreq, int? stepsPerEpoch)
     {
-        CheckCounts(x, y);
+        if (epochs < 0) throw new ArgumentException($"Expected argument 'epochs' to be >= 0. Received: epochs={epochs}.", nameof(epochs));
+        if (initialEpoch < 0) throw new ArgumentException($"Expected argument 'initialEpoch' to be >= 0. Received: initialEpoch={initialEpoch}.", nameof(initialEpoch));
+        if (validationFreq < 1) throw new ArgumentException($"Expected argument 'validationFreq' to be a positive integer. Received: validationFreq={validationFreq}.", nameof(validationFreq));
+        if (stepsPerEpoch is <= 0) throw new ArgumentException($"Expected argument 'stepsPerEpoch' to be a positive integer. Received: stepsPerEpoch={stepsPerEpoch}.", nameof(stepsPerEpoch));
+    }
+
+    private static void CheckSplitArguments(double validationSplit, ValidationData? validationData)
+    {
         if (!double.IsFinite(validationSplit) || validationSplit is < 0 or >= 1)
             throw new ArgumentException($"Expected argument 'validationSplit' to be a float in [0, 1). Received: validationSplit={validationSplit.ToString(CultureInfo.InvariantCulture)}.", nameof(validationSplit));
         if (validationSplit > 0 && validationData is not null)
             throw new ArgumentException("Give either 'validationSplit' or 'validationData', not both.", nameof(validationData));
+    }
+
+    private History FitTensors(IReadOnlyList<Tensor> x, IReadOnlyList<Tensor> y, int batchSize, int epochs, Verbose verbose,
+        IEnumerable<Callback>? callbacks, double validationSplit, ValidationData? validationData, bool shuffle,
+        IReadOnlyDictionary<int, double>? classWeight, Tensor? sampleWeight, int initialEpoch, int? stepsPerEpoch,
+        int? validationBatchSize, int validationFreq, CancellationToken cancellationToken, IProgress<TrainingProgress>? progress)
+    {
+        CheckCounts(x, y);
+        CheckSplitArguments(validationSplit, validationData);
         var owned = new List<Tensor>();
         try
         {
@@ -140,7 +174,9 @@ public sealed class CompiledModel
                 throw new ArgumentException("Expected input data to be non-empty: 'x' has 0 samples, so there is nothing to train on.", nameof(x));
             IBatchSource? val = validationData is null ? null
                 : new TensorDataset(validationData.X, validationData.Y, validationBatchSize ?? batchSize, false, validationData.SampleWeight);
-            return Fit(train, epochs, verbose, callbacks, val, initialEpoch, classWeight, validationFreq, stepsPerEpoch);
+            lock (trackers)
+                return FitCore(train, epochs, verbose, callbacks, val, initialEpoch, classWeight, validationFreq, stepsPerEpoch,
+                    cancellationToken, progress);
         }
         finally
         {
@@ -156,41 +192,55 @@ public sealed class CompiledModel
         IBatchSource? validationData = null, int initialEpoch = 0, IReadOnlyDictionary<int, double>? classWeight = null,
         int validationFreq = 1, int? stepsPerEpoch = null)
     {
-        lock (trackers) return FitCore(data, epochs, verbose, callbacks, validationData, initialEpoch, classWeight, validationFreq, stepsPerEpoch);
+        lock (trackers)
+            return FitCore(data, epochs, verbose, callbacks, validationData, initialEpoch, classWeight, validationFreq, stepsPerEpoch,
+                CancellationToken.None, null);
     }
 
+    /// <summary>
+    /// The fit loop. <paramref name="cancellationToken"/> is checked before each epoch and each batch (training and
+    /// validation), never inside a step: on cancellation the steps taken are kept whole, the epoch in progress gets no
+    /// <c>OnEpochEnd</c> (and no History entry), callbacks get <c>OnTrainEnd</c>, and <see cref="OperationCanceledException"/>
+    /// is thrown. <paramref name="progress"/> hears of each training batch and each finished epoch, on this thread, in order.
+    /// </summary>
     private History FitCore(IBatchSource data, int epochs, Verbose verbose, IEnumerable<Callback>? callbacks,
-        IBatchSource? validationData, int initialEpoch, IReadOnlyDictionary<int, double>? classWeight, int validationFreq, int? stepsPerEpoch)
+        IBatchSource? validationData, int initialEpoch, IReadOnlyDictionary<int, double>? classWeight, int validationFreq, int? stepsPerEpoch,
+        CancellationToken cancellationToken, IProgress<TrainingProgress>? progress)
     {
         ArgumentNullException.ThrowIfNull(data);
-        if (epochs < 0) throw new ArgumentException($"Expected argument 'epochs' to be >= 0. Received: epochs={epochs}.", nameof(epochs));
-        if (initialEpoch < 0) throw new ArgumentException($"Expected argument 'initialEpoch' to be >= 0. Received: initialEpoch={initialEpoch}.", nameof(initialEpoch));
-        if (validationFreq < 1) throw new ArgumentException($"Expected argument 'validationFreq' to be a positive integer. Received: validationFreq={validationFreq}.", nameof(validationFreq));
-        if (stepsPerEpoch is <= 0) throw new ArgumentException($"Expected argument 'stepsPerEpoch' to be a positive integer. Received: stepsPerEpoch={stepsPerEpoch}.", nameof(stepsPerEpoch));
+        CheckFitArguments(epochs, initialEpoch, validationFreq, stepsPerEpoch);
         if (classWeight is not null && Network.Declaration.OutputShapes.Count != 1)
             throw new ArgumentException("`classWeight` is only supported for models with a single output.", nameof(classWeight));
         var steps = stepsPerEpoch ?? data.StepsPerEpoch;
         var level = verbose.Resolve();
         var history = new History();
         var all = new List<Callback>(callbacks ?? []) { history };
-        if (level > 0 && !all.OfType<ProgbarLogger>().Any()) all.Add(new ProgbarLogger(level));
+        // The fit log: to the logger when one is set (never the console then), else Keras's progress bar.
+        var logger = Logger;
+        if (level > 0 && logger is not null && !all.OfType<LoggingCallback>().Any()) all.Add(new LoggingCallback(logger));
+        else if (level > 0 && logger is null && !all.OfType<ProgbarLogger>().Any()) all.Add(new ProgbarLogger(level));
         var list = new CallbackList(all);
         list.SetContext(this, new Dictionary<string, int> { ["epochs"] = epochs, ["steps"] = steps, ["verbose"] = level });
         History = history;
         StopTraining = false;
         var epochLogs = new Dictionary<string, double>(StringComparer.Ordinal);
+        var epoch = initialEpoch;
+        var step = 0;
+        list.TrainBegin(new Dictionary<string, double>());
+        try
         {
-            list.TrainBegin(new Dictionary<string, double>());
-            for (var epoch = initialEpoch; epoch < epochs && !StopTraining; epoch++)
+            for (; epoch < epochs && !StopTraining; epoch++)
             {
+                step = 0;
+                cancellationToken.ThrowIfCancellationRequested();
                 ResetMetrics();
                 list.EpochBegin(epoch, new Dictionary<string, double>());
                 var logs = new Dictionary<string, double>(StringComparer.Ordinal);
-                var step = 0;
                 using (var batches = data.Batches(epoch).GetEnumerator())
                 {
                     while (step < steps && !StopTraining)
                     {
+                        cancellationToken.ThrowIfCancellationRequested();
                         using (var scope = NewDisposeScope())
                         {
                             if (!batches.MoveNext()) break;
@@ -208,6 +258,7 @@ public sealed class CompiledModel
                         logs = CurrentLogs();
                         list.BatchEnd(step, logs);
                         step++;
+                        progress?.Report(new TrainingProgress(ProgressStage.TrainBatch, epoch, epochs, step, steps, TrainingProgress.Copy(logs)));
                     }
                 }
                 if (step == 0)
@@ -215,13 +266,23 @@ public sealed class CompiledModel
                 epochLogs = new Dictionary<string, double>(logs, StringComparer.Ordinal);
                 if (validationData is not null && (epoch + 1) % validationFreq == 0 && !StopTraining)
                 {
-                    var val = EvaluateCore(validationData, null);
+                    var val = EvaluateCore(validationData, null, cancellationToken, null);
                     foreach (var (k, v) in val) epochLogs["val_" + k] = v;
                 }
                 list.EpochEnd(epoch, epochLogs);
+                progress?.Report(new TrainingProgress(ProgressStage.Epoch, epoch, epochs, step, steps, TrainingProgress.Copy(epochLogs)));
             }
-            list.TrainEnd(epochLogs);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Between two batches: every step taken is whole. Callbacks still get their end (a progress bar closes its line,
+            // EarlyStopping may restore its best weights), with the last finished epoch's logs.
+            logger?.Log(LogLevel.Information, LoggingCallback.Events.Cancelled,
+                "Training {Model} cancelled in epoch {Epoch}/{Epochs} after {Step} of {Steps} steps", Network.Declaration.Name, epoch + 1, epochs, step, steps);
+            list.TrainEnd(epochLogs);
+            throw;
+        }
+        list.TrainEnd(epochLogs);
         return history;
     }
 
@@ -267,6 +328,8 @@ public sealed class CompiledModel
             throw new ArgumentException("Expected input data to be non-empty: 'x' has 0 samples, so there is no step to take.", nameof(inputs));
         using var writing = Network.WriteLease();
         using var scope = NewDisposeScope();
+        // Grad mode is per thread in libtorch: a step needs it on, also when called under no_grad or on a borrowed thread.
+        using var grad = enable_grad();
         Network.zero_grad();
         var (xs, ys, sw) = CheckAndPlace(inputs, targets, sampleWeight);
         var context = new ForwardContext(true, Generator);
@@ -274,7 +337,7 @@ public sealed class CompiledModel
         var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw), context);
         loss.backward();
         Optimizer.Apply(trainable.Select(w => w.Parameter.grad).ToList());
-        Network.ApplyConstraints();
+        Network.ApplyConstraintsHeld();
         var value = loss.item<float>();
         lossTracker.UpdateValue(value, inputs[0].shape[0]);
         using (no_grad())
@@ -357,21 +420,33 @@ public sealed class CompiledModel
         return Evaluate(new TensorDataset(x, y, batchSize, false, sampleWeight), verbose, callbacks);
     }
 
+    private IReadOnlyDictionary<string, double> EvaluateTensors(IReadOnlyList<Tensor> x, IReadOnlyList<Tensor> y, int batchSize,
+        Verbose verbose, Tensor? sampleWeight, IEnumerable<Callback>? callbacks, CancellationToken cancellationToken, IProgress<TrainingProgress>? progress)
+    {
+        CheckCounts(x, y);
+        Network.SampleCount(x, "x");
+        var data = new TensorDataset(x, y, batchSize, false, sampleWeight);
+        lock (trackers) return EvaluateUnlocked(data, verbose, callbacks, cancellationToken, progress);
+    }
+
     /// <summary>Keras's <c>evaluate</c> on a batch source.</summary>
     public IReadOnlyDictionary<string, double> Evaluate(IBatchSource data, Verbose verbose = default, IEnumerable<Callback>? callbacks = null)
     {
         ArgumentNullException.ThrowIfNull(data);
-        lock (trackers) return EvaluateUnlocked(data, verbose, callbacks);
+        lock (trackers) return EvaluateUnlocked(data, verbose, callbacks, CancellationToken.None, null);
     }
 
-    private IReadOnlyDictionary<string, double> EvaluateUnlocked(IBatchSource data, Verbose verbose, IEnumerable<Callback>? callbacks)
+    private IReadOnlyDictionary<string, double> EvaluateUnlocked(IBatchSource data, Verbose verbose, IEnumerable<Callback>? callbacks,
+        CancellationToken cancellationToken, IProgress<TrainingProgress>? progress)
     {
         var list = new CallbackList((callbacks ?? []).ToList());
         list.SetContext(this, new Dictionary<string, int> { ["steps"] = data.StepsPerEpoch, ["verbose"] = verbose.Resolve() });
         var clock = Stopwatch.StartNew();
-        var logs = EvaluateCore(data, list);
+        var logs = EvaluateCore(data, list, cancellationToken, progress);
         var level = verbose.Resolve();
-        if (level > 0)
+        if (level > 0 && Logger is { } logger)
+            LoggingCallback.LogEvaluation(logger, Network.Declaration.Name, data.StepsPerEpoch, clock.Elapsed, logs);
+        else if (level > 0)
         {
             var bar = new ProgbarLogger(level);
             bar.EvaluationLine(data.StepsPerEpoch, clock.Elapsed.TotalSeconds, logs);
@@ -379,7 +454,9 @@ public sealed class CompiledModel
         return logs;
     }
 
-    private Dictionary<string, double> EvaluateCore(IBatchSource data, CallbackList? callbacks)
+    // Inference over a batch source; cancellation is checked before each batch.
+    private Dictionary<string, double> EvaluateCore(IBatchSource data, CallbackList? callbacks, CancellationToken cancellationToken,
+        IProgress<TrainingProgress>? progress)
     {
         if (data.StepsPerEpoch == 0 || data is TensorDataset { Count: 0 })
             throw new ArgumentException("Expected input data to be non-empty: the evaluation data has 0 samples, so there is no loss to report.", nameof(data));
@@ -394,6 +471,7 @@ public sealed class CompiledModel
             using var batches = data.Batches(0).GetEnumerator();
             while (step < data.StepsPerEpoch)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 using (var scope = NewDisposeScope())
                 using (no_grad())
                 {
@@ -405,8 +483,10 @@ public sealed class CompiledModel
                     lossTracker.UpdateValue(loss.item<float>(), b.Size);
                     foreach (var (o, m) in metrics) m.UpdateState(ys[o], predictions[o], sw);
                 }
-                callbacks?.TestBatchEnd(step, CurrentLogs());
+                var batchLogs = CurrentLogs();
+                callbacks?.TestBatchEnd(step, batchLogs);
                 step++;
+                progress?.Report(new TrainingProgress(ProgressStage.TestBatch, 0, 1, step, data.StepsPerEpoch, TrainingProgress.Copy(batchLogs)));
             }
             var logs = CurrentLogs();
             callbacks?.TestEnd(logs);

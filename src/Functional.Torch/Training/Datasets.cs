@@ -19,6 +19,10 @@ public sealed record Batch(IReadOnlyList<Tensor> Inputs, IReadOnlyList<Tensor> T
 /// for a batch are released after the step; state a source keeps across batches must live outside those scopes
 /// (compute it when <see cref="Batches"/> is called, not lazily inside the enumeration).
 /// </summary>
+/// <remarks>
+/// Fit and evaluate enumerate a source on their own thread (a worker thread for the <c>…Async</c> methods), one epoch at a
+/// time; a source shared by two runs at once must allow concurrent <see cref="Batches"/> calls.
+/// </remarks>
 public interface IBatchSource
 {
     /// <summary>Batches per epoch.</summary>
@@ -32,6 +36,10 @@ public interface IBatchSource
 /// In-memory tensors served in batches, optionally shuffled each epoch with <see cref="Generator"/> (fit sets its compiled
 /// model's) or else torch's global generator. The tensors stay owned by the caller.
 /// </summary>
+/// <remarks>
+/// It only reads its tensors (which must stay undisposed while it is used), so unshuffled enumerations may run concurrently;
+/// shuffled, each epoch draws one permutation from <see cref="Generator"/>, which two runs sharing it would both advance.
+/// </remarks>
 public sealed class TensorDataset : IBatchSource
 {
     /// <summary>Serves <paramref name="x"/> (one tensor per input) and <paramref name="y"/> (one per output) in batches.</summary>

@@ -9,7 +9,8 @@ namespace Functional.Training;
 /// <see cref="Compute(Tensor, Tensor, Tensor?)"/> applies sample weights and the <see cref="Reduction"/> (Keras's <c>__call__</c>). Every loss is
 /// usable by name — strings convert implicitly (<c>"mse"</c>, <c>"categorical_crossentropy"</c>, …) — or as a value.
 /// </summary>
-/// <remarks>Subclass and override <see cref="Call"/> for a custom loss, or use <see cref="FromFunction"/>.</remarks>
+/// <remarks>Subclass and override <see cref="Call"/> for a custom loss, or use <see cref="FromFunction"/>. A loss keeps no state
+/// (its settings are init-only), so one instance may serve many models and threads.</remarks>
 public abstract class Loss
 {
     /// <summary>Keras's <c>backend.epsilon()</c>, used for clipping.</summary>

@@ -8,6 +8,10 @@ namespace Functional.Training;
 /// so far, <see cref="ResetState"/> starts again. State is kept in managed doubles, so a metric holds no native memory.
 /// Strings convert implicitly (<c>"accuracy"</c>, <c>"mae"</c>, any loss name).
 /// </summary>
+/// <remarks>
+/// Not thread-safe: it keeps running totals. A compiled model uses its metrics under its own lock (one fit or evaluate at a
+/// time); a metric you update yourself belongs to one thread.
+/// </remarks>
 public abstract class Metric
 {
     /// <summary>Creates the metric with its display name.</summary>

@@ -13,6 +13,10 @@ namespace Functional.Training;
 /// with the learning rate of the current step (a <see cref="LearningRateSchedule"/> is evaluated at <see cref="Iterations"/>),
 /// then count the step. Strings convert implicitly (<c>"adam"</c>, <c>"sgd"</c>, …).
 /// </summary>
+/// <remarks>
+/// Not thread-safe: its per-weight state, step count and learning rate change with every step. It serves one compiled
+/// model, whose steps run one at a time; change <see cref="LearningRate"/> from a callback (the fit's thread).
+/// </remarks>
 public abstract class Optimizer
 {
     private double learningRate;

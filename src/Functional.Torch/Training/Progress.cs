@@ -10,6 +10,10 @@ namespace Functional.Training;
 /// and the validation results. Verbose 2 writes one plain line per epoch (for logs and CI:
 /// <c>125/125 - 4s - 30ms/step - accuracy: 0.9512 - loss: 0.1620 - val_accuracy: …</c>).
 /// </summary>
+/// <remarks>
+/// One run at a time; it writes from the fit's thread. When <see cref="CompiledModel.Logger"/> is set, fit adds a
+/// <see cref="LoggingCallback"/> instead and writes nothing to the console.
+/// </remarks>
 public sealed class ProgbarLogger : Callback
 {
     private const int Width = 20;
@@ -21,6 +25,7 @@ public sealed class ProgbarLogger : Callback
     private int epochs;
     private int steps;
     private int seen;
+    private bool lineOpen;   // a bar drawn in place and not yet finished (a cancelled epoch leaves one)
 
     /// <summary>Writes to <paramref name="output"/> (the console by default) at level 1 (bar) or 2 (line per epoch).</summary>
     public ProgbarLogger(int verbose = 1, TextWriter? output = null)
@@ -65,6 +70,15 @@ public sealed class ProgbarLogger : Callback
     /// <inheritdoc />
     public override void OnEpochEnd(int epoch, IDictionary<string, double> logs) => Draw(logs, final: true);
 
+    /// <inheritdoc />
+    public override void OnTrainEnd(IDictionary<string, double> logs)
+    {
+        if (!lineOpen) return;
+        output.WriteLine();
+        output.Flush();
+        lineOpen = false;
+    }
+
     /// <summary>Writes one evaluation line (used by <c>evaluate</c> with verbose on).</summary>
     internal void EvaluationLine(int batches, double seconds, IDictionary<string, double> logs)
     {
@@ -84,6 +98,7 @@ public sealed class ProgbarLogger : Callback
         {
             output.Write("\r" + line + "\x1b[K");
             if (final) output.WriteLine();
+            lineOpen = !final;
         }
         else if (final) output.WriteLine(line);
         output.Flush();

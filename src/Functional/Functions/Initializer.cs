@@ -398,7 +398,10 @@ public static class Initializers
     }
 
     /// <summary>Every identifier <see cref="Get"/> accepts.</summary>
-    public static IEnumerable<string> KnownNames => ByName.Keys.Order(StringComparer.Ordinal);
+    public static IEnumerable<string> KnownNames
+    {
+        get { lock (ByName) return [.. ByName.Keys.Order(StringComparer.Ordinal)]; }
+    }
 
     /// <summary>Registers another initializer under an identifier (the extension point for custom initializers).</summary>
     public static void Register(string name, Func<Initializer> factory)

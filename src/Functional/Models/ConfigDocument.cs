@@ -18,6 +18,12 @@ internal static class ConfigDocument
 
     public static JsonNode? Parse(string json)
     {
+        var utf8 = CheckedUtf8(json);
+        return JsonNode.Parse(utf8, documentOptions: new JsonDocumentOptions { MaxDepth = MaxDepth });
+    }
+
+    private static byte[] CheckedUtf8(string json)
+    {
         ArgumentNullException.ThrowIfNull(json);
         byte[] utf8;
         try { utf8 = new UTF8Encoding(false, throwOnInvalidBytes: true).GetBytes(json); }
@@ -27,7 +33,49 @@ internal static class ConfigDocument
             throw new ModelConfigException("$", $"the text is not valid Unicode: an unpaired surrogate at character {e.Index:N0}.", e);
         }
         Check(utf8);
-        return JsonNode.Parse(utf8, documentOptions: new JsonDocumentOptions { MaxDepth = MaxDepth });
+        return utf8;
+    }
+
+    /// <summary>
+    /// A model document whose layer list is read one entry at a time. The root object and its <c>config</c> become nodes
+    /// as usual, except the list of layers (<c>config.layers</c>, or a legacy Sequential's bare <c>config</c> list): of
+    /// that only each entry's place in the UTF-8 text is kept, and an entry becomes a node when it is read. A reader that
+    /// lets each entry go once read holds the text, the model built so far and one entry — never the whole node tree,
+    /// which takes about twelve times the text.
+    /// </summary>
+    public static (JsonNode? Root, LayerEntries? Layers) ParseModel(string json)
+    {
+        var utf8 = CheckedUtf8(json);
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = MaxDepth });
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartObject) return (JsonNode.Parse(ref reader), null);
+        var root = new JsonObject();
+        LayerEntries? layers = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var key = reader.GetString()!;
+            reader.Read();
+            if (key == "config" && reader.TokenType == JsonTokenType.StartArray)
+            {
+                layers = LayerEntries.Read(utf8, ref reader, legacy: true);
+                continue;
+            }
+            if (key == "config" && reader.TokenType == JsonTokenType.StartObject)
+            {
+                var config = new JsonObject();
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var name = reader.GetString()!;
+                    reader.Read();
+                    if (name == "layers" && reader.TokenType == JsonTokenType.StartArray) layers = LayerEntries.Read(utf8, ref reader, legacy: false);
+                    else config[name] = JsonNode.Parse(ref reader);
+                }
+                root[key] = config;
+                continue;
+            }
+            root[key] = JsonNode.Parse(ref reader);
+        }
+        return (root, layers);
     }
 
     // An open object or array; an object's keys so far (a short list scanned, or a set once it grows), reused between
@@ -67,6 +115,11 @@ internal static class ConfigDocument
         static string Member(string key) =>
             key.Length > 0 && key.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') ? $".{key}" : $"[{JsonSerializer.Serialize(Excerpt.Of(key))}]";
         string Here() => pendingKey is not null ? Member(pendingKey) : frames.Count > 0 && frames[^1].IsArray ? $"[{index[^1]}]" : "";
+        Func<string> path = Path;   // one delegate for the whole pass, not one per key
+        // Keys repeat from object to object ("class_name", "config", …): each distinct key text is one string.
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        var keyLookup = keys.GetAlternateLookup<ReadOnlySpan<char>>();
+        Span<char> buffer = stackalloc char[128];
         void Consumed()
         {
             pendingKey = null;
@@ -98,14 +151,14 @@ internal static class ConfigDocument
                         Consumed();
                         break;
                     case JsonTokenType.PropertyName:
-                        var key = Text(ref reader, Path);
+                        var key = Key(ref reader, path, keyLookup, buffer);
                         pendingKey = key;
                         if (!frames[^1].Add(key))
                             throw new ModelConfigException(Path(), $"the key '{Excerpt.Of(key)}' appears more than once in this object; each key may appear once.");
                         break;
                     case JsonTokenType.String:
                         // Valid UTF-8 holds no lone surrogate; only an escape (\ud800) can make one.
-                        if (reader.ValueIsEscaped) Text(ref reader, Path);
+                        if (reader.ValueIsEscaped) Text(ref reader, path);
                         Consumed();
                         break;
                     default:
@@ -121,6 +174,18 @@ internal static class ConfigDocument
         }
     }
 
+    // A key as a string shared by every equal key of the document (short, unescaped keys are decoded without allocating).
+    private static string Key(ref Utf8JsonReader reader, Func<string> path, HashSet<string>.AlternateLookup<ReadOnlySpan<char>> known, scoped Span<char> buffer)
+    {
+        if (reader.ValueIsEscaped || reader.HasValueSequence || reader.ValueSpan.Length > buffer.Length) return Text(ref reader, path);
+        if (!Encoding.UTF8.TryGetChars(reader.ValueSpan, buffer, out var length)) return Text(ref reader, path);
+        var chars = buffer[..length];
+        if (known.TryGetValue(chars, out var key)) return key;
+        key = chars.ToString();
+        if (known.Set.Count < 4096) known.Add(key);
+        return key;
+    }
+
     private static string Text(ref Utf8JsonReader reader, Func<string> path)
     {
         try { return reader.GetString()!; }
@@ -129,5 +194,54 @@ internal static class ConfigDocument
             throw new ModelConfigException(path(),
                 $"the {(reader.TokenType == JsonTokenType.PropertyName ? "key" : "string")} is not valid Unicode (an unpaired surrogate escape such as \\ud800).", e);
         }
+    }
+}
+
+/// <summary>
+/// The entries of a model document's layer list, kept as their places in the document's UTF-8 text; <see cref="Get"/>
+/// makes one entry a node (a small document of its own) when it is read.
+/// </summary>
+internal sealed class LayerEntries
+{
+    private readonly byte[] utf8;
+    private readonly List<(int Start, int Length)> places;
+
+    private readonly (int Start, int Length) whole;
+
+    private LayerEntries(byte[] utf8, List<(int, int)> places, (int, int) whole, bool legacy)
+    {
+        this.utf8 = utf8;
+        this.places = places;
+        this.whole = whole;
+        Legacy = legacy;
+    }
+
+    /// <summary>Whether the list is a legacy Sequential's bare <c>config</c> list (Keras before 2.2).</summary>
+    public bool Legacy { get; }
+
+    public int Count => places.Count;
+
+    public JsonNode? Get(int i)
+    {
+        var (start, length) = places[i];
+        return JsonNode.Parse(utf8.AsSpan(start, length), documentOptions: new JsonDocumentOptions { MaxDepth = ConfigDocument.MaxDepth });
+    }
+
+    /// <summary>The whole list as one node (for an error that quotes it).</summary>
+    public JsonNode? Whole() =>
+        JsonNode.Parse(utf8.AsSpan(whole.Start, whole.Length), documentOptions: new JsonDocumentOptions { MaxDepth = ConfigDocument.MaxDepth });
+
+    // The reader stands on the list's StartArray; it is left on its EndArray.
+    public static LayerEntries Read(byte[] utf8, ref Utf8JsonReader reader, bool legacy)
+    {
+        var places = new List<(int, int)>();
+        var listStart = checked((int)reader.TokenStartIndex);
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            var start = checked((int)reader.TokenStartIndex);
+            reader.Skip();
+            places.Add((start, checked((int)reader.BytesConsumed - start)));
+        }
+        return new LayerEntries(utf8, places, (listStart, checked((int)reader.BytesConsumed - listStart)), legacy);
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Collections;
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
@@ -64,7 +65,19 @@ internal sealed class RecordConfig
         foreach (var property in properties.Where(p => !claimed.Contains(p) && p.SetMethod is { IsPublic: true }))
             members.Add(new Member(Key(property.Name), property.PropertyType, property, null));
         Members = [.. members];
+        Parameters = Constructor.GetParameters();
+        ConstructorMembers = [.. members.Where(m => m.Parameter is not null)];
+        InitMembers = [.. members.Where(m => m.Parameter is null)];
+        Keys = members.Select(m => m.Key).ToFrozenSet(StringComparer.Ordinal);
     }
+
+    // What Read needs on every call, worked out once per type.
+    private ParameterInfo[] Parameters { get; }
+    private Member[] ConstructorMembers { get; }
+    private Member[] InitMembers { get; }
+
+    /// <summary>Every config key of the record.</summary>
+    public FrozenSet<string> Keys { get; }
 
     public Type Type { get; }
     public ConstructorInfo Constructor { get; }
@@ -135,20 +148,25 @@ internal sealed class RecordConfig
         IReadOnlyDictionary<string, string>? renamed = null)
     {
         // The key a member's value is written under.
-        string Written(string key) =>
-            renamed?.FirstOrDefault(r => r.Value == key && config.ContainsKey(r.Key)).Key ?? key;
+        string Written(string key)
+        {
+            if (renamed is not null)
+                foreach (var (old, current) in renamed)
+                    if (current == key && config.ContainsKey(old)) return old;
+            return key;
+        }
         foreach (var (key, value) in config)
         {
-            if (Members.Any(m => m.Key == key) || Ignored.Contains(key) || (alsoAllowed?.Contains(key) ?? false)
+            if (Keys.Contains(key) || Ignored.Contains(key) || (alsoAllowed?.Contains(key) ?? false)
                 || (renamed?.ContainsKey(key) ?? false)) continue;
             if (key == "dtype") { ConfigValues.CheckDtype(value, $"{path}.dtype"); continue; }
             if (value is null) continue;   // an option Keras writes at its default (e.g. lora_rank: null)
             throw new ModelConfigException($"{path}.{key}",
                 $"{className} has no argument '{key}'. Known: {string.Join(", ", Members.Select(m => m.Key))}.");
         }
-        var parameters = Constructor.GetParameters();
+        var parameters = Parameters;
         var args = new object?[parameters.Length];
-        var ctorMembers = Members.Where(m => m.Parameter is not null).ToList();
+        var ctorMembers = ConstructorMembers;
         for (var i = 0; i < parameters.Length; i++)
         {
             var m = ctorMembers[i];
@@ -166,7 +184,7 @@ internal sealed class RecordConfig
         object record;
         try { record = Constructor.Invoke(args); }
         catch (TargetInvocationException e) when (e.InnerException is ArgumentException a) { throw Rejected(a, path, Written); }
-        foreach (var m in Members.Where(m => m.Parameter is null))
+        foreach (var m in InitMembers)
             if (config.TryGetPropertyValue(Written(m.Key), out var node))
             {
                 var value = ConfigValues.Read(node, m.Type, $"{path}.{Written(m.Key)}");
@@ -204,8 +222,12 @@ internal static class ConfigValues
     {
         var family = Families.FirstOrDefault(f => f.Base.IsAssignableFrom(type)).Base
             ?? throw new ArgumentException($"{type.Name} is not an Initializer, Regularizer or Constraint.", nameof(type));
-        var known = new Dictionary<string, Type>(ClassesOf(family)) { [ClassName(type)] = type };
-        Subclasses[family] = known;
+        // Copy, add, publish: under a lock, so two registrations at once never lose one.
+        lock (Subclasses)
+        {
+            var known = new Dictionary<string, Type>(ClassesOf(family)) { [ClassName(type)] = type };
+            Subclasses[family] = known;
+        }
     }
 
     internal static IReadOnlyDictionary<string, Type> ClassesOf(Type family) => Subclasses.GetOrAdd(family, f =>
@@ -283,11 +305,11 @@ internal static class ConfigValues
                 : throw Expected(path, $"one of {string.Join(", ", Enum.GetNames(type).Select(n => $"'{Layer.ToSnakeCase(n)}'"))}", node);
         }
         if (type == typeof(IntTuple))
-            return node is JsonArray a ? new IntTuple(a.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray())
+            return node is JsonArray a ? new IntTuple(Integers(a, path))
                 : node.GetValueKind() == JsonValueKind.Number ? IntTuple.Integer(Integer(node, path))
                 : throw Expected(path, "an integer or a list of integers", node);
         if (type == typeof(FloatTuple))
-            return node is JsonArray fs ? FloatTuple.List([.. fs.Select((x, i) => (double)Read(x, typeof(double), $"{path}[{i}]")!)])
+            return node is JsonArray fs ? FloatTuple.List(Numbers(fs, path))
                 : new FloatTuple((double)Read(node, typeof(double), path)!);
         if (type == typeof(Shape))
             return node is JsonArray s ? Dimensions(s, path, skip: 0) : throw Expected(path, "a list of positive integers", node);
@@ -296,10 +318,12 @@ internal static class ConfigValues
             {
                 JsonValue when node.GetValueKind() == JsonValueKind.Number => Guard(path, () => new SidePairs(Integer(node, path))),
                 // Any pair makes it a list of pairs, so a stray element is reported where it stands ([[1, 2], "3"] at [1]).
-                JsonArray a when a.Any(x => x is JsonArray) => Guard(path, () => SidePairs.FromPairs(a.Select((x, i) =>
-                    x is JsonArray { Count: 2 } pair ? (Integer(pair[0], $"{path}[{i}][0]"), Integer(pair[1], $"{path}[{i}][1]"))
-                    : throw Expected($"{path}[{i}]", "a pair [before, after]", x)).ToArray())),
-                JsonArray a => Guard(path, () => SidePairs.Symmetric(a.Select((x, i) => Integer(x, $"{path}[{i}]")).ToArray())),
+                JsonArray a when ListOf(a).EnumerateArray().Any(x => x.ValueKind == JsonValueKind.Array) =>
+                    Guard(path, () => SidePairs.FromPairs(ListOf(a).EnumerateArray().Select((x, i) =>
+                        x.ValueKind == JsonValueKind.Array && x.GetArrayLength() == 2
+                            ? (Integer(x[0], $"{path}[{i}]", 0), Integer(x[1], $"{path}[{i}]", 1))
+                            : throw Expected($"{path}[{i}]", "a pair [before, after]", NodeOf(x))).ToArray())),
+                JsonArray a => Guard(path, () => SidePairs.Symmetric(Integers(a, path))),
                 _ => throw Expected(path, "an integer, a list of integers or a list of [before, after] pairs", node),
             };
         if (type == typeof(ActivationFunction))
@@ -352,12 +376,18 @@ internal static class ConfigValues
     // The dimensions of a shape list from index `skip` on, each error at its own index in the list.
     private static Shape Dimensions(JsonArray list, string path, int skip)
     {
-        var dims = new int[Math.Max(list.Count - skip, 0)];
-        for (var i = skip; i < list.Count; i++)
-            dims[i - skip] = list[i] is null
-                ? throw new ModelConfigException($"{path}[{i}]",
-                    "unknown (None) per-sample dimensions are not supported yet: every input dimension must be a positive integer.")
-                : Integer(list[i], $"{path}[{i}]");
+        var items = ListOf(list);
+        var dims = new int[Math.Max(items.GetArrayLength() - skip, 0)];
+        var i = 0;
+        foreach (var item in items.EnumerateArray())
+        {
+            if (i >= skip)
+                dims[i - skip] = item.ValueKind == JsonValueKind.Null
+                    ? throw new ModelConfigException($"{path}[{i}]",
+                        "unknown (None) per-sample dimensions are not supported yet: every input dimension must be a positive integer.")
+                    : Integer(item, path, i);
+            i++;
+        }
         return (Shape)Guard(path, () => new Shape(dims));
     }
 
@@ -404,6 +434,41 @@ internal static class ConfigValues
         if (name != "float32")
             throw new ModelConfigException(path, $"only float32 weights are supported; received dtype {node?.ToJsonString() ?? "null"}.");
     }
+
+    /// <summary>
+    /// A list read from its JSON text rather than as nodes: a node per element costs about 100 bytes where a small number
+    /// takes two or three bytes of text, so a long list of numbers read as nodes takes tens of times the document.
+    /// (Writing a parsed, untouched <see cref="JsonArray"/> copies its text without making its element nodes.)
+    /// </summary>
+    private static JsonElement ListOf(JsonArray list) => JsonSerializer.SerializeToElement(list);
+
+    private static JsonNode? NodeOf(JsonElement element) => JsonSerializer.SerializeToNode(element);
+
+    private static int[] Integers(JsonArray list, string path)
+    {
+        var items = ListOf(list);
+        var values = new int[items.GetArrayLength()];
+        var i = 0;
+        foreach (var item in items.EnumerateArray()) { values[i] = Integer(item, path, i); i++; }
+        return values;
+    }
+
+    private static double[] Numbers(JsonArray list, string path)
+    {
+        var items = ListOf(list);
+        var values = new double[items.GetArrayLength()];
+        var i = 0;
+        foreach (var item in items.EnumerateArray())
+        {
+            values[i] = item.ValueKind == JsonValueKind.Number ? item.GetDouble() : throw Expected($"{path}[{i}]", "a number", NodeOf(item));
+            i++;
+        }
+        return values;
+    }
+
+    // An element of a list: its path is made only for an error, so long lists of numbers cost no strings.
+    private static int Integer(JsonElement item, string list, int index) =>
+        item.ValueKind == JsonValueKind.Number && item.TryGetInt32(out var i) ? i : throw Expected($"{list}[{index}]", "an integer", NodeOf(item));
 
     private static int Integer(JsonNode? node, string path) =>
         node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) ? i : throw Expected(path, "an integer", node);

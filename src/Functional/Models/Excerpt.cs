@@ -21,6 +21,20 @@ internal static class Excerpt
         return $"{text[..cut]}… ({text.Length:N0} characters)";
     }
 
+    /// <summary>The most values of a tuple or shape its text shows.</summary>
+    public const int MaxValues = 32;
+
+    /// <summary>
+    /// Values joined by ", ": all of them up to <see cref="MaxValues"/>, else the first <see cref="MaxValues"/> then
+    /// "… (N in all)" — a tuple read from a hostile document can hold millions of values, and its text appears in messages.
+    /// </summary>
+    public static string Values<T>(IReadOnlyCollection<T> values, Func<T, string>? format = null)
+    {
+        format ??= v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "";
+        var shown = string.Join(", ", values.Take(MaxValues).Select(format));
+        return values.Count <= MaxValues ? shown : $"{shown}, … ({values.Count:N0} in all)";
+    }
+
     /// <summary>The items joined by ", ", each shortened, at most <see cref="MaxItems"/> of them, then "… (N in all)".</summary>
     public static string List(IEnumerable<string?> items)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -107,7 +108,7 @@ public static class LayerConfig
             throw new ModelConfigException($"{path}.class_name",
                 $"unknown layer class '{className}'. Known: InputLayer, {string.Join(", ", KnownClasses)}.");
         var record = RecordConfig.For(type);
-        var shapeKeys = InputShapeKeys.Where(k => !record.Members.Any(m => m.Key == k)).ToHashSet();
+        var shapeKeys = ShapeKeys.GetOrAdd(type, _ => InputShapeKeys.Where(k => !record.Keys.Contains(k)).ToFrozenSet());
         inputShape = ReadInputShape(config, $"{path}.config", shapeKeys);
         if (type == typeof(Reshape) && config["target_shape"] is JsonArray target && target.Any(d => d is null))
         {
@@ -148,6 +149,9 @@ public static class LayerConfig
 
     /// <summary>The keys a layer config may declare its input shape with (Keras's <c>Layer.__init__</c> and legacy loader).</summary>
     private static readonly string[] InputShapeKeys = ["input_dim", "batch_input_shape", "input_shape"];
+
+    // Per layer class, the input-shape keys that are not its own arguments.
+    private static readonly ConcurrentDictionary<Type, FrozenSet<string>> ShapeKeys = new();
 
     // Keras's precedence: input_dim, then batch_input_shape (its legacy loader turns it into input_shape), then input_shape.
     private static Shape? ReadInputShape(JsonObject config, string path, IReadOnlySet<string> keys)

@@ -35,9 +35,10 @@ public static class ModelConfig
     /// <exception cref="JsonException">Invalid JSON, or a <see cref="ModelConfigException"/> naming the path of the problem.</exception>
     public static IModel FromJson(string json)
     {
-        ArgumentNullException.ThrowIfNull(json);
-        // The document is this call's own: each layer's nodes are let go once read, so the whole tree never exists at once.
-        return Deserialize(ConfigDocument.Parse(json), "$", owned: true);
+        // The layer list is read one entry at a time and each entry let go once read, so the document's whole node tree
+        // never exists at once (it takes about twelve times the text).
+        var (root, layers) = ConfigDocument.ParseModel(json);
+        return Deserialize(root, "$", layers);
     }
 
     /// <summary>A model of a known kind from JSON text.</summary>
@@ -79,23 +80,36 @@ public static class ModelConfig
     };
 
     /// <summary>Reads a model config document; <paramref name="path"/> prefixes every error's JSON path.</summary>
-    public static IModel Deserialize(JsonNode? node, string path = "$") => Deserialize(node, path, owned: false);
+    public static IModel Deserialize(JsonNode? node, string path = "$") => Deserialize(node, path, layers: null);
 
-    // owned: the document is this reader's alone, and each layer entry is detached from it once read (so its nodes can be
-    // collected while later layers are read); a caller's document is never changed.
-    private static IModel Deserialize(JsonNode? node, string path, bool owned)
+    // A layer list: a node's entries, or (for a document parsed by ConfigDocument.ParseModel) entries made nodes one at a
+    // time as they are read.
+    private readonly record struct Entries(int Count, Func<int, JsonNode?> Get)
+    {
+        public static Entries Of(JsonArray a) => new(a.Count, i => a[i]);
+        public static Entries Of(LayerEntries l) => new(l.Count, l.Get);
+    }
+
+    // layers: the model's layer list when ConfigDocument.ParseModel kept it out of the root node.
+    private static IModel Deserialize(JsonNode? node, string path, LayerEntries? layers)
     {
         if (node is not JsonObject o) throw ConfigValues.Expected(path, "a model config object", node);
         var className = ConfigValues.Text(o["class_name"], $"{path}.class_name", "a model class name ('Sequential' or 'Functional')");
         // Keras before 2.2 wrote a Sequential's config as the bare list of its layers; Keras 3 still reads it.
+        if (layers is { Legacy: true })
+            return className == "Sequential"
+                ? ReadSequential(new JsonObject(), Entries.Of(layers), $"{path}.config", $"{path}.config")
+                : throw ConfigValues.Expected($"{path}.config", "an object", layers.Whole());
         if (className == "Sequential" && o["config"] is JsonArray legacyLayers)
-            return ReadSequential(new JsonObject(), legacyLayers, $"{path}.config", $"{path}.config", owned);
+            return ReadSequential(new JsonObject(), Entries.Of(legacyLayers), $"{path}.config", $"{path}.config");
         if (o["config"] is not JsonObject config) throw ConfigValues.Expected($"{path}.config", "an object", o["config"]);
+        Entries LayerList(string what) => layers is not null ? Entries.Of(layers)
+            : config["layers"] is JsonArray a ? Entries.Of(a)
+            : throw ConfigValues.Expected($"{path}.config.layers", what, config["layers"]);
         return className switch
         {
-            "Sequential" => ReadSequential(config, config["layers"] as JsonArray
-                ?? throw ConfigValues.Expected($"{path}.config.layers", "a list of layer configs", config["layers"]), $"{path}.config", $"{path}.config.layers", owned),
-            "Functional" or "Model" => ReadGraph(config, $"{path}.config", owned),
+            "Sequential" => ReadSequential(config, LayerList("a list of layer configs"), $"{path}.config", $"{path}.config.layers"),
+            "Functional" or "Model" => ReadGraph(config, LayerList("a list of layer entries"), $"{path}.config"),
             _ => throw new ModelConfigException($"{path}.class_name", $"unknown model class '{className}'. Known: Sequential, Functional."),
         };
     }
@@ -133,7 +147,7 @@ public static class ModelConfig
     /// A Sequential's layers. Its input, as Keras 3 decides it: a leading InputLayer; else the input shape its first layer
     /// declares (Keras 2's <c>batch_input_shape</c>, or <c>input_shape</c>/<c>input_dim</c>); else <c>build_input_shape</c>.
     /// </summary>
-    private static Sequential ReadSequential(JsonObject config, JsonArray entries, string path, string layersPath, bool owned)
+    private static Sequential ReadSequential(JsonObject config, Entries entries, string path, string layersPath)
     {
         var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : "sequential";
         var trainable = ReadTrainable(config, path);
@@ -142,11 +156,11 @@ public static class ModelConfig
         for (var i = 0; i < entries.Count; i++)
         {
             var at = $"{layersPath}[{i}]";
-            if (entries[i] is JsonObject e && e["class_name"]?.GetValueKind() == JsonValueKind.String
+            var entry = entries.Get(i);
+            if (entry is JsonObject e && e["class_name"]?.GetValueKind() == JsonValueKind.String
                 && e["class_name"]!.GetValue<string>() is "Sequential" or "Functional" or "Model")
                 throw new ModelConfigException($"{at}.class_name", "a Sequential model holds layers only; nest models in a graph (Functional) model.");
-            var layer = LayerConfig.Deserialize(entries[i], at, out var inputShape);
-            if (owned) entries[i] = null;
+            var layer = LayerConfig.Deserialize(entry, at, out var inputShape);
             if (i == 0) declared = inputShape;
             layers.Add(trainable || layer is Input ? layer : layer with { Trainable = false });
         }
@@ -165,23 +179,25 @@ public static class ModelConfig
         catch (ArgumentException e) { throw Located(e, layersPath, layers.Select(l => l.Name).ToList(), offset: layers.Count - entries.Count); }
     }
 
-    private static Model ReadGraph(JsonObject config, string path, bool owned)
+    private static Model ReadGraph(JsonObject config, Entries entries, string path)
     {
         var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : "functional";
         var trainable = ReadTrainable(config, path);
-        if (config["layers"] is not JsonArray entries) throw ConfigValues.Expected($"{path}.layers", "a list of layer entries", config["layers"]);
 
-        // First every operation and its name, so that references can be checked against all of them.
+        // First every operation, its name and its inbound nodes (each entry is let go once read), so that references can
+        // be checked against all of them.
         var ops = new List<object>();
         var names = new List<string>();
         var indexOf = new Dictionary<string, int>();
-        var inboundNodes = new JsonNode?[entries.Count];
+        var nodeCounts = new int[entries.Count];
+        var wired = new List<WiredOperation>();
         for (var i = 0; i < entries.Count; i++)
         {
             var at = $"{path}.layers[{i}]";
-            if (entries[i] is not JsonObject e) throw ConfigValues.Expected(at, "a layer entry object", entries[i]);
+            var entry = entries.Get(i);
+            if (entry is not JsonObject e) throw ConfigValues.Expected(at, "a layer entry object", entry);
             var cls = ConfigValues.Text(e["class_name"], $"{at}.class_name", "a layer class name");
-            object op = cls is "Sequential" or "Functional" or "Model" ? Deserialize(e, at, owned) : LayerConfig.Deserialize(e, at);
+            object op = cls is "Sequential" or "Functional" or "Model" ? Deserialize(e, at, layers: null) : LayerConfig.Deserialize(e, at);
             var entryName = e["name"] is { } en ? ConfigValues.Text(en, $"{at}.name", "a string") : null;
             var ownName = Graph.NameOf(op);
             if (entryName is not null && ownName is not null && entryName != ownName)
@@ -197,32 +213,18 @@ public static class ModelConfig
                 throw new ModelConfigException($"{at}.name", $"the name '{Excerpt.Of(resolved)}' is used by more than one layer; names must be unique.");
             ops.Add(op);
             names.Add(resolved);
-            inboundNodes[i] = e["inbound_nodes"];
-            if (owned)
-            {
-                // Only the entry's inbound nodes are read again: detach them and let the rest of the entry go.
-                e.Remove("inbound_nodes");
-                e.Clear();
-                entries[i] = null;
-            }
-        }
 
-        var nodeCounts = new int[entries.Count];
-        var wired = new List<WiredOperation>();
-        for (var i = 0; i < entries.Count; i++)
-        {
-            var at = $"{path}.layers[{i}].inbound_nodes";
-            var inbound = inboundNodes[i] switch
+            var nodesAt = $"{at}.inbound_nodes";
+            var inbound = e["inbound_nodes"] switch
             {
                 JsonArray a => a,
-                null when ops[i] is Input => [],
-                var other => throw ConfigValues.Expected(at, "a list of nodes", other),
+                null when op is Input => [],
+                var other => throw ConfigValues.Expected(nodesAt, "a list of nodes", other),
             };
-            var nodes = inbound.Select((node, k) => ReadNode(node, $"{at}[{k}]")).ToList();
-            inboundNodes[i] = null;
-            if (ops[i] is Input) nodes = [[]];
+            var nodes = inbound.Select((node, k) => ReadNode(node, $"{nodesAt}[{k}]")).ToList();
+            if (op is Input) nodes = [[]];
             nodeCounts[i] = nodes.Count;
-            wired.Add(new WiredOperation(ops[i], nodes));
+            wired.Add(new WiredOperation(op, nodes));
         }
 
         // Dangling references are reported where they are written.
@@ -270,6 +272,15 @@ public static class ModelConfig
     private static bool ReadTrainable(JsonObject config, string path) =>
         config["trainable"] is not { } t || (bool)ConfigValues.Read(t, typeof(bool), $"{path}.trainable")!;
 
+    /// <summary>
+    /// A JSON path made only when an error needs it: <c>Parent[Index]Suffix</c> (no index when it is negative). A node may
+    /// list millions of tensors; each would otherwise cost a path string.
+    /// </summary>
+    private readonly record struct At(string Parent, int Index = -1, string Suffix = "")
+    {
+        public override string ToString() => Index < 0 ? Parent + Suffix : $"{Parent}[{Index}]{Suffix}";
+    }
+
     /// <summary>One inbound node: Keras 3's <c>{"args": […], "kwargs": {}}</c> or the legacy <c>[["name", node, tensor, {}], …]</c>.</summary>
     private static IReadOnlyList<TensorRef> ReadNode(JsonNode? node, string path)
     {
@@ -278,30 +289,32 @@ public static class ModelConfig
         {
             case JsonObject o:
                 if (o["args"] is not JsonArray args) throw ConfigValues.Expected($"{path}.args", "a list of arguments", o["args"]);
-                void Collect(JsonNode? arg, string at)
+                void Collect(JsonNode? arg, At at)
                 {
                     switch (arg)
                     {
                         case JsonArray list:
-                            for (var i = 0; i < list.Count; i++) Collect(list[i], $"{at}[{i}]");
+                            var listPath = at.ToString();
+                            for (var i = 0; i < list.Count; i++) Collect(list[i], new At(listPath, i));
                             break;
                         case JsonObject kt when kt["class_name"]?.GetValueKind() == JsonValueKind.String
                                                 && kt["class_name"]!.GetValue<string>() == "__keras_tensor__":
                             if (kt["config"] is not JsonObject c) throw ConfigValues.Expected($"{at}.config", "an object", kt["config"]);
-                            refs.Add(ReadHistory(c["keras_history"], $"{at}.config.keras_history"));
+                            refs.Add(ReadHistory(c["keras_history"], at with { Suffix = at.Suffix + ".config.keras_history" }));
                             break;
                         default:
-                            throw ConfigValues.Expected(at, "a __keras_tensor__ object or a list of them", arg);
+                            throw ConfigValues.Expected(at.ToString(), "a __keras_tensor__ object or a list of them", arg);
                     }
                 }
-                for (var i = 0; i < args.Count; i++) Collect(args[i], $"{path}.args[{i}]");
+                var argsPath = $"{path}.args";
+                for (var i = 0; i < args.Count; i++) Collect(args[i], new At(argsPath, i));
                 if (o["kwargs"] is JsonObject kwargs)
                     foreach (var (key, value) in kwargs)
                         if (value is not null && value.GetValueKind() != JsonValueKind.False)
                             throw new ModelConfigException($"{path}.kwargs.{key}", "keyword arguments to layer calls are not supported.");
                 break;
             case JsonArray legacy:
-                for (var i = 0; i < legacy.Count; i++) refs.Add(ReadHistory(legacy[i], $"{path}[{i}]"));
+                for (var i = 0; i < legacy.Count; i++) refs.Add(ReadHistory(legacy[i], new At(path, i)));
                 break;
             default:
                 throw ConfigValues.Expected(path, "a node ({\"args\": [...], \"kwargs\": {}})", node);
@@ -310,14 +323,18 @@ public static class ModelConfig
         return refs;
     }
 
-    private static TensorRef ReadHistory(JsonNode? node, string path)
+    private static TensorRef ReadHistory(JsonNode? node, string path) => ReadHistory(node, new At(path));
+
+    private static TensorRef ReadHistory(JsonNode? node, At at)
     {
-        if (node is not JsonArray { Count: >= 3 and <= 4 } a) throw ConfigValues.Expected(path, "[layer name, node index, tensor index]", node);
-        var layer = ConfigValues.Text(a[0], $"{path}[0]", "a layer name");
-        var nodeIndex = (int)ConfigValues.Read(a[1], typeof(int), $"{path}[1]")!;
-        var tensor = (int)ConfigValues.Read(a[2], typeof(int), $"{path}[2]")!;
-        return new TensorRef(layer, nodeIndex, tensor);
+        if (node is not JsonArray { Count: >= 3 and <= 4 } a) throw ConfigValues.Expected(at.ToString(), "[layer name, node index, tensor index]", node);
+        var layer = a[0] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : ConfigValues.Text(a[0], $"{at}[0]", "a layer name");
+        return new TensorRef(layer, Index(a[1], at, 1), Index(a[2], at, 2));
     }
+
+    private static int Index(JsonNode? node, At at, int i) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var n) ? n
+            : (int)ConfigValues.Read(node, typeof(int), $"{at}[{i}]")!;
 
     // A model-level error (a cycle, a layer that cannot take its input, …): point at the layer it names when it names one.
     private static ModelConfigException Located(ArgumentException e, string layersPath, IReadOnlyList<string?> names, int offset)

@@ -71,7 +71,7 @@ public readonly struct FloatTuple : IEquatable<FloatTuple>, IReadOnlyList<double
     public override string ToString() =>
         !IsGiven ? "None"
         : IsScalar ? Format(_values[0])
-        : $"[{string.Join(", ", _values.Select(Format))}]";
+        : $"[{Models.Excerpt.Values(_values, Format)}]";
 
     private static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 

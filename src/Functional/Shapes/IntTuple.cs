@@ -90,7 +90,7 @@ public readonly struct IntTuple : IEquatable<IntTuple>, IReadOnlyList<int>
     {
         0 => "()",
         1 => _values[0].ToString(),
-        _ => $"({string.Join(", ", _values)})",
+        _ => $"({Models.Excerpt.Values(_values)})",
     };
 
     /// <summary>A single integer, used for every dimension.</summary>

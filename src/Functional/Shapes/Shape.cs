@@ -95,13 +95,13 @@ public sealed class Shape : IEquatable<Shape>, IReadOnlyList<int>
     public static bool operator !=(Shape? a, Shape? b) => !(a == b);
 
     /// <summary>The Keras form with the unknown batch dimension: <c>(None, 28, 28, 1)</c>.</summary>
-    public override string ToString() => _dims.Length == 0 ? "(None,)" : $"(None, {string.Join(", ", _dims)})";
+    public override string ToString() => _dims.Length == 0 ? "(None,)" : $"(None, {Models.Excerpt.Values(_dims)})";
 
     /// <summary>The per-sample dimensions alone, Python-tuple style: <c>(28, 28, 1)</c>.</summary>
     public string ToSampleString() => Format(_dims);
 
     private static string Format(ImmutableArray<int> dims) =>
-        dims.Length == 1 ? $"({dims[0]},)" : $"({string.Join(", ", dims)})";
+        dims.Length == 1 ? $"({dims[0]},)" : $"({Models.Excerpt.Values(dims)})";
 
     /// <summary>Shape from a tuple of dimensions.</summary>
     public static implicit operator Shape(int d) => new(d);

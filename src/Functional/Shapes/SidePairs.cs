@@ -101,8 +101,8 @@ public readonly struct SidePairs : IEquatable<SidePairs>
         {
             Form.None => "()",
             Form.Int => values[0].ToString(System.Globalization.CultureInfo.InvariantCulture),
-            Form.Ints => $"({string.Join(", ", values)})",
-            _ => $"({string.Join(", ", Enumerable.Range(0, values.Length / 2).Select(i => $"({values[2 * i]}, {values[2 * i + 1]})"))})",
+            Form.Ints => $"({Models.Excerpt.Values(values)})",
+            _ => $"({Models.Excerpt.Values(Enumerable.Range(0, values.Length / 2).ToList(), i => $"({values[2 * i]}, {values[2 * i + 1]})")})",
         };
     }
 
