@@ -88,6 +88,7 @@ let tests =
                 Expect.stringContains nuspec "<license type=\"expression\">MIT</license>" "license"
                 Expect.stringContains nuspec "id=\"libtorch-cpu-linux-x64\" version=\"[2.10.0, 2.11.0)\"" "the CPU libtorch by range"
                 Expect.stringContains nuspec (sprintf "id=\"Functional\" version=\"[%s]\"" version) "the core at exactly this version"
+                Expect.isFalse (nuspec.Contains "\"Google.Protobuf\"") "TorchSharp's own dependencies are not repeated as Functional.Torch's"
 
                 let digits = Path.Combine(repo, "data", "mnist")
                 // Outside the repository: no Directory.Build.props or paket of ours applies. The feed is added to the
