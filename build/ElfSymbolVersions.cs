@@ -153,7 +153,7 @@ namespace Functional.Native
 #if !FUNCTIONAL_LIBRARY
     /// <summary>
     /// MSBuild task: marks the GLIBCXX versions that libLibTorchSharp.so needs but the system's libstdc++ lacks as weak,
-    /// so glibc loads it on Debian 12 (see README, "What the build does to libtorch"). A no-op when nothing is missing.
+    /// so glibc loads it on Debian 12 (Functional's README, "What the build does to libtorch"). A no-op when nothing is missing.
     /// </summary>
     public class PatchLibStdCxxNeeds : Microsoft.Build.Utilities.Task
     {
@@ -174,18 +174,28 @@ namespace Functional.Native
             foreach (var item in Files)
             {
                 var path = item.ItemSpec;
-                if (!File.Exists(path)) continue;
-                var bytes = File.ReadAllBytes(path);
-                if (!ElfSymbolVersions.IsElf64(bytes)) continue;
-                var missing = ElfSymbolVersions.Unsatisfied(bytes, "libstdc++.so.6", available);
-                if (missing.Count == 0) continue;
-                ElfSymbolVersions.MarkWeak(bytes, missing);
-                var tmp = path + ".functional-tmp";
-                File.WriteAllBytes(tmp, bytes);
-                File.Copy(tmp, path, overwrite: true);
-                File.Delete(tmp);
-                Log.LogMessage(Microsoft.Build.Framework.MessageImportance.High,
-                    $"Functional: {libstdcxx} lacks {string.Join(", ", missing.Select(m => m.Version))}; marked weak in {path}.");
+                try
+                {
+                    if (!File.Exists(path)) continue;
+                    var bytes = File.ReadAllBytes(path);
+                    if (!ElfSymbolVersions.IsElf64(bytes)) continue;
+                    var missing = ElfSymbolVersions.Unsatisfied(bytes, "libstdc++.so.6", available);
+                    if (missing.Count == 0) continue;
+                    ElfSymbolVersions.MarkWeak(bytes, missing);
+                    var tmp = path + ".functional-tmp";
+                    File.WriteAllBytes(tmp, bytes);
+                    File.Copy(tmp, path, overwrite: true);
+                    File.Delete(tmp);
+                    Log.LogMessage(Microsoft.Build.Framework.MessageImportance.High,
+                        $"Functional: {libstdcxx} lacks {string.Join(", ", missing.Select(m => m.Version))}; marked weak in {path}.");
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or IndexOutOfRangeException)
+                {
+                    // Not fatal: at run time Functional.Native.LibTorch patches a copy in its per-user cache folder instead.
+                    Log.LogWarning(null, "FUNCTIONAL001", null, path, 0, 0, 0, 0,
+                        $"Functional.Torch could not make {path} loadable with {libstdcxx} ({e.Message}). The app will still run: at start-up " +
+                        "Functional's loader writes a patched copy under ~/.cache/functional (or FUNCTIONAL_NATIVE_CACHE). Suppress with NoWarn FUNCTIONAL001.");
+                }
             }
             return true;
         }

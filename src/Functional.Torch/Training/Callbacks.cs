@@ -83,7 +83,7 @@ internal sealed class CallbackList(IReadOnlyList<Callback> callbacks)
 
 /// <summary>
 /// The record of a fit (Keras <c>History</c>, returned by <c>fit</c>): the epochs run and, per log name, one value per
-/// epoch. <see cref="SavePlot"/> draws the training curves.
+/// epoch. The Functional.Plotting package adds <c>SavePlot</c>, which draws the training curves.
 /// </summary>
 public sealed class History : Callback
 {
@@ -112,9 +112,6 @@ public sealed class History : Callback
             list.Add(v);
         }
     }
-
-    /// <summary>Writes the training-curve picture: <c>.png</c>, <c>.svg</c> or <c>.html</c> (by extension).</summary>
-    public void SavePlot(string path, string? title = null) => TrainingCurves.Save(this, path, title);
 
     /// <summary>The history as CSV text (<c>epoch,</c> then the names sorted).</summary>
     public string ToCsv()

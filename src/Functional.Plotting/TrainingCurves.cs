@@ -12,6 +12,11 @@ namespace Functional.Training;
 /// </summary>
 public static class TrainingCurves
 {
+    /// <summary>Writes the training-curve picture of <paramref name="history"/>: <c>.png</c>, <c>.svg</c> or <c>.html</c> (by
+    /// extension). An extension method, so <c>history.SavePlot(path)</c> reads as Keras users expect once this package is referenced.</summary>
+    /// <exception cref="ArgumentException">Another extension, or a history with no epochs.</exception>
+    public static void SavePlot(this History history, string path, string? title = null) => Save(history, path, title);
+
     /// <summary>Writes <paramref name="path"/> as PNG, SVG or HTML according to its extension.</summary>
     /// <exception cref="ArgumentException">Another extension, or a history with no epochs.</exception>
     public static void Save(History history, string path, string? title = null, int width = 800, int panelHeight = 320)
