@@ -108,6 +108,7 @@ public static class CpuKernels
 
     internal static void Apply()
     {
+        QuietUnusableNnpack();
         var setting = (Environment.GetEnvironmentVariable("FUNCTIONAL_CPU_KERNELS") ?? "check").Trim().ToLowerInvariant();
         switch (setting)
         {
@@ -169,6 +170,36 @@ public static class CpuKernels
                 && NativeLibrary.TryGetExport(lib, "_ZNK2at7Context17userEnabledMkldnnEv", out var get))
                 return new Api(Marshal.GetDelegateForFunctionPointer<GlobalContextFn>(ctx),
                     Marshal.GetDelegateForFunctionPointer<SetBoolFn>(set), Marshal.GetDelegateForFunctionPointer<GetBoolFn>(get));
+        }
+        return null;
+    });
+
+    /// <summary>
+    /// Where NNPACK cannot initialise on this CPU (libtorch says "Could not initialize NNPACK! Reason: Unsupported
+    /// hardware." on stderr, once for every thread that tries — dozens of lines in a service or a test run), libtorch's
+    /// NNPACK switch is turned off, as <c>torch.backends.nnpack.set_flags(False)</c> does: it could not be used anyway, so
+    /// no kernel changes, and the one probe prints the line once. Where NNPACK works, nothing is changed.
+    /// </summary>
+    private static void QuietUnusableNnpack()
+    {
+        if (NnpackApi.Value is not { } api) return;
+        if (api.Available() != 0) return;
+        api.Set(ContextApi.Value!.Context(), 0);
+    }
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] private delegate byte AvailableFn();
+
+    private sealed record Nnpack(AvailableFn Available, SetBoolFn Set);
+
+    private static readonly Lazy<Nnpack?> NnpackApi = new(() =>
+    {
+        if (ContextApi.Value is null) return null;
+        foreach (var name in new[] { "libtorch_cpu.so", "libtorch_cpu.dylib" })
+        {
+            if (!NativeLibrary.TryLoad(name, out var lib)) continue;
+            if (NativeLibrary.TryGetExport(lib, "_ZN2at6native17_nnpack_availableEv", out var available)
+                && NativeLibrary.TryGetExport(lib, "_ZN2at7Context20setUserEnabledNNPACKEb", out var set))
+                return new Nnpack(Marshal.GetDelegateForFunctionPointer<AvailableFn>(available), Marshal.GetDelegateForFunctionPointer<SetBoolFn>(set));
         }
         return null;
     });
