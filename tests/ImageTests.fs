@@ -186,6 +186,13 @@ let tests =
             Expect.throwsT<ArgumentOutOfRangeException> (fun () -> Images.MaxImagePixels <- 0L) "a non-positive limit is refused"
             use s = new MemoryStream(png 5)
             throwsWith<InvalidDataException> [ "maxBytes = 100" ] (fun () -> Images.DecodeImage(s, maxBytes = 100L) |> ignore)
+            // A service's own, lower limit: the declared size, read from the header alone.
+            let allocated = GC.GetAllocatedBytesForCurrentThread()
+            Expect.equal (Images.ReadImageSize bomb) (50_000, 50_000) "the declared (height, width) of the bomb"
+            Expect.isLessThan (GC.GetAllocatedBytesForCurrentThread() - allocated) (1L <<< 20) "no pixels decoded"
+            Expect.equal (Images.ReadImageSize(withDeclaredSize (png 5) 2000 1000)) (1000, 2000) "height, width"
+            throwsWith<InvalidDataException> [ "not a PNG, JPEG" ] (fun () -> Images.ReadImageSize(Text.Encoding.ASCII.GetBytes "hello") |> ignore)
+            throwsWith<InvalidDataException> [ "empty" ] (fun () -> Images.ReadImageSize([||]) |> ignore)
         }
 
         test "resizing is tf.image.resize: bilinear and nearest equal torch's half-pixel interpolate, area equals average pooling" {

@@ -182,7 +182,7 @@ let tests =
                         let p = served.Predict(floats held i, 1)
                         close (sprintf "reloaded model, digit %d" i) p trained.[i]
                         p)
-                let options = ServiceOptions(MaxInstances = 16, MaxBodyBytes = 256L * 1024L)
+                let options = ServiceOptions(MaxInstances = 16, MaxBodyBytes = 256L * 1024L, MaxImagePixels = 300L * 300L)
                 use service = new Running(served, options)
                 let client = service.Client
                 Expect.stringStarts service.Address "http://127.0.0.1:" "a loopback port"
@@ -236,6 +236,12 @@ let tests =
                         content.Headers.ContentLength <- Nullable()
                         content :> HttpContent), [ "larger than 262144 bytes" ]
                     "a corrupt PNG", (fun () -> raw "image/png" (Array.append (png (pixels held 0)).[0..40] (Array.create 50 7uy))), [ "The request body is not a PNG or JPEG image this service can read" ]
+                    "a PNG declaring more pixels than --max-image-pixels", (fun () ->
+                        // 400 x 400 black pixels: a few hundred bytes of PNG, refused from its header before decoding.
+                        use bitmap = new SKBitmap(SKImageInfo(400, 400, SKColorType.Gray8, SKAlphaType.Opaque))
+                        bitmap.Erase(SKColors.Black)
+                        use data = bitmap.Encode(SKEncodedImageFormat.Png, 90)
+                        raw "image/png" (data.ToArray())), [ "declares a 400x400 image (160000 pixels)"; "at most 90000 pixels (--max-image-pixels)" ]
                     "text as a PNG", (fun () -> raw "image/png" (Encoding.ASCII.GetBytes "hello")), [ "The request body is not a PNG or JPEG image (it starts with 68656C6C6F)" ]
                     "an empty PNG body", (fun () -> raw "image/png" [||]), [ "The image/png body is empty" ]
                     "bad base64", (fun () -> json (instances [ """{"b64": "not base64!"}""" ])), [ "instances[0].b64 must be a base64 string" ]

@@ -14,7 +14,7 @@ public static class ImageInstances
 {
     /// <summary>One instance's values from an encoded image; <paramref name="name"/> says where it came from, starting a message (<c>The request body</c>, <c>instances[2]</c>).</summary>
     /// <exception cref="BadRequestException">Not a PNG or JPEG, a corrupt one, or a model whose input is not an image.</exception>
-    public static float[] Decode(byte[] bytes, ServedModel model, string name)
+    public static float[] Decode(byte[] bytes, ServedModel model, string name, long maxPixels = 4096L * 4096)
     {
         ArgumentNullException.ThrowIfNull(bytes);
         ArgumentNullException.ThrowIfNull(model);
@@ -28,6 +28,11 @@ public static class ImageInstances
         torch.Tensor pixels;
         try
         {
+            var (declaredHeight, declaredWidth) = Images.ReadImageSize(bytes);
+            if ((long)declaredHeight * declaredWidth > maxPixels)
+                throw new BadRequestException(
+                    $"{name} declares a {declaredWidth}x{declaredHeight} image ({(long)declaredWidth * declaredHeight} pixels); this service decodes " +
+                    $"at most {maxPixels} pixels (--max-image-pixels).");
             pixels = Images.DecodeImage(bytes, channels == 1 ? ColorMode.Grayscale : ColorMode.Rgb, (height, width), Interpolation.Area);
         }
         catch (InvalidDataException e)

@@ -142,10 +142,10 @@ public static class ServiceHost
         switch (mediaType)
         {
             case "application/json":
-                return JsonInstances.Read(body, model, options, (bytes, name) => ImageInstances.Decode(bytes, model, name));
+                return JsonInstances.Read(body, model, options, (bytes, name) => ImageInstances.Decode(bytes, model, name, options.MaxImagePixels));
             case "image/png" or "image/jpeg":
                 if (body.Length == 0) throw new BadRequestException($"The {mediaType} body is empty.");
-                return new InstanceBatch(ImageInstances.Decode(body.ToArray(), model, "The request body"), 1);
+                return new InstanceBatch(ImageInstances.Decode(body.ToArray(), model, "The request body", options.MaxImagePixels), 1);
             default:
                 var boundary = HeaderUtilities.RemoveQuotes(media.Boundary).Value;
                 if (string.IsNullOrEmpty(boundary))
@@ -178,7 +178,7 @@ public static class ServiceHost
                 using var part = new MemoryStream();
                 await section.Body.CopyToAsync(part, cancel);
                 if (part.Length == 0) throw new BadRequestException($"The multipart {name} is empty.");
-                images.Add(ImageInstances.Decode(part.ToArray(), model, $"The multipart {name}"));
+                images.Add(ImageInstances.Decode(part.ToArray(), model, $"The multipart {name}", options.MaxImagePixels));
             }
         }
         catch (IOException e)

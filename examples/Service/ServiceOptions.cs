@@ -19,6 +19,13 @@ public sealed record ServiceOptions
     /// <summary>The largest request body accepted, in bytes; a larger one is answered 400 without being read further.</summary>
     public long MaxBodyBytes { get; init; } = 8 * 1024 * 1024;
 
+    /// <summary>
+    /// The most pixels an uploaded image's header may declare (default 4096 × 4096). Checked before decoding: a small PNG
+    /// can declare a huge image (a decompression bomb), and the library's own limit (<c>Images.MaxImagePixels</c>,
+    /// PIL's 89 million) lets one request hold hundreds of megabytes.
+    /// </summary>
+    public long MaxImagePixels { get; init; } = 4096L * 4096;
+
     /// <summary>The most instances (JSON instances or uploaded images) in one request.</summary>
     public int MaxInstances { get; init; } = 1024;
 
@@ -47,6 +54,7 @@ public sealed record ServiceOptions
         ["--device"] = "Device",
         ["--max-body-bytes"] = "MaxBodyBytes",
         ["--max-instances"] = "MaxInstances",
+        ["--max-image-pixels"] = "MaxImagePixels",
         ["--batch-size"] = "BatchSize",
         ["--value-range"] = "ValueRange",
         ["--micro-batch"] = "MicroBatch",
@@ -68,6 +76,7 @@ public sealed record ServiceOptions
           --device DEVICE         cpu, cuda, cuda:N or auto (default cpu)
           --max-body-bytes N      the largest request body accepted (default 8388608)
           --max-instances N       the most instances or images in one request (default 1024)
+          --max-image-pixels N    the most pixels an uploaded image may declare (default 16777216 = 4096x4096)
           --batch-size N          Predict's batch size (default 64)
           --micro-batch BOOL      true: concurrent requests share Predict calls of up to --batch-size instances
                                   (default false)
@@ -88,6 +97,7 @@ public sealed record ServiceOptions
             Device = string.IsNullOrWhiteSpace(device) ? defaults.Device : device,
             MaxBodyBytes = Positive(configuration, "MaxBodyBytes", "--max-body-bytes", defaults.MaxBodyBytes),
             MaxInstances = (int)Positive(configuration, "MaxInstances", "--max-instances", defaults.MaxInstances, int.MaxValue),
+            MaxImagePixels = Positive(configuration, "MaxImagePixels", "--max-image-pixels", defaults.MaxImagePixels),
             BatchSize = (int)Positive(configuration, "BatchSize", "--batch-size", defaults.BatchSize, int.MaxValue),
             ValueRange = Range(configuration["ValueRange"], defaults.ValueRange),
             MicroBatch = Flag(configuration["MicroBatch"], "--micro-batch", defaults.MicroBatch),

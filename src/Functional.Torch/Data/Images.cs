@@ -292,18 +292,48 @@ public static class Images
         return Decode(bytes, $"'{path}'");
     }
 
+    /// <summary>
+    /// The size an encoded image's header declares, read without decoding its pixels — for a service that sets its own,
+    /// lower limit than <see cref="MaxImagePixels"/> before it decodes an upload.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Not a PNG, JPEG, GIF, BMP or WebP image, or an unreadable or empty header.</exception>
+    public static (int Height, int Width) ReadImageSize(byte[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        using var skData = SKData.CreateCopy(data);
+        using var codec = OpenCodec(data, skData, "the image data");
+        return (codec.Info.Height, codec.Info.Width);
+    }
+
+    // The codec of a supported format with a non-empty declared size.
+    private static SKCodec OpenCodec(byte[] data, SKData skData, string name)
+    {
+        if (data.Length == 0) throw new InvalidDataException($"Cannot decode {name}: it is empty (0 bytes).");
+        var codec = SKCodec.Create(skData)
+            ?? throw new InvalidDataException($"Cannot decode {name}: not a PNG, JPEG, GIF, BMP or WebP image (unrecognised or corrupt header).");
+        if (codec.EncodedFormat is not (SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Gif
+            or SKEncodedImageFormat.Bmp or SKEncodedImageFormat.Webp))
+        {
+            var format = codec.EncodedFormat;
+            codec.Dispose();
+            throw new InvalidDataException($"Cannot decode {name}: {format} images are not supported (PNG, JPEG, GIF, BMP or WebP).");
+        }
+        if (codec.Info.Width <= 0 || codec.Info.Height <= 0)
+        {
+            var (ew, eh) = (codec.Info.Width, codec.Info.Height);
+            codec.Dispose();
+            throw new InvalidDataException($"Cannot decode {name}: the header declares an empty {ew}x{eh} image.");
+        }
+        return codec;
+    }
+
     internal static Pixels Decode(byte[] data, string name)
     {
         if (data.Length == 0) throw new InvalidDataException($"Cannot decode {name}: it is empty (0 bytes).");
         using var skData = SKData.CreateCopy(data);
-        using var codec = SKCodec.Create(skData)
-            ?? throw new InvalidDataException($"Cannot decode {name}: not a PNG, JPEG, GIF, BMP or WebP image (unrecognised or corrupt header).");
-        if (codec.EncodedFormat is not (SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Gif
-            or SKEncodedImageFormat.Bmp or SKEncodedImageFormat.Webp))
-            throw new InvalidDataException($"Cannot decode {name}: {codec.EncodedFormat} images are not supported (PNG, JPEG, GIF, BMP or WebP).");
+        using var codec = OpenCodec(data, skData, name);
         var (w, h) = (codec.Info.Width, codec.Info.Height);
         var limit = MaxImagePixels;
-        if (w <= 0 || h <= 0) throw new InvalidDataException($"Cannot decode {name}: the header declares an empty {w}x{h} image.");
         if ((long)w * h > limit)
             throw new InvalidDataException(
                 $"Cannot decode {name}: its header declares {w}x{h} = {(long)w * h} pixels, more than Images.MaxImagePixels = {limit} " +
