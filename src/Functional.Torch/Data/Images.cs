@@ -160,7 +160,7 @@ public static class Images
     /// <paramref name="scale"/> (the default) values are shifted so the minimum is 0 and then scaled so the maximum is 255;
     /// otherwise they must already lie in 0..255. Values are rounded to the nearest integer.
     /// </summary>
-    /// <exception cref="ArgumentException">Not rank 3, a channel count other than 1, 3 or 4, non-finite values, or (without scaling) values outside 0..255.</exception>
+    /// <exception cref="ArgumentException">Not rank 3, a channel count other than 1, 3 or 4, non-finite values, more than <see cref="MaxImagePixels"/> pixels, or (without scaling) values outside 0..255.</exception>
     public static SKBitmap ArrayToImage(Tensor x, DataFormat dataFormat = default, bool scale = true)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -172,6 +172,10 @@ public static class Images
         if (c is not (1 or 3 or 4))
             throw new ArgumentException($"Unsupported channel number: {c}. Expected 1 (grayscale), 3 (RGB) or 4 (RGBA) channels on the {dataFormat} axis.", nameof(x));
         if (h == 0 || w == 0) throw new ArgumentException($"Expected a non-empty image. Received shape ({string.Join(", ", x.shape)}).", nameof(x));
+        // Before any copy: a broadcast view can declare billions of pixels without memory behind them.
+        if ((long)h * w > MaxImagePixels)
+            throw new ArgumentException(
+                $"Expected an image of at most Images.MaxImagePixels = {MaxImagePixels} pixels. Received shape ({string.Join(", ", x.shape)}) = {(long)h * w} pixels.", nameof(x));
         var values = hwc.to_type(ScalarType.Float64).cpu();
         if (!values.isfinite().all().item<bool>())
             throw new ArgumentException("Expected finite pixel values. Received an array containing NaN or infinity.", nameof(x));
@@ -214,7 +218,7 @@ public static class Images
     /// <param name="fileFormat"><c>"png"</c>, <c>"jpeg"</c>/<c>"jpg"</c> or <c>"webp"</c>; null: from the extension.</param>
     /// <param name="scale">Rescale the values to 0..255 first (Keras's default).</param>
     /// <param name="quality">JPEG/WebP quality 0..100 (ignored for PNG).</param>
-    /// <exception cref="ArgumentException">An unknown format, a quality outside 0..100, or an invalid array.</exception>
+    /// <exception cref="ArgumentException">An unknown format, a quality outside 0..100, or an invalid array, or a path that is a directory.</exception>
     public static void SaveImage(string path, Tensor x, DataFormat dataFormat = default, string? fileFormat = null, bool scale = true, int quality = 95)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -228,6 +232,8 @@ public static class Images
             var other => throw new ArgumentException(
                 $"Expected file format 'png', 'jpeg' or 'webp' (from 'fileFormat' or the extension of '{path}'). Received: '{other}'.", nameof(fileFormat)),
         };
+        if (Directory.Exists(path))
+            throw new ArgumentException($"Cannot save the image to '{path}': it is a directory.", nameof(path));
         using var bitmap = ArrayToImage(x, dataFormat, scale);
         using var image = SKImage.FromBitmap(bitmap);
         using var data = image.Encode(format, quality)
@@ -271,6 +277,10 @@ public static class Images
         if (targetSize is { } big && (long)big.Height * big.Width > MaxImagePixels)
             throw new ArgumentException(
                 $"Expected argument '{sizeName}' to have at most Images.MaxImagePixels = {MaxImagePixels} pixels. Received: {sizeName}=({big.Height}, {big.Width}).", sizeName);
+        // Images.MaxImagePixels may be raised past what one float buffer holds (Array.MaxLength elements, RGBA worst case).
+        if (targetSize is { } wide && (long)wide.Height * wide.Width * 4 > Array.MaxLength)
+            throw new ArgumentException(
+                $"Expected argument '{sizeName}' to fit one buffer ({Array.MaxLength} values for 4 channels). Received: {sizeName}=({wide.Height}, {wide.Width}).", sizeName);
     }
 
     internal static int Channels(ColorMode mode) => mode switch { ColorMode.Grayscale => 1, ColorMode.Rgba => 4, _ => 3 };
@@ -288,6 +298,11 @@ public static class Images
         catch (FileNotFoundException e)
         {
             throw new FileNotFoundException($"No image file at '{path}'.", path, e);
+        }
+        catch (UnauthorizedAccessException e) when (Directory.Exists(path))
+        {
+            // .NET reports a directory as "access denied", which sends one looking at permissions.
+            throw new FileNotFoundException($"No image file at '{path}': it is a directory.", path, e);
         }
         return Decode(bytes, $"'{path}'");
     }
@@ -338,6 +353,8 @@ public static class Images
             throw new InvalidDataException(
                 $"Cannot decode {name}: its header declares {w}x{h} = {(long)w * h} pixels, more than Images.MaxImagePixels = {limit} " +
                 "(a possible decompression bomb). Raise Images.MaxImagePixels to accept larger images.");
+        if ((long)w * h * 4 > Array.MaxLength)
+            throw new InvalidDataException($"Cannot decode {name}: its header declares {w}x{h} pixels, more than one buffer holds ({Array.MaxLength} bytes).");
         var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var pixels = new byte[(long)w * h * 4];
         var handle = GCHandle.Alloc(pixels, GCHandleType.Pinned);
