@@ -154,8 +154,17 @@ public sealed class ImageDataset : IBatchSource
         {
             ObjectDisposedException.ThrowIf(disposed, this);
             if (pending.Count == 0) return false;
-            var decoded = pending.Dequeue().GetAwaiter().GetResult();
-            Refill();
+            Decoded decoded;
+            try
+            {
+                decoded = pending.Dequeue().GetAwaiter().GetResult();
+            }
+            finally
+            {
+                // Also after a bad file: the batches behind it are still scheduled, so an enumeration that goes on past the
+                // error sees the rest of the epoch instead of ending early without a word.
+                Refill();
+            }
             Current = data.ToBatch(decoded);
             return true;
         }
@@ -289,6 +298,8 @@ public sealed class ImageDataset : IBatchSource
                 $"A batch of {batchSize} images of {size.Height}x{size.Width}x{Images.Channels(colorMode)} floats does not fit one buffer " +
                 $"({Array.MaxLength} values at most); use a smaller batchSize or imageSize.", nameof(batchSize));
         CheckValidationSplit(validationSplit, subset, shuffle, seed);
+        if (File.Exists(directory))
+            throw new DirectoryNotFoundException($"Could not find directory {directory}: it is a file, not a directory.");
         if (!System.IO.Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Could not find directory {directory}");
 
@@ -407,8 +418,9 @@ public sealed class ImageDataset : IBatchSource
         while (stack.Count > 0)
         {
             var dir = stack.Pop();
-            var real = new DirectoryInfo(dir).ResolveLinkTarget(true)?.FullName ?? dir;
-            if (!visited.Add(real)) continue;   // a link cycle
+            // Every folder by its real path (all links resolved, not only the last one): a folder reached through a link
+            // and again through its own path, or a cycle, is walked once.
+            if (!visited.Add(RealPath(dir))) continue;
             folders.Add(dir);
             foreach (var sub in new DirectoryInfo(dir).EnumerateDirectories())
                 if (followLinks || sub.LinkTarget is null) stack.Push(sub.FullName);
@@ -417,6 +429,25 @@ public sealed class ImageDataset : IBatchSource
             foreach (var file in new DirectoryInfo(dir).EnumerateFiles().Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal))
                 if (Images.AllowedFormats.Contains(Path.GetExtension(file).ToLowerInvariant()))
                     yield return Path.Combine(dir, file);
+    }
+
+    /// <summary>
+    /// <c>realpath</c>: <paramref name="path"/> with every symbolic link among its components resolved, so that two paths to
+    /// one folder compare equal. A chain of more than 40 links (a loop) is an <see cref="IOException"/>, as ELOOP is.
+    /// </summary>
+    internal static string RealPath(string path, int depth = 0)
+    {
+        if (depth > 40) throw new IOException($"Too many levels of symbolic links resolving '{path}'.");
+        var full = Path.GetFullPath(path);
+        var root = Path.GetPathRoot(full) ?? "";
+        var current = root;
+        foreach (var part in full[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var next = Path.Combine(current, part);
+            var target = new DirectoryInfo(next).LinkTarget;
+            current = target is null ? next : RealPath(Path.GetFullPath(target, current), depth + 1);
+        }
+        return current;
     }
 
     private static void Permute(int[] values, Random random)
