@@ -290,14 +290,33 @@ public static class Images
 
     internal static Pixels DecodeFile(string path)
     {
+        // The size on disk first: a FIFO or a device (/dev/zero, a named pipe called x.png) reports 0 bytes, and reading it
+        // would block forever or never end; a regular file is read for exactly the length it had when it was opened.
+        var info = new FileInfo(path);
+        if (Directory.Exists(path)) throw new FileNotFoundException($"No image file at '{path}': it is a directory.", path);
+        if (!info.Exists) throw new FileNotFoundException($"No image file at '{path}'.", path);
+        if (info.Length == 0)
+            throw new InvalidDataException($"Cannot decode '{path}': it is empty (0 bytes), or not a regular file (a pipe or a device).");
+        if (info.Length > Array.MaxLength)
+            throw new InvalidDataException($"Cannot decode '{path}': {info.Length} bytes is larger than one buffer holds ({Array.MaxLength}).");
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+            var length = file.Length;
+            if (length == 0) throw new InvalidDataException($"Cannot decode '{path}': it is empty (0 bytes).");
+            if (length > Array.MaxLength)
+                throw new InvalidDataException($"Cannot decode '{path}': {length} bytes is larger than one buffer holds ({Array.MaxLength}).");
+            bytes = new byte[length];
+            file.ReadExactly(bytes);
         }
         catch (FileNotFoundException e)
         {
             throw new FileNotFoundException($"No image file at '{path}'.", path, e);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidDataException($"Cannot decode '{path}': the file shrank while it was read.", e);
         }
         catch (UnauthorizedAccessException e) when (Directory.Exists(path))
         {
