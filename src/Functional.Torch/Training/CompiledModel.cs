@@ -212,6 +212,8 @@ public sealed partial class CompiledModel
         if (classWeight is not null && Network.Declaration.OutputShapes.Count != 1)
             throw new ArgumentException("`classWeight` is only supported for models with a single output.", nameof(classWeight));
         var steps = stepsPerEpoch ?? data.StepsPerEpoch;
+        if (steps <= 0)
+            throw new ArgumentException($"Expected the training data to have batches. Received a {data.GetType().Name} with StepsPerEpoch={steps}.", nameof(data));
         var level = verbose.Resolve();
         var history = new History();
         var all = new List<Callback>(callbacks ?? []) { history };
@@ -236,7 +238,7 @@ public sealed partial class CompiledModel
                 ResetMetrics();
                 list.EpochBegin(epoch, new Dictionary<string, double>());
                 var logs = new Dictionary<string, double>(StringComparer.Ordinal);
-                using (var batches = data.Batches(epoch).GetEnumerator())
+                using (var batches = BatchesOf(data, epoch))
                 {
                     while (step < steps && !StopTraining)
                     {
@@ -285,6 +287,12 @@ public sealed partial class CompiledModel
         list.TrainEnd(epochLogs);
         return history;
     }
+
+    // A user's IBatchSource may hand back null; say so instead of a NullReferenceException deep in the loop.
+    private static IEnumerator<Batch> BatchesOf(IBatchSource data, int epoch) =>
+        (data.Batches(epoch) ?? throw new InvalidOperationException($"{data.GetType().Name}.Batches({epoch}) returned null instead of a sequence of batches."))
+            .GetEnumerator()
+        ?? throw new InvalidOperationException($"{data.GetType().Name}.Batches({epoch}) gave a null enumerator.");
 
     private void CheckCounts(IReadOnlyList<Tensor> x, IReadOnlyList<Tensor> y)
     {
@@ -458,8 +466,9 @@ public sealed partial class CompiledModel
     private Dictionary<string, double> EvaluateCore(IBatchSource data, CallbackList? callbacks, CancellationToken cancellationToken,
         IProgress<TrainingProgress>? progress)
     {
-        if (data.StepsPerEpoch == 0 || data is TensorDataset { Count: 0 })
-            throw new ArgumentException("Expected input data to be non-empty: the evaluation data has 0 samples, so there is no loss to report.", nameof(data));
+        if (data.StepsPerEpoch <= 0 || data is TensorDataset { Count: 0 })
+            throw new ArgumentException(
+                $"Expected input data to be non-empty: the evaluation data has 0 samples (StepsPerEpoch={data.StepsPerEpoch}), so there is no loss to report.", nameof(data));
         // Inference for this call only, under a read lease: the model is not changed, and other evaluate and predict calls
         // may run alongside; a training step waits for it to finish.
         using var reading = Network.ReadLease();
@@ -468,7 +477,7 @@ public sealed partial class CompiledModel
         {
             callbacks?.TestBegin(new Dictionary<string, double>());
             var step = 0;
-            using var batches = data.Batches(0).GetEnumerator();
+            using var batches = BatchesOf(data, 0);
             while (step < data.StepsPerEpoch)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -488,6 +497,9 @@ public sealed partial class CompiledModel
                 step++;
                 progress?.Report(new TrainingProgress(ProgressStage.TestBatch, 0, 1, step, data.StepsPerEpoch, TrainingProgress.Copy(batchLogs)));
             }
+            // A source that promised batches and gave none would otherwise report the empty trackers' 0 as its loss.
+            if (step == 0)
+                throw new ArgumentException($"The evaluation data produced no batches (StepsPerEpoch={data.StepsPerEpoch}); check that it is not empty.", nameof(data));
             var logs = CurrentLogs();
             callbacks?.TestEnd(logs);
             return logs;
