@@ -130,6 +130,19 @@ let tests =
                     throwsKind<FileNotFoundException> [ folder; "directory" ] (fun () -> Images.LoadImage folder |> ignore))
             }
 
+            test "LoadImage: a device or a named pipe is refused from its size, never read forever or waited on" {
+                if OperatingSystem.IsLinux() then
+                    throwsKind<InvalidDataException> [ "/dev/zero"; "not a regular file" ] (fun () ->
+                        finishes 20 "LoadImage /dev/zero" (fun () -> Images.LoadImage "/dev/zero" |> ignore))
+                    withTree (fun dir ->
+                        let fifo = Path.Combine(dir, "pipe.png")
+                        use mk = Diagnostics.Process.Start("mkfifo", fifo)
+                        mk.WaitForExit()
+                        Expect.equal mk.ExitCode 0 "mkfifo"
+                        throwsKind<InvalidDataException> [ fifo ] (fun () ->
+                            finishes 20 "LoadImage on a FIFO" (fun () -> Images.LoadImage fifo |> ignore)))
+            }
+
             test "DecodeImage: headers without pixels, lying headers and noise give InvalidDataException on every overload" {
                 let p = png 3
                 let inputs =
@@ -355,6 +368,21 @@ let tests =
                     throwsKind<ObjectDisposedException> [] (fun () -> e.MoveNext() |> ignore))
             }
 
+            test "a named pipe in the tree fails its batch naming it; the prefetch workers do not block on it" {
+                if OperatingSystem.IsLinux() then
+                    torchReady 0
+                    withTree (fun dir ->
+                        smallTree dir 2 2
+                        let fifo = Path.Combine(dir, "one", "zz-pipe.png")
+                        use mk = Diagnostics.Process.Start("mkfifo", fifo)
+                        mk.WaitForExit()
+                        let ds = Images.ImageDatasetFromDirectory(dir, colorMode = gray, imageSize = size 28 28, batchSize = 5, shuffle = false)
+                        Expect.equal ds.Count 5 "the pipe is listed as a file"
+                        finishes 20 "reading an epoch with a pipe in it" (fun () ->
+                            use e = ds.Batches(0).GetEnumerator()
+                            throwsKind<InvalidDataException> [ fifo ] (fun () -> e.MoveNext() |> ignore)))
+            }
+
             test "Fit over a dataset with a corrupt file fails naming it, and its prefetch workers are stopped; so is a callback's exception" {
                 torchReady 3
                 withTree (fun dir ->
@@ -446,6 +474,26 @@ let tests =
                 throwsKind<ObjectDisposedException> [] (fun () -> model.PredictAsync(x).GetAwaiter().GetResult() |> ignore)
                 throwsKind<ObjectDisposedException> [] (fun () -> model.EvaluateAsync(x, y).GetAwaiter().GetResult() |> ignore)
                 net.Dispose()
+            }
+
+            test "a batch source with no batches, negative steps or a null sequence is refused by name, never scored as loss 0" {
+                torchReady 8
+                let net, model = digitModel 8L
+                use _n = net
+                let source steps (batches: int -> Collections.Generic.IEnumerable<Batch>) =
+                    { new IBatchSource with
+                        member _.StepsPerEpoch = steps
+                        member _.Batches e = batches e }
+                let empty = source 3 (fun _ -> Seq.empty)
+                let negative = source -2 (fun _ -> Seq.empty)
+                let nothing = source 2 (fun _ -> null)
+                let before = weightsOf net
+                throwsKind<ArgumentException> [ "no batches" ] (fun () -> model.EvaluateAsync(empty).GetAwaiter().GetResult() |> ignore)
+                throwsKind<ArgumentException> [ "StepsPerEpoch=-2" ] (fun () -> model.EvaluateAsync(negative).GetAwaiter().GetResult() |> ignore)
+                throwsKind<ArgumentException> [ "StepsPerEpoch=-2" ] (fun () -> model.FitAsync(negative, verbose = quiet).GetAwaiter().GetResult() |> ignore)
+                throwsKind<InvalidOperationException> [ "returned null" ] (fun () -> model.FitAsync(nothing, verbose = quiet).GetAwaiter().GetResult() |> ignore)
+                throwsKind<InvalidOperationException> [ "returned null" ] (fun () -> model.Evaluate(nothing) |> ignore)
+                Expect.equal (weightsOf net) before "nothing trained"
             }
 
             test "two FitAsync on one model at once both finish, one after the other (documented)" {
