@@ -229,15 +229,16 @@ public static class ServiceHost
         var builder = WebApplication.CreateSlimBuilder(args);
         // Environment variables FUNCTIONAL_SERVICE_*, then the command line again so that it wins; --model etc. map to keys.
         builder.Configuration.AddEnvironmentVariables(ServiceOptions.EnvironmentPrefix);
-        builder.Configuration.AddCommandLine(args, ServiceOptions.Switches.ToDictionary());
         ServiceOptions options;
         Functional.Torch.Device device;
         try
         {
+            // With switch mappings the command-line provider throws FormatException for a short switch it does not know (-x).
+            builder.Configuration.AddCommandLine(args, ServiceOptions.Switches.ToDictionary());
             options = ServiceOptions.From(builder.Configuration);
             device = Functional.Torch.Device.Parse(options.Device);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
         {
             return Fail(e.Message);
         }
@@ -252,10 +253,19 @@ public static class ServiceHost
         }
         using (model)
         {
-            var app = Create(builder, model, options);
+            await using var app = Create(builder, model, options);
             app.Logger.LogInformation("Serving model '{Model}' ({Config}, {Weights}): input {Input}, output {Output}, on {Device}",
                 model.Name, model.ConfigPath, model.WeightsPath, model.InputShape.ToSampleString(), model.OutputShape.ToSampleString(), device);
-            await app.RunAsync();
+            try
+            {
+                await app.StartAsync();
+            }
+            catch (Exception e) when (e is IOException or FormatException or InvalidOperationException)
+            {
+                // A bad --urls or a port in use: one line and exit code 2, as for the other start-up errors.
+                return Fail($"Cannot listen on {builder.Configuration["urls"] ?? "the configured URLs"}: {e.Message}");
+            }
+            await app.WaitForShutdownAsync();
         }
         return 0;
     }

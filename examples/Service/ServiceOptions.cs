@@ -107,12 +107,18 @@ public sealed record ServiceOptions
     /// <summary>Rejects a command line with a switch this service does not know (a typo would otherwise be ignored).</summary>
     public static string? UnknownSwitch(IEnumerable<string> args)
     {
+        var isValue = false;   // the argument after "--name" (without '=') is its value, even when it starts with '-' (-1,1)
         foreach (var arg in args)
         {
-            if (!arg.StartsWith("--", StringComparison.Ordinal)) continue;
-            var name = arg.Split('=', 2)[0];
-            if (Switches.ContainsKey(name) || name is "--urls" or "--environment" or "--contentRoot" || name.Contains(':')) continue;
-            return name;
+            if (isValue) { isValue = false; continue; }
+            if (arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                var name = arg.Split('=', 2)[0];
+                if (!(Switches.ContainsKey(name) || name is "--urls" or "--environment" or "--contentRoot" || name.Contains(':'))) return name;
+                isValue = !arg.Contains('=');
+            }
+            // A short switch (-x): the configuration reader would ignore it without a word.
+            else if (arg.StartsWith('-') && arg is not ("-h" or "-")) return arg.Split('=', 2)[0];
         }
         return null;
     }
