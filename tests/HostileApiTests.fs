@@ -13,6 +13,9 @@ open TorchSharp
 open Functional
 open Functional.Data
 open Functional.Layers
+open Functional.Models
+open Functional.Saving
+open Functional.Examples.Service
 open Functional.Torch
 open Functional.Training
 open Functional.Tests.Support
@@ -532,6 +535,39 @@ let tests =
                 throwsKind<FormatException> [ "handler broke" ] (fun () -> ptask.GetAwaiter().GetResult() |> ignore)
                 let h = model.FitAsync(x, y, epochs = 1, verbose = quiet).GetAwaiter().GetResult()
                 Expect.isTrue (Double.IsFinite h.Values.["loss"].[0]) "fit works after the failures"
+            }
+        ]
+
+        testList "Service" [
+            test "start-up: an unknown short switch, a bad --urls and a port in use are one message and exit code 2" {
+                torchReady 9
+                let dir = Directory.CreateTempSubdirectory("functional-hostile-service-").FullName
+                try
+                    let model = Sequential(Input(4), Dense(2))
+                    let config = Path.Combine(dir, "tiny.json")
+                    File.WriteAllText(config, model.ToJson())
+                    do
+                        use net = BuiltModel.Build model
+                        net.SaveWeights(ServedModel.WeightsPathFor config)
+                    use taken = new Net.Sockets.TcpListener(Net.IPAddress.Loopback, 0)
+                    taken.Start()
+                    let port = (taken.LocalEndpoint :?> Net.IPEndPoint).Port
+                    let error = Console.Error
+                    use captured = new StringWriter()
+                    Console.SetError captured
+                    try
+                        let run args = finishes 60 (sprintf "the service with %A" args) (fun () -> ServiceHost.RunAsync(args).Result)
+                        Expect.equal (run [| "--model"; config; "-x"; "5" |]) 2 "an unknown short switch"
+                        Expect.equal (ServiceOptions.UnknownSwitch [| "--value-range"; "-1,1"; "--batch-size=4"; "--max-instances"; "-3" |]) null "values that start with '-' are values"
+                        Expect.equal (run [| "--model"; config; "--urls"; "notaurl" |]) 2 "a URL without a scheme"
+                        Expect.equal (run [| "--model"; config; "--urls"; sprintf "http://127.0.0.1:%d" port |]) 2 "a port in use"
+                    finally
+                        Console.SetError error
+                    let text = captured.ToString()
+                    for f in [ "Unknown option '-x'"; "notaurl"; sprintf "Cannot listen on http://127.0.0.1:%d" port ] do
+                        Expect.stringContains text f "stderr names the problem"
+                finally
+                    try Directory.Delete(dir, true) with _ -> ()
             }
         ]
     ]
