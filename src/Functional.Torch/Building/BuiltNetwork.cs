@@ -399,6 +399,25 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// input, none a scalar, all with the same first dimension.
     /// </summary>
     /// <exception cref="ArgumentException">The wrong number of tensors, a scalar, or different sample counts (all named).</exception>
+    /// <summary>
+    /// <see cref="SampleCount"/>, and each tensor's shape and dtype as <see cref="ModelInput"/> will check them — for data
+    /// that is only used later (fit's validation data), so that a mistake there fails before any training step.
+    /// </summary>
+    internal long CheckInputs(IReadOnlyList<Tensor> x, string argument)
+    {
+        var n = SampleCount(x, argument);
+        for (var i = 0; i < x.Count; i++)
+        {
+            var shape = x[i].shape;
+            if (!Fits(shape, inputShapes[i]))
+                throw new ArgumentException($"Model '{Declaration.Name}' expects {InputLabel(i)} of shape {inputShapes[i]} (batch first), but " +
+                    $"'{argument}' has a tensor of shape ({string.Join(", ", shape)}).", argument);
+            if (x[i].dtype != ComputeDType() && !Castable(x[i].dtype))
+                throw new ArgumentException($"Model '{Declaration.Name}' cannot take a tensor of dtype {x[i].dtype} in '{argument}' for {InputLabel(i)}.", argument);
+        }
+        return n;
+    }
+
     internal long SampleCount(IReadOnlyList<Tensor> x, string argument)
     {
         RequireInputs(x);

@@ -169,6 +169,21 @@ public sealed partial class CompiledModel
                 validationData = new ValidationData(x.Select(t => Take(t, splitAt, n - splitAt)).ToList(),
                     y.Select(t => Take(t, splitAt, n - splitAt)).ToList(), sampleWeight is null ? null : Take(sampleWeight, splitAt, n - splitAt));
             }
+            else if (validationData is not null)
+            {
+                // Checked now, as Keras does not: a mistake in the validation data would otherwise surface only after a
+                // whole epoch had changed the weights.
+                var n = Network.CheckInputs(validationData.X, nameof(validationData));
+                var outputs = Network.Declaration.OutputShapes;
+                if (validationData.Y.Count != outputs.Count)
+                    throw new ArgumentException($"Model '{Network.Declaration.Name}' has {outputs.Count} outputs but 'validationData' has {validationData.Y.Count} targets.", nameof(validationData));
+                for (var i = 0; i < outputs.Count; i++)
+                {
+                    if (validationData.Y[i] is null || validationData.Y[i].dim() == 0 || validationData.Y[i].shape[0] != n)
+                        throw new ArgumentException($"'validationData' has {n} samples of inputs but its target {i} does not have {n} rows.", nameof(validationData));
+                    Losses[i].CheckTargets(validationData.Y[i], outputs[i].WithBatch(n));
+                }
+            }
             var train = new TensorDataset(trainX, trainY, batchSize, shuffle, trainW) { Generator = Generator };
             if (train.Count == 0)
                 throw new ArgumentException("Expected input data to be non-empty: 'x' has 0 samples, so there is nothing to train on.", nameof(x));
