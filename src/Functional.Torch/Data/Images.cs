@@ -430,6 +430,7 @@ public static class Images
         var (top, left, h, w) = targetSize is { } t && crop ? AspectCrop(p.Height, p.Width, t.Height, t.Width) : (0, 0, p.Height, p.Width);
         var (oh, ow) = targetSize ?? (h, w);
         if (dest.Length != oh * ow * c) throw new ArgumentException($"Expected a buffer of {oh * ow * c} floats. Received {dest.Length}.", nameof(dest));
+        CheckResizeBuffer(h, w, oh, ow, c);
         Span<float> source = oh == h && ow == w ? dest : new float[h * w * c];
         for (var r = 0; r < h; r++)
         {
@@ -457,10 +458,21 @@ public static class Images
         Resize(source, h, w, c, dest, oh, ow, interpolation);
     }
 
+    // Resizing goes through a (source height, target width) buffer: a very wide target from a tall source must not overflow
+    // its int size (checked with the uncropped height before anything is allocated).
+    private static void CheckResizeBuffer(int h, int w, int oh, int ow, int c)
+    {
+        if ((oh != h || ow != w) && (long)h * ow * c > Array.MaxLength)
+            throw new ArgumentException(
+                $"Resizing a {w}x{h} image to targetSize=({oh}, {ow}) needs an intermediate buffer of {(long)h * ow * c} values, more than one buffer holds ({Array.MaxLength}).",
+                "targetSize");
+    }
+
     private static Tensor ToTensor(Pixels p, ColorMode mode, (int Height, int Width)? targetSize, Interpolation interpolation, bool crop)
     {
         var (oh, ow) = OutputSize(p, targetSize);
         var c = Channels(mode);
+        CheckResizeBuffer(p.Height, p.Width, oh, ow, c);
         var values = new float[oh * ow * c];
         Render(p, mode, targetSize, interpolation, crop, values);
         Native.LibTorch.EnsureLoaded();
