@@ -499,6 +499,33 @@ let tests =
                 Expect.equal (weightsOf net) before "nothing trained"
             }
 
+            test "bad validation data is refused before the first training step, so the weights stay as they were" {
+                torchReady 10
+                let net, model = digitModel 10L
+                use _n = net
+                let x, y = digits.Value
+                let before = weightsOf net
+                use flat = x.reshape(320L, 784L)
+                use wrongLabels = torch.tensor(Array.create 320 12L)
+                use short = y.narrow(0L, 0L, 100L)
+                Expect.equal (paramOf (fun () -> model.Fit(x, y, epochs = 1, verbose = quiet, validationData = ValidationData(flat, y)) |> ignore)) "validationData" "wrong input shape"
+                Expect.equal (paramOf (fun () -> model.Fit(x, y, epochs = 1, verbose = quiet, validationData = ValidationData(x, short)) |> ignore)) "validationData" "fewer targets than inputs"
+                throwsKind<ArgumentException> [ "12" ] (fun () -> model.FitAsync(x, y, epochs = 1, verbose = quiet, validationData = ValidationData(x, wrongLabels)).GetAwaiter().GetResult() |> ignore)
+                Expect.equal (weightsOf net) before "no training step ran"
+            }
+
+            test "a very wide resize target from a tall image is refused by name instead of overflowing a buffer size" {
+                torchReady 0
+                let saved = Images.MaxImagePixels
+                try
+                    Images.MaxImagePixels <- 2_000_000_000L
+                    let tall = withDeclaredSize (png 0) 28 28   // a real 28x28 PNG
+                    Expect.equal (paramOf (fun () -> Images.DecodeImage(tall, targetSize = size 1 100_000_000) |> ignore)) "targetSize" "28 x 100M x 3 does not fit"
+                    Expect.equal (paramOf (fun () -> Images.DecodeImage(tall, targetSize = size 30_000 30_000) |> ignore)) "targetSize" "900M x 4 does not fit"
+                finally
+                    Images.MaxImagePixels <- saved
+            }
+
             test "two FitAsync on one model at once both finish, one after the other (documented)" {
                 torchReady 6
                 let net, model = digitModel 6L
