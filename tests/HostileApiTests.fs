@@ -526,6 +526,22 @@ let tests =
                     Images.MaxImagePixels <- saved
             }
 
+            test "disposed tensors are an ObjectDisposedException, not TorchSharp's 'empty handle'" {
+                torchReady 11
+                let net, model = digitModel 11L
+                use _n = net
+                let x, y = digits.Value
+                let gone = x.narrow(0L, 0L, 8L).clone()
+                gone.Dispose()
+                let goneY = y.narrow(0L, 0L, 8L).clone()
+                goneY.Dispose()
+                throwsKind<ObjectDisposedException> [ "disposed" ] (fun () -> model.FitAsync(gone, y.narrow(0L, 0L, 8L), verbose = quiet).GetAwaiter().GetResult() |> ignore)
+                throwsKind<ObjectDisposedException> [ "disposed" ] (fun () -> model.FitAsync(x.narrow(0L, 0L, 8L), goneY, verbose = quiet).GetAwaiter().GetResult() |> ignore)
+                throwsKind<ObjectDisposedException> [ "disposed" ] (fun () -> model.PredictAsync(gone).GetAwaiter().GetResult() |> ignore)
+                throwsKind<ObjectDisposedException> [ "disposed" ] (fun () -> model.EvaluateAsync(gone, goneY).GetAwaiter().GetResult() |> ignore)
+                throwsKind<ObjectDisposedException> [ "disposed" ] (fun () -> Images.ArrayToImage(gone) |> ignore)
+            }
+
             test "two FitAsync on one model at once both finish, one after the other (documented)" {
                 torchReady 6
                 let net, model = digitModel 6L

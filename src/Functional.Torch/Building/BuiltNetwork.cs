@@ -391,7 +391,12 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     internal void RequireInputs(IReadOnlyList<Tensor> x)
     {
         for (var i = 0; i < x.Count; i++)
+        {
             if (x[i] is null) throw NullInput(Math.Min(i, inputShapes.Length - 1));
+            // TorchSharp says "Tensor invalid -- empty handle." (an InvalidOperationException) for a disposed tensor.
+            if (x[i].IsInvalid)
+                throw new ObjectDisposedException(nameof(Tensor), $"Model '{Declaration.Name}' received a disposed tensor for {InputLabel(Math.Min(i, inputShapes.Length - 1))}.");
+        }
     }
 
     /// <summary>

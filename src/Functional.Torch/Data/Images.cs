@@ -164,6 +164,7 @@ public static class Images
     public static SKBitmap ArrayToImage(Tensor x, DataFormat dataFormat = default, bool scale = true)
     {
         ArgumentNullException.ThrowIfNull(x);
+        if (x.IsInvalid) throw new ObjectDisposedException(nameof(Tensor), "Expected an image array; received a disposed tensor.");
         if (x.dim() != 3)
             throw new ArgumentException($"Expected image array to have rank 3 (single image). Got array with shape: ({string.Join(", ", x.shape)})", nameof(x));
         using var scope = NewDisposeScope();

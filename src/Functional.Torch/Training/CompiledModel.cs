@@ -314,6 +314,9 @@ public sealed partial class CompiledModel
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
         Network.RequireInputs(x);
+        for (var i = 0; i < y.Count; i++)
+            if (y[i] is { IsInvalid: true })
+                throw new ObjectDisposedException(nameof(Tensor), $"Target {i} of model '{Network.Declaration.Name}' is a disposed tensor.");
     }
 
     /// <summary>Keras's class weights: per sample, the weight of its class (argmax of one-hot rows, else the label); 1 for unlisted classes.</summary>
