@@ -125,6 +125,7 @@ let tests =
             test "LoadImage: null, blank, missing, a directory — managed errors naming the path" {
                 throwsKind<ArgumentNullException> [] (fun () -> Images.LoadImage null |> ignore)
                 throwsKind<ArgumentException> [] (fun () -> Images.LoadImage "   " |> ignore)
+                throwsKind<ArgumentException> [] (fun () -> Images.LoadImage "a\000b.png" |> ignore)
                 withTree (fun dir ->
                     let missing = Path.Combine(dir, "nope.png")
                     throwsKind<FileNotFoundException> [ missing ] (fun () -> Images.LoadImage missing |> ignore)
@@ -540,6 +541,29 @@ let tests =
                 throwsKind<ObjectDisposedException> [ "disposed" ] (fun () -> model.PredictAsync(gone).GetAwaiter().GetResult() |> ignore)
                 throwsKind<ObjectDisposedException> [ "disposed" ] (fun () -> model.EvaluateAsync(gone, goneY).GetAwaiter().GetResult() |> ignore)
                 throwsKind<ObjectDisposedException> [ "disposed" ] (fun () -> Images.ArrayToImage(gone) |> ignore)
+            }
+
+            test "a cancel racing the fit from another thread ends it canceled or completed, never half an epoch in History or NaN weights" {
+                torchReady 12
+                let net, model = digitModel 12L
+                use _n = net
+                let x, y = digits.Value
+                for i in 0 .. 7 do
+                    use cts = new CancellationTokenSource()
+                    let task = model.FitAsync(x, y, batchSize = 32, epochs = 2, verbose = quiet, cancellationToken = cts.Token)
+                    let canceller = Task.Run(fun () -> Thread.SpinWait(i * 20_000); cts.Cancel())
+                    let _ =
+                        try
+                            task.Wait()
+                            true
+                        with :? AggregateException as e when (e.InnerException :? OperationCanceledException) -> false
+                    canceller.Wait()
+                    Expect.isTrue (task.IsCanceled || task.IsCompletedSuccessfully) (sprintf "run %d ends canceled or completed, not faulted (%A)" i task.Status)
+                    if task.IsCompletedSuccessfully then Expect.equal model.History.Epochs.Count 2 "a completed fit has both epochs"
+                    else Expect.isLessThan model.History.Epochs.Count 2 "a canceled fit records only finished epochs"
+                    for w in weightsOf net do Expect.all w Single.IsFinite "weights stay finite"
+                let h = model.Fit(x, y, epochs = 1, verbose = quiet)
+                Expect.isTrue (Double.IsFinite h.Values.["loss"].[0]) "fit works after the races"
             }
 
             test "two FitAsync on one model at once both finish, one after the other (documented)" {
