@@ -313,6 +313,27 @@ let tests =
             Expect.isTrue opened.Value "training started only after FitAsync had returned"
         }
 
+        test "Reseed during a fit: from a callback the fit goes on (its shuffling keeps the old generator); from another thread it waits for the fit" {
+            torchReady 61
+            let x, y = digits.Force()
+            let net, model = digitModel 61L
+            use _ = net
+            // From a callback, every batch: the fit's dataset still shuffles with the generator it started with.
+            let reseeding = LambdaCallback(onTrainBatchEnd = Action<int, IDictionary<string, float>>(fun b _ -> model.Reseed(int64 b)))
+            let history = model.Fit(x, y, batchSize = 64, epochs = 2, verbose = Verbose 0, callbacks = [ reseeding :> Callback ])
+            Expect.equal history.Epochs.Count 2 "both epochs ran"
+            Expect.isTrue (history.["loss"] |> Seq.forall Double.IsFinite) "finite losses"
+            // From another thread while FitAsync runs (held at its first batch): Reseed returns only after the fit ended.
+            use gate = new ManualResetEventSlim(false)
+            let holding = LambdaCallback(onTrainBatchBegin = Action<int, IDictionary<string, float>>(fun b _ -> if b = 0 then gate.Wait(TimeSpan.FromSeconds 30.0) |> ignore))
+            let fit = model.FitAsync(x, y, batchSize = 64, epochs = 2, verbose = Verbose 0, callbacks = [ holding :> Callback ])
+            let reseed = Task.Run(fun () -> model.Reseed 7L; fit.IsCompleted)
+            Expect.isFalse (reseed.Wait(TimeSpan.FromMilliseconds 200.0)) "Reseed waits while the fit holds the model"
+            gate.Set()
+            Expect.isTrue reseed.Result "the fit had ended when Reseed returned"
+            Expect.equal fit.Result.Epochs.Count 2 "the fit ran to its end with a valid generator"
+        }
+
         test "the caller's ExecutionContext (AsyncLocal values such as logging scopes) reaches FitAsync's callbacks and PredictAsync's progress" {
             torchReady 52
             let x, y = toyData 16 52

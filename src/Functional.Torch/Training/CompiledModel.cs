@@ -70,12 +70,21 @@ public sealed partial class CompiledModel
     /// </summary>
     public Generator Generator { get; private set; }
 
-    /// <summary>Restarts <see cref="Generator"/> from <paramref name="seed"/>.</summary>
+    /// <summary>
+    /// Restarts <see cref="Generator"/> from <paramref name="seed"/>. Called while <c>Fit</c>, <c>Evaluate</c> or
+    /// <c>TrainOnBatch</c> runs on another thread, it waits for that call to end (the generator it uses stays valid).
+    /// From a callback of a running fit, the new generator draws the following steps' Dropout masks, and the fit's
+    /// dataset keeps shuffling with the old one until the fit ends.
+    /// </summary>
     public void Reseed(long seed)
     {
-        var old = Generator;
-        Generator = new Generator(unchecked((ulong)seed));
-        old.Dispose();
+        var inFit = System.Threading.Monitor.IsEntered(trackers);   // a callback of a fit on this thread: the old generator is in use
+        lock (trackers)
+        {
+            var old = Generator;
+            Generator = new Generator(unchecked((ulong)seed));
+            if (!inFit) old.Dispose();
+        }
     }
 
     /// <summary>The network trained.</summary>
@@ -184,14 +193,16 @@ public sealed partial class CompiledModel
                     Losses[i].CheckTargets(validationData.Y[i], outputs[i].WithBatch(n));
                 }
             }
-            var train = new TensorDataset(trainX, trainY, batchSize, shuffle, trainW) { Generator = Generator };
-            if (train.Count == 0)
-                throw new ArgumentException("Expected input data to be non-empty: 'x' has 0 samples, so there is nothing to train on.", nameof(x));
-            IBatchSource? val = validationData is null ? null
-                : new TensorDataset(validationData.X, validationData.Y, validationBatchSize ?? batchSize, false, validationData.SampleWeight);
-            lock (trackers)
+            lock (trackers)   // also keeps Reseed from replacing the generator the dataset shuffles with
+            {
+                var train = new TensorDataset(trainX, trainY, batchSize, shuffle, trainW) { Generator = Generator };
+                if (train.Count == 0)
+                    throw new ArgumentException("Expected input data to be non-empty: 'x' has 0 samples, so there is nothing to train on.", nameof(x));
+                IBatchSource? val = validationData is null ? null
+                    : new TensorDataset(validationData.X, validationData.Y, validationBatchSize ?? batchSize, false, validationData.SampleWeight);
                 return FitCore(train, epochs, verbose, callbacks, val, initialEpoch, classWeight, validationFreq, stepsPerEpoch,
                     cancellationToken, progress);
+            }
         }
         finally
         {
