@@ -325,12 +325,18 @@ let tests =
             Expect.isTrue (history.["loss"] |> Seq.forall Double.IsFinite) "finite losses"
             // From another thread while FitAsync runs (held at its first batch): Reseed returns only after the fit ended.
             use gate = new ManualResetEventSlim(false)
-            let holding = LambdaCallback(onTrainBatchBegin = Action<int, IDictionary<string, float>>(fun b _ -> if b = 0 then gate.Wait(TimeSpan.FromSeconds 30.0) |> ignore))
+            use started = new ManualResetEventSlim(false)
+            let ended = ref false
+            let holding =
+                LambdaCallback(
+                    onTrainBatchBegin = Action<int, IDictionary<string, float>>(fun b _ -> if b = 0 then started.Set(); gate.Wait(TimeSpan.FromSeconds 30.0) |> ignore),
+                    onTrainEnd = Action<IDictionary<string, float>>(fun _ -> Volatile.Write(&ended.contents, true)))
             let fit = model.FitAsync(x, y, batchSize = 64, epochs = 2, verbose = Verbose 0, callbacks = [ holding :> Callback ])
-            let reseed = Task.Run(fun () -> model.Reseed 7L; fit.IsCompleted)
+            Expect.isTrue (started.Wait(TimeSpan.FromSeconds 30.0)) "the fit reached its first batch"
+            let reseed = Task.Run(fun () -> model.Reseed 7L; Volatile.Read(&ended.contents))
             Expect.isFalse (reseed.Wait(TimeSpan.FromMilliseconds 200.0)) "Reseed waits while the fit holds the model"
             gate.Set()
-            Expect.isTrue reseed.Result "the fit had ended when Reseed returned"
+            Expect.isTrue reseed.Result "the fit had ended (OnTrainEnd ran) when Reseed returned"
             Expect.equal fit.Result.Epochs.Count 2 "the fit ran to its end with a valid generator"
         }
 
