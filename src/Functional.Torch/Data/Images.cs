@@ -364,7 +364,6 @@ public static class Images
 
     internal static Pixels Decode(byte[] data, string name)
     {
-        if (data.Length == 0) throw new InvalidDataException($"Cannot decode {name}: it is empty (0 bytes).");
         using var skData = SKData.CreateCopy(data);
         using var codec = OpenCodec(data, skData, name);
         var (w, h) = (codec.Info.Width, codec.Info.Height);

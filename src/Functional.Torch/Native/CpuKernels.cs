@@ -161,18 +161,25 @@ public static class CpuKernels
     private sealed record Api(GlobalContextFn Context, SetBoolFn Set, GetBoolFn Get);
 
     private static readonly Lazy<Api?> ContextApi = new(() =>
+        Exports("_ZN2at13globalContextEv", "_ZN2at7Context20setUserEnabledMkldnnEb", "_ZNK2at7Context17userEnabledMkldnnEv")
+            is [var ctx, var set, var get]
+            ? new Api(Marshal.GetDelegateForFunctionPointer<GlobalContextFn>(ctx),
+                Marshal.GetDelegateForFunctionPointer<SetBoolFn>(set), Marshal.GetDelegateForFunctionPointer<GetBoolFn>(get))
+            : null);
+
+    // The addresses of all the named symbols in libtorch_cpu (Linux or macOS), or null when it or any of them is missing.
+    private static IntPtr[]? Exports(params string[] symbols)
     {
         foreach (var name in new[] { "libtorch_cpu.so", "libtorch_cpu.dylib" })
         {
             if (!NativeLibrary.TryLoad(name, out var lib)) continue;
-            if (NativeLibrary.TryGetExport(lib, "_ZN2at13globalContextEv", out var ctx)
-                && NativeLibrary.TryGetExport(lib, "_ZN2at7Context20setUserEnabledMkldnnEb", out var set)
-                && NativeLibrary.TryGetExport(lib, "_ZNK2at7Context17userEnabledMkldnnEv", out var get))
-                return new Api(Marshal.GetDelegateForFunctionPointer<GlobalContextFn>(ctx),
-                    Marshal.GetDelegateForFunctionPointer<SetBoolFn>(set), Marshal.GetDelegateForFunctionPointer<GetBoolFn>(get));
+            var found = new IntPtr[symbols.Length];
+            var all = true;
+            for (var i = 0; i < symbols.Length && all; i++) all = NativeLibrary.TryGetExport(lib, symbols[i], out found[i]);
+            if (all) return found;
         }
         return null;
-    });
+    }
 
     /// <summary>
     /// Where NNPACK cannot initialise on this CPU (libtorch says "Could not initialize NNPACK! Reason: Unsupported
@@ -192,17 +199,10 @@ public static class CpuKernels
     private sealed record Nnpack(AvailableFn Available, SetBoolFn Set);
 
     private static readonly Lazy<Nnpack?> NnpackApi = new(() =>
-    {
-        if (ContextApi.Value is null) return null;
-        foreach (var name in new[] { "libtorch_cpu.so", "libtorch_cpu.dylib" })
-        {
-            if (!NativeLibrary.TryLoad(name, out var lib)) continue;
-            if (NativeLibrary.TryGetExport(lib, "_ZN2at6native17_nnpack_availableEv", out var available)
-                && NativeLibrary.TryGetExport(lib, "_ZN2at7Context20setUserEnabledNNPACKEb", out var set))
-                return new Nnpack(Marshal.GetDelegateForFunctionPointer<AvailableFn>(available), Marshal.GetDelegateForFunctionPointer<SetBoolFn>(set));
-        }
-        return null;
-    });
+        ContextApi.Value is not null
+        && Exports("_ZN2at6native17_nnpack_availableEv", "_ZN2at7Context20setUserEnabledNNPACKEb") is [var available, var set]
+            ? new Nnpack(Marshal.GetDelegateForFunctionPointer<AvailableFn>(available), Marshal.GetDelegateForFunctionPointer<SetBoolFn>(set))
+            : null);
 
     // ---- the cases ----
 

@@ -16,10 +16,13 @@ internal static class ConfigDocument
     /// <summary>The deepest nesting read; the model and layer readers recurse only as deep as the document nests.</summary>
     public const int MaxDepth = 64;
 
+    /// <summary>How every node of a config document is parsed: with <see cref="MaxDepth"/>.</summary>
+    internal static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = MaxDepth };
+
     public static JsonNode? Parse(string json)
     {
         var utf8 = CheckedUtf8(json);
-        return JsonNode.Parse(utf8, documentOptions: new JsonDocumentOptions { MaxDepth = MaxDepth });
+        return JsonNode.Parse(utf8, documentOptions: DocumentOptions);
     }
 
     private static byte[] CheckedUtf8(string json)
@@ -221,15 +224,13 @@ internal sealed class LayerEntries
 
     public int Count => places.Count;
 
-    public JsonNode? Get(int i)
-    {
-        var (start, length) = places[i];
-        return JsonNode.Parse(utf8.AsSpan(start, length), documentOptions: new JsonDocumentOptions { MaxDepth = ConfigDocument.MaxDepth });
-    }
+    public JsonNode? Get(int i) => Node(places[i]);
 
     /// <summary>The whole list as one node (for an error that quotes it).</summary>
-    public JsonNode? Whole() =>
-        JsonNode.Parse(utf8.AsSpan(whole.Start, whole.Length), documentOptions: new JsonDocumentOptions { MaxDepth = ConfigDocument.MaxDepth });
+    public JsonNode? Whole() => Node(whole);
+
+    private JsonNode? Node((int Start, int Length) place) =>
+        JsonNode.Parse(utf8.AsSpan(place.Start, place.Length), documentOptions: ConfigDocument.DocumentOptions);
 
     // The reader stands on the list's StartArray; it is left on its EndArray.
     public static LayerEntries Read(byte[] utf8, ref Utf8JsonReader reader, bool legacy)
