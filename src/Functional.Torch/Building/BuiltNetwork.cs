@@ -346,6 +346,13 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
     public IReadOnlyList<Tensor> Predict(IReadOnlyList<Tensor> x, int batchSize = 32) => Predict(x, batchSize, CancellationToken.None, null);
 
+    /// <summary>Refuses a batch size below 1 (predict, fit, evaluate and the datasets share the message).</summary>
+    internal static void CheckBatchSize(int batchSize, string name = "batchSize")
+    {
+        if (batchSize <= 0)
+            throw new ArgumentException($"Expected argument '{name}' to be a positive integer. Received: {name}={batchSize}.", name);
+    }
+
     /// <summary>
     /// <see cref="Predict(IReadOnlyList{Tensor}, int)"/> that checks <paramref name="cancellationToken"/> before each batch
     /// (the partial outputs are released on cancellation) and calls <paramref name="afterBatch"/>(batches done, batches) after each.
@@ -353,7 +360,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     internal IReadOnlyList<Tensor> Predict(IReadOnlyList<Tensor> x, int batchSize, CancellationToken cancellationToken, Action<int, int>? afterBatch)
     {
         ArgumentNullException.ThrowIfNull(x);
-        if (batchSize <= 0) throw new ArgumentException($"Expected argument 'batchSize' to be a positive integer. Received: batchSize={batchSize}.", nameof(batchSize));
+        CheckBatchSize(batchSize);
         var n = SampleCount(x, "x");
         using var lease = ReadLease();
         var context = ForwardContext.Inference;

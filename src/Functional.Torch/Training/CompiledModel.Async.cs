@@ -44,8 +44,8 @@ public sealed partial class CompiledModel
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
-        CheckBatchSize(batchSize);
-        if (validationBatchSize is { } v) CheckBatchSize(v, nameof(validationBatchSize));
+        BuiltNetwork.CheckBatchSize(batchSize);
+        if (validationBatchSize is { } v) BuiltNetwork.CheckBatchSize(v, nameof(validationBatchSize));
         CheckFitArguments(epochs, initialEpoch, validationFreq, stepsPerEpoch);
         CheckSplitArguments(validationSplit, validationData);
         var xs = x.ToList();
@@ -98,7 +98,7 @@ public sealed partial class CompiledModel
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
-        CheckBatchSize(batchSize);
+        BuiltNetwork.CheckBatchSize(batchSize);
         var xs = x.ToList();
         var ys = y.ToList();
         return Worker.Run(() => EvaluateTensors(xs, ys, batchSize, verbose, sampleWeight, callbacks, cancellationToken, progress),
@@ -126,12 +126,6 @@ public sealed partial class CompiledModel
     public Task<IReadOnlyList<Tensor>> PredictAsync(IReadOnlyList<Tensor> x, int batchSize = 32, IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default) =>
         Network.PredictAsync(x, batchSize, progress, cancellationToken);
-
-    private static void CheckBatchSize(int batchSize, string name = "batchSize")
-    {
-        if (batchSize <= 0)
-            throw new ArgumentException($"Expected argument '{name}' to be a positive integer. Received: {name}={batchSize}.", name);
-    }
 }
 
 /// <summary>The asynchronous training entry points on built networks (they use the latest <c>Compile</c>, as <c>Fit</c> does).</summary>
@@ -185,8 +179,7 @@ public static class TrainingAsyncExtensions
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(x);
-        if (batchSize <= 0)
-            throw new ArgumentException($"Expected argument 'batchSize' to be a positive integer. Received: batchSize={batchSize}.", nameof(batchSize));
+        BuiltNetwork.CheckBatchSize(batchSize);
         var xs = x.ToList();
         return Worker.Run(() =>
         {

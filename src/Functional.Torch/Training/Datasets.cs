@@ -53,7 +53,7 @@ public sealed class TensorDataset : IBatchSource
             if (x[i] is null) throw new ArgumentNullException(nameof(x), $"Input tensor x[{i}] is null.");
         for (var i = 0; i < y.Count; i++)
             if (y[i] is null) throw new ArgumentNullException(nameof(y), $"Target tensor y[{i}] is null.");
-        if (batchSize <= 0) throw new ArgumentException($"Expected argument 'batchSize' to be a positive integer. Received: batchSize={batchSize}.", nameof(batchSize));
+        Functional.Torch.BuiltNetwork.CheckBatchSize(batchSize);
         var counts = x.Select(t => t.dim() == 0 ? -1 : t.shape[0]).Concat(y.Select(t => t.dim() == 0 ? -1 : t.shape[0])).ToList();
         if (sampleWeight is not null) counts.Add(sampleWeight.dim() == 0 ? -1 : sampleWeight.shape[0]);
         if (counts.Distinct().Count() != 1 || counts[0] < 0)
