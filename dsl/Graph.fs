@@ -19,6 +19,11 @@ module Graph =
     /// A model input of the given per-sample shape (Keras `keras.Input(shape=…)`).
     let input (shape: int list) : SymbolicTensor = ScriptErrors.guard (fun () -> Functional.Models.Graph.Input(Array.ofList shape))
 
+    /// A model input whose dimensions may be unknown: `Graph.inputOf [ None; None; Some 3 ]` is Keras's
+    /// `keras.Input(shape=(None, None, 3))`, an image of any size.
+    let inputOf (shape: int option list) : SymbolicTensor =
+        ScriptErrors.guard (fun () -> Functional.Models.Graph.Input(Shape.ofOptions shape))
+
     /// A named model input.
     let namedInput (name: string) (shape: int list) : SymbolicTensor =
         ScriptErrors.guard (fun () -> Functional.Models.Graph.Input(Shape(shape), name))

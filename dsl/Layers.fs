@@ -14,6 +14,9 @@ type Layers =
     /// Keras `Input(shape=...)`: the input of a Sequential model, `input (28, 28, 1)`.
     static member input([<System.ParamArray>] shape: int[]) : Layer = ScriptErrors.guard (fun () -> Input(shape))
 
+    /// Keras `Input(shape=(None, None, 3))`: an input whose dimensions may be unknown, `inputOf [ None; None; Some 3 ]`.
+    static member inputOf(shape: int option list) : Layer = ScriptErrors.guard (fun () -> Input(Shape.ofOptions shape))
+
     /// Keras `Dense`: `dense (64, activation = "relu")`; `loraRank = 4` (and `loraAlpha`) freezes the kernel and trains a
     /// low-rank delta instead (Keras's LoRA).
     static member dense(units: int, ?activation: ActivationFunction, ?useBias: bool,

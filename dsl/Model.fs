@@ -12,6 +12,9 @@ module Model =
     /// A model that so far holds only its input (per-sample shape, batch excluded).
     let input (shape: int list) : Sequential = ScriptErrors.guard (fun () -> Sequential(Input(Array.ofList shape)))
 
+    /// A model whose input dimensions may be unknown: `Model.inputOf [ None; Some 8 ]` takes sequences of any length.
+    let inputOf (shape: int option list) : Sequential = ScriptErrors.guard (fun () -> Sequential(Input(Shape.ofOptions shape)))
+
     /// Appends a layer; the new model is validated (shapes inferred) at once.
     let add (layer: Layer) (model: Sequential) : Sequential = ScriptErrors.guard (fun () -> model.Add layer)
 

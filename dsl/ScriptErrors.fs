@@ -60,3 +60,13 @@ module ScriptErrors =
             with
             | :? ScriptError -> reraise ()
             | :? ArgumentException | :? JsonException | :? NotSupportedException as e -> raise (ScriptError(e, scriptFrame ()))
+
+/// Shapes with unknown dimensions from F#: `Shape.ofOptions [ None; None; Some 3 ]` is Keras's `(None, None, 3)`.
+[<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
+module Shape =
+    /// A per-sample shape from known (`Some n`) and unknown (`None`) dimensions.
+    let ofOptions (dims: int option list) : Functional.Shape =
+        Functional.Shape(dims |> List.map Option.toNullable |> Array.ofList)
+
+    /// The dimensions as options: `Some n` where known, `None` where unknown.
+    let toOptions (shape: Functional.Shape) : int option list = [ for d in shape -> Option.ofNullable d ]

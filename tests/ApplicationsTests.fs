@@ -169,7 +169,7 @@ let declarations =
                     let noTop = c.Build false null
                     Expect.equal noTop.ParameterCount c.NoTop "total params without the top"
                     Expect.equal noTop.OutputShapes.[0].Rank 3 "a feature map without pooling"
-                    Expect.equal noTop.OutputShapes.[0].[2] c.Features "the feature map's channels"
+                    Expect.equal (noTop.OutputShapes.[0].Known(2)) c.Features "the feature map's channels"
                     for p in [ "avg"; "max" ] do
                         let pooled = c.Build false p
                         Expect.equal pooled.OutputShapes.[0] (Shape c.Features) (sprintf "%s pooling gives the documented feature size" p)
@@ -441,7 +441,7 @@ let layers =
             let multi = Normalization(axis = IntTuple [| 1; -1 |])
             Expect.equal ((multi.Parameters(Shape(5, 4, 3))).[0].Shape) (Shape(5, 3)) "kept axes in order"
             Expect.isEmpty ((Normalization(mean = FloatTuple 3.0, variance = FloatTuple 2.0)).Parameters(Shape 4)) "given statistics are not weights"
-            Expect.equal ((Normalization.OverAllAxes()).Parameters(Shape(2, 2))).[0].Shape (Shape()) "axis=None: scalars"
+            Expect.equal ((Normalization.OverAllAxes()).Parameters(Shape(2, 2))).[0].Shape (Shape(Array.empty<int>: int array)) "axis=None: scalars"
             throwsWith<ArgumentException> [ "both `mean` and `variance` must be set" ] (fun () -> Normalization(mean = FloatTuple 1.0) |> ignore)
             throwsWith<ArgumentException> [ "same shape"; "(3,)" ] (fun () ->
                 Normalization(mean = FloatTuple.List(1.0, 2.0, 3.0), variance = FloatTuple 1.0) |> ignore)
@@ -537,7 +537,7 @@ let native =
                 test name {
                     torchReady 3
                     let m = build ()
-                    Expect.sequenceEqual (forwardShape m) (m.OutputShapes.[0].ToArray()) "forward shape = inferred shape"
+                    Expect.sequenceEqual (forwardShape m) (m.OutputShapes.[0].ToKnownArray()) "forward shape = inferred shape"
                 }
         ]
 

@@ -411,9 +411,11 @@ let tests =
                 {"class_name": "Activation", "config": {"name": "act", "activation": "relu"}}]}"""
             Expect.equal (ModelConfig.FromJson legacy)
                 (Sequential("sequential", [ Input(3) :> Layer; Dense(4, Name = "dense_1"); Activation("relu", Name = "act") ]) :> IModel) "list config"
+            // null is Keras's None: an unknown dimension, which Dense takes anywhere but on its last axis.
+            let sequences = """{"class_name": "Sequential", "config": [{"class_name": "Dense", "config": {"units": 4, "batch_input_shape": [null, null, 3]}}]}"""
+            Expect.equal (ModelConfig.FromJson sequences).OutputShapes.[0] (Shape(Nullable(), Nullable 4)) "(None, None, 4)"
             let bad = """{"class_name": "Sequential", "config": [{"class_name": "Dense", "config": {"units": 4, "batch_input_shape": [null, 3, null]}}]}"""
-            let e = try ModelConfig.FromJson bad |> ignore; failtest "accepted" with :? ModelConfigException as e -> e
-            expectError e "$.config[0].config.batch_input_shape[2]" [ "unknown (None)" ]
+            throwsWith<ModelConfigException> [ "Dense"; "(None, 3, None)"; "last dimension"; "Found None" ] (fun () -> ModelConfig.FromJson bad |> ignore)
             let unbuilt = """{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "Dense", "config": {"units": 4}}]}}"""
             let e = try ModelConfig.FromJson unbuilt |> ignore; failtest "accepted" with :? ModelConfigException as e -> e
             expectError e "$.config.layers" [ "must start with an InputLayer"; "batch_input_shape"; "build_input_shape" ]
@@ -534,22 +536,30 @@ let tests =
                 expectError e "$.config.layers[1].class_name" [ "Lambda layers hold code"; "never executes code" ]
             }
 
-            test "a null dimension in a batch-first shape is reported at its own index in the list" {
+            test "a null dimension in a batch-first shape is Keras's None; a bad one is reported at its own index in the list" {
                 let seq = Sequential(Input(28, 5, 1), Flatten())
-                let e = brokenBy seq (fun d -> (layersOf d).[0].["config"].["batch_shape"].[2] <- null)
-                expectError e "$.config.layers[0].config.batch_shape[2]" [ "unknown (None)"; "positive integer" ]
+                let doc = JsonNode.Parse(seq.ToJson())
+                (layersOf doc).[0].["config"].["batch_shape"].[2] <- null
+                let loaded = ModelConfig.FromJson(doc.ToJsonString())
+                Expect.equal loaded.InputShapes.[0] (Shape(Nullable 28, Nullable(), Nullable 1)) "null reads as an unknown dimension"
+                Expect.equal loaded.OutputShapes.[0] (Shape(Nullable<int>())) "Flatten of an unknown size is unknown"
+                let written = JsonNode.Parse(loaded.ToJson())
+                Expect.equal ((layersOf written).[0].["config"].["batch_shape"].ToJsonString()) "[null,28,null,1]" "and writes back as null"
+                Expect.equal (ModelConfig.FromJson(loaded.ToJson())) loaded "round trip"
+                let e = brokenBy seq (fun d -> (layersOf d).[0].["config"].["batch_shape"].[2] <- JsonValue.Create -3)
+                expectError e "$.config.layers[0].config.batch_shape[2]" [ "positive integer" ]
                 let e = brokenBy seq (fun d -> (layersOf d).[0].["config"].["batch_shape"].[1] <- JsonValue.Create "28")
                 expectError e "$.config.layers[0].config.batch_shape[1]" [ "expected an integer"; "\"28\" (string)" ]
                 let e = brokenBy seq (fun d ->
                     let c = (layersOf d).[0].["config"].AsObject()
                     c.["batch_input_shape"] <- c.["batch_shape"].DeepClone()
                     c.Remove "batch_shape" |> ignore
-                    c.["batch_input_shape"].[3] <- null)
-                expectError e "$.config.layers[0].config.batch_input_shape[3]" [ "unknown (None)" ]
+                    c.["batch_input_shape"].[3] <- JsonValue.Create 0)
+                expectError e "$.config.layers[0].config.batch_input_shape[3]" [ "positive integer or null" ]
                 let e = brokenBy seq (fun d ->
                     (layersOf d).RemoveAt 0
-                    d.["config"].["build_input_shape"] <- JsonNode.Parse "[null, 28, null, 1]")
-                expectError e "$.config.build_input_shape[2]" [ "unknown (None)" ]
+                    d.["config"].["build_input_shape"] <- JsonNode.Parse "[null, 28, -1, 1]")
+                expectError e "$.config.build_input_shape[2]" [ "positive integer or null" ]
             }
 
             test "a stray element in a list of pairs is reported where it stands" {

@@ -121,7 +121,7 @@ let tests =
             Expect.equal (Masking().ComputeOutputShape(Shape(7, 3))) (Shape(7, 3)) "masking"
             let f = fn (fun x -> x)
             Expect.equal (Lambda(f, Shape(3, 2)).ComputeOutputShape(Shape 6)) (Shape(3, 2)) "declared"
-            Expect.equal (Lambda(f, Func<Shape, Shape>(fun s -> Shape(s.[0] * 2))).ComputeOutputShape(Shape 6)) (Shape 12) "function"
+            Expect.equal (Lambda(f, Func<Shape, Shape>(fun s -> Shape(s.Known(0) * 2))).ComputeOutputShape(Shape 6)) (Shape 12) "function"
         }
 
         test "Lambda records compare by function reference" {

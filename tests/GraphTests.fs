@@ -97,7 +97,7 @@ let recipe =
 let private unaryFor (shape: Shape) (kind: int) (a: int) (b: int) : Layer option =
     match shape.Rank with
     | 3 ->
-        let h, w = shape.[0], shape.[1]
+        let h, w = shape.Known(0), shape.Known(1)
         match kind % 10 with
         | 0 -> Some(Conv2D(1 + a % 4, IntTuple(1 + b % 3), padding = "same", activation = "relu"))
         | 1 when h >= 3 && w >= 3 -> Some(Conv2D(1 + a % 4, 3))
@@ -119,7 +119,7 @@ let private unaryFor (shape: Shape) (kind: int) (a: int) (b: int) : Layer option
         | 0 | 1 -> Some(Dense(1 + a % 6, activation = ActivationFunction(if b % 2 = 0 then "relu" else "tanh")))
         | 2 -> Some(Activation("sigmoid"))
         | 3 -> Some(Dropout(0.5))
-        | _ when shape.[0] % 2 = 0 -> Some(Reshape((shape.[0] / 2, 2)))
+        | _ when shape.Known(0) % 2 = 0 -> Some(Reshape((shape.Known(0) / 2, 2)))
         | _ -> Some(Dense(2))
 
 /// Interprets a recipe: every step that fits the shapes at hand adds a node; the outputs are every tensor nothing consumes.
@@ -452,14 +452,33 @@ let tests =
                 Expect.contains (outer.Weights |> Seq.map (fun w -> w.Name)) "encoder/dense/kernel" "nested weights are prefixed"
             }
 
-            test "a shared layer used on inputs of different shapes is declared (its weights fit) but not built, with a clear message" {
+            test "a shared layer runs on inputs of different shapes whenever its weights fit; otherwise the build names it" {
                 torchReady 19
-                let a, b = G.Input(8, 8, 3), G.Input(6, 6, 3)
+                let a, b = G.Input(8, 8, 3), G.Input(6, 5, 3)
                 let shared = Conv2D(4, 3, padding = "same")
                 let m = Model([ a; b ], [ shared.Call a; shared.Call b ])
                 Expect.equal m.ParameterCount (int64 (3 * 3 * 3 * 4 + 4)) "one kernel"
-                throwsWith<NotSupportedException> [ "Conv2D 'conv2d' is shared"; "(None, 8, 8, 3)"; "(None, 6, 6, 3)" ] (fun () ->
-                    BuiltGraph.Build m |> ignore)
+                use built = BuiltGraph.Build m
+                use x8 = torch.rand(2L, 8L, 8L, 3L)
+                use x6 = torch.rand(2L, 6L, 5L, 3L)
+                let outs = built.Forward([ x8; x6 ], ForwardContext.Inference)
+                Expect.sequenceEqual outs.[0].shape [| 2L; 8L; 8L; 4L |] "first use"
+                Expect.sequenceEqual outs.[1].shape [| 2L; 6L; 5L; 4L |] "second use, same module"
+                // The same weights on the second input alone, through a one-use model of the same layer.
+                let single = Model(b, shared.Call b)
+                use alone = BuiltGraph.Build single
+                let file = IO.Path.Combine(IO.Path.GetTempPath(), sprintf "shared-%s.safetensors" (Guid.NewGuid().ToString("N")))
+                try
+                    Saving.WeightFiles.SaveWeights(built, file)
+                    Saving.WeightFiles.LoadWeights(alone, file)
+                finally IO.File.Delete file
+                use expected = alone.Forward([ x6 ], ForwardContext.Inference).[0]
+                Expect.isTrue (expected.allclose outs.[1]) "same values as the layer alone"
+                // Dense's kernel fits inputs of rank 1 and 2 alike, but a built layer is built for one rank.
+                let v, s = G.Input(4), G.Input(3, 4)
+                let dense = Dense(2)
+                throwsWith<NotSupportedException> [ "Dense 'dense' is shared"; "(None, 4)"; "(None, 3, 4)"; "rank" ] (fun () ->
+                    BuiltGraph.Build(Model([ v; s ], [ dense.Call v; dense.Call s ])) |> ignore)
             }
 
             test "a two-input, two-output graph trains with compile/fit: each output's loss falls" {

@@ -343,8 +343,8 @@ let torchTests =
             let specs = model().Layers |> Seq.zip (model().LayerInputShapes) |> Seq.collect (fun (s, l) -> l.Parameters(s)) |> List.ofSeq
             for w, spec in Seq.zip a.Weights specs do
                 use view = w.KerasView()
-                Expect.sequenceEqual (view.shape |> Array.map int) (spec.Shape.ToArray()) (w.Name + " Keras shape")
-                Expect.sequenceEqual (floats view) (sample spec.Initializer (List.ofSeq spec.Shape)) (w.Name + " Keras view = the seeded draw")
+                Expect.sequenceEqual (view.shape |> Array.map int) (spec.Shape.ToKnownArray()) (w.Name + " Keras shape")
+                Expect.sequenceEqual (floats view) (sample spec.Initializer (List.ofArray (spec.Shape.ToKnownArray()))) (w.Name + " Keras view = the seeded draw")
         }
 
         test "the Keras views of depthwise, separable and transposed kernels hold the seeded draws" {
@@ -359,7 +359,7 @@ let torchTests =
                 let specs = model.Layers.[0].Parameters(model.LayerInputShapes.[0])
                 for w, spec in Seq.zip built.Weights specs do
                     use view = w.KerasView()
-                    Expect.sequenceEqual (floats view) (sample spec.Initializer (List.ofSeq spec.Shape)) (w.Name + " Keras view = the seeded draw")
+                    Expect.sequenceEqual (floats view) (sample spec.Initializer (List.ofArray (spec.Shape.ToKnownArray()))) (w.Name + " Keras view = the seeded draw")
         }
 
         test "Orthogonal and Identity are laid out in Keras's kernel layout inside Dense and Conv2D" {

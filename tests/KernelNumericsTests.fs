@@ -80,7 +80,7 @@ let float32VsFloat64 (layer: Layer) (input: Shape) (makeInput: torch.Tensor -> t
     use double = BuiltModel.Build(model)
     double.``to``(torch.ScalarType.Float64) |> ignore
     use scope = torch.NewDisposeScope()
-    let x64 = torch.randn(Array.append [| 4L |] (input.ToArray() |> Array.map int64), dtype = torch.ScalarType.Float64).requires_grad_(true)
+    let x64 = torch.randn(Array.append [| 4L |] (input.ToKnownArray() |> Array.map int64), dtype = torch.ScalarType.Float64).requires_grad_(true)
     let x32leaf = x64.detach().to_type(torch.ScalarType.Float32).requires_grad_(true)
     let x32 = makeInput x32leaf
     let y64 = double.forward x64
@@ -174,11 +174,11 @@ let tests =
                 for w, spec in Seq.zip bound specs do
                     // Skipped: weights whose initializer is not a property (LoRA's unseeded he_uniform A), and renorm's
                     // standard deviations, which Keras starts at the square root of a moving-variance draw.
-                    let deterministic = sample spec.Initializer (List.ofSeq spec.Shape) = sample spec.Initializer (List.ofSeq spec.Shape)
+                    let deterministic = sample spec.Initializer (List.ofArray (spec.Shape.ToKnownArray())) = sample spec.Initializer (List.ofArray (spec.Shape.ToKnownArray()))
                     if deterministic && not (w.Name.EndsWith "stddev") then
                         use view = w.KerasView()
-                        Expect.sequenceEqual (view.shape |> Array.map int) (spec.Shape.ToArray()) (sprintf "%s %s: Keras shape" (seeded.Describe()) w.Name)
-                        Expect.sequenceEqual (floats view) (sample spec.Initializer (List.ofSeq spec.Shape)) (sprintf "%s %s: the seeded draw in Keras's layout" (seeded.Describe()) w.Name)
+                        Expect.sequenceEqual (view.shape |> Array.map int) (spec.Shape.ToKnownArray()) (sprintf "%s %s: Keras shape" (seeded.Describe()) w.Name)
+                        Expect.sequenceEqual (floats view) (sample spec.Initializer (List.ofArray (spec.Shape.ToKnownArray()))) (sprintf "%s %s: the seeded draw in Keras's layout" (seeded.Describe()) w.Name)
         }
 
         test "Orthogonal on a square-shaped kernel (3 filters, 3 channels, 3×3) is orthonormal in Keras's layout" {
@@ -205,7 +205,7 @@ let tests =
                         use a = BuiltModel.Build(Sequential(Input(input), layer))
                         torchReady 6
                         use b = BuiltModel.Build(Sequential(Input(input), linear))
-                        use x = torch.randn(2L, int64 input.[0], int64 input.[1], int64 input.[2])
+                        use x = torch.randn(2L, int64 (input.Known 0), int64 (input.Known 1), int64 (input.Known 2))
                         use y = a.forward x
                         use z = b.forward x
                         use expected = if activation = "softmax" then torch.nn.functional.softmax(z, -1L) else torch.nn.functional.log_softmax(z, -1L)

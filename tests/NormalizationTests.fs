@@ -119,7 +119,7 @@ let tests =
             one.ComputeOutputShape shape = shape
             && one.ParameterCount shape = 2L * int64 dims.[sampleAxis]
             && (all.Parameters shape |> Seq.head).Shape = Shape(Array.rev dims)
-            && all.ParameterCount shape = 2L * shape.Size)
+            && all.ParameterCount shape = 2L * shape.Size.Value)
 
         test "LayerNormalization: Keras's weight counts, rms_scaling, and axis errors" {
             Expect.equal (LayerNormalization().Parameters(Shape(4, 2)) |> Seq.map (fun s -> s.Name) |> List.ofSeq) [ "gamma"; "beta" ] "names"
@@ -225,7 +225,7 @@ let tests =
                 use _y = withBn.forward x
                 // The moving statistics must be the per-channel statistics of the conv output in its logical layout.
                 use h = convOnly.forward x
-                let dims = Array.append [| 3 |] (convOnly.Model.OutputShape.ToArray())
+                let dims = Array.append [| 3 |] (convOnly.Model.OutputShape.ToKnownArray())
                 let stats = channelStats (values h) dims (if channelsLast then 3 else 1)
                 let mm = values (weight withBn "bn/moving_mean").Parameter
                 Expect.isTrue (close 1e-4 mm (stats |> Array.map (fun (m, _) -> 0.01 * m))) (sprintf "moving mean on the channel axis (%A)" fmt)

@@ -39,8 +39,8 @@ let tests =
             (Arb.fromGen dims) (fun ds ->
                 let s = Shape(ds)
                 let exact = product ds
-                s.ElementCount = exact
-                && (if exact <= maxLong then s.Size = int64 exact
+                s.ElementCount.Value = exact
+                && (if exact <= maxLong then s.Size.Value = int64 exact
                     else throwsNaming<OverflowException> [ s.ToSampleString(); "64-bit" ] (fun () -> box s.Size)))
 
         propertyWith pureConfig "Flatten gives the exact size, or a ShapeException naming the layer"

@@ -32,7 +32,7 @@ let sidesCase maxAmount =
     }
 
 let private fmt channelsLast = if channelsLast then DataFormat.ChannelsLast else DataFormat.ChannelsFirst
-let private shape2d channelsLast (h, w, c) = if channelsLast then Shape(h, w, c) else Shape(c, h, w)
+let private shape2d channelsLast (h: int, w: int, c: int) = if channelsLast then Shape(h, w, c) else Shape(c, h, w)
 let private sides (c: SidesCase) : SidePairs = SidePairs.op_Implicit c.Sides
 
 /// TensorFlow's ResizeBilinear with half_pixel_centers (tf.image.resize v2, antialias off), one output coordinate.

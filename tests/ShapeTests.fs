@@ -51,7 +51,7 @@ let tests =
         test "Shape prints Keras's form and compares by value" {
             Expect.equal (string (Shape(100, 100, 16))) "(None, 100, 100, 16)" "Keras form"
             Expect.equal (Shape(3, 4)) (Shape([| 3; 4 |])) "value equality"
-            Expect.equal (Shape(3, 4, 5).Size) 60L "size"
+            Expect.equal (Shape(3, 4, 5).Size.Value) 60L "size"
         }
 
         test "a non-positive dimension is rejected naming the shape" {

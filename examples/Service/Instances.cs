@@ -22,10 +22,10 @@ public static class JsonInstances
     /// <summary>The accepted nestings of one instance for an input shape: the shape itself, without a trailing 1, and flat.</summary>
     public static IReadOnlyList<int[]> Layouts(Shape input)
     {
-        var full = input.ToArray();
+        var full = input.ToKnownArray();
         var layouts = new List<int[]> { full };
         if (full.Length > 1 && full[^1] == 1) layouts.Add(full[..^1]);
-        if (full.Length > 1 && (full.Length > 2 || full[^1] != 1)) layouts.Add([checked((int)input.Size)]);
+        if (full.Length > 1 && (full.Length > 2 || full[^1] != 1)) layouts.Add([checked((int)input.Size!.Value)]);
         return layouts;
     }
 

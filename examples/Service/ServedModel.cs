@@ -30,8 +30,8 @@ public sealed class ServedModel : IDisposable
         WeightsPath = weightsPath;
         InputShape = network.Declaration.InputShapes[0];
         OutputShape = network.Declaration.OutputShapes[0];
-        InputSize = checked((int)InputShape.Size);
-        OutputSize = checked((int)OutputShape.Size);
+        InputSize = checked((int)InputShape.Size!.Value);   // Load accepts fully known shapes only
+        OutputSize = checked((int)OutputShape.Size!.Value);
     }
 
     /// <summary>The model's config document.</summary>
@@ -63,7 +63,7 @@ public sealed class ServedModel : IDisposable
     /// channels_last layout — (height, width, 1) or (height, width, 3); otherwise null.
     /// </summary>
     public (int Height, int Width, int Channels)? ImageInput =>
-        InputShape.Rank == 3 && InputShape[2] is 1 or 3 ? (InputShape[0], InputShape[1], InputShape[2]) : null;
+        InputShape.Rank == 3 && InputShape[2] is 1 or 3 ? (InputShape.Known(0), InputShape.Known(1), InputShape.Known(2)) : null;
 
     /// <summary>The weights file that goes with a config document: the same name with <c>.safetensors</c>.</summary>
     public static string WeightsPathFor(string configPath) => Path.ChangeExtension(configPath, ".safetensors");
@@ -95,6 +95,10 @@ public sealed class ServedModel : IDisposable
             throw new ModelLoadException(
                 $"Model '{declaration.Name}' in '{configPath}' has {declaration.InputShapes.Count} inputs and {declaration.OutputShapes.Count} outputs; " +
                 "this service serves models with one input and one output.");
+        if (!declaration.InputShapes[0].IsFullyKnown || !declaration.OutputShapes[0].IsFullyKnown)
+            throw new ModelLoadException(
+                $"Model '{declaration.Name}' in '{configPath}' has input shape {declaration.InputShapes[0]} and output shape {declaration.OutputShapes[0]}; " +
+                "this service serves models whose per-sample shapes are fully known (no None dimensions).");
         var network = BuiltNetwork.Build(declaration, device ?? Functional.Torch.Device.Cpu);
         try
         {

@@ -72,7 +72,7 @@ public static class ServiceHost
         }));
 
         app.MapGet("/health", (ServedModel m) => Results.Json(
-            new HealthResponse("ok", m.Name, m.InputShape.ToArray(), m.OutputShape.ToArray())));
+            new HealthResponse("ok", m.Name, m.InputShape.ToKnownArray(), m.OutputShape.ToKnownArray())));
 
         app.MapPost("/predict", async (HttpContext context, ServedModel m, ServiceOptions o) =>
         {

@@ -54,7 +54,7 @@ internal sealed class BuiltPReLU : BuiltLayer
     public BuiltPReLU(PReLU layer, Shape input, BuildContext context) : base(layer, input)
     {
         spec = layer.Parameters(input)[0];
-        alpha = BuildHelpers.CreateParameter(spec, spec.Shape.Select(d => (long)d).ToArray(), null, context);
+        alpha = BuildHelpers.CreateParameter(spec, spec.Dims, null, context);
         RegisterComponents();
     }
 

@@ -55,10 +55,7 @@ public sealed class BuiltGraph : BuiltNetwork
                     IModel nested => Build(nested, device),
                     _ => throw new InvalidOperationException(),
                 };
-                if (op.Layer is not null && op.Nodes.Skip(1).FirstOrDefault(n => !n.InputShapes.SequenceEqual(op.Nodes[0].InputShapes)) is { } other)
-                    throw new NotSupportedException(
-                        $"{op.Layer.Describe()} is shared between inputs of shape {string.Join(", ", op.Nodes[0].InputShapes)} and " +
-                        $"{string.Join(", ", other.InputShapes)}; a built layer computes for one input shape. Share it only between inputs of equal shape.");
+                if (op.Layer is not null) CheckShared(op);
             }
             var result = new BuiltGraph(model, device, built);
             result.eval();
@@ -70,6 +67,30 @@ public sealed class BuiltGraph : BuiltNetwork
         {
             foreach (var m in built) m?.Dispose();
             throw;
+        }
+    }
+
+    // A layer applied at several nodes is one module with one set of weights, built for its first node's input shapes;
+    // built layers compute sizes per call, so it runs on any other node whose inputs have the same ranks and whose
+    // weights (names and shapes) come out the same, as in Keras.
+    private static void CheckShared(GraphLayer op)
+    {
+        var layer = op.Layer!;
+        var first = op.Nodes[0].InputShapes;
+        var weights = layer.Parameters(first).Select(p => (p.Name, p.Shape)).ToList();
+        foreach (var node in op.Nodes.Skip(1))
+        {
+            var shapes = node.InputShapes;
+            string? problem = null;
+            if (shapes.Length != first.Length || shapes.Where((s, i) => s.Rank != first[i].Rank).Any())
+                problem = "the inputs differ in number or rank";
+            else if (layer.Parameters(shapes).Select(p => (p.Name, p.Shape)).ToList() is var other && !other.SequenceEqual(weights))
+                problem = "its weights would differ (" + string.Join(", ", other.Zip(weights).Where(w => w.First != w.Second)
+                    .Select(w => $"{w.First.Name} {w.First.Shape.ToSampleString()} vs {w.Second.Shape.ToSampleString()}").DefaultIfEmpty("a different set")) + ")";
+            if (problem is not null)
+                throw new NotSupportedException(
+                    $"{layer.Describe()} is shared between inputs of shape {string.Join(", ", first)} and {string.Join(", ", shapes)}, but {problem}; " +
+                    "a shared layer has one set of weights, so it can only take inputs its weights fit.");
         }
     }
 

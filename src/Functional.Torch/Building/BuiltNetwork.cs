@@ -220,13 +220,9 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     private static bool Castable(ScalarType dtype) => dtype is ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16
         or ScalarType.Byte or ScalarType.Int8 or ScalarType.Int16 or ScalarType.Int32 or ScalarType.Int64 or ScalarType.Bool;
 
-    private static bool Fits(long[] shape, Shape expected)
-    {
-        if (shape.Length != expected.Rank + 1) return false;
-        for (var i = 0; i < expected.Rank; i++)
-            if (shape[i + 1] != expected[i]) return false;
-        return true;
-    }
+    // The declared rank, every known dimension equal, and every unknown (None) one at least 1.
+    private static bool Fits(long[] shape, Shape expected) =>
+        shape.Length == expected.Rank + 1 && expected.Accepts(shape[1..]) && shape.Skip(1).All(d => d >= 1);
 
     // Names the model, the input and both shapes.
     private ArgumentException WrongShape(long[] shape, Shape expected, string input) =>

@@ -20,8 +20,8 @@ internal sealed class BuiltConv : BuiltLayer
     private readonly long[]? loraToTorch;   // the LoRA delta, Keras (k..., in/groups, out) → PyTorch (out, in/groups, k...)
     private readonly Conv conv;
     private readonly IReadOnlyList<ParameterSpec> specs;
-    private readonly long[] strides, dilation, symmetricPadding, toKeras;
-    private readonly long[]? explicitPadding;   // F.pad order: last dim first
+    private readonly long[] strides, dilation, toKeras;
+    private readonly CallPadding padding;   // per call, from the input's spatial lengths
 
     public BuiltConv(Conv layer, Shape input, BuildContext context) : base(layer, input)
     {
@@ -32,7 +32,7 @@ internal sealed class BuiltConv : BuiltLayer
         // PyTorch (out, in/groups, k...) → Keras (k..., in/groups, out), stated here and used again by Weights().
         toKeras = [.. Enumerable.Range(2, rank).Select(i => (long)i), 1, 0];
         weight = BuildHelpers.CreateParameter(specs[0],
-            [layer.Filters, kernel[rank], .. layer.KernelSize.Select(k => (long)k)], toKeras, context);
+            [layer.Filters, kernel.Known(rank), .. layer.KernelSize.Select(k => (long)k)], toKeras, context);
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], null, context);
         if (layer.LoraRank is { } loraRank)
         {
@@ -41,20 +41,7 @@ internal sealed class BuiltConv : BuiltLayer
         }
         strides = layer.Strides.Select(s => (long)s).ToArray();
         dilation = layer.DilationRate.Select(d => (long)d).ToArray();
-        symmetricPadding = new long[rank];
-        var axes = layer.DataFormat.SpatialAxes(input.Rank);
-        var pads = new (int Before, int After)[rank];
-        for (var i = 0; i < rank; i++)
-            pads[i] = layer.Padding.Kind switch
-            {
-                PaddingKind.Same => ConvArithmetic.SamePadding(input[axes[i]], layer.KernelSize[i], layer.Strides[i], layer.DilationRate[i]),
-                PaddingKind.Causal => ConvArithmetic.CausalPadding(layer.KernelSize[i], layer.DilationRate[i]),
-                _ => (0, 0),
-            };
-        if (pads.All(p => p.Before == p.After))
-            for (var i = 0; i < rank; i++) symmetricPadding[i] = pads[i].Before;
-        else
-            explicitPadding = pads.Reverse().SelectMany(p => new long[] { p.Before, p.After }).ToArray();
+        padding = new CallPadding(layer.Window);
         RegisterComponents();
     }
 
@@ -63,6 +50,7 @@ internal sealed class BuiltConv : BuiltLayer
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        var (symmetricPadding, explicitPadding) = padding.For(x);
         var input = explicitPadding is null ? x : F.pad(x, explicitPadding);
         // ConvOps.Conv gives one-channel inputs permuted from channels_last row-major strides (a libtorch CPU bug, see ConvOps.WithCanonicalStrides).
         // Keras's LoRA kernel: kernel + (a · b) · alpha / rank.

@@ -53,25 +53,6 @@ internal static class ConvOps
         });
     }
 
-    /// <summary>
-    /// TF padding for a window of <paramref name="kernel"/> over the input's spatial axes: symmetric amounts go to the
-    /// convolution itself; when any axis needs more after than before (odd <c>same</c> totals), an explicit F.pad list
-    /// (last axis first) is returned instead and the convolution gets none.
-    /// </summary>
-    public static (long[] Symmetric, long[]? Explicit) Padding(Padding padding, Shape input, DataFormat dataFormat,
-        IntTuple kernel, IntTuple strides, IntTuple dilation)
-    {
-        var axes = dataFormat.SpatialAxes(input.Rank);
-        var pads = new (int Before, int After)[axes.Length];
-        for (var i = 0; i < axes.Length; i++)
-            pads[i] = padding.Kind == PaddingKind.Same
-                ? ConvArithmetic.SamePadding(input[axes[i]], kernel[i], strides[i], dilation[i])
-                : (0, 0);
-        if (pads.All(p => p.Before == p.After))
-            return (pads.Select(p => (long)p.Before).ToArray(), null);
-        return (new long[axes.Length], pads.Reverse().SelectMany(p => new long[] { p.Before, p.After }).ToArray());
-    }
-
     /// <summary>Torch → Keras permutation for a kernel stored as (a, b, k…) and shown by Keras as (k…, a, b) when <paramref name="swap"/> is false, (k…, b, a) when true.</summary>
     public static long[] KernelLast(int rank, bool swap) =>
         [.. Enumerable.Range(2, rank).Select(i => (long)i), swap ? 1 : 0, swap ? 0 : 1];
@@ -91,8 +72,8 @@ internal sealed class BuiltSeparableConv : BuiltLayer
     private readonly Parameter depthwise;   // (in, dm, k...)
     private readonly Parameter pointwise;   // (filters, in*dm, 1...)
     private readonly Parameter? bias;
-    private readonly long[] strides, dilation, symmetricPadding, depthwiseShape, ones, unitDilation;
-    private readonly long[]? explicitPadding;
+    private readonly long[] strides, dilation, depthwiseShape, ones, unitDilation;
+    private readonly CallPadding padding;   // per call, from the input's spatial lengths
     private readonly long channels;
 
     public BuiltSeparableConv(SeparableConv layer, Shape input, BuildContext context) : base(layer, input)
@@ -100,7 +81,7 @@ internal sealed class BuiltSeparableConv : BuiltLayer
         conv = layer;
         specs = layer.Parameters(input);
         var rank = layer.Rank;
-        channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
+        channels = input.Known(layer.DataFormat.ChannelAxis(input.Rank));
         var kernel = ConvOps.Longs(layer.KernelSize);
         depthwise = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. kernel], ConvOps.KernelLast(rank, swap: false), context);
         ones = Enumerable.Repeat(1L, rank).ToArray();
@@ -110,7 +91,7 @@ internal sealed class BuiltSeparableConv : BuiltLayer
         strides = ConvOps.Longs(layer.Strides);
         dilation = ConvOps.Longs(layer.DilationRate);
         unitDilation = ones;
-        (symmetricPadding, explicitPadding) = ConvOps.Padding(layer.Padding, input, layer.DataFormat, layer.KernelSize, layer.Strides, layer.DilationRate);
+        padding = new CallPadding(layer.Window);
         RegisterComponents();
     }
 
@@ -119,6 +100,7 @@ internal sealed class BuiltSeparableConv : BuiltLayer
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        var (symmetricPadding, explicitPadding) = padding.For(x);
         var input = explicitPadding is null ? x : F.pad(x, explicitPadding);
         var mid = ConvOps.Conv(conv.Rank, input, depthwise.reshape(depthwiseShape), null, strides, symmetricPadding, dilation, channels);
         var y = ConvOps.Conv(conv.Rank, mid, pointwise, bias, ones, new long[conv.Rank], unitDilation, 1);
@@ -149,22 +131,22 @@ internal sealed class BuiltDepthwiseConv : BuiltLayer
     private readonly IReadOnlyList<ParameterSpec> specs;
     private readonly Parameter kernel;   // (in, dm, k...)
     private readonly Parameter? bias;
-    private readonly long[] strides, dilation, symmetricPadding, groupedShape;
-    private readonly long[]? explicitPadding;
+    private readonly long[] strides, dilation, groupedShape;
+    private readonly CallPadding padding;   // per call, from the input's spatial lengths
     private readonly long channels;
 
     public BuiltDepthwiseConv(DepthwiseConv layer, Shape input, BuildContext context) : base(layer, input)
     {
         conv = layer;
         specs = layer.Parameters(input);
-        channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
+        channels = input.Known(layer.DataFormat.ChannelAxis(input.Rank));
         var k = ConvOps.Longs(layer.KernelSize);
         kernel = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. k], ConvOps.KernelLast(layer.Rank, swap: false), context);
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [channels * layer.DepthMultiplier], null, context);
         groupedShape = [channels * layer.DepthMultiplier, 1, .. k];
         strides = ConvOps.Longs(layer.Strides);
         dilation = ConvOps.Longs(layer.DilationRate);
-        (symmetricPadding, explicitPadding) = ConvOps.Padding(layer.Padding, input, layer.DataFormat, layer.KernelSize, layer.Strides, layer.DilationRate);
+        padding = new CallPadding(layer.Window);
         RegisterComponents();
     }
 
@@ -173,6 +155,7 @@ internal sealed class BuiltDepthwiseConv : BuiltLayer
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        var (symmetricPadding, explicitPadding) = padding.For(x);
         var input = explicitPadding is null ? x : F.pad(x, explicitPadding);
         var y = ConvOps.Conv(conv.Rank, input, kernel.reshape(groupedShape), bias, strides, symmetricPadding, dilation, channels);
         if (!conv.Activation.IsLinear) y = ActivationOps.Apply(conv.Activation, y, ConvOps.ActivationAxis(conv.DataFormat));
@@ -210,7 +193,7 @@ internal sealed class BuiltConvTranspose : BuiltLayer
         conv = layer;
         specs = layer.Parameters(input);
         var rank = layer.Rank;
-        var channels = input[layer.DataFormat.ChannelAxis(input.Rank)];
+        var channels = input.Known(layer.DataFormat.ChannelAxis(input.Rank));
         weight = BuildHelpers.CreateParameter(specs[0], [channels, layer.Filters, .. ConvOps.Longs(layer.KernelSize)], ConvOps.KernelLast(rank, swap: true), context);
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], null, context);
         biasShape = [1, layer.Filters, .. Enumerable.Repeat(1L, rank)];

@@ -18,7 +18,7 @@ internal static class BuildHelpers
     public static Parameter CreateParameter(ParameterSpec spec, long[] torchShape, long[]? kerasPermutation, BuildContext context)
     {
         var t = torch.empty(torchShape, ScalarType.Float32, context.TorchDevice);
-        InitializerSampling.Fill(t, spec.Initializer, spec.Shape.ToArray(), kerasPermutation);
+        InitializerSampling.Fill(t, spec.Initializer, spec.Shape.ToKnownArray(), kerasPermutation);
         return new Parameter(t, requires_grad: spec.Trainable);
     }
 }
@@ -35,7 +35,7 @@ internal sealed class BuiltDense : BuiltLayer
     {
         dense = layer;
         specs = layer.Parameters(input);
-        weight = BuildHelpers.CreateParameter(specs[0], [layer.Units, input[-1]], [1, 0], context);   // PyTorch (units, in) → Keras (in, units)
+        weight = BuildHelpers.CreateParameter(specs[0], [layer.Units, specs[0].Shape.Known(0)], [1, 0], context);   // PyTorch (units, in) → Keras (in, units)
         if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Units], null, context);
         if (layer.LoraRank is { } rank) lora = new LoraAdapter(specs, rank, layer.LoraAlpha, context);
         RegisterComponents();
@@ -81,8 +81,8 @@ internal sealed class LoraAdapter : nn.Module
     {
         specA = specs.Single(s => s.Name == "lora_kernel_a");
         specB = specs.Single(s => s.Name == "lora_kernel_b");
-        lora_kernel_a = BuildHelpers.CreateParameter(specA, [.. specA.Shape.Select(d => (long)d)], null, context);
-        lora_kernel_b = BuildHelpers.CreateParameter(specB, [.. specB.Shape.Select(d => (long)d)], null, context);
+        lora_kernel_a = BuildHelpers.CreateParameter(specA, specA.Dims, null, context);
+        lora_kernel_b = BuildHelpers.CreateParameter(specB, specB.Dims, null, context);
         scale = Lora.Scale(rank, alpha);
         RegisterComponents();
     }

@@ -6,9 +6,10 @@ namespace Functional.Torch;
 
 internal sealed class BuiltReshape : BuiltLayer
 {
+    // Keras's target shape with at most one -1, resolved per call by reshape itself (the input's sizes may be unknown until then).
     private readonly long[] target;
-    public BuiltReshape(Reshape layer, Shape input) : base(layer, input) => target = OutputShape.WithBatch(-1);
-    public override Tensor forward(Tensor x) => x.reshape(target);
+    public BuiltReshape(Reshape layer, Shape input) : base(layer, input) => target = layer.TargetShape.Select(d => (long)d).ToArray();
+    public override Tensor forward(Tensor x) => x.reshape([x.shape[0], .. target]);
 }
 
 internal sealed class ReshapeBuilder : LayerBuilder<Reshape>
@@ -89,7 +90,7 @@ internal sealed class BuiltLambda : BuiltLayer
     {
         var y = function(x) ?? throw new InvalidOperationException($"{Layer.Describe()}: the function returned null.");
         if (y.dim() != OutputShape.Rank + 1 || y.shape[0] != x.shape[0]
-            || Enumerable.Range(0, OutputShape.Rank).Any(i => y.shape[i + 1] != OutputShape[i]))
+            || !OutputShape.Accepts(y.shape[1..]))
         {
             var got = string.Join(", ", y.shape);
             if (!ReferenceEquals(y, x)) y.Dispose();

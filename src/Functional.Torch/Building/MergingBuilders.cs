@@ -87,7 +87,6 @@ internal sealed class BuiltDot : BuiltLayer
 {
     private readonly Dot dot;
     private readonly long first, second;   // tensor axes (batch counted)
-    private readonly long[] outputShape;   // per-sample
 
     public BuiltDot(Dot layer, IReadOnlyList<Shape> inputs) : base(layer, inputs)
     {
@@ -95,7 +94,6 @@ internal sealed class BuiltDot : BuiltLayer
         var (a, b) = layer.ResolveAxes(inputs);
         first = a + 1;
         second = b + 1;
-        outputShape = OutputShape.Select(d => (long)d).ToArray();
     }
 
     public override PhysicalLayout Layout => PhysicalLayout.Logical;
@@ -118,7 +116,9 @@ internal sealed class BuiltDot : BuiltLayer
         var d = x.shape[first];
         var xm = x.movedim([first], [x.dim() - 1]).reshape(batch, -1, d);
         var ym = y.movedim([second], [1]).reshape(batch, d, -1);
-        var result = bmm(xm, ym).reshape([batch, .. outputShape]);
+        // The per-sample output: the first input's axes without its summed one, then the second's (Keras's (1,) when none are left).
+        long[] rest = [.. x.shape.Where((_, i) => i != 0 && i != first), .. y.shape.Where((_, i) => i != 0 && i != second)];
+        var result = bmm(xm, ym).reshape([batch, .. rest.Length == 0 ? [1L] : rest]);
         return result.MoveToOuterDisposeScope();
     }
 

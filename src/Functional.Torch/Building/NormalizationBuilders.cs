@@ -32,7 +32,7 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
         specs = layer.Parameters(input);
         sampleAxis = layer.ChannelAxis(input);
         channelsFirst = input.Rank >= 2 && sampleAxis == input.Rank - 1;
-        long channels = input[sampleAxis];
+        long channels = input.Known(sampleAxis);   // Parameters(input) required it known
         var i = 0;
         if (layer.Scale) gamma = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
         if (layer.Center) beta = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
@@ -181,16 +181,16 @@ internal sealed class BuiltLayerNormalization : BuiltLayer
         var sampleAxes = layer.SampleAxes(input);
         axes = sampleAxes.Order().Select(a => (long)a + 1).ToArray();
         broadcast = Enumerable.Repeat(1L, input.Rank + 1).ToArray();
-        foreach (var a in axes) broadcast[a] = input[(int)a - 1];
+        foreach (var a in axes) broadcast[a] = input.Known((int)a - 1);   // Parameters(input) required them known
         var trailing = axes.SequenceEqual(Enumerable.Range(input.Rank + 1 - axes.Length, axes.Length).Select(a => (long)a));
-        if (trailing && !layer.RmsScaling) normalizedShape = axes.Select(a => (long)input[(int)a - 1]).ToArray();
+        if (trailing && !layer.RmsScaling) normalizedShape = axes.Select(a => (long)input.Known((int)a - 1)).ToArray();
         var i = 0;
         if (specs.Count > i && specs[i].Name == "gamma") gamma = BuildHelpers.CreateParameter(specs[i], Torch(specs[i++]), null, context);
         if (specs.Count > i && specs[i].Name == "beta") beta = BuildHelpers.CreateParameter(specs[i], Torch(specs[i]), null, context);
         RegisterComponents();
     }
 
-    private static long[] Torch(ParameterSpec spec) => spec.Shape.Select(d => (long)d).ToArray();
+    private static long[] Torch(ParameterSpec spec) => spec.Dims;
 
     public override Tensor forward(Tensor x)
     {

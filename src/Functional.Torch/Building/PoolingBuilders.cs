@@ -18,8 +18,7 @@ internal sealed class BuiltPooling : BuiltLayer
     private readonly Pooling pool;
     private readonly bool average;
     private readonly long[] kernel, strides;
-    private readonly long[] spatial;          // spatial input sizes, in order
-    private readonly long[]? explicitPadding; // F.pad order: last dim first
+    private readonly CallPadding padding;     // per call, from the input's spatial lengths
 
     public BuiltPooling(Pooling layer, Shape input) : base(layer, input)
     {
@@ -27,21 +26,14 @@ internal sealed class BuiltPooling : BuiltLayer
         average = layer is AveragePooling1D or AveragePooling2D or AveragePooling3D;
         kernel = layer.PoolSize.Select(k => (long)k).ToArray();
         strides = layer.Strides.Select(s => (long)s).ToArray();
-        var axes = layer.DataFormat.SpatialAxes(input.Rank);
-        spatial = axes.Select(a => (long)input[a]).ToArray();
-        if (layer.Padding.Kind == PaddingKind.Same)
-        {
-            var pads = Enumerable.Range(0, layer.Rank)
-                .Select(i => ConvArithmetic.SamePadding(input[axes[i]], layer.PoolSize[i], layer.Strides[i])).ToArray();
-            if (pads.Any(p => p.Before + p.After > 0))
-                explicitPadding = pads.Reverse().SelectMany(p => new long[] { p.Before, p.After }).ToArray();
-        }
+        padding = new CallPadding(layer.Window);
     }
 
     public override PhysicalLayout Layout => pool.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
 
     public override Tensor forward(Tensor x)
     {
+        var explicitPadding = padding.ExplicitFor(x);
         if (!average)
         {
             using var padded = explicitPadding is null ? null : F.pad(x, explicitPadding, PaddingModes.Constant, double.NegativeInfinity);
@@ -51,7 +43,7 @@ internal sealed class BuiltPooling : BuiltLayer
         using var scope = NewDisposeScope();
         // Window mean over the zero-padded input ÷ window mean of a padded ones-mask = sum of real elements ÷ their count.
         var sums = AvgPool(F.pad(x, explicitPadding));
-        var counts = AvgPool(F.pad(ones([1, 1, .. spatial], x.dtype, x.device), explicitPadding));
+        var counts = AvgPool(F.pad(ones([1, 1, .. x.shape[2..]], x.dtype, x.device), explicitPadding));
         return (sums / counts).MoveToOuterDisposeScope();
     }
 

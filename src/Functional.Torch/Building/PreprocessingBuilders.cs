@@ -57,10 +57,11 @@ internal sealed class BuiltNormalization : BuiltLayer
         invert = layer.Invert;
         specs = layer.Parameters(input);
         var kept = layer.KeptAxes(input);
-        broadcast = [1, .. Enumerable.Range(0, input.Rank).Select(d => kept.Contains(d) ? (long)input[d] : 1L)];
+        layer.StatisticsShape(input);   // the kept axes must be known (Keras's build error otherwise)
+        broadcast = [1, .. Enumerable.Range(0, input.Rank).Select(d => kept.Contains(d) ? (long)input.Known(d) : 1L)];
         if (layer.HasWeights)
         {
-            var shape = layer.StatisticsShape(input).Select(d => (long)d).ToArray();
+            var shape = layer.StatisticsShape(input).ToKnownArray().Select(d => (long)d).ToArray();
             mean = BuildHelpers.CreateParameter(specs[0], shape, null, context);
             variance = BuildHelpers.CreateParameter(specs[1], shape, null, context);
             count = new Parameter(torch.zeros(Array.Empty<long>(), ScalarType.Int64, context.TorchDevice), requires_grad: false);

@@ -11,13 +11,11 @@ namespace Functional.Torch;
 /// </summary>
 internal sealed class BuiltCropping : BuiltLayer
 {
-    private readonly (long Start, long Length)[] windows;
+    private readonly (long Start, long End)[] crops;   // per spatial axis; the kept length is computed per call
 
     public BuiltCropping(SpatialCropping layer, Shape input) : base(layer, input)
     {
-        var axes = layer.DataFormat.SpatialAxes(input.Rank);
-        windows = Enumerable.Range(0, layer.Rank)
-            .Select(i => ((long)layer.CroppingAt(i).Start, (long)OutputShape[axes[i]])).ToArray();
+        crops = Enumerable.Range(0, layer.Rank).Select(i => ((long)layer.CroppingAt(i).Start, (long)layer.CroppingAt(i).End)).ToArray();
         Layout = layer.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
     }
 
@@ -27,7 +25,14 @@ internal sealed class BuiltCropping : BuiltLayer
     {
         using var scope = NewDisposeScope();
         var y = x.alias();
-        for (var i = 0; i < windows.Length; i++) y = y.narrow(2 + i, windows[i].Start, windows[i].Length);
+        for (var i = 0; i < crops.Length; i++)
+        {
+            var length = x.shape[2 + i] - crops[i].Start - crops[i].End;
+            if (length <= 0)
+                throw new ArgumentException(
+                    $"{Layer.Describe()}: cropping {crops[i].Start} + {crops[i].End} leaves nothing of spatial axis {i} of length {x.shape[2 + i]} in this call.");
+            y = y.narrow(2 + i, crops[i].Start, length);
+        }
         return y.MoveToOuterDisposeScope();
     }
 }
@@ -67,14 +72,12 @@ internal sealed class ZeroPaddingBuilder : LayerBuilder<SpatialZeroPadding>
 internal sealed class BuiltUpSampling : BuiltLayer
 {
     private readonly SpatialUpSampling upsampling;
-    private readonly long[] sizes, outputSpatial;
+    private readonly long[] sizes;
 
     public BuiltUpSampling(SpatialUpSampling layer, Shape input) : base(layer, input)
     {
         upsampling = layer;
-        var axes = layer.DataFormat.SpatialAxes(input.Rank);
         sizes = Enumerable.Range(0, layer.Rank).Select(i => (long)layer.SizeAt(i)).ToArray();
-        outputSpatial = axes.Select(a => (long)OutputShape[a]).ToArray();
         Layout = layer.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
     }
 
@@ -83,7 +86,7 @@ internal sealed class BuiltUpSampling : BuiltLayer
     public override Tensor forward(Tensor x)
     {
         if (upsampling.Method == "bilinear")
-            return F.interpolate(x, outputSpatial, mode: InterpolationMode.Bilinear, align_corners: false);
+            return F.interpolate(x, [.. sizes.Select((s, i) => s * x.shape[2 + i])], mode: InterpolationMode.Bilinear, align_corners: false);
         using var scope = NewDisposeScope();
         var y = x.alias();
         for (var i = 0; i < sizes.Length; i++)

@@ -64,7 +64,19 @@ public sealed record Lambda : Layer
         return InferByRunning(input);
     }
 
+    // Keras's torch backend infers a function's output with unknown input dimensions by running it twice, with the
+    // unknown sizes set to 83 and then 89: output dimensions that differ between the runs are unknown.
     private Shape InferByRunning(Shape input)
+    {
+        if (input.IsFullyKnown) return RunOnce(input);
+        var a = RunOnce(new Shape(input.Select(d => d ?? 83)));
+        var b = RunOnce(new Shape(input.Select(d => d ?? 89)));
+        if (a.Rank != b.Rank)
+            throw ShapeError(input, null, $"the function returns outputs of different ranks for different input sizes ({a} and {b}). Pass the outputShape argument.");
+        return new Shape(a.Select((d, i) => d == b[i] ? d : null));
+    }
+
+    private Shape RunOnce(Shape input)
     {
         LibTorch.EnsureLoaded();
         using var scope = NewDisposeScope();

@@ -190,7 +190,7 @@ public sealed partial class CompiledModel
                 {
                     if (validationData.Y[i] is null || validationData.Y[i].dim() == 0 || validationData.Y[i].shape[0] != n)
                         throw new ArgumentException($"'validationData' has {n} samples of inputs but its target {i} does not have {n} rows.", nameof(validationData));
-                    Losses[i].CheckTargets(validationData.Y[i], outputs[i].WithBatch(n));
+                    if (outputs[i].IsFullyKnown) Losses[i].CheckTargets(validationData.Y[i], outputs[i].WithBatch(n));
                 }
             }
             lock (trackers)   // also keeps Reseed from replacing the generator the dataset shuffles with
@@ -407,7 +407,9 @@ public sealed partial class CompiledModel
         if (targets.Count != outputs.Count)
             throw new ArgumentException($"Model '{Network.Declaration.Name}' has {outputs.Count} outputs but {targets.Count} targets were given.");
         var batch = inputs.Count > 0 && inputs[0].dim() > 0 ? inputs[0].shape[0] : 0;
-        for (var i = 0; i < targets.Count; i++) Losses[i].CheckTargets(targets[i], outputs[i].WithBatch(batch));
+        // An output with unknown dimensions is checked against the real predictions instead (see TargetsChecked).
+        for (var i = 0; i < targets.Count; i++)
+            if (outputs[i].IsFullyKnown) Losses[i].CheckTargets(targets[i], outputs[i].WithBatch(batch));
         var device = Network.Device;
         return (inputs.Select(device.Place).ToList(), targets.Select(device.Place).ToList(),
             sampleWeight is null ? null : device.Place(sampleWeight));
@@ -419,7 +421,7 @@ public sealed partial class CompiledModel
         Tensor? total = null;
         for (var i = 0; i < predictions.Count; i++)
         {
-            var l = Losses[i].Compute(targets[i], predictions[i], sampleWeight, targetsChecked: true);
+            var l = Losses[i].Compute(targets[i], predictions[i], sampleWeight, targetsChecked: Network.Declaration.OutputShapes[i].IsFullyKnown);
             if (l.dim() > 0) l = l.mean();
             l = LossWeights[i] == 1.0 ? l : l * LossWeights[i];
             total = total is null ? l : total + l;

@@ -80,8 +80,8 @@ public static partial class Applications
     }
 
     /// <summary>
-    /// Keras's <c>imagenet_utils.obtain_input_shape</c> for <c>channels_last</c>. Without a shape (and without the top) Keras
-    /// declares <c>(None, None, 3)</c>; shapes here are static, so the default size stands in.
+    /// Keras's <c>imagenet_utils.obtain_input_shape</c> for <c>channels_last</c>: without a shape, the default size with the
+    /// top (which needs a static shape) and <c>(None, None, 3)</c> without it.
     /// </summary>
     internal static Shape ObtainInputShape(string app, Shape? inputShape, int defaultSize, int minSize, bool requireFlatten, string? weights)
     {
@@ -97,16 +97,19 @@ public static partial class Applications
                     $"Received: input_shape={inputShape.ToSampleString()}.", "inputShape");
             return defaultShape;
         }
-        if (inputShape is null) return defaultShape;
+        if (inputShape is null) return requireFlatten ? defaultShape : new Shape(null, null, 3);
         if (inputShape.Rank != 3)
             throw new ArgumentException(
                 $"{app}: `input_shape` must be a tuple of three integers. Received: input_shape={inputShape.ToSampleString()}.", "inputShape");
         if (inputShape[2] != 3 && imagenet)
             throw new ArgumentException(
                 $"{app}: The input must have 3 channels; Received `input_shape={inputShape.ToSampleString()}`.", "inputShape");
-        if (inputShape[0] < minSize || inputShape[1] < minSize)
+        if (inputShape[0] is { } rows && rows < minSize || inputShape[1] is { } cols && cols < minSize)
             throw new ArgumentException(
                 $"{app}: Input size must be at least {minSize}x{minSize}; Received: input_shape={inputShape.ToSampleString()}.", "inputShape");
+        if (requireFlatten && !inputShape.IsFullyKnown)
+            throw new ArgumentException(
+                $"{app}: If `include_top` is True, you should specify a static `input_shape`. Received: input_shape={inputShape.ToSampleString()}.", "inputShape");
         return inputShape;
     }
 
@@ -172,7 +175,8 @@ public static partial class Applications
     /// <summary>Keras's <c>imagenet_utils.correct_pad</c>: the zero padding before a strided "valid" convolution that mimics TF's "same".</summary>
     private static SidePairs CorrectPad(Shape input, int kernelSize)
     {
-        var adjust = (Rows: 1 - input[0] % 2, Cols: 1 - input[1] % 2);
+        // Keras: an unknown height counts as odd on both axes.
+        var adjust = input[0] is null ? (Rows: 1, Cols: 1) : (Rows: 1 - input.Known(0) % 2, Cols: 1 - (input[1] ?? 1) % 2);
         var correct = kernelSize / 2;
         return SidePairs.FromPairs((correct - adjust.Rows, correct), (correct - adjust.Cols, correct));
     }

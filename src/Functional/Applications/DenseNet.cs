@@ -66,7 +66,7 @@ public static partial class Applications
         static SymbolicTensor TransitionBlock(SymbolicTensor x, double reduction, string name)
         {
             x = Relu(Bn(name + "_bn").Call(x), name + "_relu");
-            x = new Conv2D((int)(x.Shape[^1] * reduction), 1, useBias: false) { Name = name + "_conv" }.Call(x);
+            x = new Conv2D((int)(x.Shape.Known(-1) * reduction), 1, useBias: false) { Name = name + "_conv" }.Call(x);
             return new AveragePooling2D(2, strides: 2) { Name = name + "_pool" }.Call(x);
         }
 

@@ -188,7 +188,7 @@ public static partial class Applications
             }
             var blockName = $"{type}_{index}";
             var mixed = Concat(blockName + "_mixed", branches);
-            var up = ConvBn(mixed, x.Shape[^1], 1, activation: null, useBias: true, name: blockName + "_conv");
+            var up = ConvBn(mixed, x.Shape.Known(-1), 1, activation: null, useBias: true, name: blockName + "_conv");
             x = new CustomScaleLayer(scale).Call(x, up);
             return blockActivation is null ? x : new Activation(blockActivation) { Name = blockName + "_ac" }.Call(x);
         }

@@ -33,7 +33,7 @@ public static partial class Applications
     {
         const string app = "MobileNet";
         var requested = inputShape ?? inputTensor?.Shape;
-        var defaultSize = requested is { Rank: >= 2 } r && r[0] == r[1] && r[0] is 128 or 160 or 192 or 224 ? requested[0] : 224;
+        var defaultSize = requested is { Rank: >= 2 } r && r[0] == r[1] && r[0] is 128 or 160 or 192 or 224 ? requested[0]!.Value : 224;
         var shape = Prologue(app, includeTop, weights, inputTensor, inputShape, pooling, classes, defaultSize, minSize: 32);
         if (!(alpha > 0) || !double.IsFinite(alpha))
             throw new ArgumentException($"{app}: expected argument 'alpha' to be a positive float. Received: alpha={Layer.FormatValue(alpha)}.", nameof(alpha));
@@ -83,7 +83,7 @@ public static partial class Applications
         }
         else
             x = FeaturePooling(x, pooling);
-        return Finish(input, x, name ?? $"mobilenet_{TwoDecimals(alpha)}_{shape[0]}", weights);
+        return Finish(input, x, name ?? $"mobilenet_{TwoDecimals(alpha)}_{Shape.Dim(shape[0])}", weights);
     }
 
     /// <summary>
@@ -110,7 +110,7 @@ public static partial class Applications
     {
         const string app = "MobileNetV2";
         var requested = inputShape ?? inputTensor?.Shape;
-        var defaultSize = requested is { Rank: >= 2 } r && r[0] == r[1] && r[0] is 96 or 128 or 160 or 192 or 224 ? requested[0] : 224;
+        var defaultSize = requested is { Rank: >= 2 } r && r[0] == r[1] && r[0] is 96 or 128 or 160 or 192 or 224 ? requested[0]!.Value : 224;
         var shape = Prologue(app, includeTop, weights, inputTensor, inputShape, pooling, classes, defaultSize, minSize: 32);
         if (!(alpha > 0) || !double.IsFinite(alpha))
             throw new ArgumentException($"{app}: expected argument 'alpha' to be a positive float. Received: alpha={Layer.FormatValue(alpha)}.", nameof(alpha));
@@ -141,7 +141,7 @@ public static partial class Applications
         {
             var (filters, stride, expansion) = blocks[id];
             var inputs = x;
-            var inChannels = x.Shape[^1];
+            var inChannels = x.Shape.Known(-1);
             var pointwiseFilters = MakeDivisible((int)(filters * alpha), 8);
             var prefix = $"block_{id}_";
             if (id != 0)
@@ -174,6 +174,6 @@ public static partial class Applications
         }
         else
             x = FeaturePooling(x, pooling);
-        return Finish(input, x, name ?? $"mobilenetv2_{TwoDecimals(alpha)}_{shape[0]}", weights);
+        return Finish(input, x, name ?? $"mobilenetv2_{TwoDecimals(alpha)}_{Shape.Dim(shape[0])}", weights);
     }
 }

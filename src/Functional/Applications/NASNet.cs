@@ -28,7 +28,8 @@ public static partial class Applications
     /// <param name="name">The model name.</param>
     public static Model NASNetMobile(Shape? inputShape = null, bool includeTop = true, string? weights = null, SymbolicTensor? inputTensor = null,
         string? pooling = null, int classes = 1000, string? classifierActivation = "softmax", string name = "nasnet_mobile") =>
-        NASNet("NASNetMobile", inputShape, penultimateFilters: 1056, numBlocks: 4, stemBlockFilters: 32, skipReduction: false,
+        // Keras: "if not include_top and input_shape is None: input_shape = (224, 224, 3)" (the mobile net only).
+        NASNet("NASNetMobile", inputShape ?? (!includeTop && inputTensor is null ? new Shape(224, 224, 3) : null), penultimateFilters: 1056, numBlocks: 4, stemBlockFilters: 32, skipReduction: false,
             filterMultiplier: 2, includeTop, weights, inputTensor, pooling, classes, defaultSize: 224, classifierActivation, name);
 
     /// <summary>
@@ -38,10 +39,11 @@ public static partial class Applications
     /// its previous input). Default input 331×331×3, minimum 32×32.
     /// </summary>
     /// <remarks>88,949,818 parameters (88,753,150 trainable, 196,668 non-trainable) and 1,546 weight tensors with the top and
-    /// 1000 classes; 84,916,818 without — as Keras's summary. Without <c>inputShape</c> and without the top Keras declares
-    /// <c>(None, None, 3)</c>, where its width comparison in <c>_adjust_block</c> cannot see the reductions and takes the 1×1
-    /// projection instead (the same parameter count, other layers); here the static default 331×331 takes Keras's path for
-    /// 331×331 images. See <see cref="Applications"/> for the arguments, weights and differences from Keras.</remarks>
+    /// 1000 classes; 84,916,818 without — as Keras's summary at 331×331. A deliberate difference: without <c>inputShape</c>
+    /// and without the top, Keras declares <c>(None, None, 3)</c>, where its width comparison in <c>_adjust_block</c> cannot
+    /// see the reductions, skips them, and gives a network whose additions fail at run time for every image size; here the
+    /// default stays 331×331×3 (as Keras itself does for NASNetMobile). Unknown sizes given explicitly are taken as given.
+    /// See <see cref="Applications"/> for the arguments, weights and differences from Keras.</remarks>
     /// <param name="inputShape">The image shape (rows, cols, channels); <c>null</c> for 331×331×3.</param>
     /// <param name="includeTop">Whether to include the fully connected layer at the top.</param>
     /// <param name="weights"><c>null</c> (random initialization), a path to weights saved by this library, or <c>"imagenet"</c> (not available here).</param>
@@ -52,7 +54,7 @@ public static partial class Applications
     /// <param name="name">The model name.</param>
     public static Model NASNetLarge(Shape? inputShape = null, bool includeTop = true, string? weights = null, SymbolicTensor? inputTensor = null,
         string? pooling = null, int classes = 1000, string? classifierActivation = "softmax", string name = "nasnet_large") =>
-        NASNet("NASNetLarge", inputShape, penultimateFilters: 4032, numBlocks: 6, stemBlockFilters: 96, skipReduction: true,
+        NASNet("NASNetLarge", inputShape ?? (!includeTop && inputTensor is null ? new Shape(331, 331, 3) : null), penultimateFilters: 4032, numBlocks: 6, stemBlockFilters: 96, skipReduction: true,
             filterMultiplier: 2, includeTop, weights, inputTensor, pooling, classes, defaultSize: 331, classifierActivation, name);
 
     /// <summary>Keras's <c>NASNet</c> builder (channels_last) for the two published configurations.</summary>
@@ -60,6 +62,10 @@ public static partial class Applications
         int filterMultiplier, bool includeTop, string? weights, SymbolicTensor? inputTensor, string? pooling, int classes, int defaultSize,
         string? classifierActivation, string name)
     {
+        if (inputShape is { IsFullyKnown: false } && weights == "imagenet")
+            throw new ArgumentException(
+                $"{app}: When specifying the input shape of a NASNet and loading `ImageNet` weights, the input_shape argument must be static " +
+                $"(no None entries). Got: `input_shape={inputShape.ToSampleString()}`.", nameof(inputShape));
         var shape = Prologue(app, includeTop, weights, inputTensor, inputShape, pooling, classes, defaultSize, minSize: 32);
         var activation = Epilogue(app, includeTop, classifierActivation, weights);
         var input = ImageInput(inputTensor, shape);

@@ -1,3 +1,5 @@
+using Functional.Shapes;
+
 namespace Functional.Layers;
 
 /// <summary>
@@ -128,18 +130,21 @@ public abstract record Conv : Layer
     {
         if (Padding.Kind == PaddingKind.Causal && Rank != 1)
             throw new ArgumentException($"{ClassName}: padding 'causal' is only supported for 1-D convolutions. Received: padding='causal'.", "padding");
-        ConvolutionRules.RequireStridesOrDilation(ClassName, Strides, DilationRate);
+        Window.RequireStridesOrDilation(ClassName, Strides, DilationRate);
         Lora.RequireNoKernelConstraint(this, LoraRank, KernelConstraint);
         if (Filters % Groups != 0)
             throw new ArgumentException(
                 $"{ClassName}: the number of filters must be evenly divisible by the number of groups. Received: groups={Groups}, filters={Filters}.", "groups");
     }
 
-    /// <summary>Checks rank and channels; returns the input channel count.</summary>
-    protected int CheckInput(Shape input)
+    /// <summary>The sliding window: kernel size, strides, dilation, padding and data format.</summary>
+    public Window Window => new(KernelSize, Strides, DilationRate, Padding, DataFormat);
+
+    /// <summary>Checks rank and channels; returns the input channel count (null when unknown).</summary>
+    protected int? CheckInput(Shape input)
     {
         var channels = ConvolutionRules.CheckRank(this, Rank, DataFormat, input);
-        if (channels % Groups != 0)
+        if (channels % Groups is > 0)
             throw ShapeError(input, DataFormat.ChannelAxis(input.Rank),
                 $"the number of input channels ({channels}) must be evenly divisible by groups={Groups}.");
         return channels;
@@ -149,13 +154,14 @@ public abstract record Conv : Layer
     public override Shape ComputeOutputShape(Shape input)
     {
         CheckInput(input);
-        return ConvolutionRules.ConvOutput(this, input, DataFormat, KernelSize, Strides, Padding, DilationRate, Filters);
+        return ConvolutionRules.WindowOutput(this, input, Window, Filters, "kernelSize");
     }
 
     /// <inheritdoc />
     public override IReadOnlyList<ParameterSpec> Parameters(Shape input)
     {
-        var channels = CheckInput(input);
+        CheckInput(input);
+        var channels = ConvolutionRules.KnownChannels(this, DataFormat, input);
         var kernel = new Shape([.. KernelSize, channels / Groups, Filters]);
         var specs = new List<ParameterSpec> { new("kernel", kernel, KernelInitializer, LoraRank is null, KernelRegularizer, KernelConstraint) };
         if (UseBias) specs.Add(new("bias", new Shape(Filters), BiasInitializer, true, BiasRegularizer, BiasConstraint));

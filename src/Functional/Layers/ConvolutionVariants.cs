@@ -5,24 +5,6 @@ namespace Functional.Layers;
 /// <summary>Checks and shape rules shared by the convolution variants (separable, depthwise, transposed).</summary>
 internal static class ConvolutionRules
 {
-    /// <summary>Keras's <c>standardize_padding</c> without <c>allow_causal</c>: only Conv1D takes <c>causal</c>.</summary>
-    public static void RequireValidOrSame(string layer, Padding padding)
-    {
-        if (padding.Kind == PaddingKind.Causal)
-            throw new ArgumentException(
-                $"{layer}: expected argument 'padding' to be 'valid' or 'same' ('causal' is only supported by Conv1D). Received: padding='causal'.",
-                "padding");
-    }
-
-    /// <summary>Keras: "`strides > 1` not supported in conjunction with `dilation_rate > 1`".</summary>
-    public static void RequireStridesOrDilation(string layer, IntTuple strides, IntTuple dilationRate)
-    {
-        if (strides.Any(s => s > 1) && dilationRate.Any(d => d > 1))
-            throw new ArgumentException(
-                $"{layer}: strides > 1 is not supported together with dilationRate > 1. Received: strides={strides} and dilationRate={dilationRate}.",
-                "strides");
-    }
-
     /// <summary>How the per-sample input of a rank-N convolution is laid out, for messages.</summary>
     public static string Layout(int rank, DataFormat dataFormat)
     {
@@ -30,8 +12,8 @@ internal static class ConvolutionRules
         return dataFormat.IsChannelsLast ? $"{spatial}, channels" : $"channels, {spatial}";
     }
 
-    /// <summary>Checks the input's rank; returns its channel count.</summary>
-    public static int CheckRank(Layer layer, int rank, DataFormat dataFormat, Shape input)
+    /// <summary>Checks the input's rank; returns its channel count (null when unknown).</summary>
+    public static int? CheckRank(Layer layer, int rank, DataFormat dataFormat, Shape input)
     {
         if (input.Rank != rank + 1)
             throw new ShapeException(layer, [input], null,
@@ -39,24 +21,29 @@ internal static class ConvolutionRules
         return input[dataFormat.ChannelAxis(input.Rank)];
     }
 
-    /// <summary>The output shape of a (depthwise) convolution: spatial lengths by <see cref="ConvArithmetic.ConvOutputLength"/>.</summary>
-    public static Shape ConvOutput(Layer layer, Shape input, DataFormat dataFormat, IntTuple kernelSize, IntTuple strides,
-        Padding padding, IntTuple dilationRate, int outputChannels)
+    /// <summary>The channel count, which a layer with weights needs known (Keras: "The channel dimension of the inputs should be defined").</summary>
+    public static int KnownChannels(Layer layer, DataFormat dataFormat, Shape input)
     {
-        var axes = dataFormat.SpatialAxes(input.Rank);
-        var dims = input.ToArray();
-        for (var i = 0; i < axes.Length; i++)
+        var axis = dataFormat.ChannelAxis(input.Rank);
+        return input[axis] ?? throw new ShapeException(layer, [input], axis,
+            "the channel dimension of the inputs should be defined to create the weights. Found None.");
+    }
+
+    /// <summary>
+    /// The output shape of a windowed layer (convolution or pooling) by <see cref="Window.OutputShape"/>, or a shape error
+    /// naming the spatial axis a <c>valid</c> window does not fit; <paramref name="argument"/> names the window's size argument.
+    /// </summary>
+    public static Shape WindowOutput(Layer layer, Shape input, Window window, int? outputChannels, string argument)
+    {
+        if (window.FirstUnfit(input) is { } i)
         {
-            var n = input[axes[i]];
-            var outLen = ConvArithmetic.ConvOutputLength(n, kernelSize[i], strides[i], padding, dilationRate[i]);
-            if (outLen <= 0)
-                throw new ShapeException(layer, [input], axes[i],
-                    $"spatial dimension {i} has length {n}, smaller than the {(dilationRate[i] > 1 ? "dilated " : "")}kernel extent " +
-                    $"{ConvArithmetic.EffectiveKernel(kernelSize[i], dilationRate[i])} (kernelSize={kernelSize}, dilationRate={dilationRate}) with padding 'valid'.");
-            dims[axes[i]] = outLen;
+            var axis = window.DataFormat.SpatialAxes(input.Rank)[i];
+            throw new ShapeException(layer, [input], axis, argument == "poolSize"
+                ? $"spatial dimension {i} has length {input[axis]}, smaller than poolSize {window.Size} with padding 'valid'."
+                : $"spatial dimension {i} has length {input[axis]}, smaller than the {(window.Dilation[i] > 1 ? "dilated " : "")}kernel extent " +
+                  $"{window.Extent(i)} (kernelSize={window.Size}, dilationRate={window.Dilation}) with padding 'valid'.");
         }
-        dims[dataFormat.ChannelAxis(input.Rank)] = outputChannels;
-        return new Shape(dims);
+        return window.OutputShape(input, outputChannels);
     }
 
     /// <summary>A shape of <paramref name="count"/> ones followed by <paramref name="rest"/>.</summary>
@@ -118,7 +105,10 @@ public abstract record SeparableConv : Layer
     public IntTuple Strides { get; init => field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); }
 
     /// <summary><c>valid</c> (default) or <c>same</c>.</summary>
-    public Padding Padding { get; init { ConvolutionRules.RequireValidOrSame(ClassName, value); field = value; } }
+    public Padding Padding { get; init { field = Window.RequireValidOrSame(ClassName, value); } }
+
+    /// <summary>The sliding window: kernel size, strides, dilation, padding and data format.</summary>
+    public Window Window => new(KernelSize, Strides, DilationRate, Padding, DataFormat);
 
     /// <summary><c>channels_last</c> (default) or <c>channels_first</c>.</summary>
     public DataFormat DataFormat { get; init; }
@@ -167,14 +157,14 @@ public abstract record SeparableConv : Layer
     public override Shape ComputeOutputShape(Shape input)
     {
         ConvolutionRules.CheckRank(this, Rank, DataFormat, input);
-        return ConvolutionRules.ConvOutput(this, input, DataFormat, KernelSize, Strides, Padding, DilationRate, Filters);
+        return ConvolutionRules.WindowOutput(this, input, Window, Filters, "kernelSize");
     }
 
     /// <inheritdoc />
     public override IReadOnlyList<ParameterSpec> Parameters(Shape input)
     {
         ComputeOutputShape(input);
-        var channels = input[DataFormat.ChannelAxis(input.Rank)];
+        var channels = ConvolutionRules.KnownChannels(this, DataFormat, input);
         var specs = new List<ParameterSpec>
         {
             new("depthwise_kernel", new Shape([.. KernelSize, channels, DepthMultiplier]), DepthwiseInitializer, true, DepthwiseRegularizer, DepthwiseConstraint),
@@ -263,7 +253,10 @@ public abstract record DepthwiseConv : Layer
     public IntTuple Strides { get; init => field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); }
 
     /// <summary><c>valid</c> (default) or <c>same</c>.</summary>
-    public Padding Padding { get; init { ConvolutionRules.RequireValidOrSame(ClassName, value); field = value; } }
+    public Padding Padding { get; init { field = Window.RequireValidOrSame(ClassName, value); } }
+
+    /// <summary>The sliding window: kernel size, strides, dilation, padding and data format.</summary>
+    public Window Window => new(KernelSize, Strides, DilationRate, Padding, DataFormat);
 
     /// <summary>Output channels per input channel (1 by default).</summary>
     public int DepthMultiplier { get; init => field = value > 0 ? value : throw ArgumentError("depthMultiplier", value, "a strictly positive integer"); }
@@ -303,14 +296,14 @@ public abstract record DepthwiseConv : Layer
     public override Shape ComputeOutputShape(Shape input)
     {
         var channels = ConvolutionRules.CheckRank(this, Rank, DataFormat, input);
-        return ConvolutionRules.ConvOutput(this, input, DataFormat, KernelSize, Strides, Padding, DilationRate, channels * DepthMultiplier);
+        return ConvolutionRules.WindowOutput(this, input, Window, channels * DepthMultiplier, "kernelSize");
     }
 
     /// <inheritdoc />
     public override IReadOnlyList<ParameterSpec> Parameters(Shape input)
     {
         ComputeOutputShape(input);
-        var channels = input[DataFormat.ChannelAxis(input.Rank)];
+        var channels = ConvolutionRules.KnownChannels(this, DataFormat, input);
         var specs = new List<ParameterSpec>
         {
             new("kernel", new Shape([.. KernelSize, channels, DepthMultiplier]), DepthwiseInitializer, true, DepthwiseRegularizer, DepthwiseConstraint),
@@ -403,7 +396,7 @@ public abstract record ConvTranspose : Layer
     public IntTuple Strides { get; init { field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); Recheck(Validate); } }
 
     /// <summary><c>valid</c> (default) or <c>same</c>.</summary>
-    public Padding Padding { get; init { ConvolutionRules.RequireValidOrSame(ClassName, value); field = value; } }
+    public Padding Padding { get; init { field = Window.RequireValidOrSame(ClassName, value); } }
 
     /// <summary>
     /// Extra length added at the end of each spatial axis, each value &lt; the stride. Empty (the default) means Keras's <c>None</c>:
@@ -461,7 +454,7 @@ public abstract record ConvTranspose : Layer
                     throw new ArgumentException(
                         $"{ClassName}: `output_padding` must be strictly less than `strides` in every dimension. " +
                         $"Received: outputPadding={OutputPadding}, strides={Strides}.", "outputPadding");
-        ConvolutionRules.RequireStridesOrDilation(ClassName, Strides, DilationRate);
+        Window.RequireStridesOrDilation(ClassName, Strides, DilationRate);
     }
 
     /// <inheritdoc />
@@ -472,7 +465,7 @@ public abstract record ConvTranspose : Layer
         var dims = input.ToArray();
         for (var i = 0; i < Rank; i++)
         {
-            var n = input[axes[i]];
+            if (input[axes[i]] is not { } n) { dims[axes[i]] = null; continue; }
             var outLen = ConvArithmetic.ConvTransposeOutputLength(n, KernelSize[i], Strides[i], Padding, OutputPaddingAt(i), DilationRate[i]);
             // Only `same` with an explicit output_padding can come out empty: (n − 1)·s + k' mod 2 + p = 0.
             if (outLen <= 0)
@@ -489,7 +482,7 @@ public abstract record ConvTranspose : Layer
     public override IReadOnlyList<ParameterSpec> Parameters(Shape input)
     {
         ComputeOutputShape(input);
-        var channels = input[DataFormat.ChannelAxis(input.Rank)];
+        var channels = ConvolutionRules.KnownChannels(this, DataFormat, input);
         var specs = new List<ParameterSpec>
         {
             new("kernel", new Shape([.. KernelSize, Filters, channels]), KernelInitializer, true, KernelRegularizer, KernelConstraint),

@@ -10,6 +10,9 @@ public sealed record Input : Layer
     /// <summary>Declares an input from its dimensions, e.g. <c>new Input(28, 28, 1)</c>.</summary>
     public Input(params int[] shape) : this(new Shape(shape)) { }
 
+    /// <summary>Declares an input whose dimensions may be unknown (<c>null</c>, Keras's <c>None</c>), e.g. <c>new Input(null, null, 3)</c>.</summary>
+    public Input(params int?[] shape) : this(new Shape(shape)) { }
+
     /// <summary>The per-sample shape.</summary>
     public Shape Shape { get; init => field = value ?? throw ArgumentError("shape", null, "a shape"); }
 
@@ -124,7 +127,7 @@ public sealed record Dense : Layer
     {
         ComputeOutputShape(input);
         Lora.RequireNoKernelConstraint(this, LoraRank, KernelConstraint);
-        var kernel = new Shape(input[-1], Units);
+        var kernel = new Shape(KnownDim(input, -1, "last dimension of the inputs to a Dense layer"), Units);
         var specs = new List<ParameterSpec> { new("kernel", kernel, KernelInitializer, LoraRank is null, KernelRegularizer, KernelConstraint) };
         if (UseBias) specs.Add(new("bias", new Shape(Units), BiasInitializer, true, BiasRegularizer, BiasConstraint));
         if (LoraRank is { } rank) specs.AddRange(Lora.AdapterSpecs(kernel, rank, KernelRegularizer));
@@ -185,7 +188,7 @@ public sealed record Dropout : Layer
             throw ShapeError(input, null,
                 $"noiseShape={NoiseShape} has {NoiseShape.Count} entries, but the input has rank {input.Rank + 1} counting the batch axis.");
         for (var d = 0; d < input.Rank; d++)
-            if (NoiseShape[d + 1] is var n && n != -1 && n != 1 && n != input[d])
+            if (NoiseShape[d + 1] is var n && n != -1 && n != 1 && input[d] is { } size && n != size)
                 throw ShapeError(input, d, $"noiseShape={NoiseShape} cannot broadcast against the input: {n} on an axis of size {input[d]}.");
         return input;
     }
@@ -204,7 +207,8 @@ public sealed record Flatten : Layer
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
-        var size = input.ElementCount;
+        // Keras: the flattened length is unknown when any dimension is.
+        if (input.ElementCount is not { } size) return new Shape((int?)null);
         if (size > int.MaxValue) throw ShapeError(input, null, $"the flattened size {size:N0} exceeds {int.MaxValue:N0}, the largest dimension.");
         return new Shape((int)size);
     }

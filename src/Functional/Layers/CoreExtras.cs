@@ -36,9 +36,12 @@ public sealed record Reshape : Layer
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
-        var size = input.ElementCount;
         var target = TargetShape.ToArray();
         var unknown = Array.IndexOf(target, -1);
+        // Keras's compute_reshape_output_shape: with an unknown input dimension the -1 cannot be inferred (it stays None)
+        // and a fully given target is taken as it is.
+        if (input.ElementCount is not { } size)
+            return new Shape(target.Select(d => d == -1 ? null : (int?)d));
         var received = $"Received: input_shape={input.ToSampleString()}, target_shape={KerasAxes.Tuple(target)}.";
         if (unknown < 0)
         {

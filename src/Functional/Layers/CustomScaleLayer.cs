@@ -23,7 +23,7 @@ public sealed record CustomScaleLayer : Layer
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count != 2)
             throw new ShapeException(this, inputs, null, $"expects exactly two inputs [x, residual]; received {inputs.Count}.");
-        if (inputs[0] != inputs[1])
+        if (!inputs[0].IsCompatibleWith(inputs[1]))
             throw new ShapeException(this, inputs, null,
                 $"the input {inputs[0].ToSampleString()} and the residual {inputs[1].ToSampleString()} must have the same shape.");
         return inputs[0];

@@ -137,6 +137,16 @@ public abstract partial record Layer
     /// <summary>Throws a <see cref="ShapeException"/> about <paramref name="input"/> and dimension <paramref name="dimension"/>.</summary>
     protected ShapeException ShapeError(Shape input, int? dimension, string problem) => new(this, [input], dimension, problem);
 
+    /// <summary>
+    /// The dimension at <paramref name="axis"/> of a per-sample input, which the layer needs known to create its weights
+    /// (a shape error naming the axis otherwise, as Keras fails to build a layer on an unknown weight dimension).
+    /// </summary>
+    protected int KnownDim(Shape input, int axis, string what)
+    {
+        var a = axis < 0 ? input.Rank + axis : axis;
+        return input[a] ?? throw ShapeError(input, a, $"the {what} must be defined to create the layer's weights. Found None.");
+    }
+
     /// <summary>Throws an argument error naming this layer, the argument and the value.</summary>
     protected ArgumentException ArgumentError(string argument, object? value, string expectation) =>
         new($"{ClassName}: expected argument '{argument}' to be {expectation}. Received: {argument}={FormatValue(value)}.", argument);
@@ -175,8 +185,15 @@ public abstract partial record Layer
 public sealed record ParameterSpec(string Name, Shape Shape, Initializer Initializer, bool Trainable = true,
     Regularizer? Regularizer = null, Constraint? Constraint = null)
 {
+    /// <summary>The weight's shape in Keras's layout; always fully known.</summary>
+    public Shape Shape { get; init; } = Shape is { IsFullyKnown: true } ? Shape
+        : throw new ArgumentException($"Weight '{Name}' needs a fully known shape. Received: shape={Shape?.ToSampleString() ?? "None"}.", nameof(Shape));
+
     /// <summary>The number of scalars.</summary>
-    public long Size => Shape.Size;
+    public long Size => Shape.Size!.Value;
+
+    /// <summary>The shape's dimensions as <c>long</c>s (Keras's layout), for tensor APIs.</summary>
+    public long[] Dims => Shape.ToKnownArray().Select(d => (long)d).ToArray();
 }
 
 /// <summary>

@@ -54,8 +54,9 @@ public abstract record Merge : Layer
         var dims = longer.ToArray();
         for (var k = 0; k < shorter.Rank; k++)
         {
-            int i = longer[offset + k], j = shorter[k];
-            if (i == 1) dims[offset + k] = j;
+            int? i = longer[offset + k], j = shorter[k];
+            if (i is null || j is null) dims[offset + k] = null;
+            else if (i == 1) dims[offset + k] = j;
             else if (j != 1 && i != j)
                 throw new ShapeException(this, all, null,
                     $"Inputs have incompatible shapes. Received shapes {a.ToSampleString()} and {b.ToSampleString()} " +
@@ -168,10 +169,11 @@ public sealed record Concatenate : Merge
         var dims = inputs[0].ToArray();
         for (var i = 1; i < inputs.Count; i++)
         {
+            // Keras: sizes off the concatenation axis must agree where both are known; an unknown size on it makes the sum unknown.
             for (var d = 0; d < rank; d++)
-                if (d != axis && inputs[i][d] != dims[d])
+                if (d != axis && inputs[i][d] is { } size && inputs[0][d] is { } first && size != first)
                     throw new ShapeException(this, inputs, d,
-                        $"{mismatch} (input {i} has size {inputs[i][d]} where input 0 has {dims[d]}).");
+                        $"{mismatch} (input {i} has size {size} where input 0 has {first}).");
             dims[axis] += inputs[i][axis];
         }
         return new Shape(dims);
@@ -240,7 +242,7 @@ public sealed record Dot : Merge
     public override Shape ComputeOutputShape(IReadOnlyList<Shape> inputs)
     {
         var (a, b) = ResolveAxes(inputs);
-        int[] dims = [.. inputs[0].Where((_, i) => i != a), .. inputs[1].Where((_, i) => i != b)];
+        int?[] dims = [.. inputs[0].Where((_, i) => i != a), .. inputs[1].Where((_, i) => i != b)];
         return dims.Length == 0 ? new Shape(1) : new Shape(dims);
     }
 }

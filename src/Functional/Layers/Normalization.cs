@@ -164,7 +164,7 @@ public sealed record BatchNormalization : Layer
     /// <inheritdoc />
     public override IReadOnlyList<ParameterSpec> Parameters(Shape input)
     {
-        var c = new Shape(input[ChannelAxis(input)]);
+        var c = new Shape(KnownDim(input, ChannelAxis(input), "normalized axis"));
         var specs = new List<ParameterSpec>(4);
         if (Scale) specs.Add(new("gamma", c, GammaInitializer, true, GammaRegularizer, GammaConstraint));
         if (Center) specs.Add(new("beta", c, BetaInitializer, true, BetaRegularizer, BetaConstraint));
@@ -309,7 +309,7 @@ public sealed record LayerNormalization : Layer
     /// <inheritdoc />
     public override IReadOnlyList<ParameterSpec> Parameters(Shape input)
     {
-        var shape = new Shape(SampleAxes(input).Select(a => input[a]));
+        var shape = new Shape(SampleAxes(input).Select(a => KnownDim(input, a, "normalized axis")));
         var specs = new List<ParameterSpec>(2);
         if (Scale || RmsScaling) specs.Add(new("gamma", shape, GammaInitializer, true, GammaRegularizer, GammaConstraint));
         if (Center && !RmsScaling) specs.Add(new("beta", shape, BetaInitializer, true, BetaRegularizer, BetaConstraint));

@@ -31,33 +31,20 @@ public abstract record Pooling : Layer
     public IntTuple Strides { get; init => field = value.Expand(Rank, ClassName, "strides").RequireAtLeast(1, ClassName, "strides"); }
 
     /// <summary><c>valid</c> (default) or <c>same</c>.</summary>
-    public Padding Padding
-    {
-        get;
-        init => field = value.Kind != PaddingKind.Causal
-            ? value
-            : throw new ArgumentException($"{ClassName}: expected argument 'padding' to be 'valid' or 'same'. Received: padding='causal'.", "padding");
-    }
+    public Padding Padding { get; init => field = Window.RequireValidOrSame(ClassName, value); }
 
     /// <summary><c>channels_last</c> (default) or <c>channels_first</c>.</summary>
     public DataFormat DataFormat { get; init; }
+
+    /// <summary>The pooling window: pool size, strides, no dilation, padding and data format.</summary>
+    public Window Window => new(PoolSize, Strides, new IntTuple(Enumerable.Repeat(1, Rank).ToArray()), Padding, DataFormat);
 
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
     {
         if (input.Rank != Rank + 1)
             throw ShapeError(input, null, $"expected a per-sample input of rank {Rank + 1} (spatial dimensions and channels), got rank {input.Rank}.");
-        var axes = DataFormat.SpatialAxes(input.Rank);
-        var dims = input.ToArray();
-        for (var i = 0; i < Rank; i++)
-        {
-            var n = input[axes[i]];
-            var outLen = ConvArithmetic.PoolOutputLength(n, PoolSize[i], Strides[i], Padding);
-            if (outLen <= 0)
-                throw ShapeError(input, axes[i], $"spatial dimension {i} has length {n}, smaller than poolSize {PoolSize} with padding 'valid'.");
-            dims[axes[i]] = outLen;
-        }
-        return new Shape(dims);
+        return ConvolutionRules.WindowOutput(this, input, Window, input[DataFormat.ChannelAxis(input.Rank)], "poolSize");
     }
 }
 
@@ -154,7 +141,7 @@ public abstract record GlobalPooling : Layer
         }
         var channels = input[DataFormat.ChannelAxis(input.Rank)];
         if (!Keepdims) return new Shape(channels);
-        var dims = Enumerable.Repeat(1, input.Rank).ToArray();
+        var dims = Enumerable.Repeat((int?)1, input.Rank).ToArray();
         dims[DataFormat.ChannelAxis(input.Rank)] = channels;
         return new Shape(dims);
     }

@@ -46,7 +46,7 @@ public sealed record Rescaling : Layer
     private void CheckBroadcast(Shape input, FloatTuple value, string argument)
     {
         if (value.IsScalar || value.Count == 1) return;
-        if (input.Rank == 0 || input[-1] != value.Count)
+        if (input.Rank == 0 || input[-1] is { } last && last != value.Count)
             throw ShapeError(input, input.Rank == 0 ? null : input.Rank - 1,
                 $"'{argument}' holds {value.Count} values, which cannot broadcast against the last axis" +
                 (input.Rank == 0 ? " (the input has no per-sample axes)." : $" of size {input[-1]}."));
@@ -153,7 +153,9 @@ public sealed record Normalization : Layer
     }
 
     /// <summary>The shape of the statistics: the sizes of the kept axes, in order (<c>()</c> for a scalar).</summary>
-    public Shape StatisticsShape(Shape input) => new(KeptAxes(input).Select(a => input[a]));
+    /// <exception cref="ShapeException">A kept axis is unknown (Keras: "All `axis` values to be kept must have a known shape").</exception>
+    public Shape StatisticsShape(Shape input) => new(KeptAxes(input).Select(a => input[a] ?? throw ShapeError(input, a,
+        $"All `axis` values to be kept must have a known shape. Received axis={KerasAxes.Tuple(Axis)}, inputs.shape={input}, with unknown axis at index {a + 1}.")));
 
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input)
@@ -162,7 +164,7 @@ public sealed record Normalization : Layer
         if (Mean.IsGiven && !Mean.IsScalar && Mean.Count != 1)
         {
             var last = kept[^1];
-            if (input[last] != Mean.Count)
+            if (input[last] is { } size && size != Mean.Count)
                 throw ShapeError(input, last,
                     $"`mean` and `variance` hold {Mean.Count} values, which cannot broadcast against axis {last + 1} (counting the batch axis) of size {input[last]}.");
         }
@@ -179,7 +181,7 @@ public sealed record Normalization : Layer
         [
             new("mean", shape, new Zeros(), Trainable: false),
             new("variance", shape, new Ones(), Trainable: false),
-            new("count", new Shape(), new Zeros(), Trainable: false),
+            new("count", new Shape(Array.Empty<int>()), new Zeros(), Trainable: false),
         ];
     }
 }

@@ -75,7 +75,8 @@ public abstract record SpatialCropping : Layer
         for (var i = 0; i < Rank; i++)
         {
             var (start, end) = CroppingAt(i);
-            var left = input[axes[i]] - start - end;
+            if (input[axes[i]] is not { } n) continue;   // unknown stays unknown
+            var left = n - start - end;
             if (left <= 0) throw ShapeError(input, axes[i], TooMuch(input));
             dims[axes[i]] = left;
         }
@@ -173,7 +174,8 @@ public abstract record SpatialZeroPadding : Layer
         for (var i = 0; i < Rank; i++)
         {
             var (before, after) = PaddingAt(i);
-            var padded = (long)input[axes[i]] + before + after;
+            if (input[axes[i]] is not { } n) continue;   // unknown stays unknown
+            var padded = (long)n + before + after;
             if (padded > int.MaxValue) throw ShapeError(input, axes[i], $"the padded length {padded} exceeds {int.MaxValue}.");
             dims[axes[i]] = (int)padded;
         }
@@ -260,7 +262,8 @@ public abstract record SpatialUpSampling : Layer
         var dims = input.ToArray();
         for (var i = 0; i < Rank; i++)
         {
-            var scaled = (long)input[axes[i]] * SizeAt(i);
+            if (input[axes[i]] is not { } n) continue;   // unknown stays unknown
+            var scaled = (long)n * SizeAt(i);
             if (scaled > int.MaxValue) throw ShapeError(input, axes[i], $"the upsampled length {scaled} exceeds {int.MaxValue}.");
             dims[axes[i]] = (int)scaled;
         }

@@ -312,7 +312,7 @@ internal static class ConfigValues
             return node is JsonArray fs ? FloatTuple.List(Numbers(fs, path))
                 : new FloatTuple((double)Read(node, typeof(double), path)!);
         if (type == typeof(Shape))
-            return node is JsonArray s ? Dimensions(s, path, skip: 0) : throw Expected(path, "a list of positive integers", node);
+            return node is JsonArray s ? Dimensions(s, path, skip: 0) : throw Expected(path, "a list of positive integers (null for an unknown dimension)", node);
         if (type == typeof(SidePairs))
             return node switch
             {
@@ -377,19 +377,20 @@ internal static class ConfigValues
     private static Shape Dimensions(JsonArray list, string path, int skip)
     {
         var items = ListOf(list);
-        var dims = new int[Math.Max(items.GetArrayLength() - skip, 0)];
+        var dims = new int?[Math.Max(items.GetArrayLength() - skip, 0)];
         var i = 0;
         foreach (var item in items.EnumerateArray())
         {
+            // null is Keras's None: an unknown dimension.
             if (i >= skip)
-                dims[i - skip] = item.ValueKind == JsonValueKind.Null
-                    ? throw new ModelConfigException($"{path}[{i}]",
-                        "unknown (None) per-sample dimensions are not supported yet: every input dimension must be a positive integer.")
-                    : Integer(item, path, i);
+                dims[i - skip] = item.ValueKind == JsonValueKind.Null ? null : Dimension(Integer(item, path, i), $"{path}[{i}]");
             i++;
         }
         return (Shape)Guard(path, () => new Shape(dims));
     }
+
+    private static int Dimension(int value, string path) => value > 0 ? value
+        : throw new ModelConfigException(path, $"expected a positive integer or null (None) for a dimension, got {value}.");
 
     private static object ReadFamily(JsonNode node, Type family, Type declared, string path)
     {

@@ -88,6 +88,9 @@ public static class Graph
     /// <summary>A model input of the given per-sample shape (Keras <c>keras.Input(shape=…)</c>).</summary>
     public static SymbolicTensor Input(params int[] shape) => TensorOf(new Input(shape));
 
+    /// <summary>A model input whose dimensions may be unknown (<c>null</c>, Keras's <c>None</c>): <c>Graph.Input(null, null, 3)</c>.</summary>
+    public static SymbolicTensor Input(params int?[] shape) => TensorOf(new Input(shape));
+
     /// <summary>A named model input of the given per-sample shape.</summary>
     public static SymbolicTensor Input(Shape shape, string? name = null) => TensorOf(new Input(shape) { Name = name });
 
