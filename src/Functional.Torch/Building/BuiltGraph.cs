@@ -120,7 +120,7 @@ public sealed class BuiltGraph : BuiltNetwork
                 nameof(inputs));
         var values = new Dictionary<(int Op, int Node), Value[]>();
         for (var i = 0; i < inputs.Count; i++)
-            values[(operationIndex[Model.Inputs[i].Layer], 0)] = [new Value(ModelInput(inputs[i], i), false)];
+            values[(operationIndex[Model.Inputs[i].Layer], 0)] = [new Value(ModelInput(inputs[i], i), false, null)];
         foreach (var (o, k) in Model.ExecutionOrder)
         {
             var module = moduleOf[o];
@@ -129,7 +129,7 @@ public sealed class BuiltGraph : BuiltNetwork
             values[(o, k)] = module switch
             {
                 BuiltLayer layer => [Run(layer, args, context)],
-                BuiltNetwork nested => nested.Forward(args.Select(a => a.Logical()).ToList(), context).Select(t => new Value(t, false)).ToArray(),
+                BuiltNetwork nested => nested.Forward(args.Select(a => a.Logical()).ToList(), context).Select(t => new Value(t, false, null)).ToArray(),
                 _ => throw new InvalidOperationException(),
             };
         }
@@ -137,24 +137,28 @@ public sealed class BuiltGraph : BuiltNetwork
             .Select(v => v.ChannelsFirst ? v.Logical().contiguous() : v.Tensor).ToList();
     }
 
+    // Runs a layer in its compute layout with its inputs' masks (Keras's call with mask=…), and gives its output the mask
+    // the layer computes (Keras's compute_mask), which is kept in the Keras layout whatever the value's layout.
     private static Value Run(BuiltLayer layer, List<Value> args, ForwardContext context)
     {
-        switch (layer.Layout)
+        var (inputs, channelsFirst) = layer.Layout switch
         {
-            case PhysicalLayout.ChannelsFirst:
-                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.InChannelsFirst()).ToList(), context), context), true);
-            case PhysicalLayout.Any when args.All(a => a.ChannelsFirst) && args.All(a => a.Tensor.dim() == args[0].Tensor.dim()):
-                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.Tensor).ToList(), context), context), true);
-            default:
-                return new Value(AfterLayer(layer, layer.Forward(args.Select(a => a.Logical()).ToList(), context), context), false);
-        }
+            PhysicalLayout.ChannelsFirst => (args.Select(a => a.InChannelsFirst()).ToList(), true),
+            PhysicalLayout.Any when args.All(a => a.ChannelsFirst) && args.All(a => a.Tensor.dim() == args[0].Tensor.dim()) =>
+                (args.Select(a => a.Tensor).ToList(), true),
+            _ => (args.Select(a => a.Logical()).ToList(), false),
+        };
+        var masks = args.Select(a => a.Mask).ToList();
+        var output = layer.Forward(inputs, masks, context);
+        var mask = layer.ComputeMask(inputs, masks);
+        return new Value(AfterLayer(layer, output, context), channelsFirst, mask);
     }
 
     /// <inheritdoc />
     protected override string InputLabel(int index) => $"input {index} ('{Model.Inputs[index].Layer}')";
 
     /// <summary>A computed value and whether it is held channels-first (the output of a channels-first spatial layer).</summary>
-    private readonly record struct Value(Tensor Tensor, bool ChannelsFirst)
+    private readonly record struct Value(Tensor Tensor, bool ChannelsFirst, Tensor? Mask)
     {
         public Tensor Logical() => ChannelsFirst ? Tensor.permute(ToChannelsLast((int)Tensor.dim())) : Tensor;
         public Tensor InChannelsFirst() => ChannelsFirst ? Tensor : Layouts.Standard(Tensor.permute(ToChannelsFirst((int)Tensor.dim())));

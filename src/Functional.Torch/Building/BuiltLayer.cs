@@ -58,15 +58,79 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
     /// </summary>
     public virtual Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) => Forward(inputs);
 
+    /// <summary>
+    /// Runs the layer for one call with its inputs' masks (Keras's <c>call(inputs, mask=…)</c>; a null entry: that input has
+    /// no mask). Masks are boolean, in the Keras layout, usually <c>(batch, steps)</c>. Layers whose computation uses the mask
+    /// (GlobalAveragePooling1D, Softmax) override this; the rest ignore it.
+    /// </summary>
+    public virtual Tensor Forward(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context) => Forward(inputs, context);
+
+    /// <summary>
+    /// Keras's <c>compute_mask</c> for one call: the output's mask, from the inputs (in this module's compute layout) and
+    /// their masks. By default a layer that supports masking (<see cref="Layers.Layer.SupportsMasking"/>) passes the first
+    /// input's mask on and any other drops it, as Keras's <c>Layer</c> does; Masking and the merges compute their own.
+    /// </summary>
+    public virtual Tensor? ComputeMask(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks) =>
+        Layer.SupportsMasking && masks.Count > 0 ? masks[0] : null;
+
     /// <summary>The layout this module computes in; the model inserts permutes where layouts change.</summary>
     public virtual PhysicalLayout Layout => PhysicalLayout.Logical;
 
-    /// <summary>The weights under their Keras names (<c>kernel</c>, <c>bias</c>, …), in Keras's order.</summary>
-    public virtual IEnumerable<WeightBinding> Weights() => [];
+    /// <summary>The weights under their Keras names (<c>kernel</c>, <c>bias</c>, …), in Keras's order: every weight
+    /// <see cref="DeclareWeight"/> created, in the order the record declares them.</summary>
+    public virtual IEnumerable<WeightBinding> Weights()
+    {
+        if (declaredWeights.Count == 0) return [];
+        // The module's parameters, found by the paths recorded at build: converting the module (`to(dtype)`, `to(device)`)
+        // replaces them, so the bindings always name the current ones.
+        var current = weightPaths is null ? null : named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        return WeightSpecs.Select(s => declaredWeights.GetValueOrDefault(s.Name)).OfType<WeightBinding>()
+            .Select(w => current is not null && weightPaths!.TryGetValue(w.Name, out var path) && current.TryGetValue(path, out var p)
+                ? w with { Parameter = p } : w)
+            .ToList();
+    }
 
-    /// <summary>Binds a parameter created for <paramref name="spec"/>; a frozen layer's weights are not trainable.</summary>
-    protected WeightBinding Bind(ParameterSpec spec, Parameter parameter, long[]? kerasPermutation) =>
-        new(spec.Name, parameter, spec.Trainable && Layer.Trainable, kerasPermutation, spec.Regularizer, spec.Constraint);
+    private readonly Dictionary<string, WeightBinding> declaredWeights = [];
+    private Dictionary<string, string>? weightPaths;   // Keras name → the parameter's path in this module
+
+    /// <summary>Called once the builder's constructor has registered its components: records where each declared weight
+    /// lives in the module, so <see cref="Weights"/> follows it through conversions.</summary>
+    internal void RecordWeightPaths()
+    {
+        if (declaredWeights.Count == 0) return;
+        var byParameter = named_parameters().ToList();
+        weightPaths = [];
+        foreach (var (name, binding) in declaredWeights)
+            if (byParameter.FirstOrDefault(p => ReferenceEquals(p.parameter, binding.Parameter)) is { name: { } path })
+                weightPaths[name] = path;
+    }
+    private IReadOnlyList<ParameterSpec>? weightSpecs;
+
+    /// <summary>The weights the record declares for the input shapes this module was built for (Keras's names, shapes,
+    /// initializers, regularizers, constraints and dtypes).</summary>
+    protected IReadOnlyList<ParameterSpec> WeightSpecs => weightSpecs ??= Layer.Parameters(InputShapes);
+
+    /// <summary>
+    /// The one seam every weight goes through. Creates the weight the record declares under the Keras name
+    /// <paramref name="name"/>, stored in PyTorch's layout — <paramref name="torchToKeras"/> is the permutation that turns the
+    /// stored tensor into Keras's layout (null: stored as Keras lays it out), so the stored shape follows from the declared
+    /// Keras shape — fills it by its initializer in Keras's layout, and binds it under its name. <see cref="Weights"/>,
+    /// saving, loading, regularizers and constraints all read that one binding; nothing is matched by position.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The record declares no weight of that name (a builder bug).</exception>
+    protected Parameter DeclareWeight(string name, BuildContext context, long[]? torchToKeras = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var spec = WeightSpecs.FirstOrDefault(s => s.Name == name) ?? throw new InvalidOperationException(
+            $"{Layer.Describe()} declares no weight named '{name}' (it declares {string.Join(", ", WeightSpecs.Select(s => $"'{s.Name}'"))}).");
+        if (declaredWeights.ContainsKey(name)) throw new InvalidOperationException($"{Layer.Describe()}: weight '{name}' is declared twice.");
+        var keras = spec.Dims;
+        var torchShape = new long[keras.Length];
+        for (var j = 0; j < keras.Length; j++) torchShape[torchToKeras is null ? j : (int)torchToKeras[j]] = keras[j];
+        var parameter = BuildHelpers.CreateParameter(spec, torchShape, torchToKeras, context);
+        declaredWeights[name] = new WeightBinding(spec.Name, parameter, spec.Trainable && Layer.Trainable, torchToKeras, spec.Regularizer, spec.Constraint);
+        return parameter;
+    }
 
     /// <summary>The layer's own random generators (a seeded Dropout's), by name, so checkpoints can save their state.</summary>
     public virtual IEnumerable<(string Name, Generator Generator)> Generators() => [];
@@ -192,7 +256,12 @@ public static class LayerBuilders
             for (var t = layer.GetType(); t is not null && t != typeof(object) && builder is null; t = t.BaseType)
                 ByType.TryGetValue(t, out builder);
         }
-        if (builder is not null) return builder.Build(layer, inputShapes, context);
+        if (builder is not null)
+        {
+            var built = builder.Build(layer, inputShapes, context);
+            built.RecordWeightPaths();
+            return built;
+        }
         throw new NotSupportedException(
             $"{layer.Describe()}: no builder is registered for {layer.GetType().FullName}. Register one with LayerBuilders.Register.");
     }

@@ -65,10 +65,14 @@ public sealed class BuiltModel : BuiltNetwork
         if (inputs.Count != 1)
             throw new ArgumentException($"Model '{Model.Name}' takes one input; received {inputs.Count}.", nameof(inputs));
         var h = ModelInput(inputs[0], 0);
+        Tensor? mask = null;   // Keras's mask on the current tensor, if a layer made one (Masking) and the layers since kept it
         for (var i = 0; i < layers.Count; i++)
         {
             if (permuteBefore[i] is { } p) h = Layouts.Standard(h.permute(p));
-            h = AfterLayer(layers[i], layers[i].Forward([h], context), context);
+            var layer = layers[i];
+            var y = layer.Forward([h], [mask], context);
+            mask = layer.ComputeMask([h], [mask]);
+            h = AfterLayer(layer, y, context);
         }
         return [permuteAfter is null ? h : h.permute(permuteAfter).contiguous()];
     }

@@ -32,6 +32,9 @@ public sealed record Input : Layer
 /// </remarks>
 public sealed record Dense : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Keras defaults: no activation, bias, <c>glorot_uniform</c> kernel, <c>zeros</c> bias.</summary>
     public Dense(int units, ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
@@ -139,6 +142,9 @@ public sealed record Dense : Layer
 /// <remarks>Input shape: any. Output shape: the same. No parameters.</remarks>
 public sealed record Activation : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer for an activation name or value, e.g. <c>new Activation("softmax")</c>.</summary>
     public Activation(ActivationFunction activation) => Function = activation;
 
@@ -153,6 +159,9 @@ public sealed record Activation : Layer
 /// <remarks>Identity at inference. Shape unchanged, no parameters.</remarks>
 public sealed record Dropout : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer; <paramref name="rate"/> must lie in [0, 1].</summary>
     public Dropout(double rate, int? seed = null)
     {

@@ -71,6 +71,13 @@ public abstract partial record Layer
     /// <summary>How the layer is named in messages: <c>Conv2D 'conv2d_1'</c>.</summary>
     public string Describe() => Name is null ? ClassName : $"{ClassName} '{Name}'";
 
+    /// <summary>
+    /// Keras's <c>supports_masking</c>: whether a mask on the input is kept for the output (Keras's default
+    /// <c>compute_mask</c> passes it on; layers that create or consume masks, such as Masking, merges and
+    /// GlobalAveragePooling1D, compute their own). False by default: such a layer drops the mask, as Keras does.
+    /// </summary>
+    public virtual bool SupportsMasking => false;
+
     /// <summary>The per-sample output shape for a per-sample input shape.</summary>
     /// <exception cref="ShapeException">The input shape does not suit the layer; the message names the layer, the shape and the dimension.</exception>
     public abstract Shape ComputeOutputShape(Shape input);
@@ -182,8 +189,10 @@ public abstract partial record Layer
 /// <param name="Trainable">False for statistics such as BatchNormalization's moving mean and variance.</param>
 /// <param name="Regularizer">Penalty added to the loss for this weight, if any.</param>
 /// <param name="Constraint">Projection applied after each update, if any.</param>
+/// <param name="Dtype">The weight's own dtype when it is not the layer's variable dtype (Keras's <c>add_weight(dtype=…)</c>,
+/// e.g. <c>int64</c> for a counter); null for the layer's.</param>
 public sealed record ParameterSpec(string Name, Shape Shape, Initializer Initializer, bool Trainable = true,
-    Regularizer? Regularizer = null, Constraint? Constraint = null)
+    Regularizer? Regularizer = null, Constraint? Constraint = null, string? Dtype = null)
 {
     /// <summary>The weight's shape in Keras's layout; always fully known.</summary>
     public Shape Shape { get; init; } = Shape is { IsFullyKnown: true } ? Shape
