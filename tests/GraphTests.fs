@@ -351,7 +351,7 @@ let tests =
             propertyWith torchConfig "inferred shapes equal the real forward shapes, and Σ numel equals the counted parameters (generated graphs)" graphs (fun m ->
                 torchReady 11
                 use scope = torch.NewDisposeScope()
-                use built = BuiltGraph.Build m
+                use built = BuiltNetwork.Build m
                 let outputs = built.Forward(inputsFor m)
                 let numel = built.parameters () |> Seq.sumBy (fun p -> p.numel ())
                 Seq.forall2 (fun (o: torch.Tensor) (s: Shape) -> o.shape = s.WithBatch 2L) outputs m.OutputShapes
@@ -364,7 +364,7 @@ let tests =
                     let a, b = G.Input(Shape 5, "a"), G.Input(Shape 5, "b")
                     let first = Dense(3)
                     let second = if shared then first else Dense(3)
-                    use built = BuiltGraph.Build(Model([ a; b ], [ first.Call a; second.Call b ]))
+                    use built = BuiltNetwork.Build(Model([ a; b ], [ first.Call a; second.Call b ]))
                     use xa = torch.randn(4L, 5L)
                     use xb = torch.randn(4L, 5L)
                     use before = built.Forward([ xa; xb ]).[0].detach()
@@ -391,8 +391,8 @@ let tests =
                 let seq = ModelTests.seedCnn ()
                 let x = G.Input(28, 28, 1)
                 let graph = Model(x, seq.Layers |> Seq.fold (fun (t: SymbolicTensor) l -> l.Call t) x)
-                use sequential = BuiltModel.Build seq
-                use built = BuiltGraph.Build graph
+                use sequential = BuiltNetwork.Build seq
+                use built = BuiltNetwork.Build graph
                 copyWeights sequential built
                 use input = torch.randn(3L, 28L, 28L, 1L)
                 use expected = sequential.forward input
@@ -402,7 +402,7 @@ let tests =
 
             test "residual block with zero convolutions is relu(x): the shortcut is added in the Keras layout" {
                 torchReady 14
-                use built = BuiltGraph.Build(residualBlock ())
+                use built = BuiltNetwork.Build(residualBlock ())
                 setAll built 0.0 (fun _ -> true)
                 use x = torch.randn(2L, 8L, 8L, 16L)
                 use y = built.forward x
@@ -413,7 +413,7 @@ let tests =
             test "Inception branches land in the concatenation in order: branch i's channels carry its bias" {
                 torchReady 15
                 let m = inceptionBlock ()
-                use built = BuiltGraph.Build m
+                use built = BuiltNetwork.Build m
                 setAll built 0.0 (fun w -> w.Name.EndsWith "kernel")
                 // The last conv of each branch (in call order): conv2d (16 ch), conv2d_2 (32), conv2d_4 (8), conv2d_5 (8).
                 for name, value in [ "conv2d", 1.0; "conv2d_2", 2.0; "conv2d_4", 3.0; "conv2d_5", 4.0 ] do
@@ -427,7 +427,7 @@ let tests =
 
             test "SE block scales each channel by sigmoid of its excitation: zero Dense weights give x · sigmoid(0)" {
                 torchReady 16
-                use built = BuiltGraph.Build(seBlock 16 4)
+                use built = BuiltNetwork.Build(seBlock 16 4)
                 setAll built 0.0 (fun _ -> true)
                 use x = torch.randn(2L, 8L, 8L, 16L)
                 use y = built.forward x
@@ -438,13 +438,13 @@ let tests =
             test "two inputs and two outputs run together; a nested model inside a graph computes what it computes alone" {
                 torchReady 17
                 let m = twoInTwoOut ()
-                use built = BuiltGraph.Build m
+                use built = BuiltNetwork.Build m
                 let outputs = built.Forward([ torch.randn(3L, 10L); torch.randn(3L, 20L) ])
                 Expect.equal (outputs |> Seq.map (fun t -> List.ofArray t.shape) |> List.ofSeq) [ [ 3L; 1L ]; [ 3L; 4L ] ] "output shapes"
                 Expect.isTrue ((outputs.[1].sum(1L) - 1.0f).abs().max().item<float32>() < 1e-5f) "softmax rows"
                 let inner = Sequential("encoder", [ Input(6) :> Layer; Dense(5, activation = "tanh"); Dense(4) ])
                 let x = G.Input(6)
-                use outer = BuiltGraph.Build(Model(x, inner.Call x))
+                use outer = BuiltNetwork.Build(Model(x, inner.Call x))
                 use xs = torch.randn(2L, 6L)
                 use alone = (outer.["encoder"] :?> BuiltNetwork).forward xs
                 use inside = outer.forward xs
@@ -459,13 +459,13 @@ let tests =
                 let m = Model([ a; b ], [ shared.Call a; shared.Call b ])
                 Expect.equal m.ParameterCount (int64 (3 * 3 * 3 * 4 + 4)) "one kernel"
                 throwsWith<NotSupportedException> [ "Conv2D 'conv2d' is shared"; "(None, 8, 8, 3)"; "(None, 6, 6, 3)" ] (fun () ->
-                    BuiltGraph.Build m |> ignore)
+                    BuiltNetwork.Build m |> ignore)
             }
 
             test "a two-input, two-output graph trains with compile/fit: each output's loss falls" {
                 torchReady 20
                 let m = twoInTwoOut ()
-                use built = BuiltGraph.Build m
+                use built = BuiltNetwork.Build m
                 let compiled = built.Compile(Adam(0.01), [| MeanSquaredError() :> Loss; CategoricalCrossentropy() |], null, null)
                 use title = torch.randn(64L, 10L)
                 use body = torch.randn(64L, 20L)
@@ -479,7 +479,7 @@ let tests =
 
             test "a built graph rejects the wrong number or shape of inputs, naming the expected shape" {
                 torchReady 18
-                use built = BuiltGraph.Build(twoInTwoOut ())
+                use built = BuiltNetwork.Build(twoInTwoOut ())
                 throwsWith<ArgumentException> [ "takes 2 input(s)" ] (fun () -> built.Forward([ torch.randn(1L, 10L) ]) |> ignore)
                 throwsWith<ArgumentException> [ "input 1 ('body')"; "(None, 20)"; "(1, 21)" ] (fun () ->
                     built.Forward([ torch.randn(1L, 10L); torch.randn(1L, 21L) ]) |> ignore)
