@@ -4,6 +4,7 @@
 module Functional.Tests.GraphTests
 
 open System
+open System.IO
 open Expecto
 open FsCheck
 open FsCheck.FSharp
@@ -13,6 +14,7 @@ open Functional.Layers
 open Functional.Models
 open Functional.Torch
 open Functional.Training
+open Functional.Saving
 open Functional.Tests.Support
 
 type G = Functional.Models.Graph
@@ -485,4 +487,134 @@ let tests =
                     built.Forward([ torch.randn(1L, 10L); torch.randn(1L, 21L) ]) |> ignore)
             }
         ]
+    ]
+
+/// The chain graph a Sequential declares, written with the functional API: the same layer records, so the same names.
+let chainOf (seq: Sequential) =
+    let x = G.Input(seq.Input.Shape, "input_layer")
+    Model(x, seq.Layers |> Seq.fold (fun (t: SymbolicTensor) l -> l.Call t) x, seq.Name)
+
+/// A Sequential whose layers compute in all three layouts: channels-first convolution and pooling, layout-free
+/// BatchNormalization/Activation in between, then channels-last Flatten and Dense.
+let mixedCnn () =
+    Sequential(
+        Input(28, 28, 1),
+        Conv2D(8, 3, padding = "same"), BatchNormalization(), Activation(ActivationFunction "relu"), MaxPooling2D(2),
+        Conv2D(16, 3, strides = 2), Activation(ActivationFunction "relu"), GlobalAveragePooling2D(), Dense(10, activation = "softmax"))
+
+let private weightsEqual (a: BuiltNetwork) (b: BuiltNetwork) =
+    Seq.forall2 (fun (x: WeightBinding) (y: WeightBinding) -> x.Name = y.Name && x.Parameter.allclose(y.Parameter, 0.0, 0.0)) a.Weights b.Weights
+
+[<Tests>]
+let executorTests =
+    testList "One executor" [
+        test "a Sequential declares its chain graph: one input, one output, its layers in order, equal to the same chain written as a graph" {
+            for seq in [ ModelTests.seedCnn (); mixedCnn () ] do
+                let graph = seq.AsGraph()
+                Expect.equal graph (chainOf seq) "the chain written with the functional API"
+                Expect.equal (graph.Operations |> Seq.map (fun o -> o.Name) |> List.ofSeq)
+                    ("input_layer" :: (seq.Layers |> Seq.map (fun l -> l.Name) |> List.ofSeq)) "input, then the layers"
+                Expect.isTrue graph.SequentialLike "a chain"
+                Expect.equal (List.ofSeq graph.OutputShapes) [ seq.OutputShape ] "same output"
+                Expect.equal graph.ParameterCount seq.ParameterCount "same weights"
+                Expect.isTrue (obj.ReferenceEquals(graph, seq.AsGraph())) "made once"
+                Expect.isTrue (seq.ToJson().Contains "\"class_name\": \"Sequential\"") "the Sequential keeps Keras's Sequential JSON"
+                Expect.isFalse (seq.Summary().Contains "InputLayer") "and Keras's Sequential summary (no input row)"
+        }
+
+        test "a named Input cannot share its name with a layer of the Sequential" {
+            throwsWith<ArgumentException> [ "unique names"; "'dense'" ] (fun () ->
+                Sequential(Input(4, Name = "dense"), Dense(2, Name = "dense")) |> ignore)
+            let s = Sequential(Input(4, Name = "dense"), Dense(2))
+            Expect.equal (s.Layers.[0].Name) "dense_1" "a default name skips the input's"
+            Expect.equal (s.AsGraph().Inputs.[0].Layer) "dense" "the chain graph keeps the input's name"
+        }
+
+        test "graph operations are a closed set: a layer (Input included) or a model used as a layer" {
+            let inner = Sequential("encoder", [ Input(6) :> Layer; Dense(4) ])
+            let x = G.Input(6)
+            let y = Dense(3).Call(inner.Call x)
+            let m = Model(x, y)
+            let kinds =
+                m.Operations
+                |> Seq.map (fun o -> o.Operation.Match((fun l -> if l :? Input then "input" else "layer"), (fun (n: IModel) -> "model " + n.Name)))
+                |> List.ofSeq
+            Expect.equal kinds [ "input"; "model encoder"; "layer" ] "each operation's case"
+            Expect.isTrue (m.GetLayer("encoder").Operation.Model = (inner :> IModel)) "the nested model"
+            Expect.equal (m.GetLayer("encoder").ClassName) "Sequential" "its class name"
+            Expect.isTrue (y.Node.Operation.Layer :? Dense) "a node applies a layer"
+            Expect.equal (GraphOperation.Of(Dense(3)).OutputCount) 1 "a layer makes one tensor"
+        }
+
+        test "a Sequential, its chain graph and a graph nesting it build into one executor and give identical outputs on MNIST digits" {
+            torchReady 31
+            let images, _ = AsyncTests.digits.Force()
+            use x = images.narrow(0L, 0L, 64L)
+            for seq in [ ModelTests.seedCnn (); mixedCnn () ] do
+                use fromSequential = BuiltNetwork.Build seq
+                use fromGraph = BuiltNetwork.Build(chainOf seq)
+                let input = G.Input(28, 28, 1)
+                use nesting = BuiltNetwork.Build(Model(input, seq.Call input))
+                Expect.equal (fromSequential.GetType()) (fromGraph.GetType()) "one executor type"
+                Expect.equal (fromSequential.GetType()) (nesting.GetType()) "nested models too"
+                Expect.isTrue (obj.ReferenceEquals(fromSequential.Declaration, seq)) "the declaration is the Sequential"
+                Expect.equal fromSequential.Graph (seq.AsGraph()) "it runs the Sequential's chain graph"
+                copyWeights fromSequential fromGraph
+                use _ = torch.no_grad ()
+                let prefix = seq.Name + "/"
+                for w in nesting.Weights do
+                    let source = fromSequential.Weights |> Seq.find (fun s -> prefix + s.Name = w.Name)
+                    w.Parameter.copy_(source.Parameter) |> ignore
+                use expected = fromSequential.Predict(x, batchSize = 32)
+                use actual = fromGraph.Predict(x, batchSize = 32)
+                use nested = nesting.Predict(x, batchSize = 32)
+                Expect.sequenceEqual expected.shape [| 64L; 10L |] "ten probabilities per digit"
+                Expect.isTrue (expected.allclose(actual, 0.0, 0.0)) $"{seq.Name}: the graph's outputs are the Sequential's, bit for bit"
+                Expect.isTrue (expected.allclose(nested, 0.0, 0.0)) $"{seq.Name}: so are the nesting graph's"
+                // An independent reference for the permute planner: each layer alone, moved into the layout it computes in
+                // and back after every layer (the executor permutes only where a run of layouts changes).
+                use reference =
+                    let run (h: torch.Tensor) (layer: BuiltLayer) =
+                        if layer.Layout = PhysicalLayout.ChannelsFirst then
+                            use nchw = h.permute(0L, 3L, 1L, 2L).contiguous()
+                            let out = layer.Forward([ nchw ], ForwardContext.Inference)
+                            if out.dim() = 4L then out.permute(0L, 2L, 3L, 1L).contiguous() else out   // global pooling: (batch, channels)
+                        else layer.Forward([ h ], ForwardContext.Inference)
+                    fromSequential.BuiltLayers |> Seq.fold run x
+                Expect.isTrue (expected.allclose(reference, 1e-5, 1e-6)) $"{seq.Name}: layer by layer, permuting around each, gives the same"
+        }
+
+        test "a weights file is part of the declaration: any graph built from it loads the file, nested or not" {
+            torchReady 32
+            let path = Path.Combine(Path.GetTempPath(), sprintf "functional-exec-%s.safetensors" (Guid.NewGuid().ToString("N")))
+            try
+                let declared = Applications.LeNet5()
+                use saved = BuiltNetwork.Build declared
+                saved.SaveWeights path
+                let withFile = declared.WithWeightsFile path
+                Expect.equal withFile.WeightsFile (Path.GetFullPath path) "the full path"
+                Expect.isNull declared.WeightsFile "the original is unchanged"
+                Expect.equal withFile declared "the file is not part of equality (Keras's config has no weights)"
+                Expect.equal (withFile.WithName("lenet").WeightsFile) withFile.WeightsFile "renaming keeps the file"
+                use loaded = BuiltNetwork.Build withFile
+                Expect.isTrue (weightsEqual saved loaded) "built with the file's weights"
+                let x = G.Input(declared.InputShapes.[0])
+                use outer = BuiltNetwork.Build(Model(x, withFile.Call x))
+                Expect.isTrue (weightsEqual saved (outer.[declared.Name] :?> BuiltNetwork)) "a nested declaration loads its file too"
+                throwsWith<ArgumentException> [ "existing weights file"; "no-such.safetensors" ] (fun () ->
+                    declared.WithWeightsFile "no-such.safetensors" |> ignore)
+                Expect.isNull ((withFile.WithWeightsFile null).WeightsFile) "null goes back to initializers"
+            finally
+                File.Delete path
+        }
+
+        test "Compile attaches its configuration to the network: the latest one is what Fit and Evaluate use" {
+            torchReady 33
+            use net = BuiltNetwork.Build(Sequential(Input(4), Dense(2, activation = "softmax")))
+            throwsWith<InvalidOperationException> [ "You must call Compile()"; "sequential" ] (fun () -> net.GetCompiled() |> ignore)
+            let first = net.Compile(SGD(), SparseCategoricalCrossentropy())
+            Expect.isTrue (obj.ReferenceEquals(net.GetCompiled(), first)) "the first"
+            let second = net.Compile(Adam(), SparseCategoricalCrossentropy())
+            Expect.isTrue (obj.ReferenceEquals(net.GetCompiled(), second)) "the latest replaces it"
+        }
     ]
