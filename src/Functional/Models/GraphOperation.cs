@@ -56,9 +56,6 @@ public abstract class GraphOperation : IEquatable<GraphOperation>
     /// <summary>All weights and the trainable ones, for the given input shapes (a model counts its own).</summary>
     internal abstract (long Total, long Trainable) CountParameters(IReadOnlyList<Shape> inputs);
 
-    /// <summary>The same kind of operation with <paramref name="name"/> when it has none (a model always has one).</summary>
-    internal abstract GraphOperation Named(string name);
-
     /// <inheritdoc />
     public abstract bool Equals(GraphOperation? other);
     /// <inheritdoc />
@@ -81,7 +78,6 @@ public abstract class GraphOperation : IEquatable<GraphOperation>
             Value is Input i ? [i.Shape] : [Value.CheckedOutputShape(inputs)];
         internal override (long Total, long Trainable) CountParameters(IReadOnlyList<Shape> inputs) =>
             Value is Input ? (0, 0) : Value.CountParameters(inputs);
-        internal override GraphOperation Named(string name) => Value.Name is null ? new LayerOperation(Value with { Name = name }) : this;
         public override bool Equals(GraphOperation? other) => other is LayerOperation l && Value.Equals(l.Value);
     }
 
@@ -97,7 +93,6 @@ public abstract class GraphOperation : IEquatable<GraphOperation>
         internal override IReadOnlyList<Shape> OutputShapes(IReadOnlyList<Shape> inputs) => Graph.CheckModelInputs(Value, inputs);
         internal override (long Total, long Trainable) CountParameters(IReadOnlyList<Shape> inputs) =>
             (Value.ParameterCount, Value.TrainableParameterCount);
-        internal override GraphOperation Named(string name) => this;
         public override bool Equals(GraphOperation? other) => other is ModelOperation m && Value.Equals(m.Value);
     }
 }
