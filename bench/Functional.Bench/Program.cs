@@ -312,10 +312,10 @@ static partial class Bench
     // a difference in work, not in where training went (e.g. into denormal gradients after overfitting one batch).
     const int Ring = 8;
 
-    static BuiltModel BuildOurs(Sequential model)
+    static BuiltNetwork BuildOurs(Sequential model)
     {
         torch.manual_seed(1);
-        return BuiltModel.Build(model, Dev);
+        return BuiltNetwork.Build(model, Dev);
     }
 
     static Action OursStep(Sequential model, DigitSet digits, int batch, string layout)
@@ -546,7 +546,7 @@ static partial class Bench
         LibTorchInit();
         var digits = DigitSet.Load(DigitSet.FindRepositoryData("mnist"));
         torch.manual_seed(3);
-        using var net = BuiltModel.Build(new Sequential(new Input(784), new Dense(64, activation: "relu"), new Dense(10, activation: "softmax")));
+        using var net = BuiltNetwork.Build(new Sequential(new Input(784), new Dense(64, activation: "relu"), new Dense(10, activation: "softmax")));
         // Through the compiled step fit uses: Keras's Adam, sparse categorical cross-entropy and the accuracy metric.
         var compiled = net.Compile(new Adam(), new SparseCategoricalCrossentropy(), "accuracy");
         var (xAll, yAll) = Batch(digits, 8192, "flat", 0);

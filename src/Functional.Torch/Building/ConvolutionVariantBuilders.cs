@@ -23,7 +23,7 @@ internal static class ConvOps
     /// Runs <paramref name="op"/> on <paramref name="x"/>, or on a row-major copy when <paramref name="x"/> is contiguous
     /// with non-row-major strides — a size-1 axis that was permuted, e.g. a one-channel <c>channels_last</c> input moved to
     /// NCHW. libtorch 2.10's CPU convolution reads those strides as channels_last and returns wrong values when an output
-    /// axis has length 1 with a stride &gt; 1. <see cref="BuiltModel"/> already copies after its permutes
+    /// axis has length 1 with a stride &gt; 1. <see cref="BuiltNetwork"/> already copies after its permutes
     /// (<see cref="Layouts.Standard"/>); this keeps modules called on their own, or from other networks, correct too.
     /// </summary>
     public static Tensor WithCanonicalStrides(Tensor x, Func<Tensor, Tensor> op)

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Functional.Saving;
 using Functional.Torch;
@@ -712,8 +711,6 @@ public sealed partial class CompiledModel
 /// <summary>Keras's <c>compile</c> and the training entry points on built networks.</summary>
 public static class TrainingExtensions
 {
-    private static readonly ConditionalWeakTable<BuiltNetwork, CompiledModel> Compiled = new();
-
     /// <summary>
     /// Keras's <c>compile</c>: attaches an optimizer (a value or a name such as <c>"adam"</c>), a loss (or one per output) and
     /// metrics (names such as <c>"accuracy"</c> or values). Returns the compiled model; the network's
@@ -736,15 +733,14 @@ public static class TrainingExtensions
         if (optimizer.Built)
             throw new ArgumentException($"This {optimizer.ClassName} optimizer already holds state for another model; create a new one.", nameof(optimizer));
         var compiled = new CompiledModel(network, optimizer, losses, lossWeights, metrics ?? [[]], seed);
-        Compiled.AddOrUpdate(network, compiled);
+        network.Compiled = compiled;
         return compiled;
     }
 
     /// <summary>The latest compiled configuration of <paramref name="network"/>.</summary>
     /// <exception cref="InvalidOperationException">Not compiled (Keras: "You must call `compile()` before using the model.").</exception>
     public static CompiledModel GetCompiled(this BuiltNetwork network) =>
-        Compiled.TryGetValue(network, out var c) ? c
-            : throw new InvalidOperationException($"You must call Compile() before training or evaluating model '{network.Declaration.Name}'.");
+        network.Compiled ?? throw new InvalidOperationException($"You must call Compile() before training or evaluating model '{network.Declaration.Name}'.");
 
     /// <summary>Keras's <c>fit</c> on the compiled network; see <see cref="CompiledModel.Fit(Tensor, Tensor, int, int, Verbose, IEnumerable{Callback}?, double, ValidationData?, bool, IReadOnlyDictionary{int, double}?, Tensor?, int, int?, int?, int)"/>.</summary>
     public static History Fit(this BuiltNetwork network, Tensor x, Tensor y, int batchSize = 32, int epochs = 1, Verbose verbose = default,
