@@ -90,6 +90,18 @@ public abstract partial record Layer
         return ComputeOutputShape(inputs[0]);
     }
 
+    /// <summary>
+    /// How many tensors one call returns (Keras: a layer whose <c>call</c> returns a list, such as an RNN with
+    /// <c>return_state</c>); 1 for most layers. A layer with several overrides <see cref="ComputeOutputShapes"/>.
+    /// </summary>
+    public virtual int OutputCount => 1;
+
+    /// <summary>
+    /// The per-sample shape of each output (Keras's <c>compute_output_shape</c> returning a list), in order; by default the
+    /// one shape of <see cref="ComputeOutputShape(IReadOnlyList{Shape})"/>.
+    /// </summary>
+    public virtual IReadOnlyList<Shape> ComputeOutputShapes(IReadOnlyList<Shape> inputs) => [ComputeOutputShape(inputs)];
+
     /// <summary>The weights the layer creates for a given input shape, in Keras layout and order.</summary>
     public virtual IReadOnlyList<ParameterSpec> Parameters(Shape input) => [];
 
@@ -107,15 +119,28 @@ public abstract partial record Layer
     /// The output shape, with arithmetic overflow (a dimension or size past what the shape types hold) reported as a
     /// <see cref="ShapeException"/> naming this layer. Models declare their layers' shapes through this.
     /// </summary>
-    internal Shape CheckedOutputShape(IReadOnlyList<Shape> inputs)
+    internal IReadOnlyList<Shape> CheckedOutputShapes(IReadOnlyList<Shape> inputs)
     {
-        try { return ComputeOutputShape(inputs); }
+        try
+        {
+            var shapes = ComputeOutputShapes(inputs);
+            return shapes.Count == OutputCount ? shapes : throw new InvalidOperationException(
+                $"{Describe()} declares {OutputCount} output(s) but its ComputeOutputShapes returned {shapes.Count}.");
+        }
         catch (OverflowException e)
         {
             throw new ShapeException(this, inputs, null,
                 $"its output shape overflows: a dimension or size would pass {int.MaxValue:N0}, the largest dimension ({e.Message})");
         }
     }
+
+    /// <summary>The one output shape of a single-output layer (a Sequential's rule, as Keras's: "All layers in a Sequential
+    /// model should have a single output tensor").</summary>
+    internal Shape CheckedOutputShape(IReadOnlyList<Shape> inputs) => OutputCount == 1
+        ? CheckedOutputShapes(inputs)[0]
+        : throw new ArgumentException(
+            $"All layers in a Sequential model should have a single output tensor. For multi-output layers, use the functional API. {Describe()} returns {OutputCount}.");
+
 
     /// <summary>
     /// All and trainable weights for these inputs, exact in 64 bits, or a <see cref="ShapeException"/> naming this layer

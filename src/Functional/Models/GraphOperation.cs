@@ -70,12 +70,12 @@ public abstract class GraphOperation : IEquatable<GraphOperation>
         public Layer Value { get; } = value;
         public override string? Name => Value.Name;
         public override string ClassName => Value.ClassName;
-        public override int OutputCount => 1;
+        public override int OutputCount => Value.OutputCount;
         internal override object Target => Value;
         public override T Match<T>(Func<Layer, T> layer, Func<IModel, T> model) => layer(Value);
         public override string Describe() => Value.Describe();
         internal override IReadOnlyList<Shape> OutputShapes(IReadOnlyList<Shape> inputs) =>
-            Value is Input i ? [i.Shape] : [Value.CheckedOutputShape(inputs)];
+            Value is Input i ? [i.Shape] : Value.CheckedOutputShapes(inputs);
         internal override (long Total, long Trainable) CountParameters(IReadOnlyList<Shape> inputs) =>
             Value is Input ? (0, 0) : Value.CountParameters(inputs);
         public override bool Equals(GraphOperation? other) => other is LayerOperation l && Value.Equals(l.Value);
