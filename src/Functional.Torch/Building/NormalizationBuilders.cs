@@ -61,7 +61,7 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
     public override Tensor forward(Tensor x) => Normalize(x, training);
 
     // The call says whether it trains (the module's mode is not used).
-    public override Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) =>
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, ForwardContext context) =>
         inputs.Count == 1
             ? Normalize(inputs[0], context.Training)
             : throw new ArgumentException($"{Layer.Describe()} takes one input; received {inputs.Count}.", nameof(inputs));
