@@ -296,13 +296,11 @@ let lossScaleTests =
         }
     ]
 
-/// The first 256 MNIST digits of the repository's data/ (a real data set, small enough for a unit test).
+/// 256 MNIST digits drawn from the repository's data/ (a real data set, small enough for a unit test).
 let private digits =
     lazy
-        (let set = DigitSet.Load(DigitSet.FindRepositoryData "mnist")
-         use images = DigitTensors.Images set
-         use labels = DigitTensors.Labels set
-         images.narrow(0L, 0L, 256L).clone(), labels.narrow(0L, 0L, 256L).clone())
+        (let struct (sample, _) = DigitSet.Load(DigitSet.FindRepositoryData "mnist").Split(256, 17)
+         DigitTensors.Images sample, DigitTensors.Labels sample)
 
 [<Tests>]
 let trainingTests =
