@@ -159,6 +159,8 @@ internal sealed class RecordConfig
         {
             if (Keys.Contains(key) || Ignored.Contains(key) || (alsoAllowed?.Contains(key) ?? false)
                 || (renamed?.ContainsKey(key) ?? false)) continue;
+            // Keras 2 writes a dtype into initializer configs; it is checked to be a dtype, and unused.
+            if (key == "dtype" && value is not null) { ConfigValues.ReadPolicy(value, $"{path}.dtype"); continue; }
             if (value is null) continue;   // an option Keras writes at its default (e.g. lora_rank: null)
             throw new ModelConfigException($"{path}.{key}",
                 $"{className} has no argument '{key}'. Known: {string.Join(", ", Members.Select(m => m.Key))}.");
