@@ -233,7 +233,7 @@ static partial class Bench
 
     // Mixed precision's speed on this CPU: the main job's CNN (channels_last) as users train it (compile + the compiled
     // step: Keras's Adam, loss and accuracy), declared under float32 and under the mixed_bfloat16 and bfloat16 policies,
-    // in alternating blocks in one process.
+    // in alternating blocks in one process. (Training only: the inference helper reads a float32 result.)
     public static void Dtypes(bool quick)
     {
         LibTorchInit();
@@ -254,10 +254,6 @@ static partial class Bench
                 [("float32: ours", () => OursCompiledStep(Under(DTypePolicy.Float32), digits, batch, "nhwc")),
                  ("ours mixed_bfloat16", () => OursCompiledStep(Under(DTypePolicy.MixedBFloat16), digits, batch, "nhwc")),
                  ("ours bfloat16", () => OursCompiledStep(Under(DTypePolicy.BFloat16), digits, batch, "nhwc"))],
-                results, ratios, baselinePrefix: "float32");
-            Compare($"cnn infer b{batch}", rounds, quick ? 3 : (batch == 64 ? 15 : 5),
-                [("float32: ours", () => OursInfer(Under(DTypePolicy.Float32), digits, batch, "nhwc")),
-                 ("ours mixed_bfloat16", () => OursInfer(Under(DTypePolicy.MixedBFloat16), digits, batch, "nhwc"))],
                 results, ratios, baselinePrefix: "float32");
         }
         Print(results, ratios);
