@@ -118,9 +118,9 @@ internal sealed class BuiltSoftmax : BuiltLayer
     // Keras 3's Softmax with a mask: masked positions are set to a large negative number before the softmax (−1e9, or
     // −3e4 in float16) and to zero after it, so a fully masked row gives zeros. A mask of the input's rank minus one (a
     // (batch, steps) mask on (batch, steps, features)) covers every feature of a step.
-    public override Tensor Forward(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
     {
-        if (masks.Count == 0 || masks[0] is not { } mask) return Forward(inputs, context);
+        if (masks.Count == 0 || masks[0] is not { } mask) return Call(inputs, context);
         using var scope = NewDisposeScope();
         var x = inputs[0];
         var m = mask.dim() < x.dim() ? mask.unsqueeze(-1) : mask;

@@ -1,3 +1,4 @@
+using Functional.Layers;
 using Functional.Models;
 using Functional.Native;
 using TorchSharp;
@@ -45,6 +46,45 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
         operationIndex = graph.Operations.Select((o, i) => (o.Name, i)).ToDictionary(x => x.Name, x => x.i);
         plan = ExecutionPlan.Of(graph, built, operationIndex);
         RegisterComponents();
+        inputTypes = InputDtypes(declaration).Select(DTypes.ToScalarType).ToArray();
+    }
+
+    private readonly ScalarType[] inputTypes;
+
+    // Each model input's dtype, as its Input record declares it (float32 unless a policy or the Input says otherwise).
+    private static IEnumerable<string> InputDtypes(IModel model) => model switch
+    {
+        Sequential s => [s.Input.TensorDtype],
+        Model m => m.Inputs.Select(r => m.GetLayer(r.Layer).Layer is Input i ? i.TensorDtype : "float32"),
+        _ => model.InputShapes.Select(_ => "float32"),
+    };
+
+    // Set by `to(dtype)`: the floating dtype every layer and floating input was converted to.
+    private ScalarType? convertedTo;
+
+    /// <inheritdoc />
+    protected override nn.Module _to(ScalarType dtype, bool non_blocking)
+    {
+        var result = base._to(dtype, non_blocking);
+        Converted(dtype);
+        return result;
+    }
+
+    /// <inheritdoc />
+    protected override nn.Module _to(torch.Device device, ScalarType dtype, bool non_blocking)
+    {
+        var result = base._to(device, dtype, non_blocking);
+        Converted(dtype);
+        return result;
+    }
+
+    // A converted network computes every layer in the new dtype (a float64 twin of a float32 model, say), nested ones too.
+    private void Converted(ScalarType dtype)
+    {
+        if (!DTypes.IsFloating(dtype)) return;
+        convertedTo = dtype;
+        foreach (var l in BuiltLayers) l.ConvertedTo(dtype);
+        foreach (var n in NestedNetworks) n.Converted(dtype);
     }
 
     private readonly Shape[] inputShapes;
@@ -372,10 +412,11 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
                       $"{inputShapes[index]} (batch first).");
 
     /// <summary>
-    /// What model input <paramref name="index"/> receives, as Keras's Input layer (dtype float32) makes it: the shape is
-    /// checked, and a float64, float16, bfloat16, integer or bool tensor is cast to float32 — a new tensor only when the
-    /// dtype differs, so a float32 tensor passes through untouched. A network whose weights were converted to another
-    /// floating dtype (<c>net.to(ScalarType.Float64)</c>, e.g. a float64 reference twin) casts to that dtype instead.
+    /// What model input <paramref name="index"/> receives, as Keras's Input layer makes it: the shape is checked, and a
+    /// real, integer or bool tensor of another dtype is cast to the Input's dtype (<see cref="Input.TensorDtype"/>: float32
+    /// by default) — a new tensor only when the dtype differs, so a tensor of the right dtype passes through untouched. A
+    /// network converted to another floating dtype (<c>net.to(ScalarType.Float64)</c>, e.g. a float64 reference twin)
+    /// casts its floating inputs to that dtype instead.
     /// </summary>
     /// <exception cref="ArgumentNullException">No tensor was given for the input.</exception>
     /// <exception cref="ArgumentException">The wrong shape, or a complex or quantized tensor (which cannot become float32).</exception>
@@ -385,7 +426,7 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
         var shape = x.shape;   // one native call; each x.shape makes a new array
         if (!Fits(shape, inputShapes[index])) throw WrongShape(shape, inputShapes[index], InputLabel(index));
         var dtype = x.dtype;
-        var target = ComputeDType();
+        var target = InputType(index);
         if (dtype == target) return x;
         if (!Castable(dtype))
             throw new ArgumentException(
@@ -394,15 +435,11 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
         return x.to_type(target);
     }
 
-    // float32 (Keras's Input dtype), unless the weights were converted to another floating dtype.
-    private ScalarType ComputeDType()
-    {
-        var list = (List<WeightBinding>)Weights;   // built once (see Weights)
-        var first = list.Count > 0 ? list[0].Parameter.dtype : ScalarType.Float32;
-        return first is ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16 ? first : ScalarType.Float32;
-    }
+    // The Input's dtype, unless the network was converted to another floating dtype (integer inputs stay integer).
+    private ScalarType InputType(int index) =>
+        convertedTo is { } c && DTypes.IsFloating(inputTypes[index]) ? c : inputTypes[index];
 
-    private static bool Castable(ScalarType dtype) => dtype is ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16
+    private static bool Castable(ScalarType dtype) => dtype is ScalarType.Float32 or ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16
         or ScalarType.Byte or ScalarType.Int8 or ScalarType.Int16 or ScalarType.Int32 or ScalarType.Int64 or ScalarType.Bool;
 
     // The declared rank, every known dimension equal, and every unknown (None) one at least 1.
@@ -605,7 +642,7 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
             if (!Fits(shape, inputShapes[i]))
                 throw new ArgumentException($"Model '{Declaration.Name}' expects {InputLabel(i)} of shape {inputShapes[i]} (batch first), but " +
                     $"'{argument}' has a tensor of shape ({string.Join(", ", shape)}).", argument);
-            if (x[i].dtype != ComputeDType() && !Castable(x[i].dtype))
+            if (x[i].dtype != InputType(i) && !Castable(x[i].dtype))
                 throw new ArgumentException($"Model '{Declaration.Name}' cannot take a tensor of dtype {x[i].dtype} in '{argument}' for {InputLabel(i)}.", argument);
         }
         return n;

@@ -12,14 +12,18 @@ internal static class BuildHelpers
     /// <summary>
     /// A parameter with the given PyTorch-layout shape, filled by the spec's initializer: values are sampled in Keras's
     /// layout (fans from it) and moved into PyTorch's by <paramref name="kerasPermutation"/> (PyTorch → Keras, the one
-    /// passed to <c>Bind</c>; null when the parameter is stored in Keras's layout). Every weight states its layout here:
+    /// passed to <c>Bind</c>; null when the parameter is stored in Keras's layout), in the layer's variable dtype
+    /// (<see cref="BuildContext.VariableType"/>). Every weight states its layout here:
     /// it is never guessed from shapes, which coincide for some layers (e.g. a 3×3 Conv2D with 3 filters on 3 channels).
     /// </summary>
     public static Parameter CreateParameter(ParameterSpec spec, long[] torchShape, long[]? kerasPermutation, BuildContext context)
     {
+        // In the layer's variable dtype (float32 under the mixed policies; see BuildContext.Policy), unless the weight
+        // declares its own (a counter's int64).
         var dtype = spec.Dtype switch
         {
-            null or "float32" => ScalarType.Float32,
+            null => context.VariableType,
+            "float32" => ScalarType.Float32,
             "int64" => ScalarType.Int64,
             "int32" => ScalarType.Int32,
             "float64" => ScalarType.Float64,
@@ -134,7 +138,7 @@ internal sealed class BuiltDropout : BuiltLayer
         generator is null ? [] : [("seed_generator", generator)];
 
     // The call says whether it trains and which generator unseeded masks come from (the module's mode is not used).
-    public override Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) =>
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, ForwardContext context) =>
         inputs.Count == 1
             ? Drop(inputs[0], context.Training, context.Generator)
             : throw new ArgumentException($"{Layer.Describe()} takes one input; received {inputs.Count}.", nameof(inputs));

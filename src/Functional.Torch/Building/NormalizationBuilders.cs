@@ -58,10 +58,10 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
     public override Tensor forward(Tensor x) => Normalize(x, training, null);
 
     // The call says whether it trains (the module's mode is not used).
-    public override Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) => Forward(inputs, [], context);
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, ForwardContext context) => Call(inputs, [], context);
 
     // Keras: in training, a mask (one axis fewer than the input) weights the batch moments, so masked steps do not count.
-    public override Tensor Forward(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
     {
         if (inputs.Count != 1)
             throw new ArgumentException($"{Layer.Describe()} takes one input; received {inputs.Count}.", nameof(inputs));

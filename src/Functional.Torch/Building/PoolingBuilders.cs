@@ -96,9 +96,9 @@ internal sealed class BuiltGlobalPooling : BuiltLayer
 
     // Keras's GlobalAveragePooling1D with a (batch, steps) mask: the mean over the unmasked steps only (Keras divides by
     // their count, so a row with every step masked gives NaN there too). Here x is (batch, channels, steps).
-    public override Tensor Forward(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
     {
-        if (!average || pool.Rank != 1 || masks.Count == 0 || masks[0] is not { } mask) return Forward(inputs, context);
+        if (!average || pool.Rank != 1 || masks.Count == 0 || masks[0] is not { } mask) return Call(inputs, context);
         using var scope = NewDisposeScope();
         var x = inputs[0];
         var weights = mask.unsqueeze(1).to_type(x.dtype);

@@ -16,6 +16,13 @@ public sealed record Input : Layer
     /// <summary>The per-sample shape.</summary>
     public Shape Shape { get; init => field = value ?? throw ArgumentError("shape", null, "a shape"); }
 
+    /// <summary>
+    /// The dtype of the tensors this input carries (Keras's <c>Input(dtype=…)</c>): the policy's variable dtype, so
+    /// <c>float32</c> under the mixed policies (the first layer casts to its compute dtype), <c>float64</c> under float64,
+    /// and <c>int32</c> etc. for an input of indices. Data of another dtype is cast to it when the model is called.
+    /// </summary>
+    public string TensorDtype => Dtype.VariableDtype;
+
     /// <inheritdoc />
     public override string ClassName => "InputLayer";
 

@@ -56,6 +56,22 @@ public abstract partial record Layer
             : throw new ArgumentException($"{ClassName}: expected argument 'name' to be a non-empty string without '/'. Received: name='{value}'.", nameof(Name));
     }
 
+    /// <summary>
+    /// The layer's dtype policy (Keras's <c>dtype</c>): the dtype it computes in and the dtype of its weights. A layer made
+    /// without one takes <see cref="DTypePolicy.Current"/> when the record is constructed, as Keras resolves
+    /// <c>dtype=None</c> in the layer's constructor; setting null does the same. Only an <see cref="Input"/> may have an
+    /// integer or bool dtype.
+    /// </summary>
+    public DTypePolicy Dtype
+    {
+        get => _dtype;
+        init => _dtype = value is null ? DTypePolicy.Current
+            : value.IsFloating || this is Input ? value
+            : throw ArgumentError("dtype", value.Name,
+                $"a floating-point dtype policy ({string.Join(", ", DTypePolicy.FloatDtypes)}, mixed_float16 or mixed_bfloat16); integer dtypes are for Input");
+    }
+    private readonly DTypePolicy _dtype = DTypePolicy.Current;
+
     /// <summary>Whether the layer's weights are updated by training (Keras's <c>trainable</c>).</summary>
     public bool Trainable { get; init; } = true;
 

@@ -134,7 +134,13 @@ public static class ModelConfig
         ["config"] = new JsonObject
         {
             ["shape"] = new JsonArray([null, .. model.ShapeOf(r).Select(d => (JsonNode?)JsonValue.Create(d))]),
-            ["dtype"] = "float32",
+            // The tensor's dtype: an Input's own, a layer's compute dtype (bfloat16 under mixed_bfloat16), as Keras writes it.
+            ["dtype"] = model.GetLayer(r.Layer).Layer switch
+            {
+                Input i => i.TensorDtype,
+                Layer l => l.Dtype.ComputeDtype,
+                null => "float32",
+            },
             ["keras_history"] = History(model, r, inModelList: false),
         },
     };
