@@ -110,7 +110,33 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
     /// (GlobalAveragePooling1D, Softmax, BatchNormalization) override
     /// <see cref="Call(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, ForwardContext)"/>.
     /// </summary>
-    public Tensor Forward(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
+    public Tensor Forward(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context) =>
+        Layer.OutputCount == 1
+            ? Seam(inputs, args => [Call(args, masks, context)])[0]
+            : throw new InvalidOperationException($"{Layer.Describe()} returns {Layer.OutputCount} tensors; run it with ForwardAll.");
+
+    /// <summary>
+    /// Runs one call of a layer and returns every tensor it returns (Keras's list-returning <c>call</c>; one tensor for
+    /// most layers), through the same dtype seam. A layer with several outputs overrides
+    /// <see cref="CallAll"/>.
+    /// </summary>
+    public IReadOnlyList<Tensor> ForwardAll(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context) =>
+        Layer.OutputCount == 1 ? [Forward(inputs, masks, context)] : Seam(inputs, args => CallAll(args, masks, context));
+
+    /// <summary>The computation of a layer with several outputs (<see cref="Layers.Layer.OutputCount"/> &gt; 1), on inputs in its
+    /// compute dtype: one tensor per output, in order.</summary>
+    /// <exception cref="NotSupportedException">The layer declares several outputs and its builder does not override this.</exception>
+    protected virtual IReadOnlyList<Tensor> CallAll(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context) =>
+        throw new NotSupportedException($"{Layer.Describe()} declares {Layer.OutputCount} outputs, but its builder does not compute them (override CallAll).");
+
+    /// <summary>The masks of a call's outputs (Keras's <c>compute_mask</c> for a list-returning layer): by default
+    /// <see cref="ComputeMask"/> for a single output, and none for several.</summary>
+    public virtual IReadOnlyList<Tensor?> ComputeMasks(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks) =>
+        Layer.OutputCount == 1 ? [ComputeMask(inputs, masks)] : new Tensor?[Layer.OutputCount];
+
+    // The one place dtype policies act (see Forward): inputs cast to the compute dtype, the call under autocast for a mixed
+    // policy, floating outputs returned in the compute dtype; casts made here are freed.
+    private IReadOnlyList<Tensor> Seam(IReadOnlyList<Tensor> inputs, Func<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>> call)
     {
         var compute = ComputeType;
         Tensor[]? cast = null;
@@ -124,23 +150,26 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
             cast[i] = x.to_type(compute);
         }
         IReadOnlyList<Tensor> args = cast ?? inputs;
-        Tensor y;
+        IReadOnlyList<Tensor> ys;
         if (Autocasts && args.Count > 0)
         {
             using var autocast = Native.Autocast.Enter(args[0].device_type, true, compute);
-            y = Call(args, masks, context);
+            ys = call(args);
         }
-        else y = Call(args, masks, context);
-        if (y.dtype != compute && DTypes.IsFloating(y.dtype))
+        else ys = call(args);
+        var outputs = ys.ToArray();
+        for (var o = 0; o < outputs.Length; o++)
         {
+            var y = outputs[o];
+            if (y.dtype == compute || !DTypes.IsFloating(y.dtype)) continue;
             var z = y.to_type(compute);
             if (!inputs.Any(x => ReferenceEquals(x, y)) && (cast is null || !cast.Any(x => ReferenceEquals(x, y)))) y.Dispose();
-            y = z;
+            outputs[o] = z;
         }
         if (cast is not null)
             for (var i = 0; i < cast.Length; i++)
-                if (!ReferenceEquals(cast[i], inputs[i]) && !ReferenceEquals(cast[i], y)) cast[i].Dispose();
-        return y;
+                if (!ReferenceEquals(cast[i], inputs[i]) && !outputs.Any(y => ReferenceEquals(cast[i], y))) cast[i].Dispose();
+        return outputs;
     }
 
     /// <summary>

@@ -244,7 +244,7 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
         {
             if (step.Layer is { } layer)
             {
-                values[step.OutputSlot] = Run(layer, step.InputSlots, values, context);
+                Run(layer, step.InputSlots, step.OutputSlot, values, context);
                 continue;
             }
             var args = new Tensor[step.InputSlots.Length];
@@ -263,7 +263,7 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
 
     // Runs one layer on its inputs, in the layout it computes in (see the class remarks), with its inputs' masks (Keras's
     // call with mask=…); its output carries the mask the layer computes (Keras's compute_mask), kept in the Keras layout.
-    private static Value Run(BuiltLayer layer, int[] slots, Value[] values, ForwardContext context)
+    private static void Run(BuiltLayer layer, int[] slots, int outputSlot, Value[] values, ForwardContext context)
     {
         var args = new Tensor[slots.Length];
         var masks = new Tensor?[slots.Length];
@@ -281,9 +281,17 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
         }
         if (layout != PhysicalLayout.Any || !channelsFirst)
             for (var j = 0; j < args.Length; j++) args[j] = channelsFirst ? values[slots[j]].InChannelsFirst() : values[slots[j]].Logical();
-        var output = layer.Forward(args, masks, context);
-        var mask = layer.ComputeMask(args, masks);
-        return new Value(AfterLayer(layer, output, context), channelsFirst, mask);
+        if (layer.Layer.OutputCount == 1)
+        {
+            var output = layer.Forward(args, masks, context);
+            var mask = layer.ComputeMask(args, masks);
+            values[outputSlot] = new Value(AfterLayer(layer, output, context), channelsFirst, mask);
+            return;
+        }
+        var outputs = layer.ForwardAll(args, masks, context);
+        var outputMasks = layer.ComputeMasks(args, masks);
+        for (var j = 0; j < outputs.Count; j++)
+            values[outputSlot + j] = new Value(AfterLayer(layer, outputs[j], context), channelsFirst, outputMasks[j]);
     }
 
     /// <summary>A computed value, whether it is held channels-first (the output of a channels-first spatial layer), and
