@@ -46,7 +46,7 @@ module Graph =
         ScriptErrors.guard (fun () -> Model(inputs, outputs, name))
 
     /// Builds the graph into TorchSharp modules on the CPU.
-    let build (model: Model) : BuiltGraph = BuiltGraph.Build(model)
+    let build (model: Model) : BuiltNetwork = BuiltNetwork.Build(model)
 
 /// The one graph operator.
 [<AutoOpen>]

@@ -37,10 +37,10 @@ module Model =
     let fromJson (json: string) : IModel = ScriptErrors.guard (fun () -> ModelConfig.FromJson json)
 
     /// Builds a Sequential model into TorchSharp modules on the CPU.
-    let build (model: Sequential) : BuiltModel = BuiltModel.Build(model)
+    let build (model: Sequential) : BuiltNetwork = BuiltNetwork.Build(model)
 
     /// Builds a Sequential model on a device.
-    let buildOn (device: Device) (model: Sequential) : BuiltModel = BuiltModel.Build(model, device)
+    let buildOn (device: Device) (model: Sequential) : BuiltNetwork = BuiltNetwork.Build(model, device)
 
     /// Builds any model (sequential or graph) on the CPU.
     let buildNetwork (model: IModel) : BuiltNetwork = BuiltNetwork.Build(model)

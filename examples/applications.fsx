@@ -54,7 +54,7 @@ with :? NotSupportedException as e -> printfn "weights=\"imagenet\": %s" e.Messa
 // 3. Build the small ones and run one forward pass on a random batch.
 torch.manual_seed 0L |> ignore
 let run (model: Model) (batch: int64) =
-    use built = BuiltGraph.Build(model)
+    use built = BuiltNetwork.Build(model)
     use x = torch.rand(model.InputShapes.[0].WithBatch(batch))
     use y = built.forward x
     use sums = y.sum(1L)

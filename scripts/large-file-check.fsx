@@ -53,7 +53,7 @@ let check ok what = if ok then printfn "  ok: %s" what else (printfn "  FAILED: 
 try
     torch.manual_seed 1L |> ignore
     let saved =
-        let a = phase "build model A (2.3 GB kernel)" (fun () -> BuiltModel.Build(model ()))
+        let a = phase "build model A (2.3 GB kernel)" (fun () -> BuiltNetwork.Build(model ()))
         let print = fingerprint a
         phase "SaveWeights" (fun () -> a.SaveWeights path)
         a.Dispose()
@@ -67,7 +67,7 @@ try
         with :? NotSupportedException as e -> Some e.Message
     check (refused.IsSome) (sprintf "SafeTensors.Read refuses one tensor over a byte array: %A" refused)
     torch.manual_seed 2L |> ignore
-    let b = phase "build model B (other weights)" (fun () -> BuiltModel.Build(model ()))
+    let b = phase "build model B (other weights)" (fun () -> BuiltNetwork.Build(model ()))
     check (fingerprint b <> saved) "B starts different"
     phase "LoadWeights" (fun () -> b.LoadWeights path)
     check (fingerprint b = saved) "B holds A's weights exactly after loading"

@@ -23,7 +23,7 @@ let naiveRelu (maxValue: float option) slope threshold (x: float) =
 
 /// Runs one layer on a batch through a Sequential model; returns input and output values.
 let runLayer (layer: Layer) (dims: int[]) (batch: int64) (scale: float32) =
-    use built = BuiltModel.Build(Sequential(Input(dims), layer))
+    use built = BuiltNetwork.Build(Sequential(Input(dims), layer))
     use x = torch.randn(Shape(dims).WithBatch(batch)) * scale
     use y = built.forward x
     values x, values y, y.shape
@@ -129,7 +129,7 @@ let tests =
         testSequenced <| test "built PReLU: Keras's test_prelu_correctness with alpha shared over (1, 2) on (10, 5, 3)" {
             torchReady 43
             let model = Sequential(Input(10, 5, 3), PReLU(alphaInitializer = "glorot_uniform", alphaRegularizer = "l1", alphaConstraint = "non_neg", sharedAxes = IntTuple(1, 2)))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             Expect.equal (built.parameters() |> Seq.sumBy (fun p -> p.numel())) model.ParameterCount "Σ numel = counted"
             let alpha = [| 0.2f; 0.7f; 0.05f |]
             setWeight built "p_re_lu/alpha" alpha
@@ -147,7 +147,7 @@ let tests =
 
         testSequenced <| test "built PReLU starts as relu (alpha zeros) and learns alpha by gradient" {
             torchReady 44
-            use built = BuiltModel.Build(Sequential(Input(4), PReLU()))
+            use built = BuiltNetwork.Build(Sequential(Input(4), PReLU()))
             use x = torch.randn(6L, 4L)
             use y = built.forward x
             Expect.equal (values y) (values (x.relu())) "relu at init"
@@ -159,7 +159,7 @@ let tests =
 
         testSequenced <| test "built Softmax: Keras's example, single and joint axes against a naive softmax" {
             torchReady 45
-            use built = BuiltModel.Build(Sequential(Input(3), Softmax()))
+            use built = BuiltNetwork.Build(Sequential(Input(3), Softmax()))
             use x = torch.tensor([| 1.0f; 2.0f; 1.0f |]).reshape(1L, 3L)
             use y = built.forward x
             Expect.isTrue (close 1e-6 (values y) [| 0.21194157; 0.5761169; 0.21194157 |]) "Keras's example"
@@ -178,10 +178,10 @@ let tests =
         testSequenced <| test "after a channels_last convolution, Softmax and PReLU act on the logical channel axis; elementwise layers stay in place" {
             torchReady 46
             let input = Input(5, 5, 2)
-            use convOnly = BuiltModel.Build(Sequential(input, Conv2D(3, 1, Name = "c")))
+            use convOnly = BuiltNetwork.Build(Sequential(input, Conv2D(3, 1, Name = "c")))
             for layer in [ Softmax() :> Layer; PReLU(alphaInitializer = "ones", sharedAxes = IntTuple(1, 2)); ReLU(Nullable 0.3, 0.1, 0.2); ELU(0.5) ] do
-                use built = BuiltModel.Build(Sequential(input, Conv2D(3, 1, Name = "c"), layer, Conv2D(2, 1, Name = "d")))
-                use headless = BuiltModel.Build(Sequential(input, Conv2D(3, 1, Name = "c"), layer))
+                use built = BuiltNetwork.Build(Sequential(input, Conv2D(3, 1, Name = "c"), layer, Conv2D(2, 1, Name = "d")))
+                use headless = BuiltNetwork.Build(Sequential(input, Conv2D(3, 1, Name = "c"), layer))
                 for w in [ "c/kernel"; "c/bias" ] do
                     use _ = torch.no_grad()
                     (weight convOnly w).Parameter.copy_((weight built w).Parameter) |> ignore

@@ -187,7 +187,7 @@ let torchTests =
         test "a Dense and an Activation layer apply the activation by name (sparsemax over the last logical axis)" {
             torchReady 5
             let model = Sequential(Input(4), Dense(5, activation = "squareplus", kernelInitializer = GlorotUniform(seed = 1)), Activation("sparsemax"))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(3L, 4L)
             use y = built.forward x
             let k = built.Weights |> Seq.head

@@ -144,7 +144,7 @@ let private builtParameterCount (built: BuiltNetwork) =
 
 /// Builds the model, runs one random batch of one sample and returns the output shape (batch excluded).
 let private forwardShape (model: Model) =
-    use built = BuiltGraph.Build(model)
+    use built = BuiltNetwork.Build(model)
     Expect.equal (builtParameterCount built) model.ParameterCount "built parameters = declared count"
     use scope = torch.NewDisposeScope()
     use x = torch.rand(model.InputShapes.[0].WithBatch(1L))
@@ -332,8 +332,8 @@ let declarations =
             let path = temporaryFile ()
             try
                 let m = Applications.ResNet50(weights = path)
-                Expect.equal (Applications.WeightsFile m) (Path.GetFullPath path) "the file to load when built"
-                Expect.isNull (Applications.WeightsFile(Applications.ResNet50())) "random initialization"
+                Expect.equal m.WeightsFile (Path.GetFullPath path) "the declaration carries the file to load when built"
+                Expect.isNull (Applications.ResNet50().WeightsFile) "random initialization"
                 throwsWith<ArgumentException> [ "ResNet50"; "classifier_activation"; "relu" ] (fun () ->
                     Applications.ResNet50(weights = path, classifierActivation = "relu") |> ignore)
                 Applications.ResNet50(weights = path, classifierActivation = null) |> ignore
@@ -472,7 +472,7 @@ let native =
             let input = Graph.Input(2, 3)
             let r = (Rescaling(FloatTuple.List(1.0, 2.0, 3.0), FloatTuple 0.5)).Call(input)
             let n = (Normalization(mean = FloatTuple.List(1.0, 2.0, 3.0), variance = FloatTuple.List(4.0, 0.0, 9.0))).Call(r)
-            use built = BuiltGraph.Build(Model(input, n))
+            use built = BuiltNetwork.Build(Model(input, n))
             let xs = [| 1.0f; 2.0f; 3.0f; -1.0f; 0.0f; 4.0f |]
             use x = torch.tensor(xs).reshape(1L, 2L, 3L)
             use y = built.forward x
@@ -486,7 +486,7 @@ let native =
             for a, e in Array.zip actual expected do
                 Expect.floatClose Accuracy.medium (float a) e "(x·scale + offset − mean) / max(√var, ε)"
             let adapted = Normalization(axis = IntTuple(-1), invert = true)
-            use b2 = BuiltGraph.Build(Model(input, adapted.Call(input)))
+            use b2 = BuiltNetwork.Build(Model(input, adapted.Call(input)))
             let names = b2.Weights |> Seq.map (fun w -> w.Name) |> List.ofSeq
             Expect.equal names [ "normalization/mean"; "normalization/variance"; "normalization/count" ] "Keras's weight paths"
             Expect.isTrue (b2.Weights |> Seq.forall (fun w -> not w.Trainable)) "statistics are not trained"
@@ -498,7 +498,7 @@ let native =
             torchReady 11
             let input = Graph.Input(3, 3, 2)
             let dropped = (Dropout(0.5, NoiseShape = IntTuple [| -1; 1; 1; 1 |])).Call(input)
-            use built = BuiltGraph.Build(Model(input, dropped))
+            use built = BuiltNetwork.Build(Model(input, dropped))
             built.train ()
             use x = torch.ones(64L, 3L, 3L, 2L)
             use y = built.forward x
@@ -509,7 +509,7 @@ let native =
             Expect.isTrue (perSample |> Array.exists (fun s -> s.[0] = 0.0f) && perSample |> Array.exists (fun s -> s.[0] = 2.0f)) "both happen"
             let a = Graph.Input(2, 2, 3)
             let b = Graph.Input(2, 2, 3)
-            use sum = BuiltGraph.Build(Model([ a; b ], [ (CustomScaleLayer(0.25)).Call(a, b) ]))
+            use sum = BuiltNetwork.Build(Model([ a; b ], [ (CustomScaleLayer(0.25)).Call(a, b) ]))
             use xa = torch.rand(1L, 2L, 2L, 3L)
             use xb = torch.rand(1L, 2L, 2L, 3L)
             use out = sum.Forward([| xa; xb |]).[0]
@@ -546,15 +546,15 @@ let native =
             let roundTrip (declare: string -> Model) (mismatch: string -> Model) (missing: string) =
                 let path = Path.Combine(Path.GetTempPath(), sprintf "functional-apps-%s.safetensors" (Guid.NewGuid().ToString("N")))
                 try
-                    use saved = BuiltGraph.Build(declare null)
+                    use saved = BuiltNetwork.Build(declare null)
                     saved.SaveWeights path
-                    use loaded = BuiltGraph.Build(declare path)
-                    use fresh = BuiltGraph.Build(declare null)
+                    use loaded = BuiltNetwork.Build(declare path)
+                    use fresh = BuiltNetwork.Build(declare null)
                     let same (a: BuiltNetwork) (b: BuiltNetwork) =
                         Seq.forall2 (fun (x: WeightBinding) (y: WeightBinding) -> x.Name = y.Name && x.Parameter.allclose(y.Parameter, 0.0, 0.0)) a.Weights b.Weights
                     Expect.isTrue (same saved loaded) "every weight, under Keras's names, comes back"
                     Expect.isFalse (same saved fresh) "without weights, a fresh random draw"
-                    throwsWith<InvalidDataException> [ missing ] (fun () -> BuiltGraph.Build(mismatch path) |> ignore)
+                    throwsWith<InvalidDataException> [ missing ] (fun () -> BuiltNetwork.Build(mismatch path) |> ignore)
                 finally
                     File.Delete path
             roundTrip (fun w -> Applications.LeNet5(weights = w)) (fun w -> Applications.LeNet5(weights = w, classes = 5)) "predictions/kernel"
@@ -566,7 +566,7 @@ let native =
         test "a classifier's probabilities sum to one" {
             torchReady 5
             let m = Applications.MobileNetV2(inputShape = Shape(32, 32, 3), alpha = 0.35, classes = 7)
-            use built = BuiltGraph.Build(m)
+            use built = BuiltNetwork.Build(m)
             use x = torch.rand(2L, 32L, 32L, 3L)
             use y = built.forward x
             Expect.sequenceEqual y.shape [| 2L; 7L |] "batch of 2, 7 classes"

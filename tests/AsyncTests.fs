@@ -61,7 +61,7 @@ let digits =
 /// A digit classifier with Dropout (so the model's generator matters), built and compiled from fixed seeds.
 let digitModel (seed: int64) =
     torch.manual_seed seed |> ignore
-    let net = BuiltModel.Build(Sequential(Input(28, 28, 1), Flatten(), Dense(32, activation = "relu"), Dropout(0.2), Dense(10, activation = "softmax")))
+    let net = BuiltNetwork.Build(Sequential(Input(28, 28, 1), Flatten(), Dense(32, activation = "relu"), Dropout(0.2), Dense(10, activation = "softmax")))
     net, net.Compile(Adam(learningRate = 0.01), SparseCategoricalCrossentropy(), [ Metrics.Get "accuracy" ], seed = 5L)
 
 /// Awaits the task as `await` would and expects OperationCanceledException; the task ends Canceled.
@@ -155,7 +155,7 @@ let tests =
         test "cancelling during validation stops before the next validation batch; the finished epoch's training is kept" {
             torchReady 42
             let x, y = toyData 64 42
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(SGD(0.1), SparseCategoricalCrossentropy(), seed = 3L)
             use cts = new CancellationTokenSource()
             let counting = Counting()
@@ -174,7 +174,7 @@ let tests =
         test "a token cancelled before FitAsync, EvaluateAsync or PredictAsync gives a canceled task that touches nothing" {
             torchReady 43
             let x, y = toyData 32 43
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), seed = 4L)
             let before = weightsOf net
             use cts = new CancellationTokenSource()
@@ -197,7 +197,7 @@ let tests =
         test "bad arguments of the async methods are refused at once, naming them, before a task starts" {
             torchReady 44
             let x, y = toyData 16 44
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy())
             throwsWith<ArgumentException> [ "epochs"; "-1" ] (fun () -> model.FitAsync(x, y, epochs = -1) |> ignore)
             throwsWith<ArgumentException> [ "batchSize"; "0" ] (fun () -> model.FitAsync(x, y, batchSize = 0) |> ignore)
@@ -240,7 +240,7 @@ let tests =
         test "PredictAsync cancelled after its first batch releases the partial outputs and changes nothing" {
             torchReady 46
             let x, _ = toyData 64 46
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let before = weightsOf net
             use cts = new CancellationTokenSource()
             let reports = Recorder<TrainingProgress>()
@@ -263,7 +263,7 @@ let tests =
         test "progress reports arrive in order, on the worker thread, with the right epochs, steps and logs" {
             torchReady 47
             let x, y = toyData 48 47
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), [ Metrics.Get "accuracy" ], seed = 6L)
             let reports = Recorder<TrainingProgress>()
             let caller = Thread.CurrentThread.ManagedThreadId
@@ -298,7 +298,7 @@ let tests =
         test "FitAsync returns before training starts and does not wait for it" {
             torchReady 48
             let x, y = toyData 32 48
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(SGD(0.1), SparseCategoricalCrossentropy())
             use gate = new ManualResetEventSlim(false)
             let opened = ref false
@@ -343,7 +343,7 @@ let tests =
         test "the caller's ExecutionContext (AsyncLocal values such as logging scopes) reaches FitAsync's callbacks and PredictAsync's progress" {
             torchReady 52
             let x, y = toyData 16 52
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(SGD(0.1), SparseCategoricalCrossentropy())
             let ambient = AsyncLocal<string>()
             ambient.Value <- "request-42"
@@ -360,7 +360,7 @@ let tests =
         test "grad mode is per thread: Fit and FitAsync train from inside the caller's no_grad, which stays on" {
             torchReady 49
             let x, y = toyData 32 49
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(SGD(0.1), SparseCategoricalCrossentropy())
             let before = weightsOf net
             let underNoGrad () =
@@ -418,7 +418,7 @@ let tests =
         test "a logger at Information gets no batch messages; verbose 0 silences the fit log; a cancelled fit logs its cancellation" {
             torchReady 51
             let x, y = toyData 32 51
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), seed = 8L)
             let info = ListLogger(LogLevel.Information)
             model.Logger <- (info :> ILogger)

@@ -36,7 +36,7 @@ let tests =
         test "EarlyStopping stops after `patience` epochs without improvement and restores the best epoch's weights" {
             torchReady 20
             let x, y = toyData 16 20
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(learningRate = 0.05), SparseCategoricalCrossentropy())
             let snapshots = Collections.Generic.List<(string * torch.Tensor) list>()
             let keep = LambdaCallback(onEpochEnd = Action<int, Collections.Generic.IDictionary<string, float>>(fun _ _ -> snapshots.Add(weightsOf net)))
@@ -53,7 +53,7 @@ let tests =
         test "EarlyStopping with min_delta and mode max (accuracy-like monitors maximise)" {
             torchReady 21
             let x, y = toyData 8 21
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy())
             let stop = EarlyStopping(monitor = "val_acc_like", patience = 1, minDelta = 0.05)
             let h = model.Fit(x, y, epochs = 10, verbose = quiet,
@@ -65,7 +65,7 @@ let tests =
         test "ModelCheckpoint with save_best_only writes only improving epochs, and the file holds that epoch's weights" {
             torchReady 22
             let x, y = toyData 16 22
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(learningRate = 0.05), SparseCategoricalCrossentropy())
             let dir = tempDir ()
             try
@@ -76,7 +76,7 @@ let tests =
                           callbacks = [ scripted "score" [ 0.9; 0.4; 0.6; 0.3; 0.35 ] :> Callback; keep; ckpt ]) |> ignore
                 Expect.equal (ckpt.Saved |> Seq.map Path.GetFileName |> List.ofSeq)
                     [ "w-01-0.90.safetensors"; "w-02-0.40.safetensors"; "w-04-0.30.safetensors" ] "improving epochs only"
-                use other = BuiltModel.Build(mlp ())
+                use other = BuiltNetwork.Build(mlp ())
                 other.LoadWeights(ckpt.Saved.[2])
                 Expect.isTrue (sameWeights (weightsOf other) snapshots.[3]) "the best epoch's weights"
             finally
@@ -86,7 +86,7 @@ let tests =
         test "LearningRateScheduler sets the rate each epoch and logs it" {
             torchReady 23
             let x, y = toyData 8 23
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(SGD(), SparseCategoricalCrossentropy())
             let seen = Collections.Generic.List<float>()
             let probe = LambdaCallback(onEpochBegin = Action<int, Collections.Generic.IDictionary<string, float>>(fun _ _ -> seen.Add model.Optimizer.LearningRate))
@@ -99,7 +99,7 @@ let tests =
         test "ReduceLROnPlateau multiplies the rate by `factor` after `patience` epochs without improvement" {
             torchReady 24
             let x, y = toyData 8 24
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(SGD(learningRate = 0.1), SparseCategoricalCrossentropy())
             let plateau = ReduceLROnPlateau(monitor = "score", factor = 0.5, patience = 1)
             let h = model.Fit(x, y, epochs = 4, verbose = quiet, callbacks = [ scripted "score" [ 1.0; 1.0; 1.0; 0.5 ] :> Callback; plateau ])
@@ -113,7 +113,7 @@ let tests =
             torchReady 25
             let x, y = toyData 32 25
             x.[10L, 0L] <- torch.tensor(Double.NaN, torch.ScalarType.Float32)
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(SGD(), SparseCategoricalCrossentropy())
             let nan = TerminateOnNaN()
             let counter = CountingCallback()
@@ -126,7 +126,7 @@ let tests =
         test "CSVLogger writes a header and a row per epoch; custom callbacks and lambdas see every hook" {
             torchReady 26
             let x, y = toyData 20 26
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), [| "accuracy" |])
             let dir = tempDir ()
             try

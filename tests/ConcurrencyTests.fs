@@ -42,7 +42,7 @@ let tests =
         test "after a training step, Predict and Evaluate from 8 threads equal sequential ones and never move BatchNormalization's statistics" {
             torchReady 21
             let x, y = toyData 40 21
-            use net = BuiltModel.Build(bnDropoutModel ())
+            use net = BuiltNetwork.Build(bnDropoutModel ())
             let model = net.Compile(SGD(0.1), SparseCategoricalCrossentropy(), [| "accuracy" |])
             model.TrainOnBatch(x, y) |> ignore
             Expect.isFalse net.training "a training step leaves the module's mode alone"
@@ -69,7 +69,7 @@ let tests =
         test "Predict on other threads during Fit sees the weights between two steps, never a mixture" {
             torchReady 22
             let x, y = toyData 64 22
-            use net = BuiltModel.Build(Sequential(Input(4), Dense(16, activation = "relu"), Dense(3, activation = "softmax")))
+            use net = BuiltNetwork.Build(Sequential(Input(4), Dense(16, activation = "relu"), Dense(3, activation = "softmax")))
             let model = net.Compile(Adam(learningRate = 0.05), SparseCategoricalCrossentropy(), seed = 1L)
             let probe = x.narrow(0L, 0L, 8L).clone()
             // Every state a concurrent Predict may observe: the start, and after each step (recorded on the fit thread).
@@ -99,7 +99,7 @@ let tests =
             let x, _ = toyData 64 23
             let mutable raced = 0
             for round in 1 .. 6 do
-                let net = BuiltModel.Build(bnDropoutModel ())
+                let net = BuiltNetwork.Build(bnDropoutModel ())
                 let expected = net.Predict(x, 16)
                 let outcomes =
                     onThreads 5 (fun i ->
@@ -128,7 +128,7 @@ let tests =
         test "Dispose while Fit runs on another thread: the step in progress finishes, then Fit stops with ObjectDisposedException" {
             torchReady 30
             let x, y = toyData 256 30
-            let net = BuiltModel.Build(bnDropoutModel ())
+            let net = BuiltNetwork.Build(bnDropoutModel ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), seed = 2L)
             use started = new ManualResetEventSlim(false)
             let signal = { new Callback() with override _.OnTrainBatchEnd(b, _) = if b = 2 then started.Set() }
@@ -148,7 +148,7 @@ let tests =
         test "Dispose or a training step from inside an evaluate callback on the same network is a clear error, not a deadlock" {
             torchReady 31
             let x, y = toyData 16 31
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy())
             let attempts = Collections.Generic.List<exn>()
             let inside =
@@ -168,7 +168,7 @@ let tests =
         test "a two-input Predict with 3 and 5 rows is Keras's 'Data cardinality is ambiguous', naming the inputs and sizes" {
             torchReady 24
             let a, b = G.Input(Shape 4, "left"), G.Input(Shape 2, "right")
-            use net = BuiltGraph.Build(Model([ a; b ], [ Dense(1).Call(Concatenate().Call(a, b)) ]))
+            use net = BuiltNetwork.Build(Model([ a; b ], [ Dense(1).Call(Concatenate().Call(a, b)) ]))
             throwsWith<ArgumentException> [ "Data cardinality is ambiguous"; "'left'"; ": 3"; "'right'"; ": 5" ] (fun () ->
                 net.Predict([ torch.randn(3L, 4L); torch.randn(5L, 2L) ]) |> ignore)
             let model = net.Compile(SGD(), MeanSquaredError())
@@ -179,7 +179,7 @@ let tests =
 
         test "0 samples: Predict gives empty outputs of the right shape; Evaluate, Fit and TrainOnBatch refuse, and nothing moves" {
             torchReady 25
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), [| "accuracy" |])
             let empty = torch.zeros(0L, 4L)
             let none = torch.zeros(0L, torch.ScalarType.Int64)
@@ -198,7 +198,7 @@ let tests =
         test "validationSplit = NaN or ±infinity is refused, naming the argument" {
             torchReady 26
             let x, y = toyData 16 26
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy())
             for v in [ nan; infinity; -infinity ] do
                 throwsWith<ArgumentException> [ "validationSplit"; "[0, 1)" ] (fun () -> model.Fit(x, y, validationSplit = v, verbose = quiet) |> ignore)
@@ -210,7 +210,7 @@ let tests =
             let x, y = toyData 96 27
             let build (k: int) =
                 torch.manual_seed (int64 (100 + k)) |> ignore
-                let net = BuiltModel.Build(Sequential(Input(4), Dense(16, activation = "relu"), Dropout(0.4), Dense(3, activation = "softmax")))
+                let net = BuiltNetwork.Build(Sequential(Input(4), Dense(16, activation = "relu"), Dropout(0.4), Dense(3, activation = "softmax")))
                 net, net.Compile(Adam(), SparseCategoricalCrossentropy(), seed = int64 (7 + k))
             let train (net: BuiltNetwork, model: CompiledModel) =
                 model.Fit(x, y, batchSize = 8, epochs = 3, shuffle = true, verbose = quiet) |> ignore
@@ -239,7 +239,7 @@ let tests =
                 let build (initSeed: int64) (seed: int64) =
                     torch.manual_seed initSeed |> ignore
                     let net =
-                        BuiltModel.Build(
+                        BuiltNetwork.Build(
                             Sequential(Input(4), Dense(16, activation = "relu"), Dropout(0.3), Dense(8, activation = "relu"),
                                        Dropout(0.2, seed = int initSeed), Dense(3, activation = "softmax")))
                     net, net.Compile(Adam(learningRate = 0.01), SparseCategoricalCrossentropy(), seed = seed)
@@ -283,7 +283,7 @@ let tests =
             let x, y = toyData 16 29
             let path = Path.Combine(Path.GetTempPath(), "functional-badrng-" + Guid.NewGuid().ToString("N") + ".safetensors")
             try
-                use net = BuiltModel.Build(mlp ())
+                use net = BuiltNetwork.Build(mlp ())
                 let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), seed = 3L)
                 model.Fit(x, y, verbose = quiet) |> ignore
                 model.SaveCheckpoint(path, 1)

@@ -495,9 +495,9 @@ let tests =
                 expectError e "$.config.layers[1].config.kernel_initializer.class_name" [ "unknown initializer class 'Glorot'"; "GlorotUniform" ]
             }
 
-            test "a dtype other than float32" {
-                let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["config"].["dtype"] <- JsonValue.Create "float16")
-                expectError e "$.config.layers[1].config.dtype" [ "only float32" ]
+            test "a dtype that is not a dtype policy" {
+                let e = brokenBy (small ()) (fun d -> (layersOf d).[1].["config"].["dtype"] <- JsonValue.Create "float12")
+                expectError e "$.config.layers[1].config.dtype" [ "Cannot convert 'float12'" ]
             }
 
             test "an inbound reference to a layer that does not exist" {

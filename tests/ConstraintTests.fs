@@ -130,7 +130,7 @@ let torchTests =
                     Dense(4, kernelInitializer = RandomNormal(0.0, 1.0, seed = 4), kernelConstraint = MaxNorm(0.5)),
                     Dense(3, kernelInitializer = RandomNormal(0.0, 1.0, seed = 5), kernelConstraint = MinMaxNorm(1.5, 2.0, 0.5, IntTuple 1)),
                     Dense(2, kernelInitializer = RandomNormal(-1.0, 1.0, seed = 6), kernelConstraint = NonNeg(), Trainable = false))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             let snapshot () =
                 built.Weights |> Seq.map (fun w -> use v = w.KerasView() in w.Name, (v.shape |> Array.map int, floats v)) |> Map.ofSeq
             let before = snapshot ()
@@ -157,7 +157,7 @@ let torchTests =
 
         test "a training step applies the constraints after the update" {
             torchReady 4
-            use built = BuiltModel.Build(Sequential(Input(3), Dense(2, kernelConstraint = NonNeg(), kernelInitializer = RandomNormal(0.0, 1.0, seed = 1))))
+            use built = BuiltNetwork.Build(Sequential(Input(3), Dense(2, kernelConstraint = NonNeg(), kernelInitializer = RandomNormal(0.0, 1.0, seed = 1))))
             use opt = torch.optim.SGD(built.TrainableParameters, 0.1)
             use x = torch.randn(4L, 3L)
             use y = torch.randn(4L, 2L)
@@ -168,7 +168,7 @@ let torchTests =
 
         test "an axis the weight does not have is a clear error when constraints are applied" {
             torchReady 5
-            use built = BuiltModel.Build(Sequential(Input(3), Dense(2, kernelConstraint = MaxNorm(axis = IntTuple 2))))
+            use built = BuiltNetwork.Build(Sequential(Input(3), Dense(2, kernelConstraint = MaxNorm(axis = IntTuple 2))))
             throwsWith<ArgumentException> [ "MaxNorm"; "axis 2 is out of range for a weight of rank 2" ] (fun () -> built.ApplyConstraints())
         }
     ]

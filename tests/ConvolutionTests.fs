@@ -145,7 +145,7 @@ let torchLaws =
         propertyWith torchConfig "built Conv2D: forward shape = inferred shape, Σ numel = counted params" (Arb.fromGen (convCase 24 16)) (fun c ->
             torchReady 1
             let model = Sequential(Input(c.InputShape), c.Layer)
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(c.InputShape.WithBatch 2L)
             use y = built.forward x
             let numel = built.parameters() |> Seq.sumBy (fun p -> p.numel())
@@ -155,7 +155,7 @@ let torchLaws =
             let c = { c0 with ChannelsLast = true }
             torchReady 2
             let model = Sequential(Input(c.InputShape), c.Layer)
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(c.InputShape.WithBatch 2L)
             use y = built.forward x
             let weights = built.Weights |> Seq.map (fun w -> w.Name, w.Parameter) |> Map.ofSeq
@@ -172,8 +172,8 @@ let torchLaws =
             torchReady 3
             let last = Sequential(Input(9, 8, 3), Conv2D(4, 3, strides = 2, padding = "same"))
             let first = Sequential(Input(3, 9, 8), Conv2D(4, 3, strides = 2, padding = "same", dataFormat = "channels_first"))
-            use a = BuiltModel.Build(last)
-            use b = BuiltModel.Build(first)
+            use a = BuiltNetwork.Build(last)
+            use b = BuiltNetwork.Build(first)
             for wa, wb in Seq.zip a.Weights b.Weights do
                 let pa, pb = wa.Parameter, wb.Parameter
                 use _ = torch.no_grad()
@@ -288,7 +288,7 @@ let conv1d3dLaws =
         testSequenced <| propertyWith torchConfig "built Conv1D (valid/same/causal, strides, dilation, groups) computes the naive convolution" (Arb.fromGen (conv1dCase 16)) (fun c ->
             torchReady 21
             let model = Sequential(Input(c.Steps, c.Channels), c.Layer)
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(2L, int64 c.Steps, int64 c.Channels)
             use y = built.forward x
             let weights = built.Weights |> Seq.map (fun w -> w.Name, w.KerasView()) |> Map.ofSeq
@@ -306,7 +306,7 @@ let conv1d3dLaws =
             torchReady 22
             let p = p0 % c.Steps
             let model = Sequential(Input(c.Steps, c.Channels), c.Layer)
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(2L, int64 c.Steps, int64 c.Channels)
             use x2 = x.clone()
             do
@@ -324,7 +324,7 @@ let conv1d3dLaws =
             torchReady 24
             for stride, width in [ (1, 3), 6; (1, 2), 5; (2, 3), 6 ] do
                 let model = Sequential(Input(8, width, 1), Conv2D(4, (4, 5), strides = stride))
-                use built = BuiltModel.Build(model)
+                use built = BuiltNetwork.Build(model)
                 use x = torch.randn(2L, 8L, int64 width, 1L)
                 use y = built.forward x
                 let weights = built.Weights |> Seq.map (fun w -> w.Name, w.KerasView()) |> Map.ofSeq
@@ -333,7 +333,7 @@ let conv1d3dLaws =
                 Expect.sequenceEqual (Seq.cast<float32> (toArray4 y) |> Seq.map (fun v -> MathF.Round(v, 4)))
                     (Seq.cast<float32> expected |> Seq.map (fun v -> MathF.Round(v, 4))) (sprintf "strides %A" stride)
             let model1 = Sequential(Input(6, 1), Conv1D(3, 5, strides = 3))
-            use built1 = BuiltModel.Build(model1)
+            use built1 = BuiltNetwork.Build(model1)
             use x1 = torch.randn(2L, 6L, 1L)
             use y1 = built1.forward x1
             let w1 = built1.Weights |> Seq.map (fun w -> w.Name, w.KerasView()) |> Map.ofSeq
@@ -345,8 +345,8 @@ let conv1d3dLaws =
             torchReady 23
             let last = Sequential(Input(5, 6, 4, 4), Conv3D(6, (2, 3, 2), strides = (2, 1, 2), padding = "same", groups = 2))
             let first = Sequential(Input(4, 5, 6, 4), Conv3D(6, (2, 3, 2), strides = (2, 1, 2), padding = "same", groups = 2, dataFormat = "channels_first"))
-            use a = BuiltModel.Build(last)
-            use b = BuiltModel.Build(first)
+            use a = BuiltNetwork.Build(last)
+            use b = BuiltNetwork.Build(first)
             Expect.equal last.OutputShape (Shape(3, 6, 2, 6)) "shape"
             Expect.equal (a.parameters() |> Seq.sumBy (fun p -> p.numel())) last.ParameterCount "numel"
             do

@@ -352,7 +352,7 @@ let pureLaws =
 
 let private buildAndRun (layer: Layer) (input: Shape) =
     let model = Sequential(Input(input), layer)
-    let built = BuiltModel.Build(model)
+    let built = BuiltNetwork.Build(model)
     let x = torch.randn(input.WithBatch 2L)
     let y = built.forward x
     model, built, x, y
@@ -437,7 +437,7 @@ let torchLaws =
                         for op in None :: [ for p in 1 .. 4 -> Some p ] do
                             if (match op with Some p -> p < s | None -> true) then
                                 let layer = Conv1DTranspose(1, k, s, Padding.Parse padding, (match op with Some p -> IntTuple(p) | None -> IntTuple()), useBias = false)
-                                use built = BuiltModel.Build(Sequential(Input(3, 1), layer))
+                                use built = BuiltNetwork.Build(Sequential(Input(3, 1), layer))
                                 do
                                     use _ = torch.no_grad()
                                     use kernel = torch.arange(1.0f, float32 (k + 1)).reshape(int64 k, 1L, 1L)
@@ -461,8 +461,8 @@ let torchLaws =
                   DepthwiseConv2D((3, 2), padding = "same", depthMultiplier = 3, dilationRate = (2, 1)), DepthwiseConv2D((3, 2), padding = "same", depthMultiplier = 3, dilationRate = (2, 1), dataFormat = "channels_first")
                   Conv2DTranspose(4, 3, strides = 2, padding = "same", outputPadding = 1), Conv2DTranspose(4, 3, strides = 2, padding = "same", outputPadding = 1, dataFormat = "channels_first") ]
             for last, first in pairs do
-                use a = BuiltModel.Build(Sequential(Input(7, 6, 3), last))
-                use b = BuiltModel.Build(Sequential(Input(3, 7, 6), first))
+                use a = BuiltNetwork.Build(Sequential(Input(7, 6, 3), last))
+                use b = BuiltNetwork.Build(Sequential(Input(3, 7, 6), first))
                 copyWeights a b
                 use x = torch.randn(2L, 7L, 6L, 3L)
                 use ya = a.forward x
@@ -536,7 +536,7 @@ let torchLaws =
                   Conv2DTranspose(4, 3, kernelInitializer = RandomNormal(seed = 4)) ]
             for layer in layers do
                 let model = Sequential(Input(6, 6, 4), layer)
-                use built = BuiltModel.Build(model)
+                use built = BuiltNetwork.Build(model)
                 for w, spec in Seq.zip built.Weights (model.Layers.[0].Parameters(Shape(6, 6, 4))) do
                     use view = w.KerasView()
                     use expected = InitializerSampling.Sample(spec.Initializer, spec.Shape.ToKnownArray())

@@ -146,7 +146,7 @@ let tests =
         testSequenced <| propertyWith torchConfig "built Reshape: real forward shape = inferred, values keep row-major order" (Arb.fromGen reshapeCase) (fun (input, given, _) ->
             torchReady 22
             let model = Sequential(Input(input), Reshape(IntTuple given))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(Shape(input).WithBatch(2L))
             use y = built.forward x
             y.shape = model.OutputShape.WithBatch(2L) && values y = values x)
@@ -154,7 +154,7 @@ let tests =
         testSequenced <| propertyWith torchConfig "built Permute matches a naive transpose" (Arb.fromGen permuteCase) (fun (dims, perm) ->
             torchReady 23
             let model = Sequential(Input(dims), Permute(IntTuple perm))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(Shape(dims).WithBatch(2L))
             use y = built.forward x
             let full = Array.append [| 2 |] dims
@@ -162,7 +162,7 @@ let tests =
 
         testSequenced <| test "built RepeatVector copies each sample's vector n times" {
             torchReady 24
-            use built = BuiltModel.Build(Sequential(Input(5), RepeatVector(3)))
+            use built = BuiltNetwork.Build(Sequential(Input(5), RepeatVector(3)))
             use x = torch.randn(4L, 5L)
             use y = built.forward x
             Expect.equal y.shape [| 4L; 3L; 5L |] "shape"
@@ -175,7 +175,7 @@ let tests =
 
         testSequenced <| test "built ActivityRegularization: identity; RegularizationLoss = (l1·Σ|y| + l2·Σy²)/batch after a training pass, 0 at inference" {
             torchReady 25
-            use built = BuiltModel.Build(Sequential(Input(3, 4), ActivityRegularization(0.1, 0.2)))
+            use built = BuiltNetwork.Build(Sequential(Input(3, 4), ActivityRegularization(0.1, 0.2)))
             use x = torch.randn(5L, 3L, 4L)
             let xs = values x
             let expected = (xs |> Array.sumBy (fun v -> 0.1 * abs (float v) + 0.2 * float v * float v)) / 5.0
@@ -195,7 +195,7 @@ let tests =
         testSequenced <| propertyWith torchConfig "built Masking zeroes exactly the positions whose features all equal maskValue"
             (Arb.fromGen (Gen.zip (Gen.choose (1, 4)) (Gen.elements [ 0.0; 0.5; -1.0 ]))) (fun (features, maskValue) ->
             torchReady 26
-            use built = BuiltModel.Build(Sequential(Input(6, features), Masking(maskValue)))
+            use built = BuiltNetwork.Build(Sequential(Input(6, features), Masking(maskValue)))
             // Random values, with some timesteps set entirely (and some partly) to the mask value.
             let rnd = Random(features)
             let data = Array.init (3 * 6 * features) (fun _ -> float32 (rnd.NextDouble() * 2.0 - 1.0))
@@ -216,14 +216,14 @@ let tests =
             torchReady 27
             let square = fn (fun x -> x * x)
             // F# lambdas convert to the delegate directly, with or without a shape argument.
-            use built = BuiltModel.Build(Sequential(Input(4), Lambda(fun x -> x * x), Lambda((fun x -> x.reshape(x.shape.[0], 2L, 2L)), Shape(2, 2)), Flatten(), Dense(2)))
+            use built = BuiltNetwork.Build(Sequential(Input(4), Lambda(fun x -> x * x), Lambda((fun x -> x.reshape(x.shape.[0], 2L, 2L)), Shape(2, 2)), Flatten(), Dense(2)))
             use x = torch.randn(3L, 4L)
             use y = built.forward x
             Expect.equal y.shape [| 3L; 2L |] "shape through the model"
-            use lam = BuiltModel.Build(Sequential(Input(4), Lambda(square)))
+            use lam = BuiltNetwork.Build(Sequential(Input(4), Lambda(square)))
             use z = lam.forward x
             Expect.equal (values z) (values x |> Array.map (fun v -> v * v)) "x²"
-            use bad = BuiltModel.Build(Sequential(Input(4), Lambda(fn (fun x -> x.repeat(1L, 2L)), Shape 4)))
+            use bad = BuiltNetwork.Build(Sequential(Input(4), Lambda(fn (fun x -> x.repeat(1L, 2L)), Shape 4)))
             throwsWith<InvalidOperationException> [ "lambda"; "(3, 8)"; "(None, 4)" ] (fun () -> bad.forward x |> ignore)
         }
     ]

@@ -48,7 +48,7 @@ let tests =
         testSequenced <| propertyWith torchConfig "built Dense computes x·kernel + bias (naive), Σ numel = counted" (denseCase 12 9) (fun (i, u, b, _) ->
             torchReady 5
             let model = Sequential(Input(i), Dense(u, useBias = b))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(3L, int64 i)
             use y = built.forward x
             let w = built.Weights |> Seq.map (fun w -> w.Name, w.Parameter.detach().cpu()) |> Map.ofSeq
@@ -64,7 +64,7 @@ let tests =
 
         testSequenced <| test "Glorot uniform kernels stay inside ±sqrt(6/(fan_in+fan_out)) with Keras's conv fans" {
             torchReady 6
-            use built = BuiltModel.Build(Sequential(Input(16, 16, 8), Conv2D(32, 5)))
+            use built = BuiltNetwork.Build(Sequential(Input(16, 16, 8), Conv2D(32, 5)))
             let kernel = (built.Weights |> Seq.head).Parameter
             let limit = sqrt (6.0 / float (5 * 5 * 8 + 5 * 5 * 32))
             Expect.isLessThanOrEqual (kernel.abs().max().item<float32>() |> float) limit "inside the limit"
@@ -73,7 +73,7 @@ let tests =
 
         testSequenced <| test "Dropout is the identity at inference and drops about `rate` in training, scaling the rest" {
             torchReady 7
-            use built = BuiltModel.Build(Sequential(Input(10000), Dropout(0.3)))
+            use built = BuiltNetwork.Build(Sequential(Input(10000), Dropout(0.3)))
             use x = torch.ones(1L, 10000L)
             use y = built.forward x
             Expect.isTrue ((y.eq x).all().item<bool>()) "identity in eval mode"

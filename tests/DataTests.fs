@@ -116,7 +116,7 @@ let tests =
             Expect.isTrue (same a b && same ya yb) "same seed, same batch"
             Expect.isFalse (same a c) "another seed, another batch"
             Expect.equal ((gen.Flow(x, y, batchSize = 6)).StepsPerEpoch) 4 "⌈20/6⌉ steps"
-            use net = BuiltModel.Build(Functional.Tests.SavingTests.smallCnn ())
+            use net = BuiltNetwork.Build(Functional.Tests.SavingTests.smallCnn ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), [| "accuracy" |])
             let h = model.Fit(gen.Flow(x, y, batchSize = 6, seed = 1), epochs = 2, verbose = quiet)
             Expect.equal h.["loss"].Count 2 "two epochs of augmented batches"

@@ -34,8 +34,8 @@ let roundTrip (trainOn: Device) (resumeOn: Device) (tol: float) =
         let classWeight = Dictionary<int, float>(dict [ 0, 1.0; 1, 2.0; 2, 0.5 ]) :> IReadOnlyDictionary<int, float>
         // Across CPU and CUDA kernels a near-tie may flip one prediction: accuracies then differ by one sample.
         let accTol = if tol > 0.0 then 0.1 else 1e-9
-        use reference = BuiltModel.Build(mlp ())       // the CPU twin
-        use net = BuiltModel.Build(mlp (), trainOn)
+        use reference = BuiltNetwork.Build(mlp ())       // the CPU twin
+        use net = BuiltNetwork.Build(mlp (), trainOn)
         let refModel = compile reference
         let model = compile net
         model.SetWeights(refModel.GetWeights())        // snapshots are host copies: CPU → device
@@ -82,7 +82,7 @@ let roundTrip (trainOn: Device) (resumeOn: Device) (tol: float) =
         let ckpt = Path.Combine(dir, "ckpt.safetensors")
         model.SaveCheckpoint(ckpt, 2)
         torch.manual_seed 5L |> ignore
-        use resumed = BuiltModel.Build(mlp (), resumeOn)
+        use resumed = BuiltNetwork.Build(mlp (), resumeOn)
         let resumedModel = compile resumed
         let epoch = resumedModel.LoadCheckpoint ckpt
         Expect.equal epoch 2 "the completed epochs come back"

@@ -4,6 +4,7 @@
 module Functional.Tests.GraphTests
 
 open System
+open System.IO
 open Expecto
 open FsCheck
 open FsCheck.FSharp
@@ -13,6 +14,7 @@ open Functional.Layers
 open Functional.Models
 open Functional.Torch
 open Functional.Training
+open Functional.Saving
 open Functional.Tests.Support
 
 type G = Functional.Models.Graph
@@ -351,7 +353,7 @@ let tests =
             propertyWith torchConfig "inferred shapes equal the real forward shapes, and Σ numel equals the counted parameters (generated graphs)" graphs (fun m ->
                 torchReady 11
                 use scope = torch.NewDisposeScope()
-                use built = BuiltGraph.Build m
+                use built = BuiltNetwork.Build m
                 let outputs = built.Forward(inputsFor m)
                 let numel = built.parameters () |> Seq.sumBy (fun p -> p.numel ())
                 Seq.forall2 (fun (o: torch.Tensor) (s: Shape) -> o.shape = s.WithBatch 2L) outputs m.OutputShapes
@@ -364,7 +366,7 @@ let tests =
                     let a, b = G.Input(Shape 5, "a"), G.Input(Shape 5, "b")
                     let first = Dense(3)
                     let second = if shared then first else Dense(3)
-                    use built = BuiltGraph.Build(Model([ a; b ], [ first.Call a; second.Call b ]))
+                    use built = BuiltNetwork.Build(Model([ a; b ], [ first.Call a; second.Call b ]))
                     use xa = torch.randn(4L, 5L)
                     use xb = torch.randn(4L, 5L)
                     use before = built.Forward([ xa; xb ]).[0].detach()
@@ -391,8 +393,8 @@ let tests =
                 let seq = ModelTests.seedCnn ()
                 let x = G.Input(28, 28, 1)
                 let graph = Model(x, seq.Layers |> Seq.fold (fun (t: SymbolicTensor) l -> l.Call t) x)
-                use sequential = BuiltModel.Build seq
-                use built = BuiltGraph.Build graph
+                use sequential = BuiltNetwork.Build seq
+                use built = BuiltNetwork.Build graph
                 copyWeights sequential built
                 use input = torch.randn(3L, 28L, 28L, 1L)
                 use expected = sequential.forward input
@@ -402,7 +404,7 @@ let tests =
 
             test "residual block with zero convolutions is relu(x): the shortcut is added in the Keras layout" {
                 torchReady 14
-                use built = BuiltGraph.Build(residualBlock ())
+                use built = BuiltNetwork.Build(residualBlock ())
                 setAll built 0.0 (fun _ -> true)
                 use x = torch.randn(2L, 8L, 8L, 16L)
                 use y = built.forward x
@@ -413,7 +415,7 @@ let tests =
             test "Inception branches land in the concatenation in order: branch i's channels carry its bias" {
                 torchReady 15
                 let m = inceptionBlock ()
-                use built = BuiltGraph.Build m
+                use built = BuiltNetwork.Build m
                 setAll built 0.0 (fun w -> w.Name.EndsWith "kernel")
                 // The last conv of each branch (in call order): conv2d (16 ch), conv2d_2 (32), conv2d_4 (8), conv2d_5 (8).
                 for name, value in [ "conv2d", 1.0; "conv2d_2", 2.0; "conv2d_4", 3.0; "conv2d_5", 4.0 ] do
@@ -427,7 +429,7 @@ let tests =
 
             test "SE block scales each channel by sigmoid of its excitation: zero Dense weights give x · sigmoid(0)" {
                 torchReady 16
-                use built = BuiltGraph.Build(seBlock 16 4)
+                use built = BuiltNetwork.Build(seBlock 16 4)
                 setAll built 0.0 (fun _ -> true)
                 use x = torch.randn(2L, 8L, 8L, 16L)
                 use y = built.forward x
@@ -438,13 +440,13 @@ let tests =
             test "two inputs and two outputs run together; a nested model inside a graph computes what it computes alone" {
                 torchReady 17
                 let m = twoInTwoOut ()
-                use built = BuiltGraph.Build m
+                use built = BuiltNetwork.Build m
                 let outputs = built.Forward([ torch.randn(3L, 10L); torch.randn(3L, 20L) ])
                 Expect.equal (outputs |> Seq.map (fun t -> List.ofArray t.shape) |> List.ofSeq) [ [ 3L; 1L ]; [ 3L; 4L ] ] "output shapes"
                 Expect.isTrue ((outputs.[1].sum(1L) - 1.0f).abs().max().item<float32>() < 1e-5f) "softmax rows"
                 let inner = Sequential("encoder", [ Input(6) :> Layer; Dense(5, activation = "tanh"); Dense(4) ])
                 let x = G.Input(6)
-                use outer = BuiltGraph.Build(Model(x, inner.Call x))
+                use outer = BuiltNetwork.Build(Model(x, inner.Call x))
                 use xs = torch.randn(2L, 6L)
                 use alone = (outer.["encoder"] :?> BuiltNetwork).forward xs
                 use inside = outer.forward xs
@@ -458,7 +460,7 @@ let tests =
                 let shared = Conv2D(4, 3, padding = "same")
                 let m = Model([ a; b ], [ shared.Call a; shared.Call b ])
                 Expect.equal m.ParameterCount (int64 (3 * 3 * 3 * 4 + 4)) "one kernel"
-                use built = BuiltGraph.Build m
+                use built = BuiltNetwork.Build m
                 use x8 = torch.rand(2L, 8L, 8L, 3L)
                 use x6 = torch.rand(2L, 6L, 5L, 3L)
                 let outs = built.Forward([ x8; x6 ], ForwardContext.Inference)
@@ -466,7 +468,7 @@ let tests =
                 Expect.sequenceEqual outs.[1].shape [| 2L; 6L; 5L; 4L |] "second use, same module"
                 // The same weights on the second input alone, through a one-use model of the same layer.
                 let single = Model(b, shared.Call b)
-                use alone = BuiltGraph.Build single
+                use alone = BuiltNetwork.Build single
                 let file = IO.Path.Combine(IO.Path.GetTempPath(), sprintf "shared-%s.safetensors" (Guid.NewGuid().ToString("N")))
                 try
                     Saving.WeightFiles.SaveWeights(built, file)
@@ -478,13 +480,13 @@ let tests =
                 let v, s = G.Input(4), G.Input(3, 4)
                 let dense = Dense(2)
                 throwsWith<NotSupportedException> [ "Dense 'dense' is shared"; "(None, 4)"; "(None, 3, 4)"; "rank" ] (fun () ->
-                    BuiltGraph.Build(Model([ v; s ], [ dense.Call v; dense.Call s ])) |> ignore)
+                    BuiltNetwork.Build(Model([ v; s ], [ dense.Call v; dense.Call s ])) |> ignore)
             }
 
             test "a two-input, two-output graph trains with compile/fit: each output's loss falls" {
                 torchReady 20
                 let m = twoInTwoOut ()
-                use built = BuiltGraph.Build m
+                use built = BuiltNetwork.Build m
                 let compiled = built.Compile(Adam(0.01), [| MeanSquaredError() :> Loss; CategoricalCrossentropy() |], null, null)
                 use title = torch.randn(64L, 10L)
                 use body = torch.randn(64L, 20L)
@@ -498,10 +500,140 @@ let tests =
 
             test "a built graph rejects the wrong number or shape of inputs, naming the expected shape" {
                 torchReady 18
-                use built = BuiltGraph.Build(twoInTwoOut ())
+                use built = BuiltNetwork.Build(twoInTwoOut ())
                 throwsWith<ArgumentException> [ "takes 2 input(s)" ] (fun () -> built.Forward([ torch.randn(1L, 10L) ]) |> ignore)
                 throwsWith<ArgumentException> [ "input 1 ('body')"; "(None, 20)"; "(1, 21)" ] (fun () ->
                     built.Forward([ torch.randn(1L, 10L); torch.randn(1L, 21L) ]) |> ignore)
             }
         ]
+    ]
+
+/// The chain graph a Sequential declares, written with the functional API: the same layer records, so the same names.
+let chainOf (seq: Sequential) =
+    let x = G.Input(seq.Input.Shape, "input_layer")
+    Model(x, seq.Layers |> Seq.fold (fun (t: SymbolicTensor) l -> l.Call t) x, seq.Name)
+
+/// A Sequential whose layers compute in all three layouts: channels-first convolution and pooling, layout-free
+/// BatchNormalization/Activation in between, then channels-last Flatten and Dense.
+let mixedCnn () =
+    Sequential(
+        Input(28, 28, 1),
+        Conv2D(8, 3, padding = "same"), BatchNormalization(), Activation(ActivationFunction "relu"), MaxPooling2D(2),
+        Conv2D(16, 3, strides = 2), Activation(ActivationFunction "relu"), GlobalAveragePooling2D(), Dense(10, activation = "softmax"))
+
+let private weightsEqual (a: BuiltNetwork) (b: BuiltNetwork) =
+    Seq.forall2 (fun (x: WeightBinding) (y: WeightBinding) -> x.Name = y.Name && x.Parameter.allclose(y.Parameter, 0.0, 0.0)) a.Weights b.Weights
+
+[<Tests>]
+let executorTests =
+    testList "One executor" [
+        test "a Sequential declares its chain graph: one input, one output, its layers in order, equal to the same chain written as a graph" {
+            for seq in [ ModelTests.seedCnn (); mixedCnn () ] do
+                let graph = seq.AsGraph()
+                Expect.equal graph (chainOf seq) "the chain written with the functional API"
+                Expect.equal (graph.Operations |> Seq.map (fun o -> o.Name) |> List.ofSeq)
+                    ("input_layer" :: (seq.Layers |> Seq.map (fun l -> l.Name) |> List.ofSeq)) "input, then the layers"
+                Expect.isTrue graph.SequentialLike "a chain"
+                Expect.equal (List.ofSeq graph.OutputShapes) [ seq.OutputShape ] "same output"
+                Expect.equal graph.ParameterCount seq.ParameterCount "same weights"
+                Expect.isTrue (obj.ReferenceEquals(graph, seq.AsGraph())) "made once"
+                Expect.isTrue (seq.ToJson().Contains "\"class_name\": \"Sequential\"") "the Sequential keeps Keras's Sequential JSON"
+                Expect.isFalse (seq.Summary().Contains "InputLayer") "and Keras's Sequential summary (no input row)"
+        }
+
+        test "a named Input cannot share its name with a layer of the Sequential" {
+            throwsWith<ArgumentException> [ "unique names"; "'dense'" ] (fun () ->
+                Sequential(Input(4, Name = "dense"), Dense(2, Name = "dense")) |> ignore)
+            let s = Sequential(Input(4, Name = "dense"), Dense(2))
+            Expect.equal (s.Layers.[0].Name) "dense_1" "a default name skips the input's"
+            Expect.equal (s.AsGraph().Inputs.[0].Layer) "dense" "the chain graph keeps the input's name"
+        }
+
+        test "graph operations are a closed set: a layer (Input included) or a model used as a layer" {
+            let inner = Sequential("encoder", [ Input(6) :> Layer; Dense(4) ])
+            let x = G.Input(6)
+            let y = Dense(3).Call(inner.Call x)
+            let m = Model(x, y)
+            let kinds =
+                m.Operations
+                |> Seq.map (fun o -> o.Operation.Match((fun l -> if l :? Input then "input" else "layer"), (fun (n: IModel) -> "model " + n.Name)))
+                |> List.ofSeq
+            Expect.equal kinds [ "input"; "model encoder"; "layer" ] "each operation's case"
+            Expect.isTrue (m.GetLayer("encoder").Operation.Model = (inner :> IModel)) "the nested model"
+            Expect.equal (m.GetLayer("encoder").ClassName) "Sequential" "its class name"
+            Expect.isTrue (y.Node.Operation.Layer :? Dense) "a node applies a layer"
+            Expect.equal (GraphOperation.Of(Dense(3)).OutputCount) 1 "a layer makes one tensor"
+        }
+
+        test "a Sequential, its chain graph and a graph nesting it build into one executor and give identical outputs on MNIST digits" {
+            torchReady 31
+            let images, _ = AsyncTests.digits.Force()
+            use x = images.narrow(0L, 0L, 64L)
+            for seq in [ ModelTests.seedCnn (); mixedCnn () ] do
+                use fromSequential = BuiltNetwork.Build seq
+                use fromGraph = BuiltNetwork.Build(chainOf seq)
+                let input = G.Input(28, 28, 1)
+                use nesting = BuiltNetwork.Build(Model(input, seq.Call input))
+                Expect.equal (fromSequential.GetType()) (fromGraph.GetType()) "one executor type"
+                Expect.equal (fromSequential.GetType()) (nesting.GetType()) "nested models too"
+                Expect.isTrue (obj.ReferenceEquals(fromSequential.Declaration, seq)) "the declaration is the Sequential"
+                Expect.equal fromSequential.Graph (seq.AsGraph()) "it runs the Sequential's chain graph"
+                copyWeights fromSequential fromGraph
+                use _ = torch.no_grad ()
+                let prefix = seq.Name + "/"
+                for w in nesting.Weights do
+                    let source = fromSequential.Weights |> Seq.find (fun s -> prefix + s.Name = w.Name)
+                    w.Parameter.copy_(source.Parameter) |> ignore
+                use expected = fromSequential.Predict(x, batchSize = 32)
+                use actual = fromGraph.Predict(x, batchSize = 32)
+                use nested = nesting.Predict(x, batchSize = 32)
+                Expect.sequenceEqual expected.shape [| 64L; 10L |] "ten probabilities per digit"
+                Expect.isTrue (expected.allclose(actual, 0.0, 0.0)) $"{seq.Name}: the graph's outputs are the Sequential's, bit for bit"
+                Expect.isTrue (expected.allclose(nested, 0.0, 0.0)) $"{seq.Name}: so are the nesting graph's"
+                // An independent reference for the permute planner: each layer alone, moved into the layout it computes in
+                // and back after every layer (the executor permutes only where a run of layouts changes).
+                use reference =
+                    let run (h: torch.Tensor) (layer: BuiltLayer) =
+                        if layer.Layout = PhysicalLayout.ChannelsFirst then
+                            use nchw = h.permute(0L, 3L, 1L, 2L).contiguous()
+                            let out = layer.Forward([ nchw ], ForwardContext.Inference)
+                            if out.dim() = 4L then out.permute(0L, 2L, 3L, 1L).contiguous() else out   // global pooling: (batch, channels)
+                        else layer.Forward([ h ], ForwardContext.Inference)
+                    fromSequential.BuiltLayers |> Seq.fold run x
+                Expect.isTrue (expected.allclose(reference, 1e-5, 1e-6)) $"{seq.Name}: layer by layer, permuting around each, gives the same"
+        }
+
+        test "a weights file is part of the declaration: any graph built from it loads the file, nested or not" {
+            torchReady 32
+            let path = Path.Combine(Path.GetTempPath(), sprintf "functional-exec-%s.safetensors" (Guid.NewGuid().ToString("N")))
+            try
+                let declared = Applications.LeNet5()
+                use saved = BuiltNetwork.Build declared
+                saved.SaveWeights path
+                let withFile = declared.WithWeightsFile path
+                Expect.equal withFile.WeightsFile (Path.GetFullPath path) "the full path"
+                Expect.isNull declared.WeightsFile "the original is unchanged"
+                Expect.equal withFile declared "the file is not part of equality (Keras's config has no weights)"
+                Expect.equal (withFile.WithName("lenet").WeightsFile) withFile.WeightsFile "renaming keeps the file"
+                use loaded = BuiltNetwork.Build withFile
+                Expect.isTrue (weightsEqual saved loaded) "built with the file's weights"
+                let x = G.Input(declared.InputShapes.[0])
+                use outer = BuiltNetwork.Build(Model(x, withFile.Call x))
+                Expect.isTrue (weightsEqual saved (outer.[declared.Name] :?> BuiltNetwork)) "a nested declaration loads its file too"
+                throwsWith<ArgumentException> [ "existing weights file"; "no-such.safetensors" ] (fun () ->
+                    declared.WithWeightsFile "no-such.safetensors" |> ignore)
+                Expect.isNull ((withFile.WithWeightsFile null).WeightsFile) "null goes back to initializers"
+            finally
+                File.Delete path
+        }
+
+        test "Compile attaches its configuration to the network: the latest one is what Fit and Evaluate use" {
+            torchReady 33
+            use net = BuiltNetwork.Build(Sequential(Input(4), Dense(2, activation = "softmax")))
+            throwsWith<InvalidOperationException> [ "You must call Compile()"; "sequential" ] (fun () -> net.GetCompiled() |> ignore)
+            let first = net.Compile(SGD(), SparseCategoricalCrossentropy())
+            Expect.isTrue (obj.ReferenceEquals(net.GetCompiled(), first)) "the first"
+            let second = net.Compile(Adam(), SparseCategoricalCrossentropy())
+            Expect.isTrue (obj.ReferenceEquals(net.GetCompiled(), second)) "the latest replaces it"
+        }
     ]

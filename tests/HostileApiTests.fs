@@ -614,7 +614,7 @@ let tests =
                     let config = Path.Combine(dir, "tiny.json")
                     File.WriteAllText(config, model.ToJson())
                     do
-                        use net = BuiltModel.Build model
+                        use net = BuiltNetwork.Build model
                         net.SaveWeights(ServedModel.WeightsPathFor config)
                     use taken = new Net.Sockets.TcpListener(Net.IPAddress.Loopback, 0)
                     taken.Start()

@@ -420,7 +420,7 @@ let tests =
                 let struct (train, valid) =
                     Images.ImageDatasetsFromDirectory(dir, 0.2, 1337, colorMode = ColorMode.Grayscale, imageSize = (size 28 28), batchSize = 32)
                 Expect.equal (train.Count, valid.Count) (800, 200) "an 80/20 split"
-                use net = BuiltModel.Build(Sequential(Input(28, 28, 1), Rescaling(FloatTuple(1.0 / 255.0)), Flatten(), Dense(64, activation = "relu"), Dense(10, activation = "softmax")))
+                use net = BuiltNetwork.Build(Sequential(Input(28, 28, 1), Rescaling(FloatTuple(1.0 / 255.0)), Flatten(), Dense(64, activation = "relu"), Dense(10, activation = "softmax")))
                 let model = net.Compile(Adam(learningRate = 0.003), SparseCategoricalCrossentropy(), [| "accuracy" |])
                 model.Fit(train, epochs = 1, verbose = quiet) |> ignore   // warm-up, so the tensor count below is steady
                 GC.Collect(); GC.WaitForPendingFinalizers()

@@ -335,9 +335,9 @@ let torchTests =
                     Dense(5, kernelInitializer = Orthogonal(seed = 3), biasInitializer = TruncatedNormal(seed = 4)),
                     Dense(3, kernelInitializer = GlorotUniform(seed = 9)))
             torchReady 41
-            use a = BuiltModel.Build(model ())
+            use a = BuiltNetwork.Build(model ())
             torchReady 42
-            use b = BuiltModel.Build(model ())
+            use b = BuiltNetwork.Build(model ())
             for wa, wb in Seq.zip a.Weights b.Weights do
                 Expect.sequenceEqual (floats wa.Parameter) (floats wb.Parameter) (wa.Name + " identical after a rebuild")
             let specs = model().Layers |> Seq.zip (model().LayerInputShapes) |> Seq.collect (fun (s, l) -> l.Parameters(s)) |> List.ofSeq
@@ -355,7 +355,7 @@ let torchTests =
                   Conv2DTranspose(6, (3, 2), kernelInitializer = GlorotNormal(seed = 4)) ]
             for layer in layers do
                 let model = Sequential(Input(8, 8, 5), layer)
-                use built = BuiltModel.Build(model)
+                use built = BuiltNetwork.Build(model)
                 let specs = model.Layers.[0].Parameters(model.LayerInputShapes.[0])
                 for w, spec in Seq.zip built.Weights specs do
                     use view = w.KerasView()
@@ -364,7 +364,7 @@ let torchTests =
 
         test "Orthogonal and Identity are laid out in Keras's kernel layout inside Dense and Conv2D" {
             torchReady 43
-            use m = BuiltModel.Build(Sequential(Input(20), Dense(8, kernelInitializer = Orthogonal(seed = 1)), Dense(30, kernelInitializer = Orthogonal()),
+            use m = BuiltNetwork.Build(Sequential(Input(20), Dense(8, kernelInitializer = Orthogonal(seed = 1)), Dense(30, kernelInitializer = Orthogonal()),
                                                 Dense(30, kernelInitializer = Identity(3.0))))
             let views = m.Weights |> Seq.filter (fun w -> w.Name.EndsWith "kernel") |> Seq.map (fun w -> w.KerasView().to_type(torch.ScalarType.Float64)) |> List.ofSeq
             let gramErr (k: torch.Tensor) useRows =
@@ -375,15 +375,15 @@ let torchTests =
             Expect.isLessThan (gramErr views.[1] true) 1e-5 "(8, 30): orthonormal rows"
             use eye = torch.eye(30L, 30L, dtype = torch.ScalarType.Float64) * 3.0
             Expect.sequenceEqual (floats views.[2]) (floats eye) "(30, 30): 3·I"
-            use m2 = BuiltModel.Build(Sequential(Input(7), Dense(3, kernelInitializer = Identity())))
+            use m2 = BuiltNetwork.Build(Sequential(Input(7), Dense(3, kernelInitializer = Identity())))
             use k = (m2.Weights |> Seq.head).KerasView()
             Expect.sequenceEqual (floats k) (floats (torch.eye(7L, 3L))) "(7, 3): eye(7, 3) in Keras's layout"
             // Conv2D: the Keras kernel (3, 3, 4, 8) flattened to (36, 8) has orthonormal columns.
-            use c = BuiltModel.Build(Sequential(Input(9, 9, 4), Conv2D(8, 3, kernelInitializer = Orthogonal(2.0, seed = 2))))
+            use c = BuiltNetwork.Build(Sequential(Input(9, 9, 4), Conv2D(8, 3, kernelInitializer = Orthogonal(2.0, seed = 2))))
             use kv = (c.Weights |> Seq.head).KerasView().reshape(-1L, 8L).to_type(torch.ScalarType.Float64) / 2.0
             Expect.isLessThan (gramErr kv false) 1e-5 "conv kernel"
             throwsWith<ArgumentException> [ "Identity matrix initializer can only be used for 2D matrices"; "(3, 3, 4, 8)" ] (fun () ->
-                BuiltModel.Build(Sequential(Input(9, 9, 4), Conv2D(8, 3, kernelInitializer = Identity()))) |> ignore)
+                BuiltNetwork.Build(Sequential(Input(9, 9, 4), Conv2D(8, 3, kernelInitializer = Identity()))) |> ignore)
             for v in views do v.Dispose()
         }
 

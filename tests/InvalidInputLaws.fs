@@ -153,7 +153,7 @@ let laws =
 
         testSequenced <| test "a batch of the wrong rank or size never reaches libtorch: a clear managed error" {
             torchReady 21
-            use net = BuiltModel.Build(Sequential(Input(8, 8, 3), Conv2D(4, 3)))
+            use net = BuiltNetwork.Build(Sequential(Input(8, 8, 3), Conv2D(4, 3)))
             for shape in [ [| 2L; 8L; 8L |]; [| 2L; 8L; 8L; 4L |]; [| 2L; 3L; 8L; 8L |] ] do
                 use x = torch.zeros(shape)
                 throwsWith<ArgumentException> [ "(None, 8, 8, 3)" ] (fun () -> net.forward x |> ignore)
@@ -236,7 +236,7 @@ let recordsNeverInvalid =
 let private image () = torch.tensor([| 1.0f .. 9.0f |]).reshape(1L, 3L, 3L, 1L)
 
 let private padded (padding: SidePairs) =
-    use net = BuiltModel.Build(Sequential(Input(3, 3, 1), ZeroPadding2D(padding)))
+    use net = BuiltNetwork.Build(Sequential(Input(3, 3, 1), ZeroPadding2D(padding)))
     use x = image ()
     use y = net.forward x
     let h, w = int y.shape.[1], int y.shape.[2]

@@ -75,9 +75,9 @@ let relativeError (a: torch.Tensor) (b: torch.Tensor) =
 let float32VsFloat64 (layer: Layer) (input: Shape) (makeInput: torch.Tensor -> torch.Tensor) =
     let model = Sequential(Input(input), layer)
     torchReady 90
-    use single = BuiltModel.Build(model)
+    use single = BuiltNetwork.Build(model)
     torchReady 90
-    use double = BuiltModel.Build(model)
+    use double = BuiltNetwork.Build(model)
     double.``to``(torch.ScalarType.Float64) |> ignore
     use scope = torch.NewDisposeScope()
     let x64 = torch.randn(Array.append [| 4L |] (input.ToKnownArray() |> Array.map int64), dtype = torch.ScalarType.Float64).requires_grad_(true)
@@ -167,7 +167,7 @@ let tests =
                 let seeded = withSeededInitializers layer
                 let model = Sequential(Input(input), seeded)
                 torchReady 3
-                use built = BuiltModel.Build(model)
+                use built = BuiltNetwork.Build(model)
                 let specs = seeded.Parameters(input)
                 let bound = built.Weights |> List.ofSeq
                 Expect.equal bound.Length specs.Count (seeded.Describe() + ": one binding per declared weight")
@@ -185,7 +185,7 @@ let tests =
             torchReady 4
             for dataFormat in [ "channels_last"; "channels_first" ] do
                 let input = if dataFormat = "channels_last" then Shape(6, 6, 3) else Shape(3, 6, 6)
-                use built = BuiltModel.Build(Sequential(Input(input), Conv2D(3, 3, kernelInitializer = Orthogonal(), dataFormat = dataFormat)))
+                use built = BuiltNetwork.Build(Sequential(Input(input), Conv2D(3, 3, kernelInitializer = Orthogonal(), dataFormat = dataFormat)))
                 use k = (built.Weights |> Seq.head).KerasView().reshape(-1L, 3L).to_type(torch.ScalarType.Float64)
                 use gram = k.t().matmul(k)
                 use eye = torch.eye(3L, dtype = torch.ScalarType.Float64)
@@ -202,9 +202,9 @@ let tests =
                                    Conv2DTranspose(3, 2, activation = activation, dataFormat = dataFormat) ] do
                         let linear = withActivation layer "linear"
                         torchReady 6
-                        use a = BuiltModel.Build(Sequential(Input(input), layer))
+                        use a = BuiltNetwork.Build(Sequential(Input(input), layer))
                         torchReady 6
-                        use b = BuiltModel.Build(Sequential(Input(input), linear))
+                        use b = BuiltNetwork.Build(Sequential(Input(input), linear))
                         use x = torch.randn(2L, int64 (input.Known 0), int64 (input.Known 1), int64 (input.Known 2))
                         use y = a.forward x
                         use z = b.forward x

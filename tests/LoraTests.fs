@@ -131,8 +131,8 @@ let tests =
         testSequenced <| test "forward = the layer with kernel + (a · b) · alpha / rank merged by hand (Dense, Conv1D/2D/3D)" {
             for c in cases do
                 torchReady 51
-                use lora = BuiltModel.Build(Sequential(c.Input, c.Make(Some c.Rank)))
-                use plain = BuiltModel.Build(Sequential(c.Input, c.Make None))
+                use lora = BuiltNetwork.Build(Sequential(c.Input, c.Make(Some c.Rank)))
+                use plain = BuiltNetwork.Build(Sequential(c.Input, c.Make None))
                 use x = torch.randn(c.Input.Shape.WithBatch(3L))
                 let kernel = kerasValues lora "l/kernel"
                 let a = kerasValues lora "l/lora_kernel_a"
@@ -161,7 +161,7 @@ let tests =
             let model =
                 Sequential(Input(6, 6, 2), Conv2D(3, 3, loraRank = Nullable 2, Name = "c"), Flatten(),
                            Dense(4, kernelRegularizer = L2(0.5), loraRank = Nullable 2, Name = "d"))
-            use net = BuiltModel.Build(model)
+            use net = BuiltNetwork.Build(model)
             Expect.equal [ for w in net.Weights -> w.Name, w.Trainable ]
                 [ "c/kernel", false; "c/bias", true; "c/lora_kernel_a", true; "c/lora_kernel_b", true
                   "d/kernel", false; "d/bias", true; "d/lora_kernel_a", true; "d/lora_kernel_b", true ] "bindings"
@@ -213,10 +213,10 @@ let tests =
                 let base' () = Sequential(Input(5), Dense(6, activation = "relu", Name = "h"), Dense(3, Name = "out"))
                 let lora () = Sequential(Input(5), Dense(6, activation = "relu", Name = "h").EnableLora(2), Dense(3, Name = "out"))
                 use x = torch.randn(4L, 5L)
-                use trained = BuiltModel.Build(base' ())
+                use trained = BuiltNetwork.Build(base' ())
                 let basePath = Path.Combine(dir, "base.safetensors")
                 trained.SaveWeights basePath
-                use tuned = BuiltModel.Build(lora ())
+                use tuned = BuiltNetwork.Build(lora ())
                 let freshA = kerasValues tuned "h/lora_kernel_a"
                 tuned.LoadWeights basePath
                 Expect.equal (kerasValues tuned "h/kernel") (kerasValues trained "h/kernel") "kernel loaded"
@@ -233,7 +233,7 @@ let tests =
                 Expect.equal stored.["h/lora_kernel_a"] [ 5L; 2L ] "a in Keras's (in, rank)"
                 Expect.equal stored.["h/lora_kernel_b"] [ 2L; 6L ] "b in Keras's (rank, units)"
                 torchReady 54
-                use again = BuiltModel.Build(lora ())
+                use again = BuiltNetwork.Build(lora ())
                 again.LoadWeights loraPath
                 use y1 = tuned.Predict x
                 use y2 = again.Predict x

@@ -22,7 +22,7 @@ let tests =
             Expect.equal defaults.Save (Path.Combine("out", "mnist", "model.json")) "the model goes to out/mnist/model.json"
             Expect.equal (weightsPathFor defaults.Save) (Path.Combine("out", "mnist", "model.safetensors")) "and its weights next to it"
             Expect.equal (parse [| "--epochs"; "2"; "--device"; "auto"; "--plot=c.svg"; "--data"; dir; "--save"; "m/net.json" |])
-                (Train { Epochs = 2; Device = "auto"; Plot = "c.svg"; Data = Some dir; Save = "m/net.json" }) "all five"
+                (Train { Epochs = 2; Device = "auto"; Plot = "c.svg"; Data = Some dir; Save = "m/net.json"; Dtype = "float32" }) "all five"
             Expect.equal (parse [| "--device"; "cuda:1" |]) (Train { defaults with Device = "cuda:1" }) "cuda:N"
         }
 

@@ -65,7 +65,7 @@ let tests =
 
         test "one forward, backward and optimizer step of seed 000's CNN changes the weights and lowers the loss on that batch" {
             torchReady 11
-            use model = BuiltModel.Build(ModelTests.seedCnn ())
+            use model = BuiltNetwork.Build(ModelTests.seedCnn ())
             use x = torch.rand(16L, 28L, 28L, 1L)
             use y = torch.randint(0L, 10L, [| 16L |])
             use opt = torch.optim.Adam(model.TrainableParameters, lr = 1e-3)
@@ -83,7 +83,7 @@ let tests =
 
         test "a batch of the wrong shape is a clear managed error, not a native crash" {
             torchReady 12
-            use model = BuiltModel.Build(ModelTests.seedCnn ())
+            use model = BuiltNetwork.Build(ModelTests.seedCnn ())
             use x = torch.rand(4L, 28L, 28L, 3L)
             throwsWith<ArgumentException> [ "(None, 28, 28, 1)"; "(4, 28, 28, 3)" ] (fun () -> model.forward x |> ignore)
         }
@@ -118,8 +118,8 @@ let cudaTests =
             if not (LibTorch.CudaAvailable()) then skiptest "no CUDA device"
             torchReady 13
             let cuda = Device.Cuda()
-            use cpuModel = BuiltModel.Build(ModelTests.seedCnn ())
-            use gpuModel = BuiltModel.Build(ModelTests.seedCnn (), cuda)
+            use cpuModel = BuiltNetwork.Build(ModelTests.seedCnn ())
+            use gpuModel = BuiltNetwork.Build(ModelTests.seedCnn (), cuda)
             for wc, wg in Seq.zip cpuModel.Weights gpuModel.Weights do
                 let pc, pg = wc.Parameter, wg.Parameter
                 use _ = torch.no_grad()

@@ -138,7 +138,7 @@ let tests =
             (Arb.fromGen (Gen.zip (axisCase 3 5) (Gen.elements [ 0.0; 0.5; 0.99 ]))) (fun ((dims, axis, sampleAxis), momentum) ->
             torchReady 31
             let model = Sequential(Input(dims), BatchNormalization(axis, momentum = momentum))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             let c = dims.[sampleAxis]
             let rnd = Random(c * 7 + dims.Length)
             let gamma, beta = randomArray rnd c 0.5 1.0, randomArray rnd c 0.5 0.0
@@ -163,7 +163,7 @@ let tests =
 
         testSequenced <| propertyWith torchConfig "built BatchNormalization, inference: moving statistics, which stay unchanged" (Arb.fromGen (axisCase 3 5)) (fun (dims, axis, sampleAxis) ->
             torchReady 32
-            use built = BuiltModel.Build(Sequential(Input(dims), BatchNormalization(axis, epsilon = 0.01)))
+            use built = BuiltNetwork.Build(Sequential(Input(dims), BatchNormalization(axis, epsilon = 0.01)))
             let c = dims.[sampleAxis]
             let rnd = Random(c * 3 + dims.Length)
             let gamma, beta = randomArray rnd c 0.5 1.0, randomArray rnd c 0.5 0.0
@@ -179,7 +179,7 @@ let tests =
 
         testSequenced <| test "a frozen BatchNormalization runs in inference mode even in training (Keras) and never updates its statistics" {
             torchReady 33
-            use built = BuiltModel.Build(Sequential(Input(6), BatchNormalization(momentum = 0.8, Trainable = false)))
+            use built = BuiltNetwork.Build(Sequential(Input(6), BatchNormalization(momentum = 0.8, Trainable = false)))
             use x = torch.randn(50L, 6L) * 10.0f + 5.0f
             built.train()
             use y = built.forward x
@@ -191,7 +191,7 @@ let tests =
         testSequenced <| test "Keras's test_correctness: momentum 0, three training passes normalise to mean 0 / std 1; inference then matches training" {
             torchReady 34
             for axis, dims in [ -1, [| 2; 3 |]; 1, [| 2; 3 |]; -1, [| 3; 3; 2 |]; 1, [| 3; 3; 2 |] ] do
-                use built = BuiltModel.Build(Sequential(Input(dims), BatchNormalization(axis, momentum = 0.0)))
+                use built = BuiltNetwork.Build(Sequential(Input(dims), BatchNormalization(axis, momentum = 0.0)))
                 use x = torch.randn(Shape(dims).WithBatch(5L)) * 10.0f + 5.0f
                 built.train()
                 let mutable out = x.alias()
@@ -215,8 +215,8 @@ let tests =
                 let input = if channelsLast then Input(6, 5, 2) else Input(2, 6, 5)
                 let conv () = Conv2D(4, 3, dataFormat = fmt, Name = "c") :> Layer
                 let axis = if channelsLast then -1 else 1
-                use withBn = BuiltModel.Build(Sequential(input, conv (), BatchNormalization(axis, Name = "bn"), Conv2D(3, 1, dataFormat = fmt, Name = "d")))
-                use convOnly = BuiltModel.Build(Sequential(input, conv ()))
+                use withBn = BuiltNetwork.Build(Sequential(input, conv (), BatchNormalization(axis, Name = "bn"), Conv2D(3, 1, dataFormat = fmt, Name = "d")))
+                use convOnly = BuiltNetwork.Build(Sequential(input, conv ()))
                 for w in [ "c/kernel"; "c/bias" ] do
                     use _ = torch.no_grad()
                     (weight convOnly w).Parameter.copy_((weight withBn w).Parameter) |> ignore
@@ -225,7 +225,7 @@ let tests =
                 use _y = withBn.forward x
                 // The moving statistics must be the per-channel statistics of the conv output in its logical layout.
                 use h = convOnly.forward x
-                let dims = Array.append [| 3 |] (convOnly.Model.OutputShape.ToKnownArray())
+                let dims = Array.append [| 3 |] (convOnly.Declaration.OutputShapes.[0].ToKnownArray())
                 let stats = channelStats (values h) dims (if channelsLast then 3 else 1)
                 let mm = values (weight withBn "bn/moving_mean").Parameter
                 Expect.isTrue (close 1e-4 mm (stats |> Array.map (fun (m, _) -> 0.01 * m))) (sprintf "moving mean on the channel axis (%A)" fmt)
@@ -236,7 +236,7 @@ let tests =
         testSequenced <| test "built BatchNormalization: Σ numel = counted, Keras names and trainability, moving statistics saved with the weights" {
             torchReady 36
             let model = Sequential(Input(4, 4, 7), BatchNormalization(gammaRegularizer = L2(0.5)))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             let numel = built.parameters() |> Seq.sumBy (fun p -> p.numel())
             Expect.equal numel model.ParameterCount "Σ numel"
             Expect.equal ([ for w in built.Weights -> w.Name, w.Trainable ])
@@ -252,11 +252,11 @@ let tests =
 
         testSequenced <| test "LayerNormalization: Keras's test_output and test_output_with_rms_scaling values" {
             torchReady 37
-            use built = BuiltModel.Build(Sequential(Input(5), LayerNormalization(betaInitializer = "ones", gammaInitializer = "ones")))
+            use built = BuiltNetwork.Build(Sequential(Input(5), LayerNormalization(betaInitializer = "ones", gammaInitializer = "ones")))
             use x = torch.arange(5.0f).reshape(1L, 5L)
             use y = built.forward x
             Expect.isTrue (close 1e-4 (values y) [| -0.41386; 0.29307; 1.0; 1.70693; 2.41386 |]) "test_output"
-            use rms = BuiltModel.Build(Sequential(Input(5), LayerNormalization(rmsScaling = true)))
+            use rms = BuiltNetwork.Build(Sequential(Input(5), LayerNormalization(rmsScaling = true)))
             use z = rms.forward x
             Expect.isTrue (close 1e-4 (values z) [| 0.0; 0.70693; 1.41386; 2.12079; 2.82772 |]) "test_output_with_rms_scaling"
         }
@@ -268,7 +268,7 @@ let tests =
             let first = if axis < 0 then axis + rank else axis - 1
             let axes = if first % 2 = 0 then [| first |] else [| first .. rank - 1 |]
             let model = Sequential(Input(dims), LayerNormalization(IntTuple(axes |> Array.map (fun a -> a + 1))))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             let pshape = Array.map (fun a -> dims.[a]) axes
             let n = Array.reduce (*) pshape
             let rnd = Random(n + rank)
@@ -370,7 +370,7 @@ let renormTests =
                 | _ -> RenormClipping(DMax = Nullable 0.5)
             let eps = 1e-3
             let model = Sequential(Input(dims), BatchNormalization(axis, momentum = momentum, renorm = true, renormClipping = clip, renormMomentum = 0.8))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             let c = dims.[sampleAxis]
             let rnd = Random(c * 11 + dims.Length)
             let gamma, beta = randomArray rnd c 0.5 1.0, randomArray rnd c 0.5 0.0
@@ -401,8 +401,8 @@ let renormTests =
             let eps = 1e-3
             // No clipping: a clipped r or d has no gradient anyway, so this is where a leaking gradient would show.
             let clip = RenormClipping()
-            use renorm = BuiltModel.Build(Sequential(Input(dims), BatchNormalization(renorm = true, renormClipping = clip)))
-            use plain = BuiltModel.Build(Sequential(Input(dims), BatchNormalization()))
+            use renorm = BuiltNetwork.Build(Sequential(Input(dims), BatchNormalization(renorm = true, renormClipping = clip)))
+            use plain = BuiltNetwork.Build(Sequential(Input(dims), BatchNormalization()))
             let rnd = Random 3
             let gamma, beta = randomArray rnd 4 0.5 1.0, randomArray rnd 4 0.5 0.0
             let rm0, rs0 = randomArray rnd 4 1.0 0.0, randomArray rnd 4 0.3 0.7
@@ -412,7 +412,7 @@ let renormTests =
             setWeight plain "batch_normalization/gamma" (Array.init 4 (fun i -> float32 (fst rd.[i] * float gamma.[i])))
             setWeight plain "batch_normalization/beta" (Array.init 4 (fun i -> float32 (snd rd.[i] * float gamma.[i] + float beta.[i])))
             use w = torch.randn(5L, 3L, 4L)
-            let inputGradient (net: BuiltModel) =
+            let inputGradient (net: BuiltNetwork) =
                 use x = x0.detach().requires_grad_(true)
                 net.train()
                 use y = net.forward x
@@ -431,7 +431,7 @@ let renormTests =
             Expect.isTrue (close 1e-4 (values y) (naiveBatchNorm (values x0) [| 5; 3; 4 |] 2 stats gamma beta eps)) "moving statistics"
             Expect.equal (values (weight renorm "batch_normalization/moving_mean").Parameter) mm "unchanged"
             // A frozen renorm layer runs in inference mode in training too.
-            use frozen = BuiltModel.Build(Sequential(Input(dims), BatchNormalization(renorm = true, Trainable = false)))
+            use frozen = BuiltNetwork.Build(Sequential(Input(dims), BatchNormalization(renorm = true, Trainable = false)))
             frozen.train()
             use z = frozen.forward x0
             Expect.isTrue (z.allclose(x0 / sqrt (1.0f + 1e-3f), 1e-5, 1e-5)) "moving stats (0, 1)"
@@ -440,7 +440,7 @@ let renormTests =
         testSequenced <| test "renorm weights: Keras's names and order, √ of the moving-variance initializer, saved with the model; synchronized computes as plain BN" {
             torchReady 41
             let model = Sequential(Input(2, 3), BatchNormalization(movingMeanInitializer = Constant(0.5), movingVarianceInitializer = Constant(4.0), renorm = true))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             Expect.equal [ for w in built.Weights -> w.Name, w.Trainable ]
                 [ "batch_normalization/gamma", true; "batch_normalization/beta", true
                   "batch_normalization/moving_mean", false; "batch_normalization/moving_variance", false
@@ -450,8 +450,8 @@ let renormTests =
                 Expect.equal (values (weight built ("batch_normalization/" + name)).Parameter) (Array.create 3 v) name
             Expect.equal (built.parameters() |> Seq.sumBy (fun p -> p.numel())) model.ParameterCount "Σ numel = counted"
             use x = torch.randn(6L, 2L, 3L)
-            use a = BuiltModel.Build(Sequential(Input(2, 3), BatchNormalization(momentum = 0.5)))
-            use b = BuiltModel.Build(Sequential(Input(2, 3), BatchNormalization(momentum = 0.5, synchronized = true)))
+            use a = BuiltNetwork.Build(Sequential(Input(2, 3), BatchNormalization(momentum = 0.5)))
+            use b = BuiltNetwork.Build(Sequential(Input(2, 3), BatchNormalization(momentum = 0.5, synchronized = true)))
             a.train()
             b.train()
             use ya = a.forward x

@@ -85,7 +85,7 @@ let tests =
             torchReady 4
             let (h, w, ch) = c.Input
             let model = Sequential(Input(h, w, ch), layerOf c)
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(2L, int64 h, int64 w, int64 ch)
             use y = built.forward x
             let expected = naiveMaxPool (ConvolutionTests.toArray4 x) c.Pool (defaultArg c.Strides c.Pool) c.Padding
@@ -307,7 +307,7 @@ let poolingTorchLaws =
             let c = { c0 with ChannelsLast = true }
             torchReady 21
             let model = Sequential(Input(c.InputShape), c.Layer)
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(c.InputShape.WithBatch 2L)
             use y = built.forward x
             let outShape, expected = naivePool c.Average (dimsOf x) (flat x) c.Pool c.EffectiveStrides c.Padding
@@ -317,8 +317,8 @@ let poolingTorchLaws =
             let last = { c0 with ChannelsLast = true }
             let first = { c0 with ChannelsLast = false }
             torchReady 22
-            use a = BuiltModel.Build(Sequential(Input(last.InputShape), last.Layer))
-            use b = BuiltModel.Build(Sequential(Input(first.InputShape), first.Layer))
+            use a = BuiltNetwork.Build(Sequential(Input(last.InputShape), last.Layer))
+            use b = BuiltNetwork.Build(Sequential(Input(first.InputShape), first.Layer))
             use x = torch.randn(last.InputShape.WithBatch 2L)
             use ya = a.forward x
             use xb = x.permute(channelsFirstPerm c0.Rank)
@@ -329,7 +329,7 @@ let poolingTorchLaws =
         propertyWith torchConfig "built global pooling = naive mean/max per channel, in either format, with keepdims" (Arb.fromGen (globalCase 5)) (fun c ->
             torchReady 23
             let model = Sequential(Input(c.InputShape), c.Layer)
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(c.InputShape.WithBatch 2L)
             use y = built.forward x
             use xLast = if c.ChannelsLast then x.alias() else x.permute(channelsLastPerm c.Rank)
@@ -340,7 +340,7 @@ let poolingTorchLaws =
             torchReady 24
             let run (layer: Layer) (dims: int list) (values: float32[]) =
                 let model = Sequential(Input(Array.ofList dims), layer)
-                use built = BuiltModel.Build(model)
+                use built = BuiltNetwork.Build(model)
                 use x = tensorOf values [| yield 1L; yield! dims |> List.map int64 |]
                 use y = built.forward x
                 flat y
@@ -361,7 +361,7 @@ let poolingTorchLaws =
             let model = Sequential(Input(9, 9, 3), Conv2D(4, 3, padding = "same"), AveragePooling2D(2, padding = "same"),
                                    GlobalAveragePooling2D(keepdims = true), Flatten(), Dense(2))
             Expect.equal model.OutputShape (Shape 2) "output shape"
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             use x = torch.randn(5L, 9L, 9L, 3L)
             use y = built.forward x
             Expect.equal (dimsOf y) [| 5; 2 |] "forward shape"

@@ -124,7 +124,7 @@ let torchTests =
                     Flatten(),
                     Dense(4, kernelRegularizer = L1L2(0.01, 0.02), biasRegularizer = "l2", biasInitializer = RandomUniform(seed = 2)),
                     Dense(2, kernelRegularizer = L2(5.0), Trainable = not frozen))
-            use built = BuiltModel.Build(model true)
+            use built = BuiltNetwork.Build(model true)
             let expected =
                 built.Weights
                 |> Seq.filter (fun w -> w.Trainable && not (isNull w.Regularizer))
@@ -139,7 +139,7 @@ let torchTests =
             use fk = frozenKernel.KerasView()
             Expect.isGreaterThan (frozenKernel.Regularizer.Penalty(floats fk)) 0.1 "frozen kernel penalty"
             Expect.isFalse frozenKernel.Trainable "frozen"
-            use trainable = BuiltModel.Build(model false)
+            use trainable = BuiltNetwork.Build(model false)
             use all = trainable.RegularizationLoss()
             let allExpected = trainable.Weights |> Seq.filter (fun w -> not (isNull w.Regularizer)) |> Seq.sumBy (fun w -> use v = w.KerasView() in w.Regularizer.Penalty(floats v))
             Expect.isTrue (closeRel 1e-5 allExpected (float (all.item<float32>()))) "trainable: every penalty"
@@ -148,7 +148,7 @@ let torchTests =
         test "Keras's Regularizer docstring: Dense(5, ones kernel, L1(0.01) kernel, L2(0.01) activity) on ones(5, 5)·2 gives 5.25" {
             torchReady 3
             let model = Sequential(Input(5), Dense(5, kernelInitializer = "ones", kernelRegularizer = L1(0.01), activityRegularizer = L2(0.01)))
-            use built = BuiltModel.Build(model)
+            use built = BuiltNetwork.Build(model)
             built.train()
             use x = torch.ones(5L, 5L) * 2.0f
             use _ = built.forward x
@@ -171,7 +171,7 @@ let torchTests =
         test "OrthogonalRegularizer on a Dense kernel sees Keras's (in, units) layout" {
             torchReady 4
             let r = OrthogonalRegularizer(0.1, "rows")
-            use built = BuiltModel.Build(Sequential(Input(5), Dense(3, kernelRegularizer = r, useBias = false)))
+            use built = BuiltNetwork.Build(Sequential(Input(5), Dense(3, kernelRegularizer = r, useBias = false)))
             let k = built.Weights |> Seq.head
             use kv = k.KerasView()
             let keras = r.Penalty(floats kv, [| 5; 3 |])

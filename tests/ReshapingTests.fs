@@ -60,7 +60,7 @@ let private values (t: torch.Tensor) = t.contiguous().cpu().data<float32>().ToAr
 let private run (layer: Layer) (x: torch.Tensor) =
     let input = Shape(x.shape |> Array.skip 1 |> Array.map int)
     let model = Sequential(Input(input), layer)
-    use built = BuiltModel.Build(model)
+    use built = BuiltNetwork.Build(model)
     let y = built.forward x
     model, y
 
@@ -230,8 +230,8 @@ let torchLaws =
             let input = shape2d c.ChannelsLast c.Input
             let model = Sequential(Input(input), ZeroPadding2D(sides c, fmt c.ChannelsLast), Cropping2D(sides c, fmt c.ChannelsLast))
             let padOnly = Sequential(Input(input), ZeroPadding2D(sides c, fmt c.ChannelsLast))
-            use built = BuiltModel.Build(model)
-            use builtPad = BuiltModel.Build(padOnly)
+            use built = BuiltNetwork.Build(model)
+            use builtPad = BuiltNetwork.Build(padOnly)
             use x = torch.randn(input.WithBatch 2L)
             use y = built.forward x
             use padded = builtPad.forward x
@@ -295,8 +295,8 @@ let torchLaws =
             let first =
                 Sequential(Input(2, 7, 6), ZeroPadding2D(((1, 0), (2, 3)), "channels_first"), Cropping2D(((0, 2), (1, 1)), "channels_first"),
                            UpSampling2D((2, 3), "channels_first", "bilinear"), UpSampling2D(2, "channels_first"))
-            use a = BuiltModel.Build(last)
-            use b = BuiltModel.Build(first)
+            use a = BuiltNetwork.Build(last)
+            use b = BuiltNetwork.Build(first)
             use x = torch.randn(2L, 7L, 6L, 2L)
             use ya = a.forward x
             use xb = x.permute(0L, 3L, 1L, 2L)

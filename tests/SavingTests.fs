@@ -28,7 +28,7 @@ let withTemp (f: string -> unit) =
 
 let savedCnn (dir: string) =
     torchReady 30
-    use net = BuiltModel.Build(smallCnn ())
+    use net = BuiltNetwork.Build(smallCnn ())
     let path = Path.Combine(dir, "cnn.safetensors")
     net.SaveWeights path
     path
@@ -58,11 +58,11 @@ let tests =
             withTemp (fun dir ->
                 torchReady 31
                 use x = torch.rand(5L, 8L, 8L, 1L)
-                use a = BuiltModel.Build(smallCnn ())
+                use a = BuiltNetwork.Build(smallCnn ())
                 let path = Path.Combine(dir, "a.safetensors")
                 a.SaveWeights path
                 torch.manual_seed 1234L |> ignore
-                use b = BuiltModel.Build(smallCnn ())
+                use b = BuiltNetwork.Build(smallCnn ())
                 use before = b.Predict(x)
                 b.LoadWeights path
                 use pa = a.Predict(x)
@@ -86,7 +86,7 @@ let tests =
             withTemp (fun dir ->
                 let path = savedCnn dir
                 let bytes = File.ReadAllBytes path
-                use net = BuiltModel.Build(smallCnn ())
+                use net = BuiltNetwork.Build(smallCnn ())
                 for cut in [ 4; 200; bytes.Length - 10 ] do
                     let p = Path.Combine(dir, sprintf "cut%d.safetensors" cut)
                     File.WriteAllBytes(p, bytes.[0 .. cut - 1])
@@ -97,7 +97,7 @@ let tests =
             withTemp (fun dir ->
                 let path = savedCnn dir
                 let bytes = File.ReadAllBytes path
-                use net = BuiltModel.Build(smallCnn ())
+                use net = BuiltNetwork.Build(smallCnn ())
                 let write name (b: byte[]) = let p = Path.Combine(dir, name) in File.WriteAllBytes(p, b); p
                 // A flipped data byte: the recorded SHA-256 no longer matches.
                 let flipped = Array.copy bytes
@@ -126,16 +126,16 @@ let tests =
         test "mismatched weights are rejected before anything changes, naming the weight and both shapes" {
             withTemp (fun dir ->
                 torchReady 32
-                use small = BuiltModel.Build(Sequential(Input(4), Dense(8), Dense(3)))
+                use small = BuiltNetwork.Build(Sequential(Input(4), Dense(8), Dense(3)))
                 let path = Path.Combine(dir, "small.safetensors")
                 small.SaveWeights path
-                use wider = BuiltModel.Build(Sequential(Input(4), Dense(9), Dense(3)))
+                use wider = BuiltNetwork.Build(Sequential(Input(4), Dense(9), Dense(3)))
                 let before = weightsOf wider
                 throwsWith<InvalidDataException> [ "'dense/kernel'"; "(4, 8)"; "(4, 9)" ] (fun () -> wider.LoadWeights path)
                 Expect.isTrue (sameWeights (weightsOf wider) before) "nothing was written"
-                use deeper = BuiltModel.Build(Sequential(Input(4), Dense(8), Dense(3), Dense(2)))
+                use deeper = BuiltNetwork.Build(Sequential(Input(4), Dense(8), Dense(3), Dense(2)))
                 throwsWith<InvalidDataException> [ "lacks"; "'dense_2/kernel'" ] (fun () -> deeper.LoadWeights path)
-                use shallower = BuiltModel.Build(Sequential(Input(4), Dense(8)))
+                use shallower = BuiltNetwork.Build(Sequential(Input(4), Dense(8)))
                 throwsWith<InvalidDataException> [ "does not have"; "'dense_1/kernel'" ] (fun () -> shallower.LoadWeights path)
                 throwsWith<FileNotFoundException> [ "no-such" ] (fun () -> small.LoadWeights(Path.Combine(dir, "no-such.safetensors"))))
         }
@@ -144,7 +144,7 @@ let tests =
             withTemp (fun dir ->
                 torchReady 35
                 let twoLayers () = Sequential(Input(4), Dense(4), Dense(4))
-                use net = BuiltModel.Build(twoLayers ())
+                use net = BuiltNetwork.Build(twoLayers ())
                 let path = Path.Combine(dir, "two.safetensors")
                 net.SaveWeights path
                 let swap (header: JsonObject) =
@@ -156,7 +156,7 @@ let tests =
                 swap header
                 let swapped = Path.Combine(dir, "swapped.safetensors")
                 File.WriteAllBytes(swapped, joinFile header data)
-                use other = BuiltModel.Build(twoLayers ())
+                use other = BuiltNetwork.Build(twoLayers ())
                 let before = weightsOf other
                 throwsWith<InvalidDataException> [ swapped; "SHA-256"; "header" ] (fun () -> other.LoadWeights swapped)
                 Expect.isTrue (sameWeights (weightsOf other) before) "nothing was written"
@@ -181,7 +181,7 @@ let tests =
         test "files of the previous format (a SHA-256 of the data only) still load, and their data is still checked" {
             withTemp (fun dir ->
                 torchReady 36
-                use net = BuiltModel.Build(smallCnn ())
+                use net = BuiltNetwork.Build(smallCnn ())
                 let path = Path.Combine(dir, "new.safetensors")
                 net.SaveWeights path
                 let header, data = splitFile (File.ReadAllBytes path)
@@ -190,7 +190,7 @@ let tests =
                 meta.["sha256"] <- JsonValue.Create(Convert.ToHexStringLower(SHA256.HashData data))
                 let legacy = Path.Combine(dir, "legacy.safetensors")
                 File.WriteAllBytes(legacy, joinFile header data)
-                use other = BuiltModel.Build(smallCnn ())
+                use other = BuiltNetwork.Build(smallCnn ())
                 other.LoadWeights legacy
                 Expect.isTrue (sameWeights (weightsOf other) (weightsOf net)) "loaded"
                 let flipped = joinFile header data
@@ -256,7 +256,7 @@ let tests =
             withTemp (fun dir ->
                 torchReady 37
                 let x, y = toyData 16 37
-                use net = BuiltModel.Build(mlp ())
+                use net = BuiltNetwork.Build(mlp ())
                 let model = net.Compile(Nadam(learningRate = 0.01), SparseCategoricalCrossentropy())
                 model.Fit(x, y, batchSize = 8, epochs = 1, shuffle = false, verbose = quiet) |> ignore
                 let good = Path.Combine(dir, "good.safetensors")
@@ -366,7 +366,7 @@ let tests =
         test "a failed save leaves no temporary file, and the next save removes those a killed save left" {
             withTemp (fun dir ->
                 torchReady 38
-                use net = BuiltModel.Build(smallCnn ())
+                use net = BuiltNetwork.Build(smallCnn ())
                 // The target is a folder: the temporary file is written in full, then cannot be put in place.
                 let blocked = Path.Combine(dir, "blocked.safetensors")
                 Directory.CreateDirectory blocked |> ignore
@@ -396,7 +396,7 @@ let tests =
                 Expect.isFalse (File.Exists killed) "the killed save's file is removed"
                 for p in [ running; fresh; otherTarget; notASave ] do
                     Expect.isTrue (File.Exists p) (Path.GetFileName p + " stays")
-                use other = BuiltModel.Build(smallCnn ())
+                use other = BuiltNetwork.Build(smallCnn ())
                 other.LoadWeights target
                 Expect.isTrue (sameWeights (weightsOf other) (weightsOf net)) "the save itself is whole")
         }
@@ -406,7 +406,7 @@ let tests =
                 let x, y = toyData 32 33
                 let train (seed: int64) (epochs: int) (initial: int) (resumeFrom: string option) (saveTo: string option) =
                     torch.manual_seed seed |> ignore
-                    use net = BuiltModel.Build(mlp ())
+                    use net = BuiltNetwork.Build(mlp ())
                     let model = net.Compile(Adam(learningRate = 0.01), SparseCategoricalCrossentropy(), [| "accuracy" |])
                     let start = match resumeFrom with Some p -> model.LoadCheckpoint p | None -> initial
                     let h = model.Fit(x, y, batchSize = 8, epochs = epochs, initialEpoch = start, shuffle = false, verbose = quiet)
@@ -426,11 +426,11 @@ let tests =
         test "a checkpoint is refused by a model compiled with another optimizer, and weights-only files are not checkpoints" {
             withTemp (fun dir ->
                 torchReady 34
-                use net = BuiltModel.Build(mlp ())
+                use net = BuiltNetwork.Build(mlp ())
                 let model = net.Compile(Adam(), SparseCategoricalCrossentropy())
                 let ckpt = Path.Combine(dir, "c.safetensors")
                 model.SaveCheckpoint(ckpt, 1)
-                use other = BuiltModel.Build(mlp ())
+                use other = BuiltNetwork.Build(mlp ())
                 let sgd = other.Compile(SGD(momentum = 0.9), SparseCategoricalCrossentropy())
                 throwsWith<InvalidDataException> [ "Adam"; "SGD" ] (fun () -> sgd.LoadCheckpoint ckpt |> ignore)
                 let weights = Path.Combine(dir, "w.safetensors")

@@ -41,7 +41,7 @@ let tests =
         test "a small model overfits a small batch: the loss goes to ~0 and accuracy to 1" {
             torchReady 4
             let x, y = toyData 16 4
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(learningRate = 0.02), SparseCategoricalCrossentropy(), [| "accuracy" |])
             let history = model.Fit(x, y, batchSize = 16, epochs = 300, verbose = quiet)
             let losses = history.["loss"]
@@ -55,7 +55,7 @@ let tests =
                 torchReady 5
                 let x, y = toyData 64 5
                 torch.manual_seed 99L |> ignore
-                use net = BuiltModel.Build(Sequential(Input(4), Dense(16, activation = "relu"), Dropout(0.3), Dense(3, activation = "softmax")))
+                use net = BuiltNetwork.Build(Sequential(Input(4), Dense(16, activation = "relu"), Dropout(0.3), Dense(3, activation = "softmax")))
                 let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), [| "accuracy" |])
                 let h = model.Fit(x, y, batchSize = 8, epochs = 3, verbose = quiet)
                 List.ofSeq h.["loss"], weightsOf net
@@ -68,7 +68,7 @@ let tests =
         test "the live native tensor count is unchanged across many fit steps" {
             torchReady 6
             let x, y = toyData 64 6
-            use net = BuiltModel.Build(Sequential(Input(4), Dense(8, activation = "relu", kernelRegularizer = L2(0.01)), Dropout(0.2), Dense(3, activation = "softmax")))
+            use net = BuiltNetwork.Build(Sequential(Input(4), Dense(8, activation = "relu", kernelRegularizer = L2(0.01)), Dropout(0.2), Dense(3, activation = "softmax")))
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), [| "accuracy" |])
             model.Fit(x, y, batchSize = 8, epochs = 1, verbose = quiet, validationSplit = 0.25) |> ignore
             GC.Collect(); GC.WaitForPendingFinalizers()
@@ -88,7 +88,7 @@ let tests =
         test "evaluate agrees with predict: its accuracy is the share of arg-max hits; its loss is the mean loss" {
             torchReady 7
             let x, y = toyData 50 7
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), [| "accuracy" |])
             model.Fit(x, y, batchSize = 10, epochs = 5, verbose = quiet) |> ignore
             let result = model.Evaluate(x, y, batchSize = 7, verbose = quiet)   // uneven last batch
@@ -103,7 +103,7 @@ let tests =
             torchReady 8
             let x, y = toyData 32 8
             let decl = Sequential(Input(4), Dense(3, activation = "softmax", kernelRegularizer = L2(0.1), kernelConstraint = NonNeg()))
-            use net = BuiltModel.Build(decl)
+            use net = BuiltNetwork.Build(decl)
             let model = net.Compile(SGD(learningRate = 0.1), SparseCategoricalCrossentropy())
             model.Fit(x, y, batchSize = 8, epochs = 3, verbose = quiet) |> ignore
             let kernel = net.Weights |> Seq.find (fun w -> w.Name = "dense/kernel")
@@ -118,7 +118,7 @@ let tests =
         test "Dropout is active in fit and off in predict" {
             torchReady 9
             let x, y = toyData 16 9
-            use net = BuiltModel.Build(Sequential(Input(4), Dense(32, activation = "relu"), Dropout(0.5), Dense(3, activation = "softmax")))
+            use net = BuiltNetwork.Build(Sequential(Input(4), Dense(32, activation = "relu"), Dropout(0.5), Dense(3, activation = "softmax")))
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy())
             model.Fit(x, y, batchSize = 16, epochs = 1, verbose = quiet) |> ignore
             use p1 = model.Predict(x)
@@ -135,7 +135,7 @@ let tests =
             torchReady 16
             let x, y = toyData 32 16
             let x = x * 3.0 + 2.0
-            use net = BuiltModel.Build(Sequential(Input(4), BatchNormalization(), Dense(3, activation = "softmax")))
+            use net = BuiltNetwork.Build(Sequential(Input(4), BatchNormalization(), Dense(3, activation = "softmax")))
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy())
             let movingMean () = (net.Weights |> Seq.find (fun w -> w.Name = "batch_normalization/moving_mean")).Parameter.detach().clone()
             let before = movingMean ()
@@ -158,7 +158,7 @@ let tests =
         test "sample weights and class weights weigh the loss as Keras does (sum of weighted losses over the batch size)" {
             torchReady 10
             let x, y = toyData 20 10
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(SGD(), SparseCategoricalCrossentropy())
             let w = torch.linspace(0.0, 2.0, 20L)
             let weighted = model.Evaluate(x, y, batchSize = 20, verbose = quiet, sampleWeight = w).["loss"]
@@ -177,7 +177,7 @@ let tests =
         test "validation_split holds out the last samples: the last val_loss equals evaluating them after training" {
             torchReady 11
             let x, y = toyData 40 11
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), [| "accuracy" |])
             let h = model.Fit(x, y, batchSize = 8, epochs = 2, verbose = quiet, validationSplit = 0.25)
             Expect.containsAll h.Values.Keys [ "loss"; "accuracy"; "val_loss"; "val_accuracy" ] "history keys"
@@ -193,7 +193,7 @@ let tests =
         test "initialEpoch starts the epoch count there; fit with bad data or before compile fails clearly" {
             torchReady 12
             let x, y = toyData 12 12
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             throwsWith<InvalidOperationException> [ "Compile" ] (fun () -> net.Fit(x, y) |> ignore)
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy())
             let h = model.Fit(x, y, epochs = 5, initialEpoch = 3, verbose = quiet)
@@ -208,7 +208,7 @@ let tests =
         test "one-hot targets with categorical_crossentropy and 'accuracy' resolve to categorical accuracy" {
             torchReady 13
             let x, y = toyData 24 13
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(learningRate = 0.01), CategoricalCrossentropy(), [| "accuracy"; "mse" |])
             let h = model.Fit(x, Functional.Data.Categorical.ToCategorical(y, Nullable 3), batchSize = 8, epochs = 2, verbose = quiet)
             Expect.containsAll h.Values.Keys [ "loss"; "accuracy"; "mse" ] "keys"
@@ -219,7 +219,7 @@ let tests =
         test "the progress display: 'Epoch i/n' and one line per epoch with steps, time and metrics (verbose 2)" {
             torchReady 14
             let x, y = toyData 20 14
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), [| "accuracy" |])
             use out = new StringWriter()
             model.Fit(x, y, batchSize = 8, epochs = 2, callbacks = [ ProgbarLogger(2, out) :> Callback ], validationSplit = 0.2) |> ignore
@@ -241,7 +241,7 @@ let tests =
             // 0/1 data: every dtype below holds it exactly, so each must give the float32 tensor's result bit for bit.
             let x32 = torch.randint(0L, 2L, [| 6L; 4L; 4L; 1L |]).to_type(torch.ScalarType.Float32)
             let model = Sequential(Input(4, 4, 1), Conv2D(3, 3, padding = "same", activation = "relu"), Flatten(), Dense(3, activation = "softmax"))
-            use net = BuiltModel.Build(model)
+            use net = BuiltNetwork.Build(model)
             let expected = net.forward(x32).detach()
             for dtype in [ torch.ScalarType.Float64; torch.ScalarType.Int64; torch.ScalarType.Bool; torch.ScalarType.Byte
                            torch.ScalarType.Int32; torch.ScalarType.Float16 ] do
@@ -263,7 +263,7 @@ let tests =
             compiled.Fit(x32.to_type(torch.ScalarType.Int64), labels, epochs = 1, verbose = quiet) |> ignore
             // A graph: each input is cast on its own.
             let i1, i2 = Graph.Input(Shape 3, "left"), Graph.Input(Shape 3, "right")
-            use graph = BuiltGraph.Build(Model([ i1; i2 ], [ Add().Call(i1, i2) ]))
+            use graph = BuiltNetwork.Build(Model([ i1; i2 ], [ Add().Call(i1, i2) ]))
             let l, r = torch.randint(0L, 5L, [| 2L; 3L |]), torch.randint(0L, 5L, [| 2L; 3L |])
             let sum = graph.Forward([ l.to_type(torch.ScalarType.Float64); r ]).[0]
             Expect.equal sum.dtype torch.ScalarType.Float32 "float32 out"
@@ -282,7 +282,7 @@ let tests =
         test "the training-curve picture renders as PNG (and HTML with SVG panels)" {
             torchReady 15
             let x, y = toyData 20 15
-            use net = BuiltModel.Build(mlp ())
+            use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), [| "accuracy" |])
             let h = model.Fit(x, y, batchSize = 10, epochs = 3, verbose = quiet, validationSplit = 0.2)
             let dir = Path.Combine(Path.GetTempPath(), "functional-curves-" + Guid.NewGuid().ToString "N")

@@ -5,6 +5,7 @@
 //           tiny MLP, ours vs a hand loop doing the same work (Keras's loss, accuracy, one read per step)
 //   summary shape inference + summary of a large declared model, with libtorch never loaded
 //   kernels the cost of the CPU-kernel guard: ours with libtorch's reference kernels vs the same with oneDNN, alternating
+//   dtype   the main job's CNN, compiled train step: float32 against the mixed_bfloat16 and bfloat16 policies, alternating
 //   service examples/Service's latency over HTTP (p50/p95 at concurrency 1 and 8) and batch-1 Predict vs a hand-written
 //           forward (ServiceBench.cs); --requests N sets the HTTP requests per case (default 2000)
 // Usage: dotnet run --project bench/Functional.Bench -- step [--quick] [--device cuda] [--case "cnn train"] [--rounds N] [--json out.json]
@@ -55,8 +56,9 @@ switch (mode)
     case "step": Bench.Steps(quick, jsonPath); break;
     case "ops": Bench.Ops(quick); break;
     case "kernels": Bench.Kernels(quick); break;
+    case "dtype": Bench.Dtypes(quick); break;
     case "service": Bench.Service(quick); break;
-    default: Console.Error.WriteLine($"unknown mode '{mode}' (step | ops | soak | summary | kernels | service)"); return 2;
+    default: Console.Error.WriteLine($"unknown mode '{mode}' (step | ops | soak | summary | kernels | dtype | service)"); return 2;
 }
 return 0;
 
@@ -229,6 +231,34 @@ static partial class Bench
         Print(results, ratios);
     }
 
+    // Mixed precision's speed on this CPU: the main job's CNN (channels_last) as users train it (compile + the compiled
+    // step: Keras's Adam, loss and accuracy), declared under float32 and under the mixed_bfloat16 and bfloat16 policies,
+    // in alternating blocks in one process. (Training only: the inference helper reads a float32 result.)
+    public static void Dtypes(bool quick)
+    {
+        LibTorchInit();
+        Console.WriteLine(Functional.Native.CpuKernels.Report);
+        var digits = DigitSet.Load(DigitSet.FindRepositoryData("mnist"));
+        var rounds = RoundsOverride ?? (quick ? 5 : 15);
+        var results = new List<Result>();
+        var ratios = new List<Ratio>();
+        Console.WriteLine($"device {DeviceName}, torch threads: {torch.get_num_threads()}, rounds: {rounds}, {Environment.ProcessorCount} cores, {RuntimeInfo()}, {HeapInfo()}");
+        static Sequential Under(DTypePolicy policy)
+        {
+            using var scope = DTypePolicy.Use(policy);
+            return Cnn(true);
+        }
+        foreach (var batch in new[] { 64, 256 })
+        {
+            Compare($"cnn compiled step b{batch}", rounds, quick ? 2 : (batch == 64 ? 8 : 3),
+                [("float32: ours", () => OursCompiledStep(Under(DTypePolicy.Float32), digits, batch, "nhwc")),
+                 ("ours mixed_bfloat16", () => OursCompiledStep(Under(DTypePolicy.MixedBFloat16), digits, batch, "nhwc")),
+                 ("ours bfloat16", () => OursCompiledStep(Under(DTypePolicy.BFloat16), digits, batch, "nhwc"))],
+                results, ratios, baselinePrefix: "float32");
+        }
+        Print(results, ratios);
+    }
+
     static void Print(List<Result> results, List<Ratio> ratios)
     {
         Console.WriteLine();
@@ -312,10 +342,10 @@ static partial class Bench
     // a difference in work, not in where training went (e.g. into denormal gradients after overfitting one batch).
     const int Ring = 8;
 
-    static BuiltModel BuildOurs(Sequential model)
+    static BuiltNetwork BuildOurs(Sequential model)
     {
         torch.manual_seed(1);
-        return BuiltModel.Build(model, Dev);
+        return BuiltNetwork.Build(model, Dev);
     }
 
     static Action OursStep(Sequential model, DigitSet digits, int batch, string layout)
@@ -546,7 +576,7 @@ static partial class Bench
         LibTorchInit();
         var digits = DigitSet.Load(DigitSet.FindRepositoryData("mnist"));
         torch.manual_seed(3);
-        using var net = BuiltModel.Build(new Sequential(new Input(784), new Dense(64, activation: "relu"), new Dense(10, activation: "softmax")));
+        using var net = BuiltNetwork.Build(new Sequential(new Input(784), new Dense(64, activation: "relu"), new Dense(10, activation: "softmax")));
         // Through the compiled step fit uses: Keras's Adam, sparse categorical cross-entropy and the accuracy metric.
         var compiled = net.Compile(new Adam(), new SparseCategoricalCrossentropy(), "accuracy");
         var (xAll, yAll) = Batch(digits, 8192, "flat", 0);

@@ -19,13 +19,15 @@ Options:
   --plot FILE       the training curves as .png, .svg or .html; an .html copy is written next to them
                     (default out/mnist/training-curves.png)
   --data DIR        a folder with the MNIST IDX files (default: the repository's data/mnist)
+  --dtype POLICY    the Keras dtype policy: float32 (default), float64, bfloat16, float16, mixed_bfloat16 or
+                    mixed_float16 (mixed: compute in 16 bits, keep float32 weights)
   --save FILE.json  where to save the trained model: its Keras config as FILE.json and its weights next to it as
                     FILE.safetensors (default out/mnist/model.json; examples/Service serves it)
   -h, --help        show this help and exit
 """
 
 /// What the command line asks for (options are `--name value` or `--name=value`).
-type Options = { Epochs: int; Device: string; Plot: string; Data: string option; Save: string }
+type Options = { Epochs: int; Device: string; Plot: string; Data: string option; Save: string; Dtype: string }
 
 type Command =
     | Train of Options
@@ -35,7 +37,7 @@ type Command =
 
 let defaults =
     { Epochs = 4; Device = "cpu"; Plot = Path.Combine("out", "mnist", "training-curves.png"); Data = None
-      Save = Path.Combine("out", "mnist", "model.json") }
+      Save = Path.Combine("out", "mnist", "model.json"); Dtype = "float32" }
 
 /// The weights file that goes with a saved model's config: the same name with the extension .safetensors.
 let weightsPathFor (configPath: string) = Path.ChangeExtension(configPath, ".safetensors")
@@ -88,5 +90,10 @@ let parse (argv: string[]) : Command =
                     if Path.GetExtension(v).ToLowerInvariant() = ".json" && Path.GetFileNameWithoutExtension(v).Length > 0
                     then Ok { options with Save = v }
                     else Error "")
+            | "--dtype" ->
+                withValue "a dtype policy: float32, float64, bfloat16, float16, mixed_bfloat16 or mixed_float16" (fun v ->
+                    match v with
+                    | "float32" | "float64" | "bfloat16" | "float16" | "mixed_bfloat16" | "mixed_float16" -> Ok { options with Dtype = v }
+                    | _ -> Error "")
             | _ -> Invalid(sprintf "Unknown option '%s'." arg)
     if argv |> Array.exists (fun a -> a = "-h" || a = "--help") then ShowHelp else go 0 defaults

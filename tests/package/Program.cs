@@ -13,7 +13,7 @@ var (train, test) = digits.Split(2000, seed: 1);
 Sequential model = [new Input(28, 28, 1), new Flatten(), new Dense(64, activation: "relu"), new Dense(10, activation: "softmax")];
 Console.Write(model.Summary());
 torch.manual_seed(1);
-using var net = BuiltModel.Build(model);
+using var net = BuiltNetwork.Build(model);
 var compiled = net.Compile(new Adam(), new SparseCategoricalCrossentropy(), "accuracy");
 using var x = DigitTensors.Images(train);
 using var y = DigitTensors.Labels(train);

@@ -49,12 +49,10 @@ internal sealed class LeakyReLUBuilder : LayerBuilder<LeakyReLU>
 internal sealed class BuiltPReLU : BuiltLayer
 {
     private readonly Parameter alpha;
-    private readonly ParameterSpec spec;
 
     public BuiltPReLU(PReLU layer, Shape input, BuildContext context) : base(layer, input)
     {
-        spec = layer.Parameters(input)[0];
-        alpha = BuildHelpers.CreateParameter(spec, spec.Dims, null, context);
+        alpha = DeclareWeight("alpha", context);
         RegisterComponents();
     }
 
@@ -64,10 +62,6 @@ internal sealed class BuiltPReLU : BuiltLayer
         return (F.relu(x) - alpha * F.relu(-x)).MoveToOuterDisposeScope();
     }
 
-    public override IEnumerable<WeightBinding> Weights()
-    {
-        yield return Bind(spec, alpha, null);
-    }
 }
 
 internal sealed class PReLUBuilder : LayerBuilder<PReLU>
@@ -119,6 +113,20 @@ internal sealed class BuiltSoftmax : BuiltLayer
         using var scope = NewDisposeScope();
         var shifted = (x - x.amax(axes, keepdim: true)).exp();
         return (shifted / shifted.sum(axes, keepdim: true)).MoveToOuterDisposeScope();
+    }
+
+    // Keras 3's Softmax with a mask: masked positions are set to a large negative number before the softmax (−1e9, or
+    // −3e4 in float16) and to zero after it, so a fully masked row gives zeros. A mask of the input's rank minus one (a
+    // (batch, steps) mask on (batch, steps, features)) covers every feature of a step.
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
+    {
+        if (masks.Count == 0 || masks[0] is not { } mask) return Call(inputs, context);
+        using var scope = NewDisposeScope();
+        var x = inputs[0];
+        var m = mask.dim() < x.dim() ? mask.unsqueeze(-1) : mask;
+        var large = x.dtype == ScalarType.Float16 ? 3e4 : 1e9;
+        var y = forward(torch.where(m, x, torch.full_like(x, -large)));
+        return torch.where(m, y, torch.zeros_like(y)).MoveToOuterDisposeScope();
     }
 }
 

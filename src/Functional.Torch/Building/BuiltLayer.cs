@@ -31,6 +31,47 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
         Layer = layer;
         InputShapes = inputShapes;
         OutputShape = layer.ComputeOutputShape(inputShapes);
+        Policy = layer.Dtype;
+    }
+
+    /// <summary>The layer's dtype policy (its record's <see cref="Layer.Dtype"/>): its weights were created in the variable dtype.</summary>
+    public DTypePolicy Policy { get; }
+
+    // Set when the module is converted with `to(dtype)` (e.g. a float64 reference twin of a float32 model): the layer then
+    // computes in that dtype, without autocast, whatever its policy says.
+    private ScalarType? convertedTo;
+
+    /// <summary>The dtype this layer computes in and returns: the policy's compute dtype, or the dtype the module was converted to.</summary>
+    public ScalarType ComputeType => convertedTo ?? Policy.ComputeType();
+
+    /// <summary>Whether calls run under libtorch's autocast (a mixed policy: float32 weights cast to the compute dtype in each op).</summary>
+    public bool Autocasts => convertedTo is null && Policy.IsMixed;
+
+    /// <summary>
+    /// Whether the layer takes integer or bool inputs as they are (indices, as an embedding does). Other layers get such
+    /// inputs cast to their compute dtype, as a Keras backend op promotes them.
+    /// </summary>
+    protected virtual bool TakesIndices => false;
+
+    internal void ConvertedTo(ScalarType dtype)
+    {
+        if (DTypes.IsFloating(dtype)) convertedTo = dtype;
+    }
+
+    /// <inheritdoc />
+    protected override nn.Module _to(ScalarType dtype, bool non_blocking)
+    {
+        var result = base._to(dtype, non_blocking);
+        ConvertedTo(dtype);
+        return result;
+    }
+
+    /// <inheritdoc />
+    protected override nn.Module _to(torch.Device device, ScalarType dtype, bool non_blocking)
+    {
+        var result = base._to(device, dtype, non_blocking);
+        ConvertedTo(dtype);
+        return result;
     }
 
     /// <summary>The record this module was built from.</summary>
@@ -53,20 +94,135 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Runs the layer for one call of the model (Keras's <c>layer(x, training=…)</c>): whether it trains is
-    /// <paramref name="context"/>'s, never the module's mode. Layers that behave differently in training (Dropout,
+    /// <paramref name="context"/>'s, never the module's mode. This is the one place dtype policies act, as Keras's
+    /// <c>Layer.__call__</c> does: floating-point inputs (and integer ones, unless the layer <see cref="TakesIndices"/>) are
+    /// cast to <see cref="ComputeType"/>; under a mixed policy the call runs inside libtorch's autocast, so each matrix
+    /// product and convolution casts the float32 weights to the compute dtype (gradients flow back to them in float32);
+    /// a floating-point output is returned in the compute dtype. A float32 layer given float32 inputs runs as it is.
+    /// Layers that behave differently in training override <see cref="Call(IReadOnlyList{Tensor}, ForwardContext)"/>.
+    /// </summary>
+    public Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) => Forward(inputs, [], context);
+
+    /// <summary>
+    /// Runs the layer for one call with its inputs' masks (Keras's <c>call(inputs, mask=…)</c>; a null entry, or none: that
+    /// input has no mask). Masks are boolean, in the Keras layout, usually <c>(batch, steps)</c>. The dtype policy acts here
+    /// as in <see cref="Forward(IReadOnlyList{Tensor}, ForwardContext)"/>; layers whose computation uses the mask
+    /// (GlobalAveragePooling1D, Softmax, BatchNormalization) override
+    /// <see cref="Call(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, ForwardContext)"/>.
+    /// </summary>
+    public Tensor Forward(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
+    {
+        var compute = ComputeType;
+        Tensor[]? cast = null;
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            var x = inputs[i];
+            if (x is null) continue;
+            var type = x.dtype;
+            if (type == compute || (TakesIndices && !DTypes.IsFloating(type)) || !DTypes.IsRealOrInteger(type)) continue;
+            cast ??= [.. inputs];
+            cast[i] = x.to_type(compute);
+        }
+        IReadOnlyList<Tensor> args = cast ?? inputs;
+        Tensor y;
+        if (Autocasts && args.Count > 0)
+        {
+            using var autocast = Native.Autocast.Enter(args[0].device_type, true, compute);
+            y = Call(args, masks, context);
+        }
+        else y = Call(args, masks, context);
+        if (y.dtype != compute && DTypes.IsFloating(y.dtype))
+        {
+            var z = y.to_type(compute);
+            if (!inputs.Any(x => ReferenceEquals(x, y)) && (cast is null || !cast.Any(x => ReferenceEquals(x, y)))) y.Dispose();
+            y = z;
+        }
+        if (cast is not null)
+            for (var i = 0; i < cast.Length; i++)
+                if (!ReferenceEquals(cast[i], inputs[i]) && !ReferenceEquals(cast[i], y)) cast[i].Dispose();
+        return y;
+    }
+
+    /// <summary>
+    /// The layer's computation for one call, on inputs already in its compute dtype (see
+    /// <see cref="Forward(IReadOnlyList{Tensor}, ForwardContext)"/>). Layers that behave differently in training (Dropout,
     /// BatchNormalization) override this; the rest run <see cref="Forward(IReadOnlyList{Tensor})"/>.
     /// </summary>
-    public virtual Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) => Forward(inputs);
+    protected virtual Tensor Call(IReadOnlyList<Tensor> inputs, ForwardContext context) => Forward(inputs);
+
+    /// <summary>
+    /// The layer's computation for one call with its inputs' masks (see
+    /// <see cref="Forward(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, ForwardContext)"/>). Layers whose computation uses
+    /// the mask override this; the rest ignore the masks and run <see cref="Call(IReadOnlyList{Tensor}, ForwardContext)"/>.
+    /// </summary>
+    protected virtual Tensor Call(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context) => Call(inputs, context);
+
+    /// <summary>
+    /// Keras's <c>compute_mask</c> for one call: the output's mask, from the inputs (in this module's compute layout) and
+    /// their masks. By default a layer that supports masking (<see cref="Layers.Layer.SupportsMasking"/>) passes the first
+    /// input's mask on and any other drops it, as Keras's <c>Layer</c> does; Masking and the merges compute their own.
+    /// </summary>
+    public virtual Tensor? ComputeMask(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks) =>
+        Layer.SupportsMasking && masks.Count > 0 ? masks[0] : null;
 
     /// <summary>The layout this module computes in; the model inserts permutes where layouts change.</summary>
     public virtual PhysicalLayout Layout => PhysicalLayout.Logical;
 
-    /// <summary>The weights under their Keras names (<c>kernel</c>, <c>bias</c>, …), in Keras's order.</summary>
-    public virtual IEnumerable<WeightBinding> Weights() => [];
+    /// <summary>The weights under their Keras names (<c>kernel</c>, <c>bias</c>, …), in Keras's order: every weight
+    /// <see cref="DeclareWeight"/> created, in the order the record declares them.</summary>
+    public virtual IEnumerable<WeightBinding> Weights()
+    {
+        if (declaredWeights.Count == 0) return [];
+        // The module's parameters, found by the paths recorded at build: converting the module (`to(dtype)`, `to(device)`)
+        // replaces them, so the bindings always name the current ones.
+        var current = weightPaths is null ? null : named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        return WeightSpecs.Select(s => declaredWeights.GetValueOrDefault(s.Name)).OfType<WeightBinding>()
+            .Select(w => current is not null && weightPaths!.TryGetValue(w.Name, out var path) && current.TryGetValue(path, out var p)
+                ? w with { Parameter = p } : w)
+            .ToList();
+    }
 
-    /// <summary>Binds a parameter created for <paramref name="spec"/>; a frozen layer's weights are not trainable.</summary>
-    protected WeightBinding Bind(ParameterSpec spec, Parameter parameter, long[]? kerasPermutation) =>
-        new(spec.Name, parameter, spec.Trainable && Layer.Trainable, kerasPermutation, spec.Regularizer, spec.Constraint);
+    private readonly Dictionary<string, WeightBinding> declaredWeights = [];
+    private Dictionary<string, string>? weightPaths;   // Keras name → the parameter's path in this module
+
+    /// <summary>Called once the builder's constructor has registered its components: records where each declared weight
+    /// lives in the module, so <see cref="Weights"/> follows it through conversions.</summary>
+    internal void RecordWeightPaths()
+    {
+        if (declaredWeights.Count == 0) return;
+        var byParameter = named_parameters().ToList();
+        weightPaths = [];
+        foreach (var (name, binding) in declaredWeights)
+            if (byParameter.FirstOrDefault(p => ReferenceEquals(p.parameter, binding.Parameter)) is { name: { } path })
+                weightPaths[name] = path;
+    }
+    private IReadOnlyList<ParameterSpec>? weightSpecs;
+
+    /// <summary>The weights the record declares for the input shapes this module was built for (Keras's names, shapes,
+    /// initializers, regularizers, constraints and dtypes).</summary>
+    protected IReadOnlyList<ParameterSpec> WeightSpecs => weightSpecs ??= Layer.Parameters(InputShapes);
+
+    /// <summary>
+    /// The one seam every weight goes through. Creates the weight the record declares under the Keras name
+    /// <paramref name="name"/>, stored in PyTorch's layout — <paramref name="torchToKeras"/> is the permutation that turns the
+    /// stored tensor into Keras's layout (null: stored as Keras lays it out), so the stored shape follows from the declared
+    /// Keras shape — fills it by its initializer in Keras's layout, and binds it under its name. <see cref="Weights"/>,
+    /// saving, loading, regularizers and constraints all read that one binding; nothing is matched by position.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The record declares no weight of that name (a builder bug).</exception>
+    protected Parameter DeclareWeight(string name, BuildContext context, long[]? torchToKeras = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var spec = WeightSpecs.FirstOrDefault(s => s.Name == name) ?? throw new InvalidOperationException(
+            $"{Layer.Describe()} declares no weight named '{name}' (it declares {string.Join(", ", WeightSpecs.Select(s => $"'{s.Name}'"))}).");
+        if (declaredWeights.ContainsKey(name)) throw new InvalidOperationException($"{Layer.Describe()}: weight '{name}' is declared twice.");
+        var keras = spec.Dims;
+        var torchShape = new long[keras.Length];
+        for (var j = 0; j < keras.Length; j++) torchShape[torchToKeras is null ? j : (int)torchToKeras[j]] = keras[j];
+        var parameter = BuildHelpers.CreateParameter(spec, torchShape, torchToKeras, context);
+        declaredWeights[name] = new WeightBinding(spec.Name, parameter, spec.Trainable && Layer.Trainable, torchToKeras, spec.Regularizer, spec.Constraint);
+        return parameter;
+    }
 
     /// <summary>The layer's own random generators (a seeded Dropout's), by name, so checkpoints can save their state.</summary>
     public virtual IEnumerable<(string Name, Generator Generator)> Generators() => [];
@@ -145,10 +301,22 @@ public abstract class MultiInputLayerBuilder<TLayer> : ILayerBuilder where TLaye
         Build((TLayer)layer, inputShapes, context);
 }
 
-/// <summary>What a builder needs besides the record: the device and the random state for initializers.</summary>
+/// <summary>What a builder needs besides the record: the device, and the dtype policy its weights are created under.</summary>
 public sealed class BuildContext
 {
-    internal BuildContext(Device device) => Device = device;
+    internal BuildContext(Device device, DTypePolicy? policy = null)
+    {
+        Device = device;
+        Policy = policy ?? DTypePolicy.Float32;
+    }
+
+    /// <summary>The policy of the layer being built (its record's <see cref="Layer.Dtype"/>).</summary>
+    public DTypePolicy Policy { get; }
+
+    /// <summary>The dtype weights are created in: the policy's variable dtype.</summary>
+    public ScalarType VariableType => Policy.VariableType();
+
+    internal BuildContext For(DTypePolicy policy) => policy == Policy ? this : new BuildContext(Device, policy);
 
     /// <summary>Where the weights are created.</summary>
     public Device Device { get; }
@@ -192,7 +360,12 @@ public static class LayerBuilders
             for (var t = layer.GetType(); t is not null && t != typeof(object) && builder is null; t = t.BaseType)
                 ByType.TryGetValue(t, out builder);
         }
-        if (builder is not null) return builder.Build(layer, inputShapes, context);
+        if (builder is not null)
+        {
+            var built = builder.Build(layer, inputShapes, context.For(layer.Dtype));
+            built.RecordWeightPaths();
+            return built;
+        }
         throw new NotSupportedException(
             $"{layer.Describe()}: no builder is registered for {layer.GetType().FullName}. Register one with LayerBuilders.Register.");
     }

@@ -1,4 +1,6 @@
+using Functional.Layers;
 using Functional.Models;
+using Functional.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
@@ -6,50 +8,177 @@ using Parameter = TorchSharp.Modules.Parameter;
 namespace Functional.Torch;
 
 /// <summary>
-/// What every built model offers, sequential or graph: its weights under Keras names, regularization penalties,
-/// constraints, inference and one training step. Inputs and outputs are in the declared (Keras) layout.
+/// Any model declaration — a <see cref="Sequential"/>, a graph <see cref="Model"/>, models nested in models — built into
+/// TorchSharp modules on a device by <see cref="Build"/>: it owns the weights (under their Keras names) and runs the
+/// declaration's graph (<see cref="IModel.AsGraph"/>; a Sequential is a chain). Each layer is built once — a shared layer
+/// is one module with one set of weights, called at every node that applies it — and a nested model is a built network
+/// of its own. Offers inference, regularization penalties, constraints and one training step. Inputs and outputs are in
+/// the declared (Keras) layout.
 /// </summary>
 /// <remarks>
-/// Thread safety: calls (<see cref="Predict(IReadOnlyList{Tensor}, int)"/>, <see cref="Forward(IReadOnlyList{Tensor}, ForwardContext)"/>,
+/// <para>Layout: every value is kept in the Keras layout, except that the output of a <c>channels_last</c> spatial layer
+/// that computes channels-first (<see cref="PhysicalLayout.ChannelsFirst"/>) stays channels-first while it flows into
+/// layers that take that layout or do not care (<see cref="PhysicalLayout.Any"/>, when all their inputs agree); anything
+/// else gets it permuted back first. So a chain of convolutions permutes once in and once out.</para>
+/// <para>Thread safety: calls (<see cref="Predict(IReadOnlyList{Tensor}, int)"/>, <see cref="Forward(IReadOnlyList{Tensor}, ForwardContext)"/>,
 /// evaluate) hold a read lease and may run on any number of threads at once; a training step, loading or restoring weights
 /// and <see cref="Dispose(bool)"/> hold the write lease and run alone, so a call sees the weights between two steps and never
 /// a freed model. The module-mode members (<see cref="Forward(IReadOnlyList{Tensor})"/> in train mode, <c>train()</c>/<c>eval()</c>,
-/// <see cref="RegularizationLoss"/>, <see cref="ApplyConstraints"/>) share state: one thread. See docs/thread-safety.md.
+/// <see cref="RegularizationLoss"/>, <see cref="ApplyConstraints"/>) share state: one thread. See docs/thread-safety.md.</para>
 /// </remarks>
-public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
+public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
 {
     private readonly List<Tensor> activityPenalties = [];   // recorded by Forward calls that follow the module's mode
 
-    /// <summary>Creates the network for a declaration on a device.</summary>
-    protected BuiltNetwork(IModel declaration, Device device) : base(declaration.Name)
+    private readonly TorchSharp.Modules.ModuleList<nn.Module<Tensor, Tensor>> builtModules;
+    private readonly nn.Module<Tensor, Tensor>?[] moduleOf;   // per operation of Graph: its module (null for inputs)
+    private readonly Dictionary<string, int> operationIndex;
+    private readonly ExecutionPlan plan;
+
+    private BuiltNetwork(IModel declaration, Model graph, Device device, nn.Module<Tensor, Tensor>?[] built) : base(declaration.Name)
     {
         Declaration = declaration;
+        Graph = graph;
         Device = device;
         inputShapes = declaration.InputShapes.ToArray();
+        moduleOf = built;
+        builtModules = nn.ModuleList(built.OfType<nn.Module<Tensor, Tensor>>().ToArray());
+        operationIndex = graph.Operations.Select((o, i) => (o.Name, i)).ToDictionary(x => x.Name, x => x.i);
+        plan = ExecutionPlan.Of(graph, built, operationIndex);
+        RegisterComponents();
+        inputTypes = InputDtypes(declaration).Select(DTypes.ToScalarType).ToArray();
+    }
+
+    private readonly ScalarType[] inputTypes;
+
+    // Each model input's dtype, as its Input record declares it (float32 unless a policy or the Input says otherwise).
+    private static IEnumerable<string> InputDtypes(IModel model) => model switch
+    {
+        Sequential s => [s.Input.TensorDtype],
+        Model m => m.Inputs.Select(r => m.GetLayer(r.Layer).Layer is Input i ? i.TensorDtype : "float32"),
+        _ => model.InputShapes.Select(_ => "float32"),
+    };
+
+    // Set by `to(dtype)`: the floating dtype every layer and floating input was converted to.
+    private ScalarType? convertedTo;
+
+    /// <inheritdoc />
+    protected override nn.Module _to(ScalarType dtype, bool non_blocking)
+    {
+        var result = base._to(dtype, non_blocking);
+        Converted(dtype);
+        return result;
+    }
+
+    /// <inheritdoc />
+    protected override nn.Module _to(torch.Device device, ScalarType dtype, bool non_blocking)
+    {
+        var result = base._to(device, dtype, non_blocking);
+        Converted(dtype);
+        return result;
+    }
+
+    // A converted network computes every layer in the new dtype (a float64 twin of a float32 model, say), nested ones too.
+    private void Converted(ScalarType dtype)
+    {
+        if (!DTypes.IsFloating(dtype)) return;
+        convertedTo = dtype;
+        foreach (var l in BuiltLayers) l.ConvertedTo(dtype);
+        foreach (var n in NestedNetworks) n.Converted(dtype);
     }
 
     private readonly Shape[] inputShapes;
 
-    /// <summary>The declaration this was built from.</summary>
+    /// <summary>The declaration this was built from (a <see cref="Sequential"/> or a graph <see cref="Model"/>).</summary>
     public IModel Declaration { get; }
+
+    /// <summary>The graph this network runs: <see cref="Declaration"/>'s <see cref="IModel.AsGraph"/>.</summary>
+    public Model Graph { get; }
 
     /// <summary>Where the weights live.</summary>
     public Device Device { get; }
 
-    /// <summary>Builds any model declaration: a <see cref="Sequential"/> into a <see cref="BuiltModel"/>, a graph <see cref="Model"/> into a <see cref="BuiltGraph"/>.</summary>
-    public static BuiltNetwork Build(IModel model, Device? device = null) => model switch
+    /// <summary>
+    /// The latest configuration <c>Compile</c> attached (Keras's <c>model.compile</c>), which the network's
+    /// <c>Fit</c>/<c>Evaluate</c> extension methods use; null before the first.
+    /// </summary>
+    internal Training.CompiledModel? Compiled { get; set; }
+
+    /// <summary>
+    /// Builds any model declaration on <paramref name="device"/> (the CPU by default), initialising weights as Keras does,
+    /// then loading the declaration's <see cref="Model.WeightsFile"/> when it has one (Keras's <c>weights=path</c>).
+    /// </summary>
+    /// <exception cref="NotSupportedException">A shared layer is applied to inputs of different shapes (its module is built for one shape).</exception>
+    /// <exception cref="InvalidDataException">The declaration's weights file does not match it (named in the message).</exception>
+    public static BuiltNetwork Build(IModel model, Device? device = null)
     {
-        Sequential s => BuiltModel.Build(s, device),
-        Model m => BuiltGraph.Build(m, device),
-        null => throw new ArgumentNullException(nameof(model)),
-        _ => throw new NotSupportedException($"No builder for models of type {model.GetType().Name}."),
-    };
+        ArgumentNullException.ThrowIfNull(model);
+        LibTorch.EnsureLoaded();
+        device ??= Device.Cpu;
+        var graph = model.AsGraph();
+        var context = new BuildContext(device);
+        var built = new nn.Module<Tensor, Tensor>?[graph.Operations.Length];
+        try
+        {
+            for (var i = 0; i < built.Length; i++)
+            {
+                var op = graph.Operations[i];
+                if (op.IsInput) continue;
+                var shapes = op.Nodes[0].InputShapes;
+                built[i] = op.Operation.Match<nn.Module<Tensor, Tensor>>(
+                    layer => LayerBuilders.Build(layer, shapes, context),
+                    nested => Build(nested, device));
+                if (op.Layer is not null) CheckShared(op);
+            }
+            var result = new BuiltNetwork(model, graph, device, built);
+            result.eval();
+            // A declaration with a weights file (Applications' weights: "path") comes with those weights.
+            if (graph.WeightsFile is { } weightsFile) Saving.WeightFiles.LoadWeights(result, weightsFile);
+            return result;
+        }
+        catch
+        {
+            foreach (var m in built) m?.Dispose();
+            throw;
+        }
+    }
 
-    /// <summary>The built layers, each once.</summary>
-    public abstract IReadOnlyList<BuiltLayer> BuiltLayers { get; }
+    // A layer applied at several nodes is one module with one set of weights, built for its first node's input shapes;
+    // built layers compute sizes per call, so it runs on any other node whose inputs have the same ranks and whose
+    // weights (names and shapes) come out the same, as in Keras.
+    private static void CheckShared(GraphLayer op)
+    {
+        var layer = op.Layer!;
+        var first = op.Nodes[0].InputShapes;
+        var weights = layer.Parameters(first).Select(p => (p.Name, p.Shape)).ToList();
+        foreach (var node in op.Nodes.Skip(1))
+        {
+            var shapes = node.InputShapes;
+            string? problem = null;
+            if (shapes.Length != first.Length || shapes.Where((s, i) => s.Rank != first[i].Rank).Any())
+                problem = "the inputs differ in number or rank";
+            else if (layer.Parameters(shapes).Select(p => (p.Name, p.Shape)).ToList() is var other && !other.SequenceEqual(weights))
+                problem = "its weights would differ (" + string.Join(", ", other.Zip(weights).Where(w => w.First != w.Second)
+                    .Select(w => $"{w.First.Name} {w.First.Shape.ToSampleString()} vs {w.Second.Shape.ToSampleString()}").DefaultIfEmpty("a different set")) + ")";
+            if (problem is not null)
+                throw new NotSupportedException(
+                    $"{layer.Describe()} is shared between inputs of shape {string.Join(", ", first)} and {string.Join(", ", shapes)}, but {problem}; " +
+                    "a shared layer has one set of weights, so it can only take inputs its weights fit.");
+        }
+    }
 
-    /// <summary>Built models used as layers inside this one (graphs only), each once.</summary>
-    protected virtual IEnumerable<BuiltNetwork> NestedNetworks => [];
+    /// <summary>The built layers, each once, in the graph's (Keras's) order.</summary>
+    public IReadOnlyList<BuiltLayer> BuiltLayers => moduleOf.OfType<BuiltLayer>().ToList();
+
+    /// <summary>Built models used as layers inside this one, each once.</summary>
+    private IEnumerable<BuiltNetwork> NestedNetworks => moduleOf.OfType<BuiltNetwork>();
+
+    /// <summary>The built module of the layer (or nested model) with the given name: a <see cref="BuiltLayer"/> or a <see cref="BuiltNetwork"/>.</summary>
+    /// <exception cref="KeyNotFoundException">No built layer has that name (model inputs have no module).</exception>
+    public nn.Module<Tensor, Tensor> this[string name] =>
+        operationIndex.TryGetValue(name, out var i) && moduleOf[i] is { } m
+            ? m
+            : throw new KeyNotFoundException($"Model '{Declaration.Name}' has no built layer named '{name}'.");
 
     /// <summary>Every weight under its Keras path (<c>conv2d/kernel</c>; <c>encoder/conv2d/kernel</c> inside a nested model).</summary>
     public IEnumerable<WeightBinding> Weights => weights ??=
@@ -97,8 +226,104 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         return ForwardCore(inputs, context);
     }
 
-    /// <summary>The forward pass proper: subclasses run their layers with <see cref="BuiltLayer.Forward(IReadOnlyList{Tensor}, ForwardContext)"/>.</summary>
-    protected abstract IReadOnlyList<Tensor> ForwardCore(IReadOnlyList<Tensor> inputs, ForwardContext context);
+    /// <summary>The forward pass proper: each node of the graph in execution order, on one tensor per model input.</summary>
+    /// <exception cref="ArgumentException">The wrong number of inputs, or a tensor of the wrong shape (named with the expected one).</exception>
+    private IReadOnlyList<Tensor> ForwardCore(IReadOnlyList<Tensor> inputs, ForwardContext context)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (inputs.Count != inputShapes.Length)
+            throw new ArgumentException(
+                inputShapes.Length == 1
+                    ? $"Model '{Declaration.Name}' takes one input; received {inputs.Count}."
+                    : $"Model '{Declaration.Name}' takes {inputShapes.Length} input(s) of shapes [{string.Join(", ", inputShapes.AsEnumerable())}]; received {inputs.Count}.",
+                nameof(inputs));
+        var values = new Value[plan.SlotCount];
+        for (var i = 0; i < inputs.Count; i++)
+            values[plan.InputSlots[i]] = new Value(ModelInput(inputs[i], i), false, null);
+        foreach (var step in plan.Steps)
+        {
+            if (step.Layer is { } layer)
+            {
+                values[step.OutputSlot] = Run(layer, step.InputSlots, values, context);
+                continue;
+            }
+            var args = new Tensor[step.InputSlots.Length];
+            for (var j = 0; j < args.Length; j++) args[j] = values[step.InputSlots[j]].Logical();
+            var outs = step.Network!.Forward(args, context);
+            for (var j = 0; j < outs.Count; j++) values[step.OutputSlot + j] = new Value(outs[j], false, null);
+        }
+        var result = new Tensor[plan.OutputSlots.Length];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var v = values[plan.OutputSlots[i]];
+            result[i] = v.ChannelsFirst ? v.Logical().contiguous() : v.Tensor;
+        }
+        return result;
+    }
+
+    // Runs one layer on its inputs, in the layout it computes in (see the class remarks), with its inputs' masks (Keras's
+    // call with mask=…); its output carries the mask the layer computes (Keras's compute_mask), kept in the Keras layout.
+    private static Value Run(BuiltLayer layer, int[] slots, Value[] values, ForwardContext context)
+    {
+        var args = new Tensor[slots.Length];
+        var masks = new Tensor?[slots.Length];
+        for (var j = 0; j < slots.Length; j++) masks[j] = values[slots[j]].Mask;
+        var layout = layer.Layout;
+        var channelsFirst = layout == PhysicalLayout.ChannelsFirst;
+        if (layout == PhysicalLayout.Any)
+        {
+            var rank = values[slots[0]].Tensor.dim();
+            var keep = true;
+            foreach (var s in slots) keep &= values[s].ChannelsFirst && values[s].Tensor.dim() == rank;
+            channelsFirst = keep;
+            if (keep)
+                for (var j = 0; j < args.Length; j++) args[j] = values[slots[j]].Tensor;
+        }
+        if (layout != PhysicalLayout.Any || !channelsFirst)
+            for (var j = 0; j < args.Length; j++) args[j] = channelsFirst ? values[slots[j]].InChannelsFirst() : values[slots[j]].Logical();
+        var output = layer.Forward(args, masks, context);
+        var mask = layer.ComputeMask(args, masks);
+        return new Value(AfterLayer(layer, output, context), channelsFirst, mask);
+    }
+
+    /// <summary>A computed value, whether it is held channels-first (the output of a channels-first spatial layer), and
+    /// its Keras mask, if any (always in the Keras layout).</summary>
+    private readonly record struct Value(Tensor Tensor, bool ChannelsFirst, Tensor? Mask)
+    {
+        public Tensor Logical() => ChannelsFirst ? Tensor.permute(ToChannelsLast((int)Tensor.dim())) : Tensor;
+        public Tensor InChannelsFirst() => ChannelsFirst ? Tensor : Layouts.Standard(Tensor.permute(ToChannelsFirst((int)Tensor.dim())));
+    }
+
+    /// <summary>
+    /// The graph's execution order resolved once, at build: every output of every node has a slot in one array of values;
+    /// each step runs one node's module on its input slots and fills its output slots.
+    /// </summary>
+    private sealed record ExecutionPlan(int SlotCount, int[] InputSlots, int[] OutputSlots, Step[] Steps)
+    {
+        public static ExecutionPlan Of(Model graph, nn.Module<Tensor, Tensor>?[] modules, Dictionary<string, int> operationIndex)
+        {
+            var first = new int[graph.Operations.Length][];
+            var count = 0;
+            for (var o = 0; o < first.Length; o++)
+            {
+                var op = graph.Operations[o];
+                first[o] = new int[op.Nodes.Length];
+                for (var k = 0; k < op.Nodes.Length; k++) { first[o][k] = count; count += op.Nodes[k].OutputShapes.Length; }
+            }
+            int Slot(TensorRef r) => first[operationIndex[r.Layer]][r.Node] + r.Tensor;
+            var steps = new List<Step>();
+            foreach (var (o, k) in graph.ExecutionOrder)
+            {
+                if (modules[o] is not { } module) continue;   // a model input: its value is given
+                var ins = graph.Operations[o].Nodes[k].Inputs.Select(Slot).ToArray();
+                steps.Add(new Step(module as BuiltLayer, module as BuiltNetwork, ins, first[o][k]));
+            }
+            return new ExecutionPlan(count, graph.Inputs.Select(Slot).ToArray(), graph.Outputs.Select(Slot).ToArray(), steps.ToArray());
+        }
+    }
+
+    /// <summary>One node: a layer's module or a nested network (exactly one is set), its input slots and first output slot.</summary>
+    private sealed record Step(BuiltLayer? Layer, BuiltNetwork? Network, int[] InputSlots, int OutputSlot);
 
     // ---------------------------------------------------------------- leases and disposal
 
@@ -178,8 +403,8 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         return outputs[0];
     }
 
-    /// <summary>How messages name model input <paramref name="index"/> (<c>input</c>; <c>input 0 ('image')</c> in a graph).</summary>
-    protected virtual string InputLabel(int index) => $"input {index}";
+    /// <summary>How messages name model input <paramref name="index"/>: <c>input</c> for a single-input model, <c>input 0 ('image')</c> otherwise.</summary>
+    private string InputLabel(int index) => inputShapes.Length == 1 ? "input" : $"input {index} ('{Graph.Inputs[index].Layer}')";
 
     /// <summary>The error for a missing (null) tensor for model input <paramref name="index"/>.</summary>
     internal ArgumentNullException NullInput(int index) =>
@@ -187,20 +412,21 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
                       $"{inputShapes[index]} (batch first).");
 
     /// <summary>
-    /// What model input <paramref name="index"/> receives, as Keras's Input layer (dtype float32) makes it: the shape is
-    /// checked, and a float64, float16, bfloat16, integer or bool tensor is cast to float32 — a new tensor only when the
-    /// dtype differs, so a float32 tensor passes through untouched. A network whose weights were converted to another
-    /// floating dtype (<c>net.to(ScalarType.Float64)</c>, e.g. a float64 reference twin) casts to that dtype instead.
+    /// What model input <paramref name="index"/> receives, as Keras's Input layer makes it: the shape is checked, and a
+    /// real, integer or bool tensor of another dtype is cast to the Input's dtype (<see cref="Input.TensorDtype"/>: float32
+    /// by default) — a new tensor only when the dtype differs, so a tensor of the right dtype passes through untouched. A
+    /// network converted to another floating dtype (<c>net.to(ScalarType.Float64)</c>, e.g. a float64 reference twin)
+    /// casts its floating inputs to that dtype instead.
     /// </summary>
     /// <exception cref="ArgumentNullException">No tensor was given for the input.</exception>
     /// <exception cref="ArgumentException">The wrong shape, or a complex or quantized tensor (which cannot become float32).</exception>
-    protected Tensor ModelInput(Tensor? x, int index)
+    private Tensor ModelInput(Tensor? x, int index)
     {
         if (x is null) throw NullInput(index);
         var shape = x.shape;   // one native call; each x.shape makes a new array
         if (!Fits(shape, inputShapes[index])) throw WrongShape(shape, inputShapes[index], InputLabel(index));
         var dtype = x.dtype;
-        var target = ComputeDType();
+        var target = InputType(index);
         if (dtype == target) return x;
         if (!Castable(dtype))
             throw new ArgumentException(
@@ -209,15 +435,11 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
         return x.to_type(target);
     }
 
-    // float32 (Keras's Input dtype), unless the weights were converted to another floating dtype.
-    private ScalarType ComputeDType()
-    {
-        var list = (List<WeightBinding>)Weights;   // built once (see Weights)
-        var first = list.Count > 0 ? list[0].Parameter.dtype : ScalarType.Float32;
-        return first is ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16 ? first : ScalarType.Float32;
-    }
+    // The Input's dtype, unless the network was converted to another floating dtype (integer inputs stay integer).
+    private ScalarType InputType(int index) =>
+        convertedTo is { } c && DTypes.IsFloating(inputTypes[index]) ? c : inputTypes[index];
 
-    private static bool Castable(ScalarType dtype) => dtype is ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16
+    private static bool Castable(ScalarType dtype) => dtype is ScalarType.Float32 or ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16
         or ScalarType.Byte or ScalarType.Int8 or ScalarType.Int16 or ScalarType.Int32 or ScalarType.Int64 or ScalarType.Bool;
 
     // The declared rank, every known dimension equal, and every unknown (None) one at least 1.
@@ -230,10 +452,10 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
             $"({string.Join(", ", shape)}).", "x");
 
     /// <summary>
-    /// Called by subclasses after each layer's forward pass: in training mode, records the layer's activity penalty
+    /// Called after each layer's forward pass: in training mode, records the layer's activity penalty
     /// (Keras: regularizer(output) / batch size, and 0 for an empty batch).
     /// </summary>
-    protected static Tensor AfterLayer(BuiltLayer layer, Tensor output, ForwardContext context)
+    private static Tensor AfterLayer(BuiltLayer layer, Tensor output, ForwardContext context)
     {
         if (context.Training && layer.Layer.ActivityRegularizer is { } r)
             context.ActivityPenalties.Add(RegularizerOps.Penalty(r, output) / Math.Max(1L, output.dim() > 0 ? output.shape[0] : 1L));
@@ -301,10 +523,10 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
     public void ClearActivityPenalties() => TakeActivityPenalties();
 
     /// <summary>The permutation from a channels-last tensor of the given rank (batch included) to channels-first.</summary>
-    protected static long[] ToChannelsFirst(int rank) => [0, rank - 1, .. Enumerable.Range(1, rank - 2).Select(i => (long)i)];
+    private static long[] ToChannelsFirst(int rank) => [0, rank - 1, .. Enumerable.Range(1, rank - 2).Select(i => (long)i)];
 
     /// <summary>The permutation from a channels-first tensor of the given rank (batch included) back to channels-last.</summary>
-    protected static long[] ToChannelsLast(int rank) => [0, .. Enumerable.Range(2, rank - 2).Select(i => (long)i), 1];
+    private static long[] ToChannelsLast(int rank) => [0, .. Enumerable.Range(2, rank - 2).Select(i => (long)i), 1];
 
     /// <summary>
     /// Applies every trainable weight's constraint to its Keras-layout view (Keras's optimizer does this after each update,
@@ -420,7 +642,7 @@ public abstract class BuiltNetwork : nn.Module<Tensor, Tensor>
             if (!Fits(shape, inputShapes[i]))
                 throw new ArgumentException($"Model '{Declaration.Name}' expects {InputLabel(i)} of shape {inputShapes[i]} (batch first), but " +
                     $"'{argument}' has a tensor of shape ({string.Join(", ", shape)}).", argument);
-            if (x[i].dtype != ComputeDType() && !Castable(x[i].dtype))
+            if (x[i].dtype != InputType(i) && !Castable(x[i].dtype))
                 throw new ArgumentException($"Model '{Declaration.Name}' cannot take a tensor of dtype {x[i].dtype} in '{argument}' for {InputLabel(i)}.", argument);
         }
         return n;

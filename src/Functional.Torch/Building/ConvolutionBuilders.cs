@@ -19,24 +19,19 @@ internal sealed class BuiltConv : BuiltLayer
     private readonly LoraAdapter? lora;
     private readonly long[]? loraToTorch;   // the LoRA delta, Keras (k..., in/groups, out) → PyTorch (out, in/groups, k...)
     private readonly Conv conv;
-    private readonly IReadOnlyList<ParameterSpec> specs;
-    private readonly long[] strides, dilation, toKeras;
+    private readonly long[] strides, dilation;
     private readonly CallPadding padding;   // per call, from the input's spatial lengths
 
     public BuiltConv(Conv layer, Shape input, BuildContext context) : base(layer, input)
     {
         conv = layer;
-        specs = layer.Parameters(input);
-        var kernel = specs[0].Shape;   // Keras: (k..., in/groups, out)
         var rank = layer.Rank;
-        // PyTorch (out, in/groups, k...) → Keras (k..., in/groups, out), stated here and used again by Weights().
-        toKeras = [.. Enumerable.Range(2, rank).Select(i => (long)i), 1, 0];
-        weight = BuildHelpers.CreateParameter(specs[0],
-            [layer.Filters, kernel.Known(rank), .. layer.KernelSize.Select(k => (long)k)], toKeras, context);
-        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], null, context);
+        // Stored as PyTorch's (out, in/groups, k...); Keras's kernel is (k..., in/groups, out).
+        weight = DeclareWeight("kernel", context, ConvOps.KernelLast(rank, swap: true));
+        if (layer.UseBias) bias = DeclareWeight("bias", context);
         if (layer.LoraRank is { } loraRank)
         {
-            lora = new LoraAdapter(specs, loraRank, layer.LoraAlpha, context);
+            lora = new LoraAdapter(DeclareWeight("lora_kernel_a", context), DeclareWeight("lora_kernel_b", context), loraRank, layer.LoraAlpha);
             loraToTorch = [rank + 1, rank, .. Enumerable.Range(0, rank).Select(i => (long)i)];
         }
         strides = layer.Strides.Select(s => (long)s).ToArray();
@@ -60,13 +55,6 @@ internal sealed class BuiltConv : BuiltLayer
         return y.MoveToOuterDisposeScope();
     }
 
-    public override IEnumerable<WeightBinding> Weights()
-    {
-        yield return Bind(specs[0], weight, toKeras);
-        if (bias is not null) yield return Bind(specs[1], bias, null);
-        if (lora is not null)
-            foreach (var (spec, parameter) in lora.Parameters) yield return Bind(spec, parameter, null);
-    }
 }
 
 internal sealed class ConvBuilder : LayerBuilder<Conv>

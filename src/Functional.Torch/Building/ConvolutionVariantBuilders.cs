@@ -23,7 +23,7 @@ internal static class ConvOps
     /// Runs <paramref name="op"/> on <paramref name="x"/>, or on a row-major copy when <paramref name="x"/> is contiguous
     /// with non-row-major strides — a size-1 axis that was permuted, e.g. a one-channel <c>channels_last</c> input moved to
     /// NCHW. libtorch 2.10's CPU convolution reads those strides as channels_last and returns wrong values when an output
-    /// axis has length 1 with a stride &gt; 1. <see cref="BuiltModel"/> already copies after its permutes
+    /// axis has length 1 with a stride &gt; 1. <see cref="BuiltNetwork"/> already copies after its permutes
     /// (<see cref="Layouts.Standard"/>); this keeps modules called on their own, or from other networks, correct too.
     /// </summary>
     public static Tensor WithCanonicalStrides(Tensor x, Func<Tensor, Tensor> op)
@@ -68,7 +68,6 @@ internal static class ConvOps
 internal sealed class BuiltSeparableConv : BuiltLayer
 {
     private readonly SeparableConv conv;
-    private readonly IReadOnlyList<ParameterSpec> specs;
     private readonly Parameter depthwise;   // (in, dm, k...)
     private readonly Parameter pointwise;   // (filters, in*dm, 1...)
     private readonly Parameter? bias;
@@ -79,14 +78,14 @@ internal sealed class BuiltSeparableConv : BuiltLayer
     public BuiltSeparableConv(SeparableConv layer, Shape input, BuildContext context) : base(layer, input)
     {
         conv = layer;
-        specs = layer.Parameters(input);
+        layer.Parameters(input);   // the input must suit the weights (a shape error naming the layer otherwise)
         var rank = layer.Rank;
         channels = input.Known(layer.DataFormat.ChannelAxis(input.Rank));
         var kernel = ConvOps.Longs(layer.KernelSize);
-        depthwise = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. kernel], ConvOps.KernelLast(rank, swap: false), context);
+        depthwise = DeclareWeight("depthwise_kernel", context, ConvOps.KernelLast(rank, swap: false));   // stored (in, dm, k…); Keras (k…, in, dm)
         ones = Enumerable.Repeat(1L, rank).ToArray();
-        pointwise = BuildHelpers.CreateParameter(specs[1], [layer.Filters, channels * layer.DepthMultiplier, .. ones], ConvOps.KernelLast(rank, swap: true), context);
-        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[2], [layer.Filters], null, context);
+        pointwise = DeclareWeight("pointwise_kernel", context, ConvOps.KernelLast(rank, swap: true));   // stored (filters, in·dm, 1…); Keras (1…, in·dm, filters)
+        if (layer.UseBias) bias = DeclareWeight("bias", context);
         depthwiseShape = [channels * layer.DepthMultiplier, 1, .. kernel];
         strides = ConvOps.Longs(layer.Strides);
         dilation = ConvOps.Longs(layer.DilationRate);
@@ -108,12 +107,6 @@ internal sealed class BuiltSeparableConv : BuiltLayer
         return y.MoveToOuterDisposeScope();
     }
 
-    public override IEnumerable<WeightBinding> Weights()
-    {
-        yield return Bind(specs[0], depthwise, ConvOps.KernelLast(conv.Rank, swap: false));   // (in, dm, k…) → (k…, in, dm)
-        yield return Bind(specs[1], pointwise, ConvOps.KernelLast(conv.Rank, swap: true));    // (filters, in·dm, 1…) → (1…, in·dm, filters)
-        if (bias is not null) yield return Bind(specs[2], bias, null);
-    }
 }
 
 internal sealed class SeparableConvBuilder : LayerBuilder<SeparableConv>
@@ -128,7 +121,6 @@ internal sealed class SeparableConvBuilder : LayerBuilder<SeparableConv>
 internal sealed class BuiltDepthwiseConv : BuiltLayer
 {
     private readonly DepthwiseConv conv;
-    private readonly IReadOnlyList<ParameterSpec> specs;
     private readonly Parameter kernel;   // (in, dm, k...)
     private readonly Parameter? bias;
     private readonly long[] strides, dilation, groupedShape;
@@ -138,11 +130,11 @@ internal sealed class BuiltDepthwiseConv : BuiltLayer
     public BuiltDepthwiseConv(DepthwiseConv layer, Shape input, BuildContext context) : base(layer, input)
     {
         conv = layer;
-        specs = layer.Parameters(input);
+        layer.Parameters(input);   // the input must suit the weights (a shape error naming the layer otherwise)
         channels = input.Known(layer.DataFormat.ChannelAxis(input.Rank));
         var k = ConvOps.Longs(layer.KernelSize);
-        kernel = BuildHelpers.CreateParameter(specs[0], [channels, layer.DepthMultiplier, .. k], ConvOps.KernelLast(layer.Rank, swap: false), context);
-        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [channels * layer.DepthMultiplier], null, context);
+        kernel = DeclareWeight("kernel", context, ConvOps.KernelLast(layer.Rank, swap: false));   // stored (in, dm, k…); Keras (k…, in, dm)
+        if (layer.UseBias) bias = DeclareWeight("bias", context);
         groupedShape = [channels * layer.DepthMultiplier, 1, .. k];
         strides = ConvOps.Longs(layer.Strides);
         dilation = ConvOps.Longs(layer.DilationRate);
@@ -162,11 +154,6 @@ internal sealed class BuiltDepthwiseConv : BuiltLayer
         return y.MoveToOuterDisposeScope();
     }
 
-    public override IEnumerable<WeightBinding> Weights()
-    {
-        yield return Bind(specs[0], kernel, ConvOps.KernelLast(conv.Rank, swap: false));   // (in, dm, k…) → (k…, in, dm)
-        if (bias is not null) yield return Bind(specs[1], bias, null);
-    }
 }
 
 internal sealed class DepthwiseConvBuilder : LayerBuilder<DepthwiseConv>
@@ -183,7 +170,6 @@ internal sealed class DepthwiseConvBuilder : LayerBuilder<DepthwiseConv>
 internal sealed class BuiltConvTranspose : BuiltLayer
 {
     private readonly ConvTranspose conv;
-    private readonly IReadOnlyList<ParameterSpec> specs;
     private readonly Parameter weight;   // (in, filters, k...)
     private readonly Parameter? bias;
     private readonly long[] strides, dilation, crop, biasShape;
@@ -191,11 +177,11 @@ internal sealed class BuiltConvTranspose : BuiltLayer
     public BuiltConvTranspose(ConvTranspose layer, Shape input, BuildContext context) : base(layer, input)
     {
         conv = layer;
-        specs = layer.Parameters(input);
+        layer.Parameters(input);   // the input must suit the weights (a shape error naming the layer otherwise)
         var rank = layer.Rank;
         var channels = input.Known(layer.DataFormat.ChannelAxis(input.Rank));
-        weight = BuildHelpers.CreateParameter(specs[0], [channels, layer.Filters, .. ConvOps.Longs(layer.KernelSize)], ConvOps.KernelLast(rank, swap: true), context);
-        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Filters], null, context);
+        weight = DeclareWeight("kernel", context, ConvOps.KernelLast(rank, swap: true));   // stored (in, filters, k…); Keras (k…, filters, in)
+        if (layer.UseBias) bias = DeclareWeight("bias", context);
         biasShape = [1, layer.Filters, .. Enumerable.Repeat(1L, rank)];
         strides = ConvOps.Longs(layer.Strides);
         dilation = ConvOps.Longs(layer.DilationRate);
@@ -222,11 +208,6 @@ internal sealed class BuiltConvTranspose : BuiltLayer
         return y.MoveToOuterDisposeScope();
     }
 
-    public override IEnumerable<WeightBinding> Weights()
-    {
-        yield return Bind(specs[0], weight, ConvOps.KernelLast(conv.Rank, swap: true));   // (in, filters, k…) → (k…, filters, in)
-        if (bias is not null) yield return Bind(specs[1], bias, null);
-    }
 }
 
 internal sealed class ConvTransposeBuilder : LayerBuilder<ConvTranspose>

@@ -12,12 +12,24 @@ internal static class BuildHelpers
     /// <summary>
     /// A parameter with the given PyTorch-layout shape, filled by the spec's initializer: values are sampled in Keras's
     /// layout (fans from it) and moved into PyTorch's by <paramref name="kerasPermutation"/> (PyTorch → Keras, the one
-    /// passed to <c>Bind</c>; null when the parameter is stored in Keras's layout). Every weight states its layout here:
+    /// passed to <c>Bind</c>; null when the parameter is stored in Keras's layout), in the layer's variable dtype
+    /// (<see cref="BuildContext.VariableType"/>). Every weight states its layout here:
     /// it is never guessed from shapes, which coincide for some layers (e.g. a 3×3 Conv2D with 3 filters on 3 channels).
     /// </summary>
     public static Parameter CreateParameter(ParameterSpec spec, long[] torchShape, long[]? kerasPermutation, BuildContext context)
     {
-        var t = torch.empty(torchShape, ScalarType.Float32, context.TorchDevice);
+        // In the layer's variable dtype (float32 under the mixed policies; see BuildContext.Policy), unless the weight
+        // declares its own (a counter's int64).
+        var dtype = spec.Dtype switch
+        {
+            null => context.VariableType,
+            "float32" => ScalarType.Float32,
+            "int64" => ScalarType.Int64,
+            "int32" => ScalarType.Int32,
+            "float64" => ScalarType.Float64,
+            var other => throw new NotSupportedException($"Weight '{spec.Name}': dtype '{other}' is not supported."),
+        };
+        var t = torch.empty(torchShape, dtype, context.TorchDevice);
         InitializerSampling.Fill(t, spec.Initializer, spec.Shape.ToKnownArray(), kerasPermutation);
         return new Parameter(t, requires_grad: spec.Trainable);
     }
@@ -29,15 +41,14 @@ internal sealed class BuiltDense : BuiltLayer
     private readonly Parameter? bias;
     private readonly LoraAdapter? lora;
     private readonly Dense dense;
-    private readonly IReadOnlyList<ParameterSpec> specs;
 
     public BuiltDense(Dense layer, Shape input, BuildContext context) : base(layer, input)
     {
         dense = layer;
-        specs = layer.Parameters(input);
-        weight = BuildHelpers.CreateParameter(specs[0], [layer.Units, specs[0].Shape.Known(0)], [1, 0], context);   // PyTorch (units, in) → Keras (in, units)
-        if (layer.UseBias) bias = BuildHelpers.CreateParameter(specs[1], [layer.Units], null, context);
-        if (layer.LoraRank is { } rank) lora = new LoraAdapter(specs, rank, layer.LoraAlpha, context);
+        weight = DeclareWeight("kernel", context, [1, 0]);   // stored as PyTorch's (units, in); Keras's (in, units)
+        if (layer.UseBias) bias = DeclareWeight("bias", context);
+        if (layer.LoraRank is { } rank)
+            lora = new LoraAdapter(DeclareWeight("lora_kernel_a", context), DeclareWeight("lora_kernel_b", context), rank, layer.LoraAlpha);
         RegisterComponents();
     }
 
@@ -57,13 +68,6 @@ internal sealed class BuiltDense : BuiltLayer
         using (y) return ActivationOps.Apply(dense.Activation, y);
     }
 
-    public override IEnumerable<WeightBinding> Weights()
-    {
-        yield return Bind(specs[0], weight, [1, 0]);   // PyTorch (units, in) → Keras (in, units)
-        if (bias is not null) yield return Bind(specs[1], bias, null);
-        if (lora is not null)
-            foreach (var (spec, parameter) in lora.Parameters) yield return Bind(spec, parameter, null);
-    }
 }
 
 /// <summary>
@@ -73,22 +77,16 @@ internal sealed class BuiltDense : BuiltLayer
 internal sealed class LoraAdapter : nn.Module
 {
     private readonly Parameter lora_kernel_a, lora_kernel_b;
-    private readonly ParameterSpec specA, specB;
     private readonly double scale;
 
-    /// <summary>Creates the two weights from the layer's specs (found by their Keras names).</summary>
-    public LoraAdapter(IReadOnlyList<ParameterSpec> specs, int rank, double? alpha, BuildContext context) : base("lora")
+    /// <summary>Holds the two weights the owning layer declared (<c>lora_kernel_a</c>, <c>lora_kernel_b</c>, Keras's layout).</summary>
+    public LoraAdapter(Parameter a, Parameter b, int rank, double? alpha) : base("lora")
     {
-        specA = specs.Single(s => s.Name == "lora_kernel_a");
-        specB = specs.Single(s => s.Name == "lora_kernel_b");
-        lora_kernel_a = BuildHelpers.CreateParameter(specA, specA.Dims, null, context);
-        lora_kernel_b = BuildHelpers.CreateParameter(specB, specB.Dims, null, context);
+        lora_kernel_a = a;
+        lora_kernel_b = b;
         scale = Lora.Scale(rank, alpha);
         RegisterComponents();
     }
-
-    /// <summary>The weights with their specs, in Keras's order (a, then b).</summary>
-    public IEnumerable<(ParameterSpec Spec, Parameter Parameter)> Parameters => [(specA, lora_kernel_a), (specB, lora_kernel_b)];
 
     /// <summary><c>(a · b) · scale</c> in the kernel's Keras layout: <c>(…, in, out)</c>.</summary>
     public Tensor Delta()
@@ -140,7 +138,7 @@ internal sealed class BuiltDropout : BuiltLayer
         generator is null ? [] : [("seed_generator", generator)];
 
     // The call says whether it trains and which generator unseeded masks come from (the module's mode is not used).
-    public override Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) =>
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, ForwardContext context) =>
         inputs.Count == 1
             ? Drop(inputs[0], context.Training, context.Generator)
             : throw new ArgumentException($"{Layer.Describe()} takes one input; received {inputs.Count}.", nameof(inputs));

@@ -60,7 +60,8 @@ internal sealed class ActivityRegularizationBuilder : LayerBuilder<ActivityRegul
         new BuiltActivityRegularization(layer, input);
 }
 
-/// <summary>Keras's Masking output: <c>x · any(x ≠ mask_value, axis=-1, keepdims)</c>. The boolean mask itself is not propagated.</summary>
+/// <summary>Keras's Masking: output <c>x · any(x ≠ mask_value, axis=-1, keepdims)</c>, and the mask
+/// <c>any(x ≠ mask_value, axis=-1)</c> for the layers after it (the incoming mask is replaced, as in Keras).</summary>
 internal sealed class BuiltMasking : BuiltLayer
 {
     private readonly double maskValue;
@@ -72,6 +73,8 @@ internal sealed class BuiltMasking : BuiltLayer
         var keep = x.ne(maskValue).any(-1, keepdim: true);
         return (x * keep.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
+
+    public override Tensor? ComputeMask(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks) => inputs[0].ne(maskValue).any(-1);
 }
 
 internal sealed class MaskingBuilder : LayerBuilder<Masking>

@@ -123,7 +123,9 @@ public static class InitializerSampling
                 (kerasPermutation is null && target.numel() == keras.Aggregate(1L, (x, y) => x * y)
                     ? "; pass the permutation from its layout to Keras's." : "."),
                 nameof(target));
-        view.copy_(Sample(initializer, kerasShape, target.dtype));
+        // 16-bit weights (the float16 and bfloat16 policies) are drawn in float32 and rounded, as Keras draws then casts.
+        var drawn = target.dtype is ScalarType.Float16 or ScalarType.BFloat16 ? ScalarType.Float32 : target.dtype;
+        view.copy_(Sample(initializer, kerasShape, drawn));
     }
 
     /// <summary>A generator for a seeded initializer, or null for the global one.</summary>

@@ -50,6 +50,20 @@ internal sealed class BuiltElementwiseMerge : BuiltLayer
         return y.MoveToOuterDisposeScope();
     }
 
+    // Keras's Merge.compute_mask: no mask unless every input has one; then the elementwise OR of the masks.
+    public override Tensor? ComputeMask(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks)
+    {
+        if (masks.Count == 0 || masks.Any(m => m is null)) return null;
+        var result = masks[0]!.alias();
+        for (var i = 1; i < masks.Count; i++)
+        {
+            var next = result.logical_or(masks[i]!);
+            result.Dispose();
+            result = next;
+        }
+        return result;
+    }
+
     private Tensor Expand(Tensor x)
     {
         var t = x;
@@ -76,6 +90,21 @@ internal sealed class BuiltConcatenate : BuiltLayer
             throw new ArgumentException($"{Layer.Describe()} was built for {InputShapes.Count} inputs; received {inputs.Count}.", nameof(inputs));
         return cat(inputs.ToList(), axis);
     }
+
+    // Keras's Concatenate.compute_mask: an input without a mask counts as all true, a mask of lower rank is expanded
+    // over the input's last axis; the masks are concatenated along the axis and reduced with any over the last axis.
+    public override Tensor? ComputeMask(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks)
+    {
+        if (masks.All(m => m is null)) return null;
+        using var scope = NewDisposeScope();
+        var full = inputs.Select((x, i) => masks[i] switch
+        {
+            null => ones_like(x, dtype: ScalarType.Bool),
+            { } m when m.dim() < x.dim() => m.unsqueeze(-1).expand(x.shape),
+            { } m => m,
+        }).ToList();
+        return cat(full, axis).any(-1).MoveToOuterDisposeScope();
+    }
 }
 
 /// <summary>
@@ -95,6 +124,9 @@ internal sealed class BuiltDot : BuiltLayer
         first = a + 1;
         second = b + 1;
     }
+
+    // Keras's Dot.compute_mask: none.
+    public override Tensor? ComputeMask(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks) => null;
 
     public override PhysicalLayout Layout => PhysicalLayout.Logical;
 

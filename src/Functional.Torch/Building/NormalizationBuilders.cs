@@ -21,7 +21,6 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
     private readonly Parameter? gamma, beta;
     private readonly Parameter moving_mean, moving_variance;
     private readonly Parameter? moving_stddev, renorm_mean, renorm_stddev;   // renorm only
-    private readonly IReadOnlyList<ParameterSpec> specs;
     private readonly BatchNormalization bn;
     private readonly bool channelsFirst;
     private readonly int sampleAxis;
@@ -29,21 +28,19 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
     public BuiltBatchNormalization(BatchNormalization layer, Shape input, BuildContext context) : base(layer, input)
     {
         bn = layer;
-        specs = layer.Parameters(input);
+        layer.Parameters(input);   // the input must suit the weights (a shape error naming the layer otherwise)
         sampleAxis = layer.ChannelAxis(input);
         channelsFirst = input.Rank >= 2 && sampleAxis == input.Rank - 1;
-        long channels = input.Known(sampleAxis);   // Parameters(input) required it known
-        var i = 0;
-        if (layer.Scale) gamma = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
-        if (layer.Center) beta = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
-        moving_mean = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
-        moving_variance = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
+        if (layer.Scale) gamma = DeclareWeight("gamma", context);
+        if (layer.Center) beta = DeclareWeight("beta", context);
+        moving_mean = DeclareWeight("moving_mean", context);
+        moving_variance = DeclareWeight("moving_variance", context);
         if (layer.Renorm)
         {
             // Keras: both standard deviations start at √(a draw of the moving-variance initializer).
-            moving_stddev = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
-            renorm_mean = BuildHelpers.CreateParameter(specs[i++], [channels], null, context);
-            renorm_stddev = BuildHelpers.CreateParameter(specs[i], [channels], null, context);
+            moving_stddev = DeclareWeight("moving_stddev", context);
+            renorm_mean = DeclareWeight("renorm_mean", context);
+            renorm_stddev = DeclareWeight("renorm_stddev", context);
             using (no_grad())
             {
                 moving_stddev.sqrt_();
@@ -58,15 +55,25 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
     /// <summary>The tensor axis holding the channels in the layout this module computes in.</summary>
     private long TensorAxis => channelsFirst ? 1 : sampleAxis + 1;
 
-    public override Tensor forward(Tensor x) => Normalize(x, training);
+    public override Tensor forward(Tensor x) => Normalize(x, training, null);
 
     // The call says whether it trains (the module's mode is not used).
-    public override Tensor Forward(IReadOnlyList<Tensor> inputs, ForwardContext context) =>
-        inputs.Count == 1
-            ? Normalize(inputs[0], context.Training)
-            : throw new ArgumentException($"{Layer.Describe()} takes one input; received {inputs.Count}.", nameof(inputs));
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, ForwardContext context) => Call(inputs, [], context);
 
-    private Tensor Normalize(Tensor x, bool train)
+    // Keras: in training, a mask (one axis fewer than the input) weights the batch moments, so masked steps do not count.
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
+    {
+        if (inputs.Count != 1)
+            throw new ArgumentException($"{Layer.Describe()} takes one input; received {inputs.Count}.", nameof(inputs));
+        var mask = masks.Count > 0 ? masks[0] : null;
+        if (mask is not null && mask.dim() != inputs[0].dim() - 1)
+            throw new ArgumentException(
+                $"{Layer.Describe()}: the mask provided should be one dimension less than the inputs. Received: mask.shape=({string.Join(", ", mask.shape)}), " +
+                $"inputs.shape=({string.Join(", ", inputs[0].shape)}).", nameof(masks));
+        return Normalize(inputs[0], context.Training, mask);
+    }
+
+    private Tensor Normalize(Tensor x, bool train, Tensor? mask)
     {
         using var scope = NewDisposeScope();
         var axis = TensorAxis;
@@ -78,8 +85,21 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
         if (train && bn.Trainable)
         {
             var reduce = Enumerable.Range(0, (int)x.dim()).Where(d => d != axis).Select(d => (long)d).ToArray();
-            mean = x.mean(reduce, keepdim: true);
-            variance = (x - mean).square().mean(reduce, keepdim: true);   // biased, as Keras's moments
+            if (mask is null)
+            {
+                mean = x.mean(reduce, keepdim: true);
+                variance = (x - mean).square().mean(reduce, keepdim: true);   // biased, as Keras's moments
+            }
+            else
+            {
+                // Keras's _moments with a mask: weights w on the channel axis; mean = Σw·x / (Σw + ε), variance =
+                // Σw·(w·x − mean)² / (Σw + ε), with Keras's backend epsilon ε = 1e-7.
+                var w = mask.unsqueeze(axis).to_type(x.dtype);
+                var count = w.sum(reduce, keepdim: true) + 1e-7;
+                var weighted = w * x;
+                mean = weighted.sum(reduce, keepdim: true) / count;
+                variance = (w * (weighted - mean).square()).sum(reduce, keepdim: true) / count;
+            }
             if (bn.Renorm) (scale, offset) = Renormalize(mean, variance, broadcast, scale, offset);
             else
                 using (no_grad())
@@ -141,17 +161,6 @@ internal sealed class BuiltBatchNormalization : BuiltLayer
         return (newScale, newOffset);
     }
 
-    public override IEnumerable<WeightBinding> Weights()
-    {
-        var i = 0;
-        if (gamma is not null) yield return Bind(specs[i++], gamma, null);
-        if (beta is not null) yield return Bind(specs[i++], beta, null);
-        yield return Bind(specs[i++], moving_mean, null);
-        yield return Bind(specs[i++], moving_variance, null);
-        if (moving_stddev is not null) yield return Bind(specs[i++], moving_stddev, null);
-        if (renorm_mean is not null) yield return Bind(specs[i++], renorm_mean, null);
-        if (renorm_stddev is not null) yield return Bind(specs[i], renorm_stddev, null);
-    }
 }
 
 internal sealed class BatchNormalizationBuilder : LayerBuilder<BatchNormalization>
@@ -168,7 +177,6 @@ internal sealed class BatchNormalizationBuilder : LayerBuilder<BatchNormalizatio
 internal sealed class BuiltLayerNormalization : BuiltLayer
 {
     private readonly Parameter? gamma, beta;
-    private readonly IReadOnlyList<ParameterSpec> specs;
     private readonly LayerNormalization ln;
     private readonly long[] axes;          // sorted tensor axes (batch = 0)
     private readonly long[] broadcast;     // per-sample broadcast shape with the batch axis: 1 except on the axes
@@ -177,20 +185,18 @@ internal sealed class BuiltLayerNormalization : BuiltLayer
     public BuiltLayerNormalization(LayerNormalization layer, Shape input, BuildContext context) : base(layer, input)
     {
         ln = layer;
-        specs = layer.Parameters(input);
+        layer.Parameters(input);   // the input must suit the weights (a shape error naming the layer otherwise)
         var sampleAxes = layer.SampleAxes(input);
         axes = sampleAxes.Order().Select(a => (long)a + 1).ToArray();
         broadcast = Enumerable.Repeat(1L, input.Rank + 1).ToArray();
         foreach (var a in axes) broadcast[a] = input.Known((int)a - 1);   // Parameters(input) required them known
         var trailing = axes.SequenceEqual(Enumerable.Range(input.Rank + 1 - axes.Length, axes.Length).Select(a => (long)a));
         if (trailing && !layer.RmsScaling) normalizedShape = axes.Select(a => (long)input.Known((int)a - 1)).ToArray();
-        var i = 0;
-        if (specs.Count > i && specs[i].Name == "gamma") gamma = BuildHelpers.CreateParameter(specs[i], Torch(specs[i++]), null, context);
-        if (specs.Count > i && specs[i].Name == "beta") beta = BuildHelpers.CreateParameter(specs[i], Torch(specs[i]), null, context);
+        if (WeightSpecs.Any(w => w.Name == "gamma")) gamma = DeclareWeight("gamma", context);
+        if (WeightSpecs.Any(w => w.Name == "beta")) beta = DeclareWeight("beta", context);
         RegisterComponents();
     }
 
-    private static long[] Torch(ParameterSpec spec) => spec.Dims;
 
     public override Tensor forward(Tensor x)
     {
@@ -218,12 +224,6 @@ internal sealed class BuiltLayerNormalization : BuiltLayer
         return y.MoveToOuterDisposeScope();
     }
 
-    public override IEnumerable<WeightBinding> Weights()
-    {
-        var i = 0;
-        if (gamma is not null) yield return Bind(specs[i++], gamma, null);
-        if (beta is not null) yield return Bind(specs[i], beta, null);
-    }
 }
 
 internal sealed class LayerNormalizationBuilder : LayerBuilder<LayerNormalization>

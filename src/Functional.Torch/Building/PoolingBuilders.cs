@@ -93,6 +93,21 @@ internal sealed class BuiltGlobalPooling : BuiltLayer
 
     public override Tensor forward(Tensor x) =>
         average ? x.mean(dims, keepdim: pool.Keepdims) : x.amax(dims, keepdim: pool.Keepdims);
+
+    // Keras's GlobalAveragePooling1D with a (batch, steps) mask: the mean over the unmasked steps only (Keras divides by
+    // their count, so a row with every step masked gives NaN there too). Here x is (batch, channels, steps).
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
+    {
+        if (!average || pool.Rank != 1 || masks.Count == 0 || masks[0] is not { } mask) return Call(inputs, context);
+        using var scope = NewDisposeScope();
+        var x = inputs[0];
+        var weights = mask.unsqueeze(1).to_type(x.dtype);
+        var sum = torch.where(mask.unsqueeze(1), x, torch.zeros_like(x)).sum(dims, keepdim: pool.Keepdims);
+        return (sum / weights.sum(dims, keepdim: pool.Keepdims)).MoveToOuterDisposeScope();
+    }
+
+    // Keras: GlobalAveragePooling1D consumes the mask; global pooling leaves none.
+    public override Tensor? ComputeMask(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks) => null;
 }
 
 internal sealed class GlobalPoolingBuilder : LayerBuilder<GlobalPooling>

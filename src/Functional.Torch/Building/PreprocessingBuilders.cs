@@ -48,23 +48,21 @@ internal sealed class BuiltNormalization : BuiltLayer
     private readonly Parameter? mean, variance, count;
     private readonly float[]? fixedMean, fixedVariance;   // given statistics, broadcast by fixedShape
     private readonly long[] fixedShape = [];
-    private readonly IReadOnlyList<ParameterSpec> specs;
     private readonly long[] broadcast;     // with the batch axis: sizes on kept axes, 1 elsewhere
     private readonly bool invert;
 
     public BuiltNormalization(Normalization layer, Shape input, BuildContext context) : base(layer, input)
     {
         invert = layer.Invert;
-        specs = layer.Parameters(input);
+        layer.Parameters(input);   // the input must suit the weights (a shape error naming the layer otherwise)
         var kept = layer.KeptAxes(input);
         layer.StatisticsShape(input);   // the kept axes must be known (Keras's build error otherwise)
         broadcast = [1, .. Enumerable.Range(0, input.Rank).Select(d => kept.Contains(d) ? (long)input.Known(d) : 1L)];
         if (layer.HasWeights)
         {
-            var shape = layer.StatisticsShape(input).ToKnownArray().Select(d => (long)d).ToArray();
-            mean = BuildHelpers.CreateParameter(specs[0], shape, null, context);
-            variance = BuildHelpers.CreateParameter(specs[1], shape, null, context);
-            count = new Parameter(torch.zeros(Array.Empty<long>(), ScalarType.Int64, context.TorchDevice), requires_grad: false);
+            mean = DeclareWeight("mean", context);
+            variance = DeclareWeight("variance", context);
+            count = DeclareWeight("count", context);
         }
         else
         {
@@ -87,13 +85,6 @@ internal sealed class BuiltNormalization : BuiltLayer
         return y.MoveToOuterDisposeScope();
     }
 
-    public override IEnumerable<WeightBinding> Weights()
-    {
-        if (mean is null) yield break;
-        yield return Bind(specs[0], mean, null);
-        yield return Bind(specs[1], variance!, null);
-        yield return Bind(specs[2], count!, null);
-    }
 }
 
 internal sealed class NormalizationBuilder : LayerBuilder<Normalization>

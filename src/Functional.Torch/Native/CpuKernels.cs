@@ -168,7 +168,7 @@ public static class CpuKernels
             : null);
 
     // The addresses of all the named symbols in libtorch_cpu (Linux or macOS), or null when it or any of them is missing.
-    private static IntPtr[]? Exports(params string[] symbols)
+    internal static IntPtr[]? Exports(params string[] symbols)
     {
         foreach (var name in new[] { "libtorch_cpu.so", "libtorch_cpu.dylib" })
         {

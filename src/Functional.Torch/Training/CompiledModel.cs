@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Functional.Saving;
 using Functional.Torch;
@@ -370,9 +369,10 @@ public sealed partial class CompiledModel
         Network.zero_grad();
         var (xs, ys, sw) = CheckAndPlace(inputs, targets, sampleWeight);
         var context = new ForwardContext(true, Generator);
-        var predictions = Network.Forward(xs, context);
+        var predictions = InFloat32(Network.Forward(xs, context));
         var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw), context);
-        loss.backward();
+        // A LossScaleOptimizer scales the loss up before the gradients (and its Apply scales them back down).
+        Optimizer.ScaleLoss(loss).backward();
         Optimizer.Apply(trainable.Select(w => w.Parameter.grad).ToList());
         Network.ApplyConstraintsHeld();
         var value = loss.item<float>();
@@ -382,6 +382,14 @@ public sealed partial class CompiledModel
             foreach (var (o, m) in metrics) m.UpdateState(ys[o], predictions[o].detach(), sw);
         }
         return value;
+    }
+
+    // Keras computes losses and metrics in float32: the 16-bit outputs of a float16/bfloat16 (or mixed) model are cast up
+    // first (in the call's dispose scope). float32 and float64 outputs are used as they are.
+    private static IReadOnlyList<Tensor> InFloat32(IReadOnlyList<Tensor> outputs)
+    {
+        if (!outputs.Any(o => o.dtype is ScalarType.Float16 or ScalarType.BFloat16)) return outputs;
+        return outputs.Select(o => o.dtype is ScalarType.Float16 or ScalarType.BFloat16 ? o.to_type(ScalarType.Float32) : o).ToList();
     }
 
     /// <summary>Keras's <c>train_on_batch</c>: one step; returns the loss and metrics of that batch alone.</summary>
@@ -518,7 +526,7 @@ public sealed partial class CompiledModel
                     if (!batches.MoveNext()) break;
                     var b = batches.Current;
                     var (xs, ys, sw) = CheckAndPlace(b.Inputs, b.Targets, b.SampleWeight);
-                    var predictions = Network.Forward(xs, context);
+                    var predictions = InFloat32(Network.Forward(xs, context));
                     var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw), context);
                     lossTracker.UpdateValue(loss.item<float>(), b.Size);
                     foreach (var (o, m) in metrics) m.UpdateState(ys[o], predictions[o], sw);
@@ -712,12 +720,11 @@ public sealed partial class CompiledModel
 /// <summary>Keras's <c>compile</c> and the training entry points on built networks.</summary>
 public static class TrainingExtensions
 {
-    private static readonly ConditionalWeakTable<BuiltNetwork, CompiledModel> Compiled = new();
-
     /// <summary>
     /// Keras's <c>compile</c>: attaches an optimizer (a value or a name such as <c>"adam"</c>), a loss (or one per output) and
     /// metrics (names such as <c>"accuracy"</c> or values). Returns the compiled model; the network's
-    /// <c>Fit</c>/<c>Evaluate</c>/<c>Predict</c> extension methods use it too.
+    /// <c>Fit</c>/<c>Evaluate</c>/<c>Predict</c> extension methods use it too. As in Keras, a model with layers under the
+    /// <c>mixed_float16</c> policy gets its optimizer wrapped in a <see cref="LossScaleOptimizer"/>.
     /// </summary>
     public static CompiledModel Compile(this BuiltNetwork network, Optimizer optimizer, Loss loss, IEnumerable<Metric>? metrics = null, long? seed = null) =>
         network.Compile(optimizer, [loss], metrics is null ? null : [metrics.ToList()], null, seed);
@@ -735,16 +742,18 @@ public static class TrainingExtensions
         ArgumentNullException.ThrowIfNull(losses);
         if (optimizer.Built)
             throw new ArgumentException($"This {optimizer.ClassName} optimizer already holds state for another model; create a new one.", nameof(optimizer));
+        // Keras's compile: a model with the mixed_float16 policy trains with dynamic loss scaling (float16 gradients underflow).
+        if (optimizer is not LossScaleOptimizer && network.BuiltLayers.Any(l => l.Policy.Name == "mixed_float16"))
+            optimizer = new LossScaleOptimizer(optimizer);
         var compiled = new CompiledModel(network, optimizer, losses, lossWeights, metrics ?? [[]], seed);
-        Compiled.AddOrUpdate(network, compiled);
+        network.Compiled = compiled;
         return compiled;
     }
 
     /// <summary>The latest compiled configuration of <paramref name="network"/>.</summary>
     /// <exception cref="InvalidOperationException">Not compiled (Keras: "You must call `compile()` before using the model.").</exception>
     public static CompiledModel GetCompiled(this BuiltNetwork network) =>
-        Compiled.TryGetValue(network, out var c) ? c
-            : throw new InvalidOperationException($"You must call Compile() before training or evaluating model '{network.Declaration.Name}'.");
+        network.Compiled ?? throw new InvalidOperationException($"You must call Compile() before training or evaluating model '{network.Declaration.Name}'.");
 
     /// <summary>Keras's <c>fit</c> on the compiled network; see <see cref="CompiledModel.Fit(Tensor, Tensor, int, int, Verbose, IEnumerable{Callback}?, double, ValidationData?, bool, IReadOnlyDictionary{int, double}?, Tensor?, int, int?, int?, int)"/>.</summary>
     public static History Fit(this BuiltNetwork network, Tensor x, Tensor y, int batchSize = 32, int epochs = 1, Verbose verbose = default,

@@ -65,13 +65,13 @@ public abstract class Optimizer
     public double? WeightDecay { get; }
 
     /// <summary>Updates applied so far (Keras <c>iterations</c>).</summary>
-    public long Iterations { get; set; }
+    public virtual long Iterations { get; set; }
 
     /// <summary>
     /// The learning rate for the next update: the schedule at <see cref="Iterations"/>, or the fixed rate. Setting it is
     /// allowed only for a fixed rate (as in Keras).
     /// </summary>
-    public double LearningRate
+    public virtual double LearningRate
     {
         get => Schedule?.At(Iterations) ?? learningRate;
         set
@@ -111,12 +111,12 @@ public abstract class Optimizer
     };
 
     /// <summary>Creates the state for <paramref name="parameters"/> (Keras's <c>build(var_list)</c>). Idempotent.</summary>
-    public void Build(IEnumerable<Parameter> parameters)
+    public virtual void Build(IEnumerable<Parameter> parameters)
     {
         if (Built) return;
         variables.AddRange(parameters);
         using var _ = no_grad();
-        foreach (var slot in SlotNames)
+        foreach (var slot in OwnSlotNames)
         {
             var init = SlotInitialValue(slot);
             slots[slot] = variables.Select(v =>
@@ -126,7 +126,16 @@ public abstract class Optimizer
     }
 
     /// <summary>The state tensor of one kind for variable <paramref name="index"/>.</summary>
-    public Tensor Slot(string slot, int index) => slots[slot][index];
+    public virtual Tensor Slot(string slot, int index) => slots[slot][index];
+
+    // The slots this object holds itself (a wrapper such as LossScaleOptimizer holds none: its inner optimizer does).
+    private protected virtual IReadOnlyList<string> OwnSlotNames => SlotNames;
+
+    /// <summary>
+    /// The loss to take gradients of (Keras's <c>scale_loss</c>): the loss itself, or for a <see cref="LossScaleOptimizer"/>
+    /// the loss times the current scale.
+    /// </summary>
+    public virtual Tensor ScaleLoss(Tensor loss) => loss;
 
     /// <summary>Applies the gradients currently stored on the variables (<c>.grad</c>); variables without one are skipped.</summary>
     public void Step()
@@ -137,7 +146,7 @@ public abstract class Optimizer
     }
 
     /// <summary>Applies one gradient per variable (null: no gradient, the variable is left alone) — Keras's <c>apply</c>.</summary>
-    public void Apply(IReadOnlyList<Tensor?> gradients)
+    public virtual void Apply(IReadOnlyList<Tensor?> gradients)
     {
         if (!Built) throw new InvalidOperationException($"{ClassName}: call Build with the variables before the first update.");
         if (gradients.Count != variables.Count)
@@ -193,7 +202,7 @@ public abstract class Optimizer
     /// Frees the state tensors now (otherwise the garbage collector does); the optimizer cannot be used afterwards.
     /// Not <see cref="IDisposable"/>, so that optimizers read like Keras's (<c>Adam()</c>) in F# too.
     /// </summary>
-    public void FreeState()
+    public virtual void FreeState()
     {
         foreach (var list in slots.Values)
             foreach (var t in list) t.Dispose();
@@ -544,6 +553,152 @@ public sealed class Nadam : MomentOptimizer
         var vHat = v / (1 - Math.Pow(Beta2, t));
         w.sub_(mHat * lr / (vHat.sqrt() + Epsilon));
     }
+}
+
+/// <summary>
+/// Keras's <c>LossScaleOptimizer</c>: dynamic loss scaling around any optimizer, for float16 training, whose small gradients
+/// would otherwise underflow. The loss is multiplied by <see cref="DynamicScale"/> (starting at <see cref="InitialScale"/>,
+/// 2¹⁵) before the gradients are taken. A step whose gradients are all finite divides them by the scale and lets the inner
+/// optimizer apply them; after <see cref="DynamicGrowthSteps"/> such steps in a row the scale doubles. A step with any
+/// infinite or NaN gradient is skipped (the weights, the inner optimizer's state and its iterations are untouched) and the
+/// scale halves. <c>Compile</c> wraps the optimizer in one for models with the <c>mixed_float16</c> policy, as Keras does.
+/// </summary>
+/// <remarks>
+/// Keras doubles the scale before dividing the gradients of the growing step by it; here every step's gradients are divided
+/// by the scale its loss was multiplied by, so the growing step's update is not halved. The learning rate, the iterations
+/// and the per-weight state are the inner optimizer's.
+/// </remarks>
+public sealed class LossScaleOptimizer : Optimizer
+{
+    private int stepCounter;
+
+    /// <summary>Wraps <paramref name="innerOptimizer"/> with Keras's defaults (initial scale 2¹⁵, growth after 2000 finite steps).</summary>
+    /// <exception cref="ArgumentException">A non-positive or non-finite scale, growth steps below 1, an inner optimizer that
+    /// already holds state, or another loss-scale optimizer.</exception>
+    public LossScaleOptimizer(Optimizer innerOptimizer, double initialScale = 32768.0, int dynamicGrowthSteps = 2000, string name = "loss_scale_optimizer")
+        : base(name, 0.0, null, null, null, null, null)
+    {
+        ArgumentNullException.ThrowIfNull(innerOptimizer);
+        if (innerOptimizer is LossScaleOptimizer)
+            throw new ArgumentException("LossScaleOptimizer: the inner optimizer is already a LossScaleOptimizer.", nameof(innerOptimizer));
+        if (innerOptimizer.Built)
+            throw new ArgumentException($"LossScaleOptimizer: the inner {innerOptimizer.ClassName} already holds state for another model; create a new one.", nameof(innerOptimizer));
+        if (!(double.IsFinite(initialScale) && initialScale > 0))
+            throw new ArgumentException($"LossScaleOptimizer: expected argument 'initialScale' to be a positive number. Received: initialScale={Fmt(initialScale)}.", nameof(initialScale));
+        if (dynamicGrowthSteps < 1)
+            throw new ArgumentException($"LossScaleOptimizer: expected argument 'dynamicGrowthSteps' to be a positive integer. Received: dynamicGrowthSteps={dynamicGrowthSteps}.", nameof(dynamicGrowthSteps));
+        InnerOptimizer = innerOptimizer;
+        InitialScale = initialScale;
+        DynamicGrowthSteps = dynamicGrowthSteps;
+        DynamicScale = initialScale;
+    }
+
+    /// <summary>The optimizer that applies the unscaled gradients.</summary>
+    public Optimizer InnerOptimizer { get; }
+
+    /// <summary>The scale of the first step (Keras's <c>initial_scale</c>).</summary>
+    public double InitialScale { get; }
+
+    /// <summary>How many finite steps in a row double the scale (Keras's <c>dynamic_growth_steps</c>).</summary>
+    public int DynamicGrowthSteps { get; }
+
+    /// <summary>The scale the next step's loss is multiplied by (Keras's <c>dynamic_scale</c>).</summary>
+    public double DynamicScale { get; private set; }
+
+    /// <summary>Finite steps since the scale last changed (Keras's <c>step_counter</c>).</summary>
+    public int StepCounter => stepCounter;
+
+    /// <summary>The inner optimizer's steps (skipped steps do not count).</summary>
+    public override long Iterations { get => InnerOptimizer.Iterations; set => InnerOptimizer.Iterations = value; }
+
+    /// <summary>The inner optimizer's learning rate.</summary>
+    public override double LearningRate { get => InnerOptimizer.LearningRate; set => InnerOptimizer.LearningRate = value; }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<string> SlotNames => InnerOptimizer.SlotNames;
+
+    private protected override IReadOnlyList<string> OwnSlotNames => [];
+
+    /// <inheritdoc />
+    public override Tensor Slot(string slot, int index) => InnerOptimizer.Slot(slot, index);
+
+    /// <inheritdoc />
+    public override void Build(IEnumerable<Parameter> parameters)
+    {
+        if (Built) return;
+        var list = parameters.ToList();
+        InnerOptimizer.Build(list);
+        base.Build(list);
+    }
+
+    /// <summary>The loss times <see cref="DynamicScale"/>.</summary>
+    public override Tensor ScaleLoss(Tensor loss) => loss * DynamicScale;
+
+    /// <summary>Applies gradients of the scaled loss: unscaled and applied by the inner optimizer when all are finite; otherwise skipped, halving the scale.</summary>
+    public override void Apply(IReadOnlyList<Tensor?> gradients)
+    {
+        if (!Built) throw new InvalidOperationException($"{ClassName}: call Build with the variables before the first update.");
+        if (gradients.Count != Variables.Count)
+            throw new ArgumentException($"{ClassName}: expected {Variables.Count} gradients (one per variable); received {gradients.Count}.", nameof(gradients));
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var present = gradients.Where(g => g is not null).Select(g => g!.isfinite().all()).ToList();
+        var finite = present.Count == 0 || torch.stack(present).all().item<bool>();
+        if (!finite)
+        {
+            stepCounter = 0;
+            DynamicScale /= 2;
+            return;
+        }
+        var scale = DynamicScale;
+        if (stepCounter == DynamicGrowthSteps - 1)
+        {
+            stepCounter = 0;
+            DynamicScale *= 2;
+        }
+        else stepCounter++;
+        InnerOptimizer.Apply(gradients.Select(g => g is null ? null : (Tensor?)(g / scale)).ToList());
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, double> ScalarState =>
+        new Dictionary<string, double>(InnerOptimizer.ScalarState) { ["dynamic_scale"] = DynamicScale, ["step_counter"] = stepCounter };
+
+    /// <inheritdoc />
+    public override void RestoreScalarState(IReadOnlyDictionary<string, double> state)
+    {
+        InnerOptimizer.RestoreScalarState(state.Where(kv => kv.Key is not ("dynamic_scale" or "step_counter")).ToDictionary());
+        if (state.TryGetValue("dynamic_scale", out var s)) DynamicScale = s;
+        if (state.TryGetValue("step_counter", out var c)) stepCounter = (int)c;
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, string> Config
+    {
+        get
+        {
+            var config = new Dictionary<string, string>
+            {
+                ["name"] = Name,
+                ["inner_optimizer"] = InnerOptimizer.ClassName,
+                ["initial_scale"] = Fmt(InitialScale),
+                ["dynamic_growth_steps"] = DynamicGrowthSteps.ToString(CultureInfo.InvariantCulture),
+            };
+            foreach (var (k, v) in InnerOptimizer.Config) config[$"inner_optimizer.{k}"] = v;
+            return config;
+        }
+    }
+
+    /// <inheritdoc />
+    public override void FreeState()
+    {
+        InnerOptimizer.FreeState();
+        base.FreeState();
+    }
+
+    /// <inheritdoc />
+    protected override void UpdateStep(Tensor gradient, Tensor variable, int index, double learningRate) =>
+        throw new InvalidOperationException("LossScaleOptimizer applies updates through its inner optimizer.");
 }
 
 /// <summary>Looks optimizers up by Keras's identifiers.</summary>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using Functional.Layers;
 using Functional.Models;
 
@@ -19,8 +18,8 @@ namespace Functional;
 /// message starts with the application's name), checked in Keras's order before anything is declared.</para>
 /// <para><b>Weights.</b> <c>weights: null</c> (the default here) initialises every weight with Keras's initializers when the
 /// model is built. <c>weights: "path"</c> names a weights file saved by this library, whose entries carry Keras's weight
-/// names (<c>conv1_conv/kernel</c>, …); the path must exist, and the model is marked so that building it
-/// (<c>BuiltGraph.Build</c>) loads the file (<see cref="WeightsFile"/>) — every name and shape is checked, and a file saved
+/// names (<c>conv1_conv/kernel</c>, …); the path must exist, and the declaration carries it
+/// (<see cref="Model.WeightsFile"/>), so that building it (<c>BuiltNetwork.Build</c>) loads the file — every name and shape is checked, and a file saved
 /// from another network is rejected naming the weights that differ. <c>weights: "imagenet"</c> — Keras's default — would download Keras's pretrained ImageNet
 /// weights from the internet, which this library cannot do: there is no model hub here. Every Keras check on the
 /// arguments is still applied for <c>"imagenet"</c> (classes, input shape, alpha, classifier activation), and then a
@@ -33,18 +32,6 @@ namespace Functional;
 /// </remarks>
 public static partial class Applications
 {
-    private static readonly ConditionalWeakTable<Model, string> WeightsFiles = new();
-
-    /// <summary>
-    /// The weights file a model returned by one of these builders was declared with (<c>weights: "path"</c>), as a full
-    /// path; <c>null</c> for random initialisation or for any other model. Functional.Torch loads it when it builds the model.
-    /// </summary>
-    public static string? WeightsFile(Model model)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        return WeightsFiles.TryGetValue(model, out var path) ? path : null;
-    }
-
     /// <summary>The arguments every Keras application checks, in Keras's order; returns the validated input shape.</summary>
     private static Shape Prologue(string app, bool includeTop, string? weights, SymbolicTensor? inputTensor, Shape? inputShape,
         string? pooling, int classes, int defaultSize, int minSize, bool requireFlatten = true)
@@ -136,13 +123,9 @@ public static partial class Applications
     private static SymbolicTensor ImageInput(SymbolicTensor? inputTensor, Shape shape) =>
         inputTensor ?? Graph.TensorOf(new Input(shape));
 
-    /// <summary>The model, with its inputs traced back from <paramref name="input"/> (Keras's <c>get_source_inputs</c>) and the weights file noted.</summary>
-    private static Model Finish(SymbolicTensor input, SymbolicTensor output, string name, string? weights)
-    {
-        var model = new Model(SourceInputs(input), [output], name);
-        if (weights is not null) WeightsFiles.AddOrUpdate(model, Path.GetFullPath(weights));
-        return model;
-    }
+    /// <summary>The model, with its inputs traced back from <paramref name="input"/> (Keras's <c>get_source_inputs</c>), carrying the weights file to load.</summary>
+    private static Model Finish(SymbolicTensor input, SymbolicTensor output, string name, string? weights) =>
+        new Model(SourceInputs(input), [output], name).WithWeightsFile(weights);
 
     /// <summary>The model inputs a tensor depends on, in the order they are reached depth first.</summary>
     private static List<SymbolicTensor> SourceInputs(SymbolicTensor tensor)

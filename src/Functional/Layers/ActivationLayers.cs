@@ -10,6 +10,9 @@ namespace Functional.Layers;
 /// </remarks>
 public sealed record ReLU : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Keras's defaults: no maximum, slope 0, threshold 0 (plain relu).</summary>
     /// <exception cref="ArgumentException">A negative (or non-finite) value.</exception>
     public ReLU(double? maxValue = null, double negativeSlope = 0.0, double threshold = 0.0)
@@ -62,6 +65,9 @@ public sealed record ReLU : Layer
 /// <remarks>Keras 3's default slope is 0.3 (the <c>leaky_relu</c> activation function's default is 0.2).</remarks>
 public sealed record LeakyReLU : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer; Keras 3's default slope is 0.3.</summary>
     public LeakyReLU(double negativeSlope = 0.3) => NegativeSlope = negativeSlope;
 
@@ -87,6 +93,9 @@ public sealed record LeakyReLU : Layer
 /// </remarks>
 public sealed record PReLU : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Keras's defaults: alpha initialised to zeros, no regularizer or constraint, nothing shared.</summary>
     public PReLU(Initializer? alphaInitializer = null, Regularizer? alphaRegularizer = null, Constraint? alphaConstraint = null,
         IntTuple sharedAxes = default)
@@ -145,6 +154,9 @@ public sealed record PReLU : Layer
 /// <remarks>Input shape: any. Output shape: the same. No parameters. Computes x for x &gt; 0, else alpha·(exp(x) − 1).</remarks>
 public sealed record ELU : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer; Keras's default alpha is 1.</summary>
     public ELU(double alpha = 1.0) => Alpha = alpha;
 
@@ -162,6 +174,9 @@ public sealed record ELU : Layer
 /// this follows Keras 2.x: theta defaults to 1 and must be ≥ 0.</remarks>
 public sealed record ThresholdedReLU : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer; Keras 2's default theta is 1.</summary>
     public ThresholdedReLU(double theta = 1.0) => Theta = theta;
 
@@ -183,6 +198,9 @@ public sealed record ThresholdedReLU : Layer
 /// Axes count the batch axis (−1 = last). Keras's optional mask argument is not supported (no mask propagation yet).</remarks>
 public sealed record Softmax : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer; Keras's default axis is −1.</summary>
     public Softmax(IntTuple axis = default) => Axis = axis.Count == 0 ? -1 : axis;
 

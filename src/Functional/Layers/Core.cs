@@ -16,6 +16,13 @@ public sealed record Input : Layer
     /// <summary>The per-sample shape.</summary>
     public Shape Shape { get; init => field = value ?? throw ArgumentError("shape", null, "a shape"); }
 
+    /// <summary>
+    /// The dtype of the tensors this input carries (Keras's <c>Input(dtype=…)</c>): the policy's variable dtype, so
+    /// <c>float32</c> under the mixed policies (the first layer casts to its compute dtype), <c>float64</c> under float64,
+    /// and <c>int32</c> etc. for an input of indices. Data of another dtype is cast to it when the model is called.
+    /// </summary>
+    public string TensorDtype => Dtype.VariableDtype;
+
     /// <inheritdoc />
     public override string ClassName => "InputLayer";
 
@@ -32,6 +39,9 @@ public sealed record Input : Layer
 /// </remarks>
 public sealed record Dense : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Keras defaults: no activation, bias, <c>glorot_uniform</c> kernel, <c>zeros</c> bias.</summary>
     public Dense(int units, ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
@@ -139,6 +149,9 @@ public sealed record Dense : Layer
 /// <remarks>Input shape: any. Output shape: the same. No parameters.</remarks>
 public sealed record Activation : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer for an activation name or value, e.g. <c>new Activation("softmax")</c>.</summary>
     public Activation(ActivationFunction activation) => Function = activation;
 
@@ -153,6 +166,9 @@ public sealed record Activation : Layer
 /// <remarks>Identity at inference. Shape unchanged, no parameters.</remarks>
 public sealed record Dropout : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer; <paramref name="rate"/> must lie in [0, 1].</summary>
     public Dropout(double rate, int? seed = null)
     {

@@ -129,6 +129,9 @@ public sealed record RepeatVector : Layer
 /// divided by the batch size as Keras does, to <c>RegularizationLoss()</c> after each training-mode forward pass.</remarks>
 public sealed record ActivityRegularization : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer; Keras's defaults are 0 and 0 (no penalty).</summary>
     public ActivityRegularization(double l1 = 0.0, double l2 = 0.0)
     {
@@ -186,6 +189,9 @@ public sealed record ActivityRegularization : Layer
 /// </remarks>
 public sealed record Masking : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer; Keras's default mask value is 0.</summary>
     public Masking(double maskValue = 0.0) => MaskValue = maskValue;
 

@@ -15,9 +15,19 @@ public abstract partial record Layer
     /// are two layers with their own weights. Within a model every layer has a unique name; unnamed layers get Keras's
     /// default names (<c>dense</c>, <c>dense_1</c>, …) in the order they are first applied.</para>
     /// </remarks>
-    public SymbolicTensor Call(SymbolicTensor input) => Graph.Apply(this, [input]).Outputs[0];
+    /// <exception cref="InvalidOperationException">The layer returns several tensors: use <see cref="CallMany"/>.</exception>
+    public SymbolicTensor Call(SymbolicTensor input) => Single(Graph.Apply(this, [input]));
 
     /// <summary>Applies a layer that takes several inputs (merge layers such as <c>Add</c> or <c>Concatenate</c>).</summary>
     /// <remarks>The same identity rule as <see cref="Call(SymbolicTensor)"/>: the instance is the layer.</remarks>
-    public SymbolicTensor Call(params SymbolicTensor[] inputs) => Graph.Apply(this, inputs).Outputs[0];
+    public SymbolicTensor Call(params SymbolicTensor[] inputs) => Single(Graph.Apply(this, inputs));
+
+    /// <summary>
+    /// Applies a layer and returns every tensor it returns, in order (Keras's <c>outputs, state = layer(x)</c> for a layer
+    /// whose call returns a list); one tensor for most layers.
+    /// </summary>
+    public IReadOnlyList<SymbolicTensor> CallMany(params SymbolicTensor[] inputs) => Graph.Apply(this, inputs).Outputs;
+
+    private SymbolicTensor Single(Node node) => node.Outputs.Length == 1 ? node.Outputs[0] : throw new InvalidOperationException(
+        $"{Describe()} returns {node.Outputs.Length} tensors; use CallMany to get them all.");
 }

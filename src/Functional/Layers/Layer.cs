@@ -56,6 +56,22 @@ public abstract partial record Layer
             : throw new ArgumentException($"{ClassName}: expected argument 'name' to be a non-empty string without '/'. Received: name='{value}'.", nameof(Name));
     }
 
+    /// <summary>
+    /// The layer's dtype policy (Keras's <c>dtype</c>): the dtype it computes in and the dtype of its weights. A layer made
+    /// without one takes <see cref="DTypePolicy.Current"/> when the record is constructed, as Keras resolves
+    /// <c>dtype=None</c> in the layer's constructor; setting null does the same. Only an <see cref="Input"/> may have an
+    /// integer or bool dtype.
+    /// </summary>
+    public DTypePolicy Dtype
+    {
+        get => _dtype;
+        init => _dtype = value is null ? DTypePolicy.Current
+            : value.IsFloating || this is Input ? value
+            : throw ArgumentError("dtype", value.Name,
+                $"a floating-point dtype policy ({string.Join(", ", DTypePolicy.FloatDtypes)}, mixed_float16 or mixed_bfloat16); integer dtypes are for Input");
+    }
+    private readonly DTypePolicy _dtype = DTypePolicy.Current;
+
     /// <summary>Whether the layer's weights are updated by training (Keras's <c>trainable</c>).</summary>
     public bool Trainable { get; init; } = true;
 
@@ -71,6 +87,13 @@ public abstract partial record Layer
     /// <summary>How the layer is named in messages: <c>Conv2D 'conv2d_1'</c>.</summary>
     public string Describe() => Name is null ? ClassName : $"{ClassName} '{Name}'";
 
+    /// <summary>
+    /// Keras's <c>supports_masking</c>: whether a mask on the input is kept for the output (Keras's default
+    /// <c>compute_mask</c> passes it on; layers that create or consume masks, such as Masking, merges and
+    /// GlobalAveragePooling1D, compute their own). False by default: such a layer drops the mask, as Keras does.
+    /// </summary>
+    public virtual bool SupportsMasking => false;
+
     /// <summary>The per-sample output shape for a per-sample input shape.</summary>
     /// <exception cref="ShapeException">The input shape does not suit the layer; the message names the layer, the shape and the dimension.</exception>
     public abstract Shape ComputeOutputShape(Shape input);
@@ -82,6 +105,18 @@ public abstract partial record Layer
             throw new ShapeException(this, inputs, null, $"expects exactly one input, got {inputs.Count}.");
         return ComputeOutputShape(inputs[0]);
     }
+
+    /// <summary>
+    /// How many tensors one call returns (Keras: a layer whose <c>call</c> returns a list, such as an RNN with
+    /// <c>return_state</c>); 1 for most layers. A layer with several overrides <see cref="ComputeOutputShapes"/>.
+    /// </summary>
+    public virtual int OutputCount => 1;
+
+    /// <summary>
+    /// The per-sample shape of each output (Keras's <c>compute_output_shape</c> returning a list), in order; by default the
+    /// one shape of <see cref="ComputeOutputShape(IReadOnlyList{Shape})"/>.
+    /// </summary>
+    public virtual IReadOnlyList<Shape> ComputeOutputShapes(IReadOnlyList<Shape> inputs) => [ComputeOutputShape(inputs)];
 
     /// <summary>The weights the layer creates for a given input shape, in Keras layout and order.</summary>
     public virtual IReadOnlyList<ParameterSpec> Parameters(Shape input) => [];
@@ -100,15 +135,28 @@ public abstract partial record Layer
     /// The output shape, with arithmetic overflow (a dimension or size past what the shape types hold) reported as a
     /// <see cref="ShapeException"/> naming this layer. Models declare their layers' shapes through this.
     /// </summary>
-    internal Shape CheckedOutputShape(IReadOnlyList<Shape> inputs)
+    internal IReadOnlyList<Shape> CheckedOutputShapes(IReadOnlyList<Shape> inputs)
     {
-        try { return ComputeOutputShape(inputs); }
+        try
+        {
+            var shapes = ComputeOutputShapes(inputs);
+            return shapes.Count == OutputCount ? shapes : throw new InvalidOperationException(
+                $"{Describe()} declares {OutputCount} output(s) but its ComputeOutputShapes returned {shapes.Count}.");
+        }
         catch (OverflowException e)
         {
             throw new ShapeException(this, inputs, null,
                 $"its output shape overflows: a dimension or size would pass {int.MaxValue:N0}, the largest dimension ({e.Message})");
         }
     }
+
+    /// <summary>The one output shape of a single-output layer (a Sequential's rule, as Keras's: "All layers in a Sequential
+    /// model should have a single output tensor").</summary>
+    internal Shape CheckedOutputShape(IReadOnlyList<Shape> inputs) => OutputCount == 1
+        ? CheckedOutputShapes(inputs)[0]
+        : throw new ArgumentException(
+            $"All layers in a Sequential model should have a single output tensor. For multi-output layers, use the functional API. {Describe()} returns {OutputCount}.");
+
 
     /// <summary>
     /// All and trainable weights for these inputs, exact in 64 bits, or a <see cref="ShapeException"/> naming this layer
@@ -182,8 +230,10 @@ public abstract partial record Layer
 /// <param name="Trainable">False for statistics such as BatchNormalization's moving mean and variance.</param>
 /// <param name="Regularizer">Penalty added to the loss for this weight, if any.</param>
 /// <param name="Constraint">Projection applied after each update, if any.</param>
+/// <param name="Dtype">The weight's own dtype when it is not the layer's variable dtype (Keras's <c>add_weight(dtype=…)</c>,
+/// e.g. <c>int64</c> for a counter); null for the layer's.</param>
 public sealed record ParameterSpec(string Name, Shape Shape, Initializer Initializer, bool Trainable = true,
-    Regularizer? Regularizer = null, Constraint? Constraint = null)
+    Regularizer? Regularizer = null, Constraint? Constraint = null, string? Dtype = null)
 {
     /// <summary>The weight's shape in Keras's layout; always fully known.</summary>
     public Shape Shape { get; init; } = Shape is { IsFullyKnown: true } ? Shape

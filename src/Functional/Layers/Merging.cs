@@ -16,6 +16,9 @@ namespace Functional.Layers;
 /// </remarks>
 public abstract record Merge : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Rejects a single input shape, as Keras's merge layers reject a single tensor.</summary>
     /// <exception cref="ShapeException">Always: a merge layer must be given a list of input shapes.</exception>
     public override Shape ComputeOutputShape(Shape input) =>

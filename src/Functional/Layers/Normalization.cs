@@ -19,6 +19,9 @@ namespace Functional.Layers;
 /// </remarks>
 public sealed record BatchNormalization : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer with Keras's defaults: axis −1, momentum 0.99, epsilon 1e-3, center and scale, β zeros, γ ones,
     /// moving mean zeros, moving variance ones, no renorm (renorm momentum 0.99, no clipping), not synchronized.</summary>
     public BatchNormalization(int axis = -1, double momentum = 0.99, double epsilon = 1e-3, bool center = true, bool scale = true,
@@ -218,6 +221,9 @@ public sealed record RenormClipping(double? RMax = null, double? RMin = null, do
 /// </remarks>
 public sealed record LayerNormalization : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Creates the layer with Keras's defaults: axis −1, epsilon 1e-3, center and scale, no RMS scaling, β zeros, γ ones.</summary>
     public LayerNormalization(IntTuple axis = default, double epsilon = 1e-3, bool center = true, bool scale = true, bool rmsScaling = false,
         Initializer? betaInitializer = null, Initializer? gammaInitializer = null,

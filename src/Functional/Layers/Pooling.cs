@@ -175,6 +175,9 @@ public sealed record GlobalMaxPooling3D : GlobalPooling
 /// <remarks>Input shape (steps, channels) (or channels first). Output shape (channels), or (1, channels) with keepdims. No parameters.</remarks>
 public sealed record GlobalAveragePooling1D : GlobalPooling
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Keras defaults: <c>channels_last</c>, keepdims false.</summary>
     public GlobalAveragePooling1D(DataFormat dataFormat = default, bool keepdims = false) : base(1, dataFormat, keepdims) { }
 }

@@ -10,6 +10,9 @@ namespace Functional.Layers;
 /// </remarks>
 public sealed record Rescaling : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Keras's arguments: <paramref name="scale"/> (required) and <paramref name="offset"/> (default 0).</summary>
     public Rescaling(FloatTuple scale, FloatTuple offset = default)
     {
@@ -69,6 +72,9 @@ public sealed record Rescaling : Layer
 /// </remarks>
 public sealed record Normalization : Layer
 {
+    /// <inheritdoc />
+    public override bool SupportsMasking => true;
+
     /// <summary>Keras's arguments and defaults: axis <c>-1</c>, no mean and variance (weights to be adapted or loaded), no inversion.</summary>
     /// <exception cref="ArgumentException">Only one of mean and variance is given, their shapes differ, or a list is given with no axis to hold it.</exception>
     public Normalization(IntTuple axis = default, FloatTuple mean = default, FloatTuple variance = default, bool invert = false)
@@ -181,7 +187,7 @@ public sealed record Normalization : Layer
         [
             new("mean", shape, new Zeros(), Trainable: false),
             new("variance", shape, new Ones(), Trainable: false),
-            new("count", new Shape(Array.Empty<int>()), new Zeros(), Trainable: false),
+            new("count", new Shape(Array.Empty<int>()), new Zeros(), Trainable: false, Dtype: "int64"),
         ];
     }
 }

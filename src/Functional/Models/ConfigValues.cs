@@ -120,7 +120,7 @@ internal sealed class RecordConfig
         {
             var value = m.Property.GetValue(record);
             if (value is null && m.Property.IsDefined(typeof(ConfigOmittedWhenNullAttribute))) continue;
-            if (m.Parameter is null && !(m.Property.DeclaringType == typeof(Layer) && m.Key is "name" or "trainable"))
+            if (m.Parameter is null && !(m.Property.DeclaringType == typeof(Layer) && m.Key is "name" or "trainable" or "dtype"))
             {
                 reference ??= Reconstruct(record);
                 if (reference is not null && Equals(m.Property.GetValue(reference), value)) continue;
@@ -159,7 +159,8 @@ internal sealed class RecordConfig
         {
             if (Keys.Contains(key) || Ignored.Contains(key) || (alsoAllowed?.Contains(key) ?? false)
                 || (renamed?.ContainsKey(key) ?? false)) continue;
-            if (key == "dtype") { ConfigValues.CheckDtype(value, $"{path}.dtype"); continue; }
+            // Keras 2 writes a dtype into initializer configs; it is checked to be a dtype, and unused.
+            if (key == "dtype" && value is not null) { ConfigValues.ReadPolicy(value, $"{path}.dtype"); continue; }
             if (value is null) continue;   // an option Keras writes at its default (e.g. lora_rank: null)
             throw new ModelConfigException($"{path}.{key}",
                 $"{className} has no argument '{key}'. Known: {string.Join(", ", Members.Select(m => m.Key))}.");
@@ -255,6 +256,7 @@ internal static class ConfigValues
             case FloatTuple f: return f.IsScalar ? JsonValue.Create(f[0]) : new JsonArray([.. f.Select(v => (JsonNode?)JsonValue.Create(v))]);
             case Layer l: return LayerConfig.Serialize(l);
             case RenormClipping c: return WriteRenormClipping(c);
+            case DTypePolicy policy: return WritePolicy(policy);
             case Delegate:
                 throw new NotSupportedException(
                     $"{describe} holds code ({value.GetType().Name}); code cannot be written to a config and is never loaded from one.");
@@ -297,6 +299,7 @@ internal static class ConfigValues
         if (type == typeof(bool))
             return node.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? node.GetValue<bool>() : throw Expected(path, "true or false", node);
         if (type == typeof(string)) return Text(node, path, "a string");
+        if (type == typeof(DTypePolicy)) return ReadPolicy(node, path);
         if (type.IsEnum)
         {
             var text = Text(node, path, $"one of {string.Join(", ", Enum.GetNames(type).Select(n => $"'{Layer.ToSnakeCase(n)}'"))}");
@@ -424,16 +427,36 @@ internal static class ConfigValues
         };
     }
 
-    public static void CheckDtype(JsonNode? node, string path)
+    /// <summary>Keras 3's form of a dtype policy: <c>{"module": "keras", "class_name": "DTypePolicy", "config": {"name": …}, "registered_name": null}</c>.</summary>
+    public static JsonObject WritePolicy(DTypePolicy policy) => new()
     {
-        var name = node switch
+        ["module"] = "keras",
+        ["class_name"] = "DTypePolicy",
+        ["config"] = new JsonObject { ["name"] = policy.Name },
+        ["registered_name"] = null,
+    };
+
+    /// <summary>
+    /// A dtype policy as Keras writes it: a plain name (<c>"float32"</c>, <c>"mixed_float16"</c>; Keras 2 and older Keras 3),
+    /// or an object whose class is <c>DTypePolicy</c> (Keras 3), <c>FloatDTypePolicy</c> (Keras 3.0–3.3) or <c>Policy</c>
+    /// (Keras 2's mixed precision) with the name in its config. Quantized policies are refused.
+    /// </summary>
+    public static DTypePolicy ReadPolicy(JsonNode node, string path)
+    {
+        string name;
+        if (node is JsonObject o)
         {
-            null => "float32",
-            JsonObject o => (o["config"] as JsonObject)?["name"]?.GetValueKind() == JsonValueKind.String ? o["config"]!["name"]!.GetValue<string>() : null,
-            _ => node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : null,
-        };
-        if (name != "float32")
-            throw new ModelConfigException(path, $"only float32 weights are supported; received dtype {node?.ToJsonString() ?? "null"}.");
+            var className = Text(o["class_name"], $"{path}.class_name", "a dtype policy class name");
+            if (className is not ("DTypePolicy" or "FloatDTypePolicy" or "Policy"))
+                throw new ModelConfigException($"{path}.class_name",
+                    $"unsupported dtype policy class '{className}' (quantized policies are not supported); expected DTypePolicy.");
+            if (o["config"] is not JsonObject c) throw Expected($"{path}.config", "an object", o["config"]);
+            name = Text(c["name"], $"{path}.config.name", "a dtype policy name");
+            path = $"{path}.config.name";
+        }
+        else name = Text(node, path, "a dtype policy name or a DTypePolicy object");
+        try { return new DTypePolicy(name); }
+        catch (ArgumentException e) { throw new ModelConfigException(path, e.Message.Replace(" (Parameter 'name')", ""), e); }
     }
 
     /// <summary>

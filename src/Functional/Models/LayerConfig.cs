@@ -16,7 +16,7 @@ namespace Functional.Models;
 /// Reading never executes code: classes are looked up only among the library's layer records and those registered with
 /// <see cref="Register"/>, and a <c>Lambda</c> layer (which holds a function) is refused. Keys a record does not know are
 /// rejected, except those Keras writes with a <c>null</c> value for options it leaves off (such as <c>lora_rank</c>);
-/// <c>dtype</c> must be float32. Every error is a <see cref="ModelConfigException"/> naming the JSON path.
+/// <c>dtype</c> is a <see cref="DTypePolicy"/> (a name, or Keras 3's <c>DTypePolicy</c> object). Every error is a <see cref="ModelConfigException"/> naming the JSON path.
 /// </remarks>
 public static class LayerConfig
 {
@@ -52,13 +52,13 @@ public static class LayerConfig
             config = new JsonObject
             {
                 ["batch_shape"] = new JsonArray([null, .. input.Shape.Select(d => (JsonNode?)JsonValue.Create(d))]),
-                ["dtype"] = "float32",
+                ["dtype"] = input.TensorDtype,
                 ["sparse"] = false,
                 ["name"] = input.Name,
             };
         else
         {
-            config = new JsonObject { ["dtype"] = "float32" };
+            config = new JsonObject();
             foreach (var (key, value) in RecordConfig.For(layer.GetType()).Write(layer, layer.Describe()))
                 config[key] = value?.DeepClone();
             // Keras's order: name and trainable first.
@@ -196,7 +196,8 @@ public static class LayerConfig
                 && value.GetValueKind() != JsonValueKind.False)
                 throw new ModelConfigException($"{path}.{key}", $"{key} inputs are not supported; expected false.");
         }
-        ConfigValues.CheckDtype(config["dtype"], $"{path}.dtype");
+        DTypePolicy? dtype = config["dtype"] is { } d ? ConfigValues.ReadPolicy(d, $"{path}.dtype") : null;
+        if (dtype is { IsMixed: true }) dtype = new DTypePolicy(dtype.VariableDtype);   // an Input carries its tensors' dtype
         Shape shape;
         // Keras's InputLayer takes the deprecated input_shape for shape.
         var sampleKey = config["input_shape"] is not null ? "input_shape" : "shape";
@@ -209,7 +210,7 @@ public static class LayerConfig
             shape = ConfigValues.BatchShape(config[key], $"{path}.{key}");
         }
         var name = config["name"] is { } n ? ConfigValues.Text(n, $"{path}.name", "a string") : null;
-        try { return new Input(shape) { Name = name }; }
+        try { return new Input(shape) { Name = name, Dtype = dtype! }; }
         catch (ArgumentException e) { throw new ModelConfigException($"{path}.name", e.Message, e); }
     }
 

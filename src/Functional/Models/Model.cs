@@ -48,42 +48,30 @@ public sealed class GraphNode : IEquatable<GraphNode>
 /// <summary>A layer (or a nested model) of a <see cref="Model"/>, with its resolved name and every place it is applied.</summary>
 public sealed class GraphLayer : IEquatable<GraphLayer>
 {
-    internal GraphLayer(object operation, ImmutableArray<GraphNode> nodes)
+    internal GraphLayer(GraphOperation operation, ImmutableArray<GraphNode> nodes)
     {
         Operation = operation;
         Nodes = nodes;
-        var first = nodes[0].InputShapes;
-        switch (operation)
-        {
-            case Input:
-                break;
-            case Layer l:
-                (ParameterCount, TrainableParameterCount) = l.CountParameters(first);
-                break;
-            case IModel m:
-                ParameterCount = m.ParameterCount;
-                TrainableParameterCount = m.TrainableParameterCount;
-                break;
-        }
+        (ParameterCount, TrainableParameterCount) = operation.CountParameters(nodes[0].InputShapes);
     }
 
-    /// <summary>The named <see cref="Layers.Layer"/> record or the nested <see cref="IModel"/>.</summary>
-    public object Operation { get; }
+    /// <summary>What it applies: the named <see cref="Layers.Layer"/> record or the nested <see cref="IModel"/>.</summary>
+    public GraphOperation Operation { get; }
 
     /// <summary>The layer, or null for a nested model.</summary>
-    public Layer? Layer => Operation as Layer;
+    public Layer? Layer => Operation.Layer;
 
     /// <summary>The nested model, or null for a layer.</summary>
-    public IModel? Model => Operation as IModel;
+    public IModel? Model => Operation.Model;
 
     /// <summary>True for a model input.</summary>
-    public bool IsInput => Operation is Input;
+    public bool IsInput => Operation.IsInput;
 
     /// <summary>The unique name within the model.</summary>
-    public string Name => Graph.NameOf(Operation)!;
+    public string Name => Operation.Name!;
 
     /// <summary>Keras's class name: the layer's, or <c>Functional</c>/<c>Sequential</c> for a nested model.</summary>
-    public string ClassName => Operation is IModel m ? Graph.ClassNameOf(m) : ((Layer)Operation).ClassName;
+    public string ClassName => Operation.ClassName;
 
     /// <summary>Every application, in order; node <c>i</c> is <c>name[i]</c> in <see cref="TensorRef"/>s.</summary>
     public ImmutableArray<GraphNode> Nodes { get; }
@@ -160,7 +148,46 @@ public sealed class Model : IModel, IEquatable<Model>
         OutputShapes = Outputs.Select(ShapeOf).ToImmutableArray();
     }
 
+    /// <summary>This declaration with another weights file; everything else is shared (it was validated once).</summary>
+    private Model(Model source, string? weightsFile)
+    {
+        Name = source.Name;
+        Operations = source.Operations;
+        Inputs = source.Inputs;
+        Outputs = source.Outputs;
+        ExecutionOrder = source.ExecutionOrder;
+        SequentialLike = source.SequentialLike;
+        byName = source.byName;
+        (ParameterCount, TrainableParameterCount) = (source.ParameterCount, source.TrainableParameterCount);
+        InputShapes = source.InputShapes;
+        OutputShapes = source.OutputShapes;
+        WeightsFile = weightsFile;
+    }
+
     private readonly Dictionary<string, GraphLayer> byName;
+
+    /// <summary>
+    /// The weights file the builder loads into this model right after initialising it (Keras's
+    /// <c>ResNet50(weights=path)</c>), as a full path; <c>null</c> (the default) keeps Keras's initializers. Set by
+    /// <see cref="WithWeightsFile"/> and by <see cref="Applications"/>' <c>weights: "path"</c>. It is not part of the
+    /// config (Keras writes weights apart) nor of equality.
+    /// </summary>
+    public string? WeightsFile { get; }
+
+    /// <summary>
+    /// The same declaration, built with the weights of <paramref name="path"/> (a file saved by this library, matched by
+    /// Keras weight name and shape when the model is built), or with initializers for <c>null</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The path is empty or names no file.</exception>
+    public Model WithWeightsFile(string? path)
+    {
+        if (path is not null && (path.Length == 0 || !File.Exists(path)))
+            throw new ArgumentException($"Model '{Name}': expected the path of an existing weights file. Received: path='{Excerpt.Of(path)}' (no such file).", nameof(path));
+        return WithWeightsFileUnchecked(path is null ? null : Path.GetFullPath(path));
+    }
+
+    /// <summary>The model itself: it is a graph.</summary>
+    public Model AsGraph() => this;
 
     /// <summary>The model's name (<c>functional</c> by default).</summary>
     public string Name { get; }
@@ -227,7 +254,9 @@ public sealed class Model : IModel, IEquatable<Model>
     public long NonTrainableParameterCount => ParameterCount - TrainableParameterCount;
 
     /// <summary>The same graph under another model name.</summary>
-    public Model WithName(string name) => new(name, Operations.Select(WiredOperation.Of).ToList(), Inputs, Outputs);
+    public Model WithName(string name) => new Model(name, Operations.Select(WiredOperation.Of).ToList(), Inputs, Outputs).WithWeightsFileUnchecked(WeightsFile);
+
+    private Model WithWeightsFileUnchecked(string? path) => path == WeightsFile ? this : new Model(this, path);
 
     /// <summary>
     /// The Keras summary as data: one row per layer in Keras's order, model inputs included, nested models as one row
@@ -290,32 +319,33 @@ public sealed class Model : IModel, IEquatable<Model>
 
             // Operations in order of first use; Keras names unnamed layers in the order they are created and called.
             var ordered = nodes.OrderBy(n => n.Sequence).ToList();
-            var operations = ordered.Select(n => n.Operation).Distinct(ReferenceEqualityComparer.Instance).ToList();
-            var layers = operations.OfType<Layer>().ToList();
-            var named = LayerNaming.AssignNames(layers, operations.OfType<IModel>().Select(m => m.Name)).ToList();
+            // A layer is identified by its record instance (applying one instance twice shares its weights).
+            var operations = ordered.Select(n => n.Operation).DistinctBy(o => o.Target, ReferenceEqualityComparer.Instance).ToList();
+            var layers = operations.Select(o => o.Layer).OfType<Layer>().ToList();
+            var named = LayerNaming.AssignNames(layers, operations.Select(o => o.Model).OfType<IModel>().Select(m => m.Name)).ToList();
             var nameOf = new Dictionary<object, string>(ReferenceEqualityComparer.Instance);
-            var namedOp = new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
+            var namedOp = new Dictionary<object, GraphOperation>(ReferenceEqualityComparer.Instance);
             for (var i = 0; i < layers.Count; i++) { nameOf[layers[i]] = named[i].Name!; namedOp[layers[i]] = named[i]; }
-            foreach (var m in operations.OfType<IModel>()) { nameOf[m] = m.Name; namedOp[m] = m; }
+            foreach (var o in operations.Where(o => o.Model is not null)) { nameOf[o.Target] = o.Name!; namedOp[o.Target] = o; }
 
-            var nodesOf = ordered.GroupBy(n => n.Operation, ReferenceEqualityComparer.Instance)
+            var nodesOf = ordered.GroupBy(n => n.Operation.Target, ReferenceEqualityComparer.Instance)
                 .ToDictionary(g => g.Key!, g => g.ToList(), ReferenceEqualityComparer.Instance);
             var nodeIndex = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
             foreach (var list in nodesOf.Values)
                 for (var i = 0; i < list.Count; i++) nodeIndex[list[i]] = i;
-            TensorRef Ref(SymbolicTensor t) => new(nameOf[t.Node.Operation], nodeIndex[t.Node], t.Index);
+            TensorRef Ref(SymbolicTensor t) => new(nameOf[t.Node.Operation.Target], nodeIndex[t.Node], t.Index);
 
-            var wired = operations.Select(op => new WiredOperation(namedOp[op],
-                nodesOf[op].Select(n => (IReadOnlyList<TensorRef>)n.Inputs.Select(Ref).ToList()).ToList())).ToList();
+            var wired = operations.Select(op => new WiredOperation(namedOp[op.Target],
+                nodesOf[op.Target].Select(n => (IReadOnlyList<TensorRef>)n.Inputs.Select(Ref).ToList()).ToList())).ToList();
             return new Wiring(name, wired, ins.Select(Ref).ToList(), outs.Select(Ref).ToList());
         }
     }
 }
 
 /// <summary>A named operation (layer record with its name, input record, or nested model) and the inputs of each of its applications.</summary>
-internal sealed record WiredOperation(object Operation, IReadOnlyList<IReadOnlyList<TensorRef>> Nodes)
+internal sealed record WiredOperation(GraphOperation Operation, IReadOnlyList<IReadOnlyList<TensorRef>> Nodes)
 {
-    public string Name => Graph.NameOf(Operation) ?? "";
+    public string Name => Operation.Name ?? "";
     public static WiredOperation Of(GraphLayer layer) =>
         new(layer.Operation, layer.Nodes.Select(n => (IReadOnlyList<TensorRef>)n.Inputs).ToList());
 }
@@ -335,13 +365,11 @@ internal static class GraphValidation
         for (var i = 0; i < operations.Count; i++)
         {
             var op = operations[i];
-            if (op.Operation is not (Layer or IModel))
-                throw new ArgumentException($"Only layers and models can be part of a graph; received {op.Operation.GetType().Name}.");
-            if (op.Operation is Layer { Name: null } unnamed)
-                throw new ArgumentException($"Every layer of a graph needs a name; {unnamed.Describe()} has none.");
+            if (op.Operation.Name is null)
+                throw new ArgumentException($"Every layer of a graph needs a name; {op.Operation.Describe()} has none.");
             if (!index.TryAdd(op.Name, i))
                 throw new ArgumentException($"All layers in a model must have unique names. The name '{op.Name}' is used by more than one layer.");
-            if (op.Operation is Input)
+            if (op.Operation.IsInput)
             {
                 if (op.Nodes.Count != 1 || op.Nodes[0].Count != 0)
                     throw new ArgumentException($"Input '{op.Name}' is a model input: it has exactly one node and is applied to nothing.");
@@ -349,13 +377,13 @@ internal static class GraphValidation
             else
             {
                 if (op.Nodes.Count == 0)
-                    throw new ArgumentException($"{Graph.Describe(op.Operation)} is never applied to anything; a graph holds only layers that are used.");
+                    throw new ArgumentException($"{op.Operation.Describe()} is never applied to anything; a graph holds only layers that are used.");
                 if (op.Nodes.Any(n => n.Count == 0))
-                    throw new ArgumentException($"{Graph.Describe(op.Operation)} has an application with no inputs.");
+                    throw new ArgumentException($"{op.Operation.Describe()} has an application with no inputs.");
             }
         }
 
-        int OutputCount(int op) => operations[op].Operation is IModel m ? m.OutputShapes.Count : 1;
+        int OutputCount(int op) => operations[op].Operation.OutputCount;
         (int Op, int Node) Producer(TensorRef r, string where)
         {
             if (!index.TryGetValue(r.Layer, out var op))
@@ -375,7 +403,7 @@ internal static class GraphValidation
         var inputSet = new HashSet<(int Op, int Node)>();
         for (var i = 0; i < inputs.Count; i++)
         {
-            if (operations[inputProducers[i].Op].Operation is not Input)
+            if (!operations[inputProducers[i].Op].Operation.IsInput)
                 throw new ArgumentException($"Model input {i} is {inputs[i]}, which is not an input layer: model inputs must be made by Input(...).");
             if (!inputSet.Add(inputProducers[i]))
                 throw new ArgumentException($"Model input {inputs[i]} is listed twice.");
@@ -400,13 +428,7 @@ internal static class GraphValidation
             var (o, k) = ready.Dequeue();
             var shapes = parents[o][k].Select((p, j) => outShapes[p.Op][p.Node][operations[o].Nodes[k][j].Tensor]).ToImmutableArray();
             inShapes[o][k] = shapes;
-            outShapes[o][k] = operations[o].Operation switch
-            {
-                Input i => [i.Shape],
-                Layer l => [l.CheckedOutputShape(shapes)],
-                IModel m => [.. Graph.CheckModelInputs(m, shapes)],
-                _ => throw new InvalidOperationException(),
-            };
+            outShapes[o][k] = [.. operations[o].Operation.OutputShapes(shapes)];
             computed++;
             foreach (var c in children[o][k])
                 if (--waiting[c.Op][c.Node] == 0) ready.Enqueue(c);
@@ -427,7 +449,7 @@ internal static class GraphValidation
         {
             var (n, output) = stack.Pop();
             if (!reached.Add(n)) continue;
-            if (operations[n.Op].Operation is Input && !inputSet.Contains(n))
+            if (operations[n.Op].Operation.IsInput && !inputSet.Contains(n))
                 throw new ArgumentException(
                     $"Graph disconnected: output {output} ({outputs[output]}) depends on input '{operations[n.Op].Name}' of shape {outShapes[n.Op][0][0]}, " +
                     "which is not among the model's inputs. Pass it in the inputs.");
@@ -440,11 +462,11 @@ internal static class GraphValidation
         foreach (var (o, op) in operations.Select((op, o) => (o, op)))
             for (var k = 0; k < op.Nodes.Count; k++)
                 if (!reached.Contains((o, k)))
-                    throw new ArgumentException($"{Graph.Describe(op.Operation)} (node {k}) does not contribute to any output of the model.");
+                    throw new ArgumentException($"{op.Operation.Describe()} (node {k}) does not contribute to any output of the model.");
 
         // A shared layer has one set of weights, so every use must ask for the same weights.
         foreach (var (o, op) in operations.Select((op, o) => (o, op)))
-            if (op.Operation is Layer layer && op.Nodes.Count > 1)
+            if (op.Operation.Layer is { } layer && op.Nodes.Count > 1)
             {
                 var first = Signature(layer, inShapes[o][0]);
                 for (var k = 1; k < op.Nodes.Count; k++)

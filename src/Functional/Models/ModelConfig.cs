@@ -134,7 +134,13 @@ public static class ModelConfig
         ["config"] = new JsonObject
         {
             ["shape"] = new JsonArray([null, .. model.ShapeOf(r).Select(d => (JsonNode?)JsonValue.Create(d))]),
-            ["dtype"] = "float32",
+            // The tensor's dtype: an Input's own, a layer's compute dtype (bfloat16 under mixed_bfloat16), as Keras writes it.
+            ["dtype"] = model.GetLayer(r.Layer).Layer switch
+            {
+                Input i => i.TensorDtype,
+                Layer l => l.Dtype.ComputeDtype,
+                null => "float32",
+            },
             ["keras_history"] = History(model, r, inModelList: false),
         },
     };
@@ -186,7 +192,7 @@ public static class ModelConfig
 
         // First every operation, its name and its inbound nodes (each entry is let go once read), so that references can
         // be checked against all of them.
-        var ops = new List<object>();
+        var ops = new List<GraphOperation>();
         var names = new List<string>();
         var indexOf = new Dictionary<string, int>();
         var nodeCounts = new int[entries.Count];
@@ -197,13 +203,13 @@ public static class ModelConfig
             var entry = entries.Get(i);
             if (entry is not JsonObject e) throw ConfigValues.Expected(at, "a layer entry object", entry);
             var cls = ConfigValues.Text(e["class_name"], $"{at}.class_name", "a layer class name");
-            object op = cls is "Sequential" or "Functional" or "Model" ? Deserialize(e, at, layers: null) : LayerConfig.Deserialize(e, at);
+            var op = cls is "Sequential" or "Functional" or "Model" ? GraphOperation.Of(Deserialize(e, at, layers: null)) : LayerConfig.Deserialize(e, at);
             var entryName = e["name"] is { } en ? ConfigValues.Text(en, $"{at}.name", "a string") : null;
-            var ownName = Graph.NameOf(op);
+            var ownName = op.Name;
             if (entryName is not null && ownName is not null && entryName != ownName)
                 throw new ModelConfigException($"{at}.name", $"the entry is named '{entryName}' but its config names it '{ownName}'.");
             var resolved = entryName ?? ownName ?? throw new ModelConfigException(at, "missing field 'name' (graph layers are wired by name).");
-            if (op is Layer layer)
+            if (op.Layer is { } layer)
             {
                 if (layer.Name is null) layer = layer with { Name = resolved };
                 if (!trainable && layer is not Input) layer = layer with { Trainable = false };
@@ -218,11 +224,11 @@ public static class ModelConfig
             var inbound = e["inbound_nodes"] switch
             {
                 JsonArray a => a,
-                null when op is Input => [],
+                null when op.IsInput => [],
                 var other => throw ConfigValues.Expected(nodesAt, "a list of nodes", other),
             };
             var nodes = inbound.Select((node, k) => ReadNode(node, $"{nodesAt}[{k}]")).ToList();
-            if (op is Input) nodes = [[]];
+            if (op.IsInput) nodes = [[]];
             nodeCounts[i] = nodes.Count;
             wired.Add(new WiredOperation(op, nodes));
         }
@@ -234,12 +240,12 @@ public static class ModelConfig
             if (k < 0) throw new ModelConfigException(at, $"refers to layer '{Excerpt.Of(r.Layer)}', which is not in the model. Layers: {Excerpt.List(names)}.");
             if (r.Node < 0 || r.Node >= nodeCounts[k])
                 throw new ModelConfigException(at, $"refers to node {r.Node} of '{r.Layer}', which has {nodeCounts[k]} node(s).");
-            var outputs = ops[k] is IModel m ? m.OutputShapes.Count : 1;
+            var outputs = ops[k].OutputCount;
             if (r.Tensor < 0 || r.Tensor >= outputs)
                 throw new ModelConfigException(at, $"refers to output {r.Tensor} of '{r.Layer}', which has {outputs} output(s).");
         }
         for (var i = 0; i < entries.Count; i++)
-            if (ops[i] is not Input)
+            if (!ops[i].IsInput)
                 for (var k = 0; k < wired[i].Nodes.Count; k++)
                     for (var j = 0; j < wired[i].Nodes[k].Count; j++)
                         Check(wired[i].Nodes[k][j], $"{path}.layers[{i}].inbound_nodes[{k}]");
@@ -257,7 +263,7 @@ public static class ModelConfig
                 var leafPath = leaves.Count == 1 && leaf == node ? at : $"{at}[{i}]";
                 var r = ReadHistory(leaf, leafPath);
                 // Keras counts a nested Functional model's nodes from 1 here.
-                if (indexOf.GetValueOrDefault(r.Layer, -1) is var k and >= 0 && ops[k] is Model) r = r with { Node = r.Node - 1 };
+                if (indexOf.GetValueOrDefault(r.Layer, -1) is var k and >= 0 && ops[k].Model is Model) r = r with { Node = r.Node - 1 };
                 Check(r, leafPath);
                 return r;
             }).ToList();

@@ -33,7 +33,7 @@ public sealed class Sequential : IModel, IEquatable<Sequential>, IEnumerable<Lay
             throw new ArgumentException($"A Sequential model takes one Input, first. Received another: {extra.Describe()}.", nameof(layers));
 
         Input = input;
-        Layers = LayerNaming.AssignNames(list.Skip(1)).ToImmutableArray();
+        Layers = LayerNaming.AssignNames(list.Skip(1), input.Name is null ? [] : [input.Name]).ToImmutableArray();
         var shapes = ImmutableArray.CreateBuilder<Shape>(Layers.Length);
         var shape = input.Shape;
         foreach (var layer in Layers)
@@ -78,6 +78,28 @@ public sealed class Sequential : IModel, IEquatable<Sequential>, IEnumerable<Lay
 
     /// <summary>The model's per-sample output shape.</summary>
     public Shape OutputShape { get; }
+
+    /// <summary>
+    /// The chain graph this stack declares: its input (named <c>input_layer</c> unless named), then each layer applied to
+    /// the previous one's output — one input, one output. Building runs this graph; the Sequential keeps its own summary and
+    /// JSON (Keras's). Made on first use and kept.
+    /// </summary>
+    public Model AsGraph() => LazyInitializer.EnsureInitialized(ref graph, ChainGraph);
+
+    private Model? graph;
+
+    private Model ChainGraph()
+    {
+        var input = (Input)LayerNaming.AssignNames([Input], Layers.Select(l => l.Name!)).Single();
+        var operations = new List<WiredOperation>(Layers.Length + 1) { new(input, [[]]) };
+        var previous = new TensorRef(input.Name!, 0, 0);
+        foreach (var layer in Layers)
+        {
+            operations.Add(new WiredOperation(layer, [[previous]]));
+            previous = new TensorRef(layer.Name!, 0, 0);
+        }
+        return new Model(Name, operations, [new TensorRef(input.Name!, 0, 0)], [previous]);
+    }
 
     /// <summary>A new model with <paramref name="layer"/> appended (validated like the rest).</summary>
     public Sequential Add(Layer layer) => new(Name, [Input, .. Layers, layer]);
@@ -138,6 +160,8 @@ public interface IModel
     ModelSummary Summarize();
     /// <summary>The Keras summary as text.</summary>
     string Summary();
+    /// <summary>The model as a graph <see cref="Model"/> (a <see cref="Sequential"/> is a chain): what a builder runs.</summary>
+    Model AsGraph();
 }
 
 /// <summary>Keras's default layer naming.</summary>

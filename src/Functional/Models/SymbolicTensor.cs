@@ -47,7 +47,7 @@ public sealed class Node
 {
     private static long sequence;
 
-    internal Node(object operation, ImmutableArray<SymbolicTensor> inputs, IReadOnlyList<Shape> outputShapes)
+    internal Node(GraphOperation operation, ImmutableArray<SymbolicTensor> inputs, IReadOnlyList<Shape> outputShapes)
     {
         Operation = operation;
         Inputs = inputs;
@@ -56,10 +56,10 @@ public sealed class Node
     }
 
     /// <summary>The layer or model applied: a <see cref="Layers.Layer"/> record instance or an <see cref="IModel"/>.</summary>
-    public object Operation { get; }
+    public GraphOperation Operation { get; }
 
     /// <summary>The layer applied, or null when <see cref="Operation"/> is a model.</summary>
-    public Layer? Layer => Operation as Layer;
+    public Layer? Layer => Operation.Layer;
 
     /// <summary>The tensors the operation was applied to (none for an input).</summary>
     public ImmutableArray<SymbolicTensor> Inputs { get; }
@@ -68,12 +68,12 @@ public sealed class Node
     public ImmutableArray<SymbolicTensor> Outputs { get; }
 
     /// <summary>True for the node of an <see cref="Layers.Input"/>.</summary>
-    public bool IsInput => Operation is Input;
+    public bool IsInput => Operation.IsInput;
 
     /// <summary>Creation order: names and node indices follow it, as Keras's follow the order of calls.</summary>
     internal long Sequence { get; }
 
-    internal string Describe() => Graph.Describe(Operation);
+    internal string Describe() => Operation.Describe();
 }
 
 /// <summary>
@@ -98,26 +98,21 @@ public static class Graph
     public static SymbolicTensor TensorOf(Input input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return InputTensors.GetValue(input, i => new Node(i, [], [i.Shape]).Outputs[0]);
+        return InputTensors.GetValue(input, i => new Node(GraphOperation.Of(i), [], [i.Shape]).Outputs[0]);
     }
 
     /// <summary>Applies <paramref name="operation"/> (a layer or a model) to tensors, inferring and checking shapes now.</summary>
-    internal static Node Apply(object operation, IReadOnlyList<SymbolicTensor> inputs)
+    internal static Node Apply(GraphOperation operation, IReadOnlyList<SymbolicTensor> inputs)
     {
+        ArgumentNullException.ThrowIfNull(operation);
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count == 0 || inputs.Any(t => t is null))
-            throw new ArgumentException($"{Describe(operation)} must be applied to at least one symbolic tensor, and none may be null.", nameof(inputs));
-        var shapes = inputs.Select(t => t.Shape).ToList();
-        IReadOnlyList<Shape> outputs = operation switch
-        {
-            Input i => throw new ArgumentException(
+            throw new ArgumentException($"{operation.Describe()} must be applied to at least one symbolic tensor, and none may be null.", nameof(inputs));
+        if (operation.Layer is Input i)
+            throw new ArgumentException(
                 $"{i.Describe()} is a model input and cannot be applied to tensors; use the tensor it stands for (Graph.Input(…) or the Input record itself).",
-                nameof(operation)),
-            Layer l => [l.CheckedOutputShape(shapes)],
-            IModel m => CheckModelInputs(m, shapes),
-            _ => throw new ArgumentException($"Cannot apply {operation.GetType().Name}: only layers and models can be applied.", nameof(operation)),
-        };
-        return new Node(operation, [.. inputs], outputs);
+                nameof(operation));
+        return new Node(operation, [.. inputs], operation.OutputShapes(inputs.Select(t => t.Shape).ToList()));
     }
 
     /// <summary>The output shapes of a model applied to <paramref name="shapes"/>, which must equal its input shapes.</summary>
@@ -141,16 +136,6 @@ public static class Graph
         Sequential => "Sequential",
         _ => model.GetType().Name,
     };
-
-    /// <summary>The name of a layer or model (null for a layer not yet named by a model).</summary>
-    internal static string? NameOf(object operation) => operation is IModel m ? m.Name : (operation as Layer)?.Name;
-
-    internal static string Describe(object operation) => operation switch
-    {
-        Layer l => l.Describe(),
-        IModel m => $"{ClassNameOf(m)} '{m.Name}'",
-        _ => operation.GetType().Name,
-    };
 }
 
 /// <summary>Applying whole models to symbolic tensors: a model used as a layer inside another model.</summary>
@@ -161,7 +146,7 @@ public static class ModelCalls
     public static SymbolicTensor Call(this IModel model, params SymbolicTensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var node = Graph.Apply(model, inputs);
+        var node = Graph.Apply(GraphOperation.Of(model), inputs);
         return node.Outputs.Length == 1
             ? node.Outputs[0]
             : throw new ArgumentException($"{Graph.ClassNameOf(model)} '{model.Name}' has {node.Outputs.Length} outputs; use CallMany.", nameof(model));
@@ -171,6 +156,6 @@ public static class ModelCalls
     public static IReadOnlyList<SymbolicTensor> CallMany(this IModel model, params SymbolicTensor[] inputs)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return Graph.Apply(model, inputs).Outputs;
+        return Graph.Apply(GraphOperation.Of(model), inputs).Outputs;
     }
 }
