@@ -236,7 +236,35 @@ let trainingLaws (c: LawCase) =
 /// Where laws over masks (Keras's `supports_masking`/`compute_mask`: a mask in, the layer's mask out) and dtype policies
 /// (a layer built under each policy computes in its compute dtype and keeps variables in the variable dtype) join the
 /// harness: each is a labelled law over a case, run with the built laws. None are registered yet; that work adds them.
-let extensionLaws : (string * (LawCase -> Property)) list = []
+let extensionLaws : (string * (LawCase -> Property)) list =
+    [ // Masks: the built layer's compute_mask agrees with the record's supports_masking — a (batch, steps) mask given to a
+      // single-input layer comes out unchanged when the layer supports masking and is dropped when it does not (Masking,
+      // which makes its own, and GlobalAveragePooling1D, which consumes it, are covered by tests/MaskTests.fs).
+      "masks: a supporting layer passes the input's mask on, any other drops it", (fun c ->
+          if c.Inputs.Length <> 1 || c.Layer :? Masking || c.Layer :? GlobalAveragePooling1D || c.Inputs.Head.Rank < 1 then law "masks: not applicable" true
+          else
+              use built = BuiltNetwork.Build(modelOf c.Layer c.Inputs)
+              use scope = torch.NewDisposeScope()
+              let layer = built.BuiltLayers |> Seq.find (fun l -> not (l.Layer :? Input))
+              let x = randn c.Inputs.Head 2L
+              let mask = torch.ones([| 2L; int64 (c.Inputs.Head.Known 0) |], dtype = torch.ScalarType.Bool)
+              let out = layer.ComputeMask([| x |], [| mask |])
+              let expected = if c.Layer.SupportsMasking then "the same mask" else "no mask"
+              law (sprintf "masks: SupportsMasking = %b, so %s" c.Layer.SupportsMasking expected)
+                  (if c.Layer.SupportsMasking then obj.ReferenceEquals(out, mask) else isNull out))
+      // Dtype policies: built under float64 the layer keeps float64 weights and computes in float64; under mixed_bfloat16
+      // its weights stay float32 and its output is bfloat16 (weights that declare their own dtype, a counter, excepted).
+      "dtype policies: variables in the variable dtype, output in the compute dtype", (fun c ->
+          let check (policy: DTypePolicy) (variable: torch.ScalarType) (compute: torch.ScalarType) =
+              let layer = withProperty "Dtype" (box policy) c.Layer
+              use built = BuiltNetwork.Build(modelOf layer c.Inputs)
+              use scope = torch.NewDisposeScope()
+              let y = built.Forward(c.Inputs |> List.map (fun s -> randn s 2L) |> Array.ofList).[0]
+              let floating = built.Weights |> Seq.filter (fun w -> w.Parameter.is_floating_point()) |> List.ofSeq
+              law (sprintf "dtype %s: weights %A are %A, output %A is %A" policy.Name (floating |> List.map (fun w -> w.Parameter.dtype)) variable y.dtype compute)
+                  (floating |> List.forall (fun w -> w.Parameter.dtype = variable) && y.dtype = compute)
+          check DTypePolicy.Float64 torch.ScalarType.Float64 torch.ScalarType.Float64
+          .&. check DTypePolicy.MixedBFloat16 torch.ScalarType.Float32 torch.ScalarType.BFloat16) ]
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The catalogue: a generator of valid cases for every concrete layer record type.
