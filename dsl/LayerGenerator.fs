@@ -35,6 +35,17 @@ let dslName (className: string) =
 
 let private camel (s: string) = string (Char.ToLowerInvariant s[0]) + s.Substring 1
 
+/// Short type names that more than one exported type of an assembly has (`Identity` is an initializer, and would be a
+/// layer): those are written with their namespace, since the file opens several.
+let private ambiguousNames =
+    let cache = Collections.Concurrent.ConcurrentDictionary<Assembly, Set<string>>()
+    fun (asm: Assembly) ->
+        cache.GetOrAdd(asm, fun a ->
+            a.GetExportedTypes() |> Array.countBy (fun t -> t.Name) |> Array.filter (fun (_, n) -> n > 1) |> Array.map fst |> Set.ofArray)
+
+/// The name to write for a type: its short name, or its full name where the short one is ambiguous.
+let typeName (t: Type) = if (ambiguousNames t.Assembly).Contains t.Name then t.FullName else t.Name
+
 /// The F# spelling of a parameter type (its namespace is opened at the top of the file).
 let rec fsType (t: Type) =
     if t = typeof<int> then "int" elif t = typeof<double> then "float" elif t = typeof<bool> then "bool"
@@ -43,7 +54,7 @@ let rec fsType (t: Type) =
     elif t.IsGenericType then
         let name = t.Name.Substring(0, t.Name.IndexOf '`')
         name + "<" + (t.GetGenericArguments() |> Array.map fsType |> String.concat ", ") + ">"
-    else t.Name
+    else typeName t
 
 let rec private namespaces (t: Type) =
     seq {
@@ -206,7 +217,7 @@ let generate (asm: Assembly) (xmlDoc: string option) =
     let docs =
         match xmlDoc with
         | Some path when File.Exists path ->
-            XDocument.Load(path).Root.Element(XName.Get "members").Elements(XName.Get "member")
+            XDocument.Load(path, LoadOptions.PreserveWhitespace).Root.Element(XName.Get "members").Elements(XName.Get "member")
             |> Seq.map (fun m -> m.Attribute(XName.Get "name").Value, m)
             |> Seq.fold (fun (acc: Map<string, XElement>) (k, v) -> acc.Add(k, v)) Map.empty
         | _ -> Map.empty
@@ -235,7 +246,7 @@ let generate (asm: Assembly) (xmlDoc: string option) =
             let signature = flow $"    static member {name}(" (19 + name.Length) 120 (args |> List.map (fun a -> a.Declared)) ") : Layer ="
             let ctorPassed = ctorArgs |> List.map (fun a -> a.Passed)
             let propsPassed = args |> List.skip ctorArgs.Length |> List.map (fun a -> a.Passed)
-            let call = flow $"            {t.Name}(" (13 + t.Name.Length) 120 (ctorPassed @ propsPassed) "))"
+            let call = flow $"            {typeName t}(" (13 + (typeName t).Length) 120 (ctorPassed @ propsPassed) "))"
             members.Add(doc @ signature @ [ "        ScriptErrors.guard (fun () ->" ] @ call)
     // Keras's aliases (`MaxPool2D` for `MaxPooling2D`, …): LayerAliases's functions, each returning its record.
     let aliases = asm.GetType("Functional.Layers.LayerAliases")

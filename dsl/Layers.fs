@@ -487,7 +487,7 @@ type Layers =
         ScriptErrors.guard (fun () ->
             ThresholdedReLU(?theta = theta, Name = Option.toObj name, Trainable = defaultArg trainable true))
 
-    /// Repeats each step of (steps, features)Size times (Keras UpSampling1D).
+    /// Repeats each step of (steps, features) Size times (Keras UpSampling1D).
     static member upSampling1d(?size: int, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             UpSampling1D(?size = size, Name = Option.toObj name, Trainable = defaultArg trainable true))
