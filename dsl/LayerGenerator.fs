@@ -112,15 +112,20 @@ let baseProperties (layer: Type) =
     |> Array.sortBy (fun p -> p.MetadataToken)
     |> List.ofArray
 
-/// The F# literal for a base property's default value (read from a layer made with defaults only).
+/// The F# literal for a base property's default value (read from a layer made with defaults only), when it has one.
 let private literal (v: obj) =
     match v with
-    | :? bool as b -> if b then "true" else "false"
-    | :? int as i -> string i
-    | :? double as d -> d.ToString("R", Globalization.CultureInfo.InvariantCulture) |> fun s -> if s.Contains '.' || s.Contains 'E' then s else s + ".0"
-    | :? string as s -> "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
-    | :? Enum as e -> e.GetType().Name + "." + e.ToString()
-    | _ -> failwithf "LayerGenerator: cannot write the default %A of a Layer property as an F# literal; extend `literal`." v
+    | :? bool as b -> Some(if b then "true" else "false")
+    | :? int as i -> Some(string i)
+    | :? double as d ->
+        let s = d.ToString("R", Globalization.CultureInfo.InvariantCulture)
+        Some(if s.Contains '.' || s.Contains 'E' then s else s + ".0")
+    | :? string as s -> Some("\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"")
+    | :? Enum as e when Enum.IsDefined(e.GetType(), e) -> Some(typeName (e.GetType()) + "." + e.ToString())
+    | _ -> None
+
+/// Where no literal spells a default, the generated file reads it from `LayerDefaults.Layer`, a layer made with defaults.
+let private defaultsModule = "LayerDefaults"
 
 let private baseArgs (layer: Type) (defaults: obj) (ctorNames: Set<string>) =
     [ for p in baseProperties layer do
@@ -131,7 +136,10 @@ let private baseArgs (layer: Type) (defaults: obj) (ctorNames: Set<string>) =
                 match nullableOf p.PropertyType with
                 | Some _ when isNull value -> $"{p.Name} = Option.toNullable {name}"
                 | _ when isNull value && not p.PropertyType.IsValueType -> $"{p.Name} = Option.toObj {name}"
-                | _ -> $"{p.Name} = defaultArg {name} {literal value}"
+                | _ ->
+                    match literal value with
+                    | Some l -> $"{p.Name} = defaultArg {name} {l}"
+                    | None -> $"{p.Name} = defaultArg {name} {defaultsModule}.Layer.{p.Name}"
             let t = defaultArg (nullableOf p.PropertyType) p.PropertyType
             yield { Declared = $"?{name}: {fsType t}"; Passed = passed; Type = t } ]
 
@@ -228,8 +236,9 @@ let generate (asm: Assembly) (xmlDoc: string option) =
         |> Array.tryPick (fun t ->
             kerasConstructor t
             |> Option.filter (fun c -> c.GetParameters() |> Array.forall (fun p -> p.IsOptional))
-            |> Option.map (fun c -> c.Invoke(c.GetParameters() |> Array.map (fun p -> p.DefaultValue |> function :? DBNull -> null | v -> v)) ))
+            |> Option.map (fun c -> t, c.Invoke(c.GetParameters() |> Array.map (fun p -> p.DefaultValue |> function :? DBNull -> null | v -> v))))
         |> Option.defaultWith (fun () -> failwith "LayerGenerator: no layer record has a constructor with only optional arguments.")
+    let defaultsType, defaults = defaults
     let members = ResizeArray<string list>()
     let used = Collections.Generic.HashSet<string>([ "Functional"; "Functional.Layers" ])
     for t in types do
@@ -277,6 +286,12 @@ let generate (asm: Assembly) (xmlDoc: string option) =
           yield ""
           yield! opens
           yield ""
+          let readsDefaults = members |> Seq.exists (List.exists (fun l -> l.Contains(defaultsModule + ".Layer.")))
+          if readsDefaults then
+              yield "/// The base layer's defaults that no literal spells, read from a layer made with Keras's defaults."
+              yield "module internal " + defaultsModule + " ="
+              yield $"    let Layer : Layer = {typeName defaultsType}()"
+              yield ""
           yield "/// Layer constructors in F# style: one camelCase function per layer record, Keras's optional arguments as named"
           yield "/// optional parameters (`Layers.conv2d (32, 3, padding = \"same\", activation = \"relu\")`). Strings convert to Keras's"
           yield "/// options, activations, initializers, regularizers and constraints (`kernelInitializer = \"zeros\"`), and every member"
