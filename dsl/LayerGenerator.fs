@@ -163,7 +163,9 @@ let private summaryText (docs: Map<string, XElement>) (key: string) =
                         if e.Nodes() |> Seq.isEmpty then
                             let v = c.Value.Substring(c.Value.IndexOf ':' + 1)
                             let v = if v.Contains '(' then v.Substring(0, v.IndexOf '(') else v
-                            sb.Append(v.Substring(v.LastIndexOf '.' + 1)) |> ignore
+                            let short = v.Substring(v.LastIndexOf '.' + 1)
+                            // A property is the DSL's argument of the same name: `Rate` → `rate`.
+                            sb.Append(if c.Value.StartsWith "P:" then camel short else short) |> ignore
                         else for c in e.Nodes() do walk c
                 | :? XElement as e when e.Name.LocalName = "paramref" || e.Name.LocalName = "typeparamref" ->
                     sb.Append(e.Attribute(XName.Get "name").Value) |> ignore

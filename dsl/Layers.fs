@@ -86,7 +86,7 @@ type Layers =
                                ?synchronized = synchronized, Name = Option.toObj name,
                                Trainable = defaultArg trainable true))
 
-    /// Concatenates its inputs along Axis (Keras Concatenate).
+    /// Concatenates its inputs along axis (Keras Concatenate).
     static member concatenate(?axis: int, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Concatenate(?axis = axis, Name = Option.toObj name, Trainable = defaultArg trainable true))
@@ -266,7 +266,7 @@ type Layers =
         ScriptErrors.guard (fun () ->
             Dot(axes, ?normalize = normalize, Name = Option.toObj name, Trainable = defaultArg trainable true))
 
-    /// Randomly zeroes a fraction Rate of inputs during training and scales the rest by 1/(1 − rate) (Keras Dropout).
+    /// Randomly zeroes a fraction rate of inputs during training and scales the rest by 1/(1 − rate) (Keras Dropout).
     static member dropout(rate: float, ?seed: int, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Dropout(rate, seed = Option.toNullable seed, Name = Option.toObj name,
@@ -325,7 +325,7 @@ type Layers =
             GlobalMaxPooling3D(?dataFormat = dataFormat, ?keepdims = keepdims, Name = Option.toObj name,
                                Trainable = defaultArg trainable true))
 
-    /// Normalises each sample over Axis (Keras LayerNormalization): γ · (x − mean) / √(var + ε) + β with the mean and
+    /// Normalises each sample over axis (Keras LayerNormalization): γ · (x − mean) / √(var + ε) + β with the mean and
     /// biased variance taken per sample over the given axes.
     static member layerNormalization(?axis: IntTuple, ?epsilon: float, ?center: bool, ?scale: bool, ?rmsScaling: bool,
                                      ?betaInitializer: Initializer, ?gammaInitializer: Initializer,
@@ -345,7 +345,7 @@ type Layers =
         ScriptErrors.guard (fun () ->
             LeakyReLU(?negativeSlope = negativeSlope, Name = Option.toObj name, Trainable = defaultArg trainable true))
 
-    /// Zeroes the timesteps whose features all equal MaskValue (Keras Masking): the output is the input where any value
+    /// Zeroes the timesteps whose features all equal maskValue (Keras Masking): the output is the input where any value
     /// along the last axis differs from the mask value, and 0 elsewhere. Shape unchanged, no parameters.
     static member masking(?maskValue: float, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
@@ -387,8 +387,8 @@ type Layers =
         ScriptErrors.guard (fun () ->
             Multiply(Name = Option.toObj name, Trainable = defaultArg trainable true))
 
-    /// Shifts and scales inputs to zero mean and unit variance per index of Axis (Keras Normalization): (x − mean) /
-    /// max(√variance, 1e-7), or its inverse mean + x · max(√variance, 1e-7) with Invert. Shape unchanged.
+    /// Shifts and scales inputs to zero mean and unit variance per index of axis (Keras Normalization): (x − mean) /
+    /// max(√variance, 1e-7), or its inverse mean + x · max(√variance, 1e-7) with invert. Shape unchanged.
     static member normalization(?axis: IntTuple, ?mean: FloatTuple, ?variance: FloatTuple, ?invert: bool, ?name: string,
                                 ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
@@ -415,18 +415,18 @@ type Layers =
             ReLU(maxValue = Option.toNullable maxValue, ?negativeSlope = negativeSlope, ?threshold = threshold,
                  Name = Option.toObj name, Trainable = defaultArg trainable true))
 
-    /// Repeats a vector N times (Keras RepeatVector): (features) → (n, features). No parameters.
+    /// Repeats a vector n times (Keras RepeatVector): (features) → (n, features). No parameters.
     static member repeatVector(n: int, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             RepeatVector(n, Name = Option.toObj name, Trainable = defaultArg trainable true))
 
-    /// Multiplies its input by Scale and adds Offset (Keras Rescaling): x · scale + offset. Shape unchanged, no
+    /// Multiplies its input by scale and adds offset (Keras Rescaling): x · scale + offset. Shape unchanged, no
     /// parameters.
     static member rescaling(scale: FloatTuple, ?offset: FloatTuple, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Rescaling(scale, ?offset = offset, Name = Option.toObj name, Trainable = defaultArg trainable true))
 
-    /// Reshapes each sample to TargetShape (Keras Reshape). No parameters.
+    /// Reshapes each sample to targetShape (Keras Reshape). No parameters.
     static member reshape(targetShape: IntTuple, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Reshape(targetShape, Name = Option.toObj name, Trainable = defaultArg trainable true))
@@ -471,7 +471,7 @@ type Layers =
                             ?biasConstraint = biasConstraint, Name = Option.toObj name,
                             Trainable = defaultArg trainable true))
 
-    /// Softmax over Axis (Keras Softmax): exp(x) / Σ exp(x). Shape unchanged, no parameters.
+    /// Softmax over axis (Keras Softmax): exp(x) / Σ exp(x). Shape unchanged, no parameters.
     static member softmax(?axis: IntTuple, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Softmax(?axis = axis, Name = Option.toObj name, Trainable = defaultArg trainable true))
@@ -487,7 +487,7 @@ type Layers =
         ScriptErrors.guard (fun () ->
             ThresholdedReLU(?theta = theta, Name = Option.toObj name, Trainable = defaultArg trainable true))
 
-    /// Repeats each step of (steps, features) Size times (Keras UpSampling1D).
+    /// Repeats each step of (steps, features) size times (Keras UpSampling1D).
     static member upSampling1d(?size: int, ?name: string, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             UpSampling1D(?size = size, Name = Option.toObj name, Trainable = defaultArg trainable true))
