@@ -135,7 +135,9 @@ let private baseArgs (layer: Type) (defaults: obj) (ctorNames: Set<string>) =
             let passed =
                 match nullableOf p.PropertyType with
                 | Some _ when isNull value -> $"{p.Name} = Option.toNullable {name}"
-                | _ when isNull value && not p.PropertyType.IsValueType -> $"{p.Name} = Option.toObj {name}"
+                // A reference-typed base property left out is passed as null: the record then applies its own default
+                // at construction (Name: none; Dtype: the policy current then, as Keras resolves dtype=None).
+                | _ when not p.PropertyType.IsValueType -> $"{p.Name} = Option.toObj {name}"
                 | _ ->
                     match literal value with
                     | Some l -> $"{p.Name} = defaultArg {name} {l}"

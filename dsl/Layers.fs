@@ -25,46 +25,53 @@ type Layers =
     static member inputOf(shape: int option list) : Layer = ScriptErrors.guard (fun () -> Input(Shape.ofOptions shape))
 
     /// Applies an activation function (Keras Activation). Shape unchanged, no parameters.
-    static member activation(activation: ActivationFunction, ?name: string, ?trainable: bool) : Layer =
+    static member activation(activation: ActivationFunction, ?name: string, ?dtype: DTypePolicy,
+                             ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Activation(activation, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Activation(activation, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                       Trainable = defaultArg trainable true))
 
     /// The identity, with an activity penalty l1·Σ|y| + l2·Σy² on its output added to the training loss (Keras
     /// ActivityRegularization). Shape unchanged, no parameters.
-    static member activityRegularization(?l1: float, ?l2: float, ?name: string, ?trainable: bool) : Layer =
+    static member activityRegularization(?l1: float, ?l2: float, ?name: string, ?dtype: DTypePolicy,
+                                         ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            ActivityRegularization(?l1 = l1, ?l2 = l2, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            ActivityRegularization(?l1 = l1, ?l2 = l2, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                                   Trainable = defaultArg trainable true))
 
     /// Elementwise sum of its inputs (Keras Add). Shapes broadcast as in Merge; no parameters.
-    static member add(?name: string, ?trainable: bool) : Layer =
+    static member add(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Add(Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Add(Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Elementwise mean of its inputs: their sum divided by their number (Keras Average). No parameters.
-    static member average(?name: string, ?trainable: bool) : Layer =
+    static member average(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Average(Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Average(Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Average pooling over windows of steps (Keras AveragePooling1D).
     static member averagePooling1d(poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                                   ?name: string, ?trainable: bool) : Layer =
+                                   ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             AveragePooling1D(poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                             Name = Option.toObj name, Trainable = defaultArg trainable true))
+                             Name = Option.toObj name, Dtype = Option.toObj dtype,
+                             Trainable = defaultArg trainable true))
 
     /// Average pooling over 2-D windows (Keras AveragePooling2D).
     static member averagePooling2d(poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                                   ?name: string, ?trainable: bool) : Layer =
+                                   ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             AveragePooling2D(poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                             Name = Option.toObj name, Trainable = defaultArg trainable true))
+                             Name = Option.toObj name, Dtype = Option.toObj dtype,
+                             Trainable = defaultArg trainable true))
 
     /// Average pooling over 3-D windows (Keras AveragePooling3D).
     static member averagePooling3d(poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                                   ?name: string, ?trainable: bool) : Layer =
+                                   ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             AveragePooling3D(poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                             Name = Option.toObj name, Trainable = defaultArg trainable true))
+                             Name = Option.toObj name, Dtype = Option.toObj dtype,
+                             Trainable = defaultArg trainable true))
 
     /// Normalises each channel with batch statistics in training and moving statistics at inference (Keras
     /// BatchNormalization): γ · (x − mean) / √(var + ε) + β.
@@ -74,7 +81,7 @@ type Layers =
                                      ?betaRegularizer: Regularizer, ?gammaRegularizer: Regularizer,
                                      ?betaConstraint: Constraint, ?gammaConstraint: Constraint, ?renorm: bool,
                                      ?renormClipping: RenormClipping, ?renormMomentum: float, ?synchronized: bool,
-                                     ?name: string, ?trainable: bool) : Layer =
+                                     ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             BatchNormalization(?axis = axis, ?momentum = momentum, ?epsilon = epsilon, ?center = center, ?scale = scale,
                                ?betaInitializer = betaInitializer, ?gammaInitializer = gammaInitializer,
@@ -83,13 +90,14 @@ type Layers =
                                ?betaRegularizer = betaRegularizer, ?gammaRegularizer = gammaRegularizer,
                                ?betaConstraint = betaConstraint, ?gammaConstraint = gammaConstraint, ?renorm = renorm,
                                ?renormClipping = renormClipping, ?renormMomentum = renormMomentum,
-                               ?synchronized = synchronized, Name = Option.toObj name,
+                               ?synchronized = synchronized, Name = Option.toObj name, Dtype = Option.toObj dtype,
                                Trainable = defaultArg trainable true))
 
     /// Concatenates its inputs along axis (Keras Concatenate).
-    static member concatenate(?axis: int, ?name: string, ?trainable: bool) : Layer =
+    static member concatenate(?axis: int, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Concatenate(?axis = axis, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Concatenate(?axis = axis, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                        Trainable = defaultArg trainable true))
 
     /// 1-D convolution over (steps, channels) (Keras Conv1D); supports causal padding.
     static member conv1d(filters: int, kernelSize: IntTuple, ?strides: IntTuple, ?padding: Padding,
@@ -97,7 +105,8 @@ type Layers =
                          ?activation: ActivationFunction, ?useBias: bool, ?kernelInitializer: Initializer,
                          ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer, ?biasRegularizer: Regularizer,
                          ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint, ?biasConstraint: Constraint,
-                         ?loraRank: int, ?loraAlpha: float, ?name: string, ?trainable: bool) : Layer =
+                         ?loraRank: int, ?loraAlpha: float, ?name: string, ?dtype: DTypePolicy,
+                         ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Conv1D(filters, kernelSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
                    ?dilationRate = dilationRate, ?groups = groups, ?activation = activation, ?useBias = useBias,
@@ -105,7 +114,7 @@ type Layers =
                    ?kernelRegularizer = kernelRegularizer, ?biasRegularizer = biasRegularizer,
                    ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint,
                    ?biasConstraint = biasConstraint, loraRank = Option.toNullable loraRank,
-                   loraAlpha = Option.toNullable loraAlpha, Name = Option.toObj name,
+                   loraAlpha = Option.toNullable loraAlpha, Name = Option.toObj name, Dtype = Option.toObj dtype,
                    Trainable = defaultArg trainable true))
 
     /// Transposed 1-D convolution over (steps, channels) (Keras Conv1DTranspose).
@@ -115,7 +124,7 @@ type Layers =
                                   ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
                                   ?biasRegularizer: Regularizer, ?activityRegularizer: Regularizer,
                                   ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?name: string,
-                                  ?trainable: bool) : Layer =
+                                  ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Conv1DTranspose(filters, kernelSize, ?strides = strides, ?padding = padding, ?outputPadding = outputPadding,
                             ?dataFormat = dataFormat, ?dilationRate = dilationRate, ?activation = activation,
@@ -123,7 +132,8 @@ type Layers =
                             ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer,
                             ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
                             ?kernelConstraint = kernelConstraint, ?biasConstraint = biasConstraint,
-                            Name = Option.toObj name, Trainable = defaultArg trainable true))
+                            Name = Option.toObj name, Dtype = Option.toObj dtype,
+                            Trainable = defaultArg trainable true))
 
     /// 2-D convolution over (rows, cols, channels) (Keras Conv2D).
     static member conv2d(filters: int, kernelSize: IntTuple, ?strides: IntTuple, ?padding: Padding,
@@ -131,7 +141,8 @@ type Layers =
                          ?activation: ActivationFunction, ?useBias: bool, ?kernelInitializer: Initializer,
                          ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer, ?biasRegularizer: Regularizer,
                          ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint, ?biasConstraint: Constraint,
-                         ?loraRank: int, ?loraAlpha: float, ?name: string, ?trainable: bool) : Layer =
+                         ?loraRank: int, ?loraAlpha: float, ?name: string, ?dtype: DTypePolicy,
+                         ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Conv2D(filters, kernelSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
                    ?dilationRate = dilationRate, ?groups = groups, ?activation = activation, ?useBias = useBias,
@@ -139,7 +150,7 @@ type Layers =
                    ?kernelRegularizer = kernelRegularizer, ?biasRegularizer = biasRegularizer,
                    ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint,
                    ?biasConstraint = biasConstraint, loraRank = Option.toNullable loraRank,
-                   loraAlpha = Option.toNullable loraAlpha, Name = Option.toObj name,
+                   loraAlpha = Option.toNullable loraAlpha, Name = Option.toObj name, Dtype = Option.toObj dtype,
                    Trainable = defaultArg trainable true))
 
     /// Transposed 2-D convolution over (rows, cols, channels) (Keras Conv2DTranspose).
@@ -149,7 +160,7 @@ type Layers =
                                   ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
                                   ?biasRegularizer: Regularizer, ?activityRegularizer: Regularizer,
                                   ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?name: string,
-                                  ?trainable: bool) : Layer =
+                                  ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Conv2DTranspose(filters, kernelSize, ?strides = strides, ?padding = padding, ?outputPadding = outputPadding,
                             ?dataFormat = dataFormat, ?dilationRate = dilationRate, ?activation = activation,
@@ -157,7 +168,8 @@ type Layers =
                             ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer,
                             ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
                             ?kernelConstraint = kernelConstraint, ?biasConstraint = biasConstraint,
-                            Name = Option.toObj name, Trainable = defaultArg trainable true))
+                            Name = Option.toObj name, Dtype = Option.toObj dtype,
+                            Trainable = defaultArg trainable true))
 
     /// 3-D convolution over (dim1, dim2, dim3, channels) (Keras Conv3D).
     static member conv3d(filters: int, kernelSize: IntTuple, ?strides: IntTuple, ?padding: Padding,
@@ -165,7 +177,8 @@ type Layers =
                          ?activation: ActivationFunction, ?useBias: bool, ?kernelInitializer: Initializer,
                          ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer, ?biasRegularizer: Regularizer,
                          ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint, ?biasConstraint: Constraint,
-                         ?loraRank: int, ?loraAlpha: float, ?name: string, ?trainable: bool) : Layer =
+                         ?loraRank: int, ?loraAlpha: float, ?name: string, ?dtype: DTypePolicy,
+                         ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Conv3D(filters, kernelSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
                    ?dilationRate = dilationRate, ?groups = groups, ?activation = activation, ?useBias = useBias,
@@ -173,7 +186,7 @@ type Layers =
                    ?kernelRegularizer = kernelRegularizer, ?biasRegularizer = biasRegularizer,
                    ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint,
                    ?biasConstraint = biasConstraint, loraRank = Option.toNullable loraRank,
-                   loraAlpha = Option.toNullable loraAlpha, Name = Option.toObj name,
+                   loraAlpha = Option.toNullable loraAlpha, Name = Option.toObj name, Dtype = Option.toObj dtype,
                    Trainable = defaultArg trainable true))
 
     /// Transposed 3-D convolution over (dim1, dim2, dim3, channels) (Keras Conv3DTranspose).
@@ -183,7 +196,7 @@ type Layers =
                                   ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
                                   ?biasRegularizer: Regularizer, ?activityRegularizer: Regularizer,
                                   ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?name: string,
-                                  ?trainable: bool) : Layer =
+                                  ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Conv3DTranspose(filters, kernelSize, ?strides = strides, ?padding = padding, ?outputPadding = outputPadding,
                             ?dataFormat = dataFormat, ?dilationRate = dilationRate, ?activation = activation,
@@ -191,43 +204,49 @@ type Layers =
                             ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer,
                             ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
                             ?kernelConstraint = kernelConstraint, ?biasConstraint = biasConstraint,
-                            Name = Option.toObj name, Trainable = defaultArg trainable true))
+                            Name = Option.toObj name, Dtype = Option.toObj dtype,
+                            Trainable = defaultArg trainable true))
 
     /// Crops along the time axis of (steps, features) (Keras Cropping1D).
-    static member cropping1d(?cropping: IntTuple, ?name: string, ?trainable: bool) : Layer =
+    static member cropping1d(?cropping: IntTuple, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Cropping1D(?cropping = cropping, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Cropping1D(?cropping = cropping, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                       Trainable = defaultArg trainable true))
 
     /// Crops rows and columns of (rows, cols, channels) (Keras Cropping2D).
-    static member cropping2d(?cropping: SidePairs, ?dataFormat: DataFormat, ?name: string, ?trainable: bool) : Layer =
+    static member cropping2d(?cropping: SidePairs, ?dataFormat: DataFormat, ?name: string, ?dtype: DTypePolicy,
+                             ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Cropping2D(?cropping = cropping, ?dataFormat = dataFormat, Name = Option.toObj name,
-                       Trainable = defaultArg trainable true))
+                       Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Crops the three spatial axes of (dim1, dim2, dim3, channels) (Keras Cropping3D).
-    static member cropping3d(?cropping: SidePairs, ?dataFormat: DataFormat, ?name: string, ?trainable: bool) : Layer =
+    static member cropping3d(?cropping: SidePairs, ?dataFormat: DataFormat, ?name: string, ?dtype: DTypePolicy,
+                             ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Cropping3D(?cropping = cropping, ?dataFormat = dataFormat, Name = Option.toObj name,
-                       Trainable = defaultArg trainable true))
+                       Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// The residual sum of Inception-ResNet-v2: inputs[0] + inputs[1] · scale (Keras's CustomScaleLayer from
     /// keras/src/applications/inception_resnet_v2.py, kept under that class name so Keras's layer names match).
-    static member customScaleLayer(scale: float, ?name: string, ?trainable: bool) : Layer =
+    static member customScaleLayer(scale: float, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            CustomScaleLayer(scale, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            CustomScaleLayer(scale, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                             Trainable = defaultArg trainable true))
 
     /// A fully connected layer on the last axis: activation(x · kernel + bias) (Keras Dense).
     static member dense(units: int, ?activation: ActivationFunction, ?useBias: bool, ?kernelInitializer: Initializer,
                         ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer, ?biasRegularizer: Regularizer,
                         ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint, ?biasConstraint: Constraint,
-                        ?loraRank: int, ?loraAlpha: float, ?name: string, ?trainable: bool) : Layer =
+                        ?loraRank: int, ?loraAlpha: float, ?name: string, ?dtype: DTypePolicy,
+                        ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Dense(units, ?activation = activation, ?useBias = useBias, ?kernelInitializer = kernelInitializer,
                   ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer,
                   ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
                   ?kernelConstraint = kernelConstraint, ?biasConstraint = biasConstraint,
                   loraRank = Option.toNullable loraRank, loraAlpha = Option.toNullable loraAlpha,
-                  Name = Option.toObj name, Trainable = defaultArg trainable true))
+                  Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Depthwise 1-D convolution over (steps, channels) (Keras DepthwiseConv1D).
     static member depthwiseConv1d(kernelSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?depthMultiplier: int,
@@ -235,7 +254,8 @@ type Layers =
                                   ?useBias: bool, ?depthwiseInitializer: Initializer, ?biasInitializer: Initializer,
                                   ?depthwiseRegularizer: Regularizer, ?biasRegularizer: Regularizer,
                                   ?activityRegularizer: Regularizer, ?depthwiseConstraint: Constraint,
-                                  ?biasConstraint: Constraint, ?name: string, ?trainable: bool) : Layer =
+                                  ?biasConstraint: Constraint, ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             DepthwiseConv1D(kernelSize, ?strides = strides, ?padding = padding, ?depthMultiplier = depthMultiplier,
                             ?dataFormat = dataFormat, ?dilationRate = dilationRate, ?activation = activation,
@@ -243,7 +263,8 @@ type Layers =
                             ?biasInitializer = biasInitializer, ?depthwiseRegularizer = depthwiseRegularizer,
                             ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
                             ?depthwiseConstraint = depthwiseConstraint, ?biasConstraint = biasConstraint,
-                            Name = Option.toObj name, Trainable = defaultArg trainable true))
+                            Name = Option.toObj name, Dtype = Option.toObj dtype,
+                            Trainable = defaultArg trainable true))
 
     /// Depthwise 2-D convolution over (rows, cols, channels) (Keras DepthwiseConv2D).
     static member depthwiseConv2d(kernelSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?depthMultiplier: int,
@@ -251,7 +272,8 @@ type Layers =
                                   ?useBias: bool, ?depthwiseInitializer: Initializer, ?biasInitializer: Initializer,
                                   ?depthwiseRegularizer: Regularizer, ?biasRegularizer: Regularizer,
                                   ?activityRegularizer: Regularizer, ?depthwiseConstraint: Constraint,
-                                  ?biasConstraint: Constraint, ?name: string, ?trainable: bool) : Layer =
+                                  ?biasConstraint: Constraint, ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             DepthwiseConv2D(kernelSize, ?strides = strides, ?padding = padding, ?depthMultiplier = depthMultiplier,
                             ?dataFormat = dataFormat, ?dilationRate = dilationRate, ?activation = activation,
@@ -259,71 +281,75 @@ type Layers =
                             ?biasInitializer = biasInitializer, ?depthwiseRegularizer = depthwiseRegularizer,
                             ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
                             ?depthwiseConstraint = depthwiseConstraint, ?biasConstraint = biasConstraint,
-                            Name = Option.toObj name, Trainable = defaultArg trainable true))
+                            Name = Option.toObj name, Dtype = Option.toObj dtype,
+                            Trainable = defaultArg trainable true))
 
     /// The dot product of two inputs along one axis of each (Keras Dot), per sample.
-    static member dot(axes: IntTuple, ?normalize: bool, ?name: string, ?trainable: bool) : Layer =
+    static member dot(axes: IntTuple, ?normalize: bool, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Dot(axes, ?normalize = normalize, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Dot(axes, ?normalize = normalize, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                Trainable = defaultArg trainable true))
 
     /// Randomly zeroes a fraction rate of inputs during training and scales the rest by 1/(1 − rate) (Keras Dropout).
-    static member dropout(rate: float, ?seed: int, ?name: string, ?trainable: bool) : Layer =
+    static member dropout(rate: float, ?seed: int, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Dropout(rate, seed = Option.toNullable seed, Name = Option.toObj name,
+            Dropout(rate, seed = Option.toNullable seed, Name = Option.toObj name, Dtype = Option.toObj dtype,
                     Trainable = defaultArg trainable true))
 
     /// Exponential linear unit: x for x > 0, alpha · (exp(x) − 1) otherwise (Keras ELU). Shape unchanged, no
     /// parameters.
-    static member elu(?alpha: float, ?name: string, ?trainable: bool) : Layer =
+    static member elu(?alpha: float, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            ELU(?alpha = alpha, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            ELU(?alpha = alpha, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                Trainable = defaultArg trainable true))
 
     /// Flattens each sample into one axis (Keras Flatten). No parameters.
-    static member flatten(?dataFormat: DataFormat, ?name: string, ?trainable: bool) : Layer =
+    static member flatten(?dataFormat: DataFormat, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Flatten(?dataFormat = dataFormat, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Flatten(?dataFormat = dataFormat, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                    Trainable = defaultArg trainable true))
 
     /// Mean over all steps per channel (Keras GlobalAveragePooling1D).
-    static member globalAveragePooling1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string,
+    static member globalAveragePooling1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
                                          ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             GlobalAveragePooling1D(?dataFormat = dataFormat, ?keepdims = keepdims, Name = Option.toObj name,
-                                   Trainable = defaultArg trainable true))
+                                   Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Mean over all rows and columns per channel (Keras GlobalAveragePooling2D).
-    static member globalAveragePooling2d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string,
+    static member globalAveragePooling2d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
                                          ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             GlobalAveragePooling2D(?dataFormat = dataFormat, ?keepdims = keepdims, Name = Option.toObj name,
-                                   Trainable = defaultArg trainable true))
+                                   Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Mean over all three spatial dimensions per channel (Keras GlobalAveragePooling3D).
-    static member globalAveragePooling3d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string,
+    static member globalAveragePooling3d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
                                          ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             GlobalAveragePooling3D(?dataFormat = dataFormat, ?keepdims = keepdims, Name = Option.toObj name,
-                                   Trainable = defaultArg trainable true))
+                                   Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Maximum over all steps per channel (Keras GlobalMaxPooling1D).
-    static member globalMaxPooling1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string,
+    static member globalMaxPooling1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
                                      ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             GlobalMaxPooling1D(?dataFormat = dataFormat, ?keepdims = keepdims, Name = Option.toObj name,
-                               Trainable = defaultArg trainable true))
+                               Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Maximum over all rows and columns per channel (Keras GlobalMaxPooling2D).
-    static member globalMaxPooling2d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string,
+    static member globalMaxPooling2d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
                                      ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             GlobalMaxPooling2D(?dataFormat = dataFormat, ?keepdims = keepdims, Name = Option.toObj name,
-                               Trainable = defaultArg trainable true))
+                               Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Maximum over all three spatial dimensions per channel (Keras GlobalMaxPooling3D).
-    static member globalMaxPooling3d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string,
+    static member globalMaxPooling3d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
                                      ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             GlobalMaxPooling3D(?dataFormat = dataFormat, ?keepdims = keepdims, Name = Option.toObj name,
-                               Trainable = defaultArg trainable true))
+                               Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Normalises each sample over axis (Keras LayerNormalization): γ · (x − mean) / √(var + ε) + β with the mean and
     /// biased variance taken per sample over the given axes.
@@ -331,105 +357,111 @@ type Layers =
                                      ?betaInitializer: Initializer, ?gammaInitializer: Initializer,
                                      ?betaRegularizer: Regularizer, ?gammaRegularizer: Regularizer,
                                      ?betaConstraint: Constraint, ?gammaConstraint: Constraint, ?name: string,
-                                     ?trainable: bool) : Layer =
+                                     ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             LayerNormalization(?axis = axis, ?epsilon = epsilon, ?center = center, ?scale = scale,
                                ?rmsScaling = rmsScaling, ?betaInitializer = betaInitializer,
                                ?gammaInitializer = gammaInitializer, ?betaRegularizer = betaRegularizer,
                                ?gammaRegularizer = gammaRegularizer, ?betaConstraint = betaConstraint,
-                               ?gammaConstraint = gammaConstraint, Name = Option.toObj name,
+                               ?gammaConstraint = gammaConstraint, Name = Option.toObj name, Dtype = Option.toObj dtype,
                                Trainable = defaultArg trainable true))
 
     /// f(x) = x for x ≥ 0, negative_slope · x otherwise (Keras LeakyReLU). Shape unchanged, no parameters.
-    static member leakyRelu(?negativeSlope: float, ?name: string, ?trainable: bool) : Layer =
+    static member leakyRelu(?negativeSlope: float, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            LeakyReLU(?negativeSlope = negativeSlope, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            LeakyReLU(?negativeSlope = negativeSlope, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                      Trainable = defaultArg trainable true))
 
     /// Zeroes the timesteps whose features all equal maskValue (Keras Masking): the output is the input where any value
     /// along the last axis differs from the mask value, and 0 elsewhere. Shape unchanged, no parameters.
-    static member masking(?maskValue: float, ?name: string, ?trainable: bool) : Layer =
+    static member masking(?maskValue: float, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Masking(?maskValue = maskValue, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Masking(?maskValue = maskValue, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                    Trainable = defaultArg trainable true))
 
     /// Max pooling over windows of steps (Keras MaxPooling1D).
     static member maxPooling1d(?poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                               ?name: string, ?trainable: bool) : Layer =
+                               ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             MaxPooling1D(?poolSize = poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                         Name = Option.toObj name, Trainable = defaultArg trainable true))
+                         Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Max pooling over 2-D windows (Keras MaxPooling2D).
     static member maxPooling2d(?poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                               ?name: string, ?trainable: bool) : Layer =
+                               ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             MaxPooling2D(?poolSize = poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                         Name = Option.toObj name, Trainable = defaultArg trainable true))
+                         Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Max pooling over 3-D windows (Keras MaxPooling3D).
     static member maxPooling3d(?poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                               ?name: string, ?trainable: bool) : Layer =
+                               ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             MaxPooling3D(?poolSize = poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                         Name = Option.toObj name, Trainable = defaultArg trainable true))
+                         Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Elementwise maximum of its inputs (Keras Maximum). Shapes broadcast; no parameters.
-    static member maximum(?name: string, ?trainable: bool) : Layer =
+    static member maximum(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Maximum(Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Maximum(Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Elementwise minimum of its inputs (Keras Minimum). Shapes broadcast; no parameters.
-    static member minimum(?name: string, ?trainable: bool) : Layer =
+    static member minimum(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Minimum(Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Minimum(Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Elementwise product of its inputs (Keras Multiply). Shapes broadcast; no parameters.
-    static member multiply(?name: string, ?trainable: bool) : Layer =
+    static member multiply(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Multiply(Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Multiply(Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Shifts and scales inputs to zero mean and unit variance per index of axis (Keras Normalization): (x − mean) /
     /// max(√variance, 1e-7), or its inverse mean + x · max(√variance, 1e-7) with invert. Shape unchanged.
     static member normalization(?axis: IntTuple, ?mean: FloatTuple, ?variance: FloatTuple, ?invert: bool, ?name: string,
-                                ?trainable: bool) : Layer =
+                                ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Normalization(?axis = axis, ?mean = mean, ?variance = variance, ?invert = invert, Name = Option.toObj name,
-                          Trainable = defaultArg trainable true))
+                          Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Parametric ReLU: f(x) = x for x ≥ 0, alpha · x otherwise, with a learned alpha (Keras PReLU).
     static member prelu(?alphaInitializer: Initializer, ?alphaRegularizer: Regularizer, ?alphaConstraint: Constraint,
-                        ?sharedAxes: IntTuple, ?name: string, ?trainable: bool) : Layer =
+                        ?sharedAxes: IntTuple, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             PReLU(?alphaInitializer = alphaInitializer, ?alphaRegularizer = alphaRegularizer,
                   ?alphaConstraint = alphaConstraint, ?sharedAxes = sharedAxes, Name = Option.toObj name,
-                  Trainable = defaultArg trainable true))
+                  Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Permutes the per-sample axes of the input (Keras Permute). No parameters.
-    static member permute(dims: IntTuple, ?name: string, ?trainable: bool) : Layer =
+    static member permute(dims: IntTuple, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Permute(dims, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Permute(dims, Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Rectified linear unit with Keras's options (Keras ReLU). Shape unchanged, no parameters.
-    static member relu(?maxValue: float, ?negativeSlope: float, ?threshold: float, ?name: string,
+    static member relu(?maxValue: float, ?negativeSlope: float, ?threshold: float, ?name: string, ?dtype: DTypePolicy,
                        ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             ReLU(maxValue = Option.toNullable maxValue, ?negativeSlope = negativeSlope, ?threshold = threshold,
-                 Name = Option.toObj name, Trainable = defaultArg trainable true))
+                 Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Repeats a vector n times (Keras RepeatVector): (features) → (n, features). No parameters.
-    static member repeatVector(n: int, ?name: string, ?trainable: bool) : Layer =
+    static member repeatVector(n: int, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            RepeatVector(n, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            RepeatVector(n, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                         Trainable = defaultArg trainable true))
 
     /// Multiplies its input by scale and adds offset (Keras Rescaling): x · scale + offset. Shape unchanged, no
     /// parameters.
-    static member rescaling(scale: FloatTuple, ?offset: FloatTuple, ?name: string, ?trainable: bool) : Layer =
+    static member rescaling(scale: FloatTuple, ?offset: FloatTuple, ?name: string, ?dtype: DTypePolicy,
+                            ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Rescaling(scale, ?offset = offset, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Rescaling(scale, ?offset = offset, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                      Trainable = defaultArg trainable true))
 
     /// Reshapes each sample to targetShape (Keras Reshape). No parameters.
-    static member reshape(targetShape: IntTuple, ?name: string, ?trainable: bool) : Layer =
+    static member reshape(targetShape: IntTuple, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Reshape(targetShape, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Reshape(targetShape, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                    Trainable = defaultArg trainable true))
 
     /// Depthwise separable 1-D convolution over (steps, channels) (Keras SeparableConv1D).
     static member separableConv1d(filters: int, kernelSize: IntTuple, ?strides: IntTuple, ?padding: Padding,
@@ -439,7 +471,8 @@ type Layers =
                                   ?depthwiseRegularizer: Regularizer, ?pointwiseRegularizer: Regularizer,
                                   ?biasRegularizer: Regularizer, ?activityRegularizer: Regularizer,
                                   ?depthwiseConstraint: Constraint, ?pointwiseConstraint: Constraint,
-                                  ?biasConstraint: Constraint, ?name: string, ?trainable: bool) : Layer =
+                                  ?biasConstraint: Constraint, ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             SeparableConv1D(filters, kernelSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
                             ?dilationRate = dilationRate, ?depthMultiplier = depthMultiplier, ?activation = activation,
@@ -448,7 +481,7 @@ type Layers =
                             ?depthwiseRegularizer = depthwiseRegularizer, ?pointwiseRegularizer = pointwiseRegularizer,
                             ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
                             ?depthwiseConstraint = depthwiseConstraint, ?pointwiseConstraint = pointwiseConstraint,
-                            ?biasConstraint = biasConstraint, Name = Option.toObj name,
+                            ?biasConstraint = biasConstraint, Name = Option.toObj name, Dtype = Option.toObj dtype,
                             Trainable = defaultArg trainable true))
 
     /// Depthwise separable 2-D convolution over (rows, cols, channels) (Keras SeparableConv2D).
@@ -459,7 +492,8 @@ type Layers =
                                   ?depthwiseRegularizer: Regularizer, ?pointwiseRegularizer: Regularizer,
                                   ?biasRegularizer: Regularizer, ?activityRegularizer: Regularizer,
                                   ?depthwiseConstraint: Constraint, ?pointwiseConstraint: Constraint,
-                                  ?biasConstraint: Constraint, ?name: string, ?trainable: bool) : Layer =
+                                  ?biasConstraint: Constraint, ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             SeparableConv2D(filters, kernelSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
                             ?dilationRate = dilationRate, ?depthMultiplier = depthMultiplier, ?activation = activation,
@@ -468,120 +502,136 @@ type Layers =
                             ?depthwiseRegularizer = depthwiseRegularizer, ?pointwiseRegularizer = pointwiseRegularizer,
                             ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
                             ?depthwiseConstraint = depthwiseConstraint, ?pointwiseConstraint = pointwiseConstraint,
-                            ?biasConstraint = biasConstraint, Name = Option.toObj name,
+                            ?biasConstraint = biasConstraint, Name = Option.toObj name, Dtype = Option.toObj dtype,
                             Trainable = defaultArg trainable true))
 
     /// Softmax over axis (Keras Softmax): exp(x) / Σ exp(x). Shape unchanged, no parameters.
-    static member softmax(?axis: IntTuple, ?name: string, ?trainable: bool) : Layer =
+    static member softmax(?axis: IntTuple, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Softmax(?axis = axis, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Softmax(?axis = axis, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                    Trainable = defaultArg trainable true))
 
     /// inputs[0] − inputs[1] (Keras Subtract): exactly two inputs, shapes broadcast; no parameters.
-    static member subtract(?name: string, ?trainable: bool) : Layer =
+    static member subtract(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            Subtract(Name = Option.toObj name, Trainable = defaultArg trainable true))
+            Subtract(Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Thresholded ReLU: x for x > theta, 0 otherwise (Keras 2.x / tf.keras ThresholdedReLU). Shape unchanged, no
     /// parameters.
-    static member thresholdedRelu(?theta: float, ?name: string, ?trainable: bool) : Layer =
+    static member thresholdedRelu(?theta: float, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            ThresholdedReLU(?theta = theta, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            ThresholdedReLU(?theta = theta, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                            Trainable = defaultArg trainable true))
 
     /// Repeats each step of (steps, features) size times (Keras UpSampling1D).
-    static member upSampling1d(?size: int, ?name: string, ?trainable: bool) : Layer =
+    static member upSampling1d(?size: int, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            UpSampling1D(?size = size, Name = Option.toObj name, Trainable = defaultArg trainable true))
+            UpSampling1D(?size = size, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                         Trainable = defaultArg trainable true))
 
     /// Upsamples rows and columns of (rows, cols, channels) (Keras UpSampling2D).
     static member upSampling2d(?size: IntTuple, ?dataFormat: DataFormat, ?interpolation: string, ?name: string,
-                               ?trainable: bool) : Layer =
+                               ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             UpSampling2D(?size = size, ?dataFormat = dataFormat, ?interpolation = interpolation,
-                         Name = Option.toObj name, Trainable = defaultArg trainable true))
+                         Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Repeats along the three spatial axes of (dim1, dim2, dim3, channels) (Keras UpSampling3D).
-    static member upSampling3d(?size: IntTuple, ?dataFormat: DataFormat, ?name: string, ?trainable: bool) : Layer =
+    static member upSampling3d(?size: IntTuple, ?dataFormat: DataFormat, ?name: string, ?dtype: DTypePolicy,
+                               ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
-            UpSampling3D(?size = size, ?dataFormat = dataFormat, Name = Option.toObj name,
+            UpSampling3D(?size = size, ?dataFormat = dataFormat, Name = Option.toObj name, Dtype = Option.toObj dtype,
                          Trainable = defaultArg trainable true))
 
     /// Pads the time axis of (steps, features) with zeros (Keras ZeroPadding1D).
-    static member zeroPadding1d(?padding: IntTuple, ?dataFormat: DataFormat, ?name: string, ?trainable: bool) : Layer =
+    static member zeroPadding1d(?padding: IntTuple, ?dataFormat: DataFormat, ?name: string, ?dtype: DTypePolicy,
+                                ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             ZeroPadding1D(?padding = padding, ?dataFormat = dataFormat, Name = Option.toObj name,
-                          Trainable = defaultArg trainable true))
+                          Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Pads rows and columns of (rows, cols, channels) with zeros (Keras ZeroPadding2D).
-    static member zeroPadding2d(?padding: SidePairs, ?dataFormat: DataFormat, ?name: string, ?trainable: bool) : Layer =
+    static member zeroPadding2d(?padding: SidePairs, ?dataFormat: DataFormat, ?name: string, ?dtype: DTypePolicy,
+                                ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             ZeroPadding2D(?padding = padding, ?dataFormat = dataFormat, Name = Option.toObj name,
-                          Trainable = defaultArg trainable true))
+                          Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Pads the three spatial axes of (dim1, dim2, dim3, channels) with zeros (Keras ZeroPadding3D).
-    static member zeroPadding3d(?padding: SidePairs, ?dataFormat: DataFormat, ?name: string, ?trainable: bool) : Layer =
+    static member zeroPadding3d(?padding: SidePairs, ?dataFormat: DataFormat, ?name: string, ?dtype: DTypePolicy,
+                                ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             ZeroPadding3D(?padding = padding, ?dataFormat = dataFormat, Name = Option.toObj name,
-                          Trainable = defaultArg trainable true))
+                          Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Keras `AvgPool1D`, an alias of `AveragePooling1D`.
     static member avgPool1d(poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                            ?name: string, ?trainable: bool) : Layer =
+                            ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         Layers.averagePooling1d(poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                                ?name = name, ?trainable = trainable)
+                                ?name = name, ?dtype = dtype, ?trainable = trainable)
 
     /// Keras `AvgPool2D`, an alias of `AveragePooling2D`.
     static member avgPool2d(poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                            ?name: string, ?trainable: bool) : Layer =
+                            ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         Layers.averagePooling2d(poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                                ?name = name, ?trainable = trainable)
+                                ?name = name, ?dtype = dtype, ?trainable = trainable)
 
     /// Keras `AvgPool3D`, an alias of `AveragePooling3D`.
     static member avgPool3d(poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                            ?name: string, ?trainable: bool) : Layer =
+                            ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         Layers.averagePooling3d(poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                                ?name = name, ?trainable = trainable)
+                                ?name = name, ?dtype = dtype, ?trainable = trainable)
 
     /// Keras `GlobalAvgPool1D`, an alias of `GlobalAveragePooling1D`.
-    static member globalAvgPool1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
-        Layers.globalAveragePooling1d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name,
+    static member globalAvgPool1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
+        Layers.globalAveragePooling1d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?dtype = dtype,
                                       ?trainable = trainable)
 
     /// Keras `GlobalAvgPool2D`, an alias of `GlobalAveragePooling2D`.
-    static member globalAvgPool2d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
-        Layers.globalAveragePooling2d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name,
+    static member globalAvgPool2d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
+        Layers.globalAveragePooling2d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?dtype = dtype,
                                       ?trainable = trainable)
 
     /// Keras `GlobalAvgPool3D`, an alias of `GlobalAveragePooling3D`.
-    static member globalAvgPool3d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
-        Layers.globalAveragePooling3d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name,
+    static member globalAvgPool3d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
+        Layers.globalAveragePooling3d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?dtype = dtype,
                                       ?trainable = trainable)
 
     /// Keras `GlobalMaxPool1D`, an alias of `GlobalMaxPooling1D`.
-    static member globalMaxPool1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
-        Layers.globalMaxPooling1d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?trainable = trainable)
+    static member globalMaxPool1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
+        Layers.globalMaxPooling1d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?dtype = dtype,
+                                  ?trainable = trainable)
 
     /// Keras `GlobalMaxPool2D`, an alias of `GlobalMaxPooling2D`.
-    static member globalMaxPool2d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
-        Layers.globalMaxPooling2d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?trainable = trainable)
+    static member globalMaxPool2d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
+        Layers.globalMaxPooling2d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?dtype = dtype,
+                                  ?trainable = trainable)
 
     /// Keras `GlobalMaxPool3D`, an alias of `GlobalMaxPooling3D`.
-    static member globalMaxPool3d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?trainable: bool) : Layer =
-        Layers.globalMaxPooling3d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?trainable = trainable)
+    static member globalMaxPool3d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
+        Layers.globalMaxPooling3d(?dataFormat = dataFormat, ?keepdims = keepdims, ?name = name, ?dtype = dtype,
+                                  ?trainable = trainable)
 
     /// Keras `MaxPool1D`, an alias of `MaxPooling1D`.
     static member maxPool1d(?poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                            ?name: string, ?trainable: bool) : Layer =
+                            ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         Layers.maxPooling1d(?poolSize = poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                            ?name = name, ?trainable = trainable)
+                            ?name = name, ?dtype = dtype, ?trainable = trainable)
 
     /// Keras `MaxPool2D`, an alias of `MaxPooling2D`.
     static member maxPool2d(?poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                            ?name: string, ?trainable: bool) : Layer =
+                            ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         Layers.maxPooling2d(?poolSize = poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                            ?name = name, ?trainable = trainable)
+                            ?name = name, ?dtype = dtype, ?trainable = trainable)
 
     /// Keras `MaxPool3D`, an alias of `MaxPooling3D`.
     static member maxPool3d(?poolSize: IntTuple, ?strides: IntTuple, ?padding: Padding, ?dataFormat: DataFormat,
-                            ?name: string, ?trainable: bool) : Layer =
+                            ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         Layers.maxPooling3d(?poolSize = poolSize, ?strides = strides, ?padding = padding, ?dataFormat = dataFormat,
-                            ?name = name, ?trainable = trainable)
+                            ?name = name, ?dtype = dtype, ?trainable = trainable)

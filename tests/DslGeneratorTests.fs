@@ -77,6 +77,14 @@ let tests =
             Expect.isFalse (List.contains "ActivityRegularizer" props) "virtual properties stay with the records' constructors"
         }
 
+        test "a DSL layer made without dtype takes the policy current when it is made, as Keras resolves dtype=None" {
+            let before = Functional.FSharp.Layers.dense 4
+            Expect.equal before.Dtype.Name (Functional.Layers.DTypePolicy.Current.Name) "the current policy"
+            using (Functional.Layers.DTypePolicy.Use Functional.Layers.DTypePolicy.MixedBFloat16) (fun _ ->
+                Expect.equal (Functional.FSharp.Layers.dense 4).Dtype.Name "mixed_bfloat16" "made under mixed_bfloat16"
+                Expect.equal (Functional.FSharp.Layers.dense(4, dtype = Functional.Layers.DTypePolicy.Float64)).Dtype.Name "float64" "given explicitly")
+        }
+
         test "dotnet fsi dsl/generate-layers.fsx --check passes on the committed file" {
             if not sdkAvailable.Value then skiptest "no .NET SDK on PATH to run dotnet fsi"
             let psi = ProcessStartInfo("dotnet", "fsi dsl/generate-layers.fsx --check")
