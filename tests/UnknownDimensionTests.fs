@@ -99,6 +99,9 @@ let tests =
                     Conv2D(4, 3).Parameters(shapeOf [ Some 8; Some 8; None ]) |> ignore)
                 throwsWith<ShapeException> [ "BatchNormalization"; "normalized axis"; "Found None" ] (fun () ->
                     BatchNormalization().Parameters(shapeOf [ Some 8; None ]) |> ignore)
+                throwsWith<ShapeException> [ "PReLU"; "axis 1"; "Found None" ] (fun () ->
+                    PReLU().Parameters(shapeOf [ None; Some 4 ]) |> ignore)
+                Expect.equal (PReLU(sharedAxes = IntTuple(1)).Parameters(shapeOf [ None; Some 4 ]).[0].Shape) (Shape(1, 4)) "shared over the unknown axis"
                 throwsWith<ShapeException> [ "Dense"; "last dimension" ] (fun () ->
                     Sequential(Input(shapeOf [ Some 4; None ]), Dense(2)) |> ignore)
                 // Shapes alone: the output is still known where Keras knows it.

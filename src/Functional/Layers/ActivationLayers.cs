@@ -146,8 +146,13 @@ public sealed record PReLU : Layer
     }
 
     /// <inheritdoc />
-    public override IReadOnlyList<ParameterSpec> Parameters(Shape input) =>
-        [new("alpha", AlphaShape(input), AlphaInitializer, true, AlphaRegularizer, AlphaConstraint)];
+    public override IReadOnlyList<ParameterSpec> Parameters(Shape input)
+    {
+        // Keras builds alpha over every axis not shared, so each of those must be known.
+        var alpha = AlphaShape(input);
+        for (var a = 0; a < alpha.Rank; a++) KnownDim(alpha, a, $"axis {a + 1} (not in sharedAxes={SharedAxes})");
+        return [new("alpha", alpha, AlphaInitializer, true, AlphaRegularizer, AlphaConstraint)];
+    }
 }
 
 /// <summary>Exponential linear unit: <c>x</c> for <c>x &gt; 0</c>, <c>alpha · (exp(x) − 1)</c> otherwise (Keras <c>ELU</c>). Shape unchanged, no parameters.</summary>
