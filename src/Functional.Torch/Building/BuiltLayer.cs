@@ -5,6 +5,14 @@ using static TorchSharp.torch;
 
 namespace Functional.Torch;
 
+/// <summary>The layout a spatial layer with a Keras <c>data_format</c> computes in: a <c>channels_last</c> layer computes
+/// channels-first (PyTorch's NCHW; the model permutes around runs of such layers), a <c>channels_first</c> one as declared.</summary>
+public static class ComputeLayouts
+{
+    /// <summary><see cref="PhysicalLayout.ChannelsFirst"/> for <c>channels_last</c>, else <see cref="PhysicalLayout.Logical"/>.</summary>
+    public static PhysicalLayout Of(DataFormat dataFormat) => dataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+}
+
 /// <summary>Which memory layout a built layer computes in.</summary>
 public enum PhysicalLayout
 {

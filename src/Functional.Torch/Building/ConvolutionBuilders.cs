@@ -40,7 +40,7 @@ internal sealed class BuiltConv : BuiltLayer
         RegisterComponents();
     }
 
-    public override PhysicalLayout Layout => conv.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+    public override PhysicalLayout Layout => ComputeLayouts.Of(conv.DataFormat);
 
     public override Tensor forward(Tensor x)
     {

@@ -94,7 +94,7 @@ internal sealed class BuiltSeparableConv : BuiltLayer
         RegisterComponents();
     }
 
-    public override PhysicalLayout Layout => conv.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+    public override PhysicalLayout Layout => ComputeLayouts.Of(conv.DataFormat);
 
     public override Tensor forward(Tensor x)
     {
@@ -142,7 +142,7 @@ internal sealed class BuiltDepthwiseConv : BuiltLayer
         RegisterComponents();
     }
 
-    public override PhysicalLayout Layout => conv.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+    public override PhysicalLayout Layout => ComputeLayouts.Of(conv.DataFormat);
 
     public override Tensor forward(Tensor x)
     {
@@ -196,7 +196,7 @@ internal sealed class BuiltConvTranspose : BuiltLayer
         RegisterComponents();
     }
 
-    public override PhysicalLayout Layout => conv.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+    public override PhysicalLayout Layout => ComputeLayouts.Of(conv.DataFormat);
 
     public override Tensor forward(Tensor x)
     {

@@ -29,7 +29,7 @@ internal sealed class BuiltPooling : BuiltLayer
         padding = new CallPadding(layer.Window);
     }
 
-    public override PhysicalLayout Layout => pool.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+    public override PhysicalLayout Layout => ComputeLayouts.Of(pool.DataFormat);
 
     public override Tensor forward(Tensor x)
     {
@@ -89,7 +89,7 @@ internal sealed class BuiltGlobalPooling : BuiltLayer
         dims = Enumerable.Range(2, layer.Rank).Select(d => (long)d).ToArray();
     }
 
-    public override PhysicalLayout Layout => pool.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+    public override PhysicalLayout Layout => ComputeLayouts.Of(pool.DataFormat);
 
     public override Tensor forward(Tensor x) =>
         average ? x.mean(dims, keepdim: pool.Keepdims) : x.amax(dims, keepdim: pool.Keepdims);

@@ -16,7 +16,7 @@ internal sealed class BuiltCropping : BuiltLayer
     public BuiltCropping(SpatialCropping layer, Shape input) : base(layer, input)
     {
         crops = Enumerable.Range(0, layer.Rank).Select(i => ((long)layer.CroppingAt(i).Start, (long)layer.CroppingAt(i).End)).ToArray();
-        Layout = layer.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+        Layout = ComputeLayouts.Of(layer.DataFormat);
     }
 
     public override PhysicalLayout Layout { get; }
@@ -51,7 +51,7 @@ internal sealed class BuiltZeroPadding : BuiltLayer
     {
         pads = Enumerable.Range(0, layer.Rank).Reverse()
             .SelectMany(i => new long[] { layer.PaddingAt(i).Before, layer.PaddingAt(i).After }).ToArray();
-        Layout = layer.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+        Layout = ComputeLayouts.Of(layer.DataFormat);
     }
 
     public override PhysicalLayout Layout { get; }
@@ -78,7 +78,7 @@ internal sealed class BuiltUpSampling : BuiltLayer
     {
         upsampling = layer;
         sizes = Enumerable.Range(0, layer.Rank).Select(i => (long)layer.SizeAt(i)).ToArray();
-        Layout = layer.DataFormat.IsChannelsLast ? PhysicalLayout.ChannelsFirst : PhysicalLayout.Logical;
+        Layout = ComputeLayouts.Of(layer.DataFormat);
     }
 
     public override PhysicalLayout Layout { get; }
