@@ -682,17 +682,33 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
     public float TrainStep(Tensor x, Tensor target, Func<Tensor, Tensor, Tensor> loss, optim.Optimizer optimizer)
     {
         if (x is null) throw NullInput(0);
+        ArgumentNullException.ThrowIfNull(optimizer);
         using var writing = WriteLease();
         using var scope = NewDisposeScope();
-        optimizer.zero_grad();
-        var context = new ForwardContext(true);
-        var prediction = ForwardCore([Device.Place(x)], context);
-        if (prediction.Count != 1)
-            throw new InvalidOperationException($"Model '{Declaration.Name}' has {prediction.Count} outputs; TrainStep takes one.");
-        var value = AddRegularization(loss(prediction[0], Device.Place(target)), context);
-        value.backward();
-        optimizer.step();
+        var (value, _) = TrainingStep([Device.Place(x)], new ForwardContext(true),
+            prediction => prediction.Count == 1
+                ? loss(prediction[0], Device.Place(target))
+                : throw new InvalidOperationException($"Model '{Declaration.Name}' has {prediction.Count} outputs; TrainStep takes one."),
+            total => { total.backward(); optimizer.step(); });
+        return value;
+    }
+
+    /// <summary>
+    /// The one training step every path takes (this <see cref="TrainStep"/> and <c>CompiledModel</c>'s fit and train steps),
+    /// inside the caller's write lease and dispose scope: gradients cleared, a training forward pass, the loss plus the
+    /// regularization penalties, <paramref name="update"/> (backward and the optimizer's step), then the constraints.
+    /// Returns the loss's value and the predictions.
+    /// </summary>
+    internal (float Loss, IReadOnlyList<Tensor> Predictions) TrainingStep(IReadOnlyList<Tensor> placedInputs, ForwardContext context,
+        Func<IReadOnlyList<Tensor>, Tensor> lossOf, Action<Tensor> update)
+    {
+        // Grad mode is per thread in libtorch: a step needs it on, also when called under no_grad or on a borrowed thread.
+        using var grad = enable_grad();
+        zero_grad();
+        var predictions = ForwardCore(placedInputs, context);
+        var loss = AddRegularization(lossOf(predictions), context);
+        update(loss);
         ApplyConstraintsHeld();
-        return value.item<float>();
+        return (loss.item<float>(), predictions);
     }
 }

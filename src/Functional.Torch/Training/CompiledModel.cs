@@ -364,21 +364,19 @@ public sealed partial class CompiledModel
             throw new ArgumentException("Expected input data to be non-empty: 'x' has 0 samples, so there is no step to take.", nameof(inputs));
         using var writing = Network.WriteLease();
         using var scope = NewDisposeScope();
-        // Grad mode is per thread in libtorch: a step needs it on, also when called under no_grad or on a borrowed thread.
-        using var grad = enable_grad();
-        Network.zero_grad();
         var (xs, ys, sw) = CheckAndPlace(inputs, targets, sampleWeight);
-        var context = new ForwardContext(true, Generator);
-        var predictions = InFloat32(Network.Forward(xs, context));
-        var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw), context);
-        // A LossScaleOptimizer scales the loss up before the gradients (and its Apply scales them back down).
-        Optimizer.ScaleLoss(loss).backward();
-        Optimizer.Apply(trainable.Select(w => w.Parameter.grad).ToList());
-        Network.ApplyConstraintsHeld();
-        var value = loss.item<float>();
+        var (value, outputs) = Network.TrainingStep(xs, new ForwardContext(true, Generator),
+            outputs => TotalLoss(ys, InFloat32(outputs), sw),
+            // A LossScaleOptimizer scales the loss up before the gradients (and its Apply scales them back down).
+            loss =>
+            {
+                Optimizer.ScaleLoss(loss).backward();
+                Optimizer.Apply(trainable.Select(w => w.Parameter.grad).ToList());
+            });
         lossTracker.UpdateValue(value, inputs[0].shape[0]);
         using (no_grad())
         {
+            var predictions = InFloat32(outputs);
             foreach (var (o, m) in metrics) m.UpdateState(ys[o], predictions[o].detach(), sw);
         }
         return value;
