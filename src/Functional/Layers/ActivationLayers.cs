@@ -93,6 +93,10 @@ public sealed record LeakyReLU : Layer
 /// </remarks>
 public sealed record PReLU : Layer
 {
+    /// <summary>The <c>alpha</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Alpha => new(AlphaInitializer, AlphaRegularizer, AlphaConstraint);
+
+
     /// <inheritdoc />
     public override bool SupportsMasking => true;
 
@@ -151,7 +155,7 @@ public sealed record PReLU : Layer
         // Keras builds alpha over every axis not shared, so each of those must be known.
         var alpha = AlphaShape(input);
         for (var a = 0; a < alpha.Rank; a++) KnownDim(alpha, a, $"axis {a + 1} (not in sharedAxes={SharedAxes})");
-        return [new("alpha", alpha, AlphaInitializer, true, AlphaRegularizer, AlphaConstraint)];
+        return [Alpha.Declare("alpha", alpha)];
     }
 }
 

@@ -16,6 +16,12 @@ namespace Functional.Layers;
 /// </remarks>
 public abstract record Conv : Layer
 {
+    /// <summary>The <c>kernel</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Kernel => new(KernelInitializer, KernelRegularizer, KernelConstraint);
+    /// <summary>The <c>bias</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Bias => new(BiasInitializer, BiasRegularizer, BiasConstraint);
+
+
     /// <summary>Validates and normalises the arguments; every failure names the argument and value.</summary>
     protected Conv(int rank, int filters, IntTuple kernelSize, IntTuple strides, Padding padding, DataFormat dataFormat,
         IntTuple dilationRate, int groups, ActivationFunction? activation, bool useBias,
@@ -163,8 +169,8 @@ public abstract record Conv : Layer
         CheckInput(input);
         var channels = ConvolutionRules.KnownChannels(this, DataFormat, input);
         var kernel = new Shape([.. KernelSize, channels / Groups, Filters]);
-        var specs = new List<ParameterSpec> { new("kernel", kernel, KernelInitializer, LoraRank is null, KernelRegularizer, KernelConstraint) };
-        if (UseBias) specs.Add(new("bias", new Shape(Filters), BiasInitializer, true, BiasRegularizer, BiasConstraint));
+        var specs = new List<ParameterSpec> { Kernel.Declare("kernel", kernel, trainable: LoraRank is null) };
+        if (UseBias) specs.Add(Bias.Declare("bias", new Shape(Filters)));
         if (LoraRank is { } rank) specs.AddRange(Lora.AdapterSpecs(kernel, rank, KernelRegularizer));
         return specs;
     }

@@ -63,6 +63,14 @@ internal static class ConvolutionRules
 /// </remarks>
 public abstract record SeparableConv : Layer
 {
+    /// <summary>The <c>depthwise</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Depthwise => new(DepthwiseInitializer, DepthwiseRegularizer, DepthwiseConstraint);
+    /// <summary>The <c>pointwise</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Pointwise => new(PointwiseInitializer, PointwiseRegularizer, PointwiseConstraint);
+    /// <summary>The <c>bias</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Bias => new(BiasInitializer, BiasRegularizer, BiasConstraint);
+
+
     /// <summary>Validates and normalises the arguments; every failure names the argument and value.</summary>
     protected SeparableConv(int rank, int filters, IntTuple kernelSize, IntTuple strides, Padding padding, DataFormat dataFormat,
         IntTuple dilationRate, int depthMultiplier, ActivationFunction? activation, bool useBias,
@@ -167,10 +175,10 @@ public abstract record SeparableConv : Layer
         var channels = ConvolutionRules.KnownChannels(this, DataFormat, input);
         var specs = new List<ParameterSpec>
         {
-            new("depthwise_kernel", new Shape([.. KernelSize, channels, DepthMultiplier]), DepthwiseInitializer, true, DepthwiseRegularizer, DepthwiseConstraint),
-            new("pointwise_kernel", ConvolutionRules.Ones(Rank, channels * DepthMultiplier, Filters), PointwiseInitializer, true, PointwiseRegularizer, PointwiseConstraint),
+            Depthwise.Declare("depthwise_kernel", new Shape([.. KernelSize, channels, DepthMultiplier])),
+            Pointwise.Declare("pointwise_kernel", ConvolutionRules.Ones(Rank, channels * DepthMultiplier, Filters)),
         };
-        if (UseBias) specs.Add(new("bias", new Shape(Filters), BiasInitializer, true, BiasRegularizer, BiasConstraint));
+        if (UseBias) specs.Add(Bias.Declare("bias", new Shape(Filters)));
         return specs;
     }
 }
@@ -219,6 +227,12 @@ public sealed record SeparableConv2D : SeparableConv
 /// </remarks>
 public abstract record DepthwiseConv : Layer
 {
+    /// <summary>The <c>depthwise</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Depthwise => new(DepthwiseInitializer, DepthwiseRegularizer, DepthwiseConstraint);
+    /// <summary>The <c>bias</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Bias => new(BiasInitializer, BiasRegularizer, BiasConstraint);
+
+
     /// <summary>Validates and normalises the arguments; every failure names the argument and value.</summary>
     protected DepthwiseConv(int rank, IntTuple kernelSize, IntTuple strides, Padding padding, int depthMultiplier, DataFormat dataFormat,
         IntTuple dilationRate, ActivationFunction? activation, bool useBias, Initializer? depthwiseInitializer, Initializer? biasInitializer,
@@ -306,9 +320,9 @@ public abstract record DepthwiseConv : Layer
         var channels = ConvolutionRules.KnownChannels(this, DataFormat, input);
         var specs = new List<ParameterSpec>
         {
-            new("kernel", new Shape([.. KernelSize, channels, DepthMultiplier]), DepthwiseInitializer, true, DepthwiseRegularizer, DepthwiseConstraint),
+            Depthwise.Declare("kernel", new Shape([.. KernelSize, channels, DepthMultiplier])),
         };
-        if (UseBias) specs.Add(new("bias", new Shape(channels * DepthMultiplier), BiasInitializer, true, BiasRegularizer, BiasConstraint));
+        if (UseBias) specs.Add(Bias.Declare("bias", new Shape(channels * DepthMultiplier)));
         return specs;
     }
 }
@@ -355,6 +369,12 @@ public sealed record DepthwiseConv2D : DepthwiseConv
 /// </remarks>
 public abstract record ConvTranspose : Layer
 {
+    /// <summary>The <c>kernel</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Kernel => new(KernelInitializer, KernelRegularizer, KernelConstraint);
+    /// <summary>The <c>bias</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Bias => new(BiasInitializer, BiasRegularizer, BiasConstraint);
+
+
     /// <summary>Validates and normalises the arguments; every failure names the argument and value.</summary>
     protected ConvTranspose(int rank, int filters, IntTuple kernelSize, IntTuple strides, Padding padding, IntTuple outputPadding,
         DataFormat dataFormat, IntTuple dilationRate, ActivationFunction? activation, bool useBias,
@@ -485,9 +505,9 @@ public abstract record ConvTranspose : Layer
         var channels = ConvolutionRules.KnownChannels(this, DataFormat, input);
         var specs = new List<ParameterSpec>
         {
-            new("kernel", new Shape([.. KernelSize, Filters, channels]), KernelInitializer, true, KernelRegularizer, KernelConstraint),
+            Kernel.Declare("kernel", new Shape([.. KernelSize, Filters, channels])),
         };
-        if (UseBias) specs.Add(new("bias", new Shape(Filters), BiasInitializer, true, BiasRegularizer, BiasConstraint));
+        if (UseBias) specs.Add(Bias.Declare("bias", new Shape(Filters)));
         return specs;
     }
 }

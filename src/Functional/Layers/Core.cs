@@ -39,6 +39,12 @@ public sealed record Input : Layer
 /// </remarks>
 public sealed record Dense : Layer
 {
+    /// <summary>The <c>kernel</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Kernel => new(KernelInitializer, KernelRegularizer, KernelConstraint);
+    /// <summary>The <c>bias</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Bias => new(BiasInitializer, BiasRegularizer, BiasConstraint);
+
+
     /// <inheritdoc />
     public override bool SupportsMasking => true;
 
@@ -138,8 +144,8 @@ public sealed record Dense : Layer
         ComputeOutputShape(input);
         Lora.RequireNoKernelConstraint(this, LoraRank, KernelConstraint);
         var kernel = new Shape(KnownDim(input, -1, "last dimension of the inputs to a Dense layer"), Units);
-        var specs = new List<ParameterSpec> { new("kernel", kernel, KernelInitializer, LoraRank is null, KernelRegularizer, KernelConstraint) };
-        if (UseBias) specs.Add(new("bias", new Shape(Units), BiasInitializer, true, BiasRegularizer, BiasConstraint));
+        var specs = new List<ParameterSpec> { Kernel.Declare("kernel", kernel, trainable: LoraRank is null) };
+        if (UseBias) specs.Add(Bias.Declare("bias", new Shape(Units)));
         if (LoraRank is { } rank) specs.AddRange(Lora.AdapterSpecs(kernel, rank, KernelRegularizer));
         return specs;
     }

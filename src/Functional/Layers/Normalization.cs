@@ -19,6 +19,12 @@ namespace Functional.Layers;
 /// </remarks>
 public sealed record BatchNormalization : Layer
 {
+    /// <summary>The <c>gamma</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Gamma => new(GammaInitializer, GammaRegularizer, GammaConstraint);
+    /// <summary>The <c>beta</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Beta => new(BetaInitializer, BetaRegularizer, BetaConstraint);
+
+
     /// <inheritdoc />
     public override bool SupportsMasking => true;
 
@@ -169,8 +175,8 @@ public sealed record BatchNormalization : Layer
     {
         var c = new Shape(KnownDim(input, ChannelAxis(input), "normalized axis"));
         var specs = new List<ParameterSpec>(4);
-        if (Scale) specs.Add(new("gamma", c, GammaInitializer, true, GammaRegularizer, GammaConstraint));
-        if (Center) specs.Add(new("beta", c, BetaInitializer, true, BetaRegularizer, BetaConstraint));
+        if (Scale) specs.Add(Gamma.Declare("gamma", c));
+        if (Center) specs.Add(Beta.Declare("beta", c));
         specs.Add(new("moving_mean", c, MovingMeanInitializer, Trainable: false));
         specs.Add(new("moving_variance", c, MovingVarianceInitializer, Trainable: false));
         if (Renorm)
@@ -221,6 +227,12 @@ public sealed record RenormClipping(double? RMax = null, double? RMin = null, do
 /// </remarks>
 public sealed record LayerNormalization : Layer
 {
+    /// <summary>The <c>gamma</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Gamma => new(GammaInitializer, GammaRegularizer, GammaConstraint);
+    /// <summary>The <c>beta</c> weight's initializer, regularizer and constraint as one value.</summary>
+    public WeightOptions Beta => new(BetaInitializer, BetaRegularizer, BetaConstraint);
+
+
     /// <inheritdoc />
     public override bool SupportsMasking => true;
 
@@ -317,8 +329,8 @@ public sealed record LayerNormalization : Layer
     {
         var shape = new Shape(SampleAxes(input).Select(a => KnownDim(input, a, "normalized axis")));
         var specs = new List<ParameterSpec>(2);
-        if (Scale || RmsScaling) specs.Add(new("gamma", shape, GammaInitializer, true, GammaRegularizer, GammaConstraint));
-        if (Center && !RmsScaling) specs.Add(new("beta", shape, BetaInitializer, true, BetaRegularizer, BetaConstraint));
+        if (Scale || RmsScaling) specs.Add(Gamma.Declare("gamma", shape));
+        if (Center && !RmsScaling) specs.Add(Beta.Declare("beta", shape));
         return specs;
     }
 }
