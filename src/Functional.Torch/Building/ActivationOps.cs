@@ -17,6 +17,56 @@ public static class ActivationOps
     /// <summary>SELU's scale (Keras, Klambauer et al. 2017).</summary>
     public const double SeluScale = 1.0507009873554804934193349852946;
 
+    // One kernel per activation of the catalogue (ActivationFunction.All), keyed by the catalogue's own values, so no name
+    // is written here; the static constructor fails at once if the catalogue gains an activation without a kernel.
+    private static readonly Dictionary<ActivationFunction, Func<Tensor, long, Tensor>> Kernels = new()
+    {
+        [ActivationFunction.Linear] = (x, axis) => x.alias(),
+        [ActivationFunction.Relu] = (x, axis) => F.relu(x),
+        [ActivationFunction.Relu6] = (x, axis) => F.relu6(x),
+        // keras.activations.leaky_relu defaults negative_slope to 0.2 (unlike the LeakyReLU layer's 0.3).
+        [ActivationFunction.LeakyRelu] = (x, axis) => F.leaky_relu(x, 0.2),
+        [ActivationFunction.Sigmoid] = (x, axis) => F.sigmoid(x),
+        // Keras 3: hard_sigmoid(x) = relu6(x + 3) / 6 (0 for x ≤ −3, 1 for x ≥ 3).
+        [ActivationFunction.HardSigmoid] = (x, axis) => F.relu6(x + 3.0) / 6.0,
+        // Keras: 0 for x ≤ −1, 1 for x ≥ 1, (x + 1)/2 between.
+        [ActivationFunction.SparseSigmoid] = (x, axis) => torch.where(x.le(-1.0), torch.zeros_like(x),
+                torch.where(x.ge(1.0), torch.ones_like(x), (x + 1.0) * 0.5)),
+        [ActivationFunction.LogSigmoid] = (x, axis) => F.logsigmoid(x),
+        [ActivationFunction.Tanh] = (x, axis) => x.tanh(),
+        [ActivationFunction.HardTanh] = (x, axis) => x.clamp(-1.0, 1.0),
+        [ActivationFunction.TanhShrink] = (x, axis) => x - x.tanh(),
+        [ActivationFunction.Softmax] = (x, axis) => F.softmax(x, axis),
+        [ActivationFunction.LogSoftmax] = (x, axis) => F.log_softmax(x, axis),
+        [ActivationFunction.Sparsemax] = (x, axis) => Sparsemax(x, axis),
+        [ActivationFunction.Elu] = (x, axis) => F.elu(x, 1.0),
+        [ActivationFunction.Selu] = (x, axis) => F.selu(x),
+        // celu(x) = max(0, x) + min(0, α(exp(x/α) − 1)), α = 1.
+        [ActivationFunction.Celu] = (x, axis) => F.celu(x, 1.0, false),
+        [ActivationFunction.Gelu] = (x, axis) => F.gelu(x),
+        [ActivationFunction.Softplus] = (x, axis) => F.softplus(x),
+        [ActivationFunction.Softsign] = (x, axis) => x / (x.abs() + 1.0),
+        // squareplus(x) = (x + √(x² + b)) / 2, b = 4.
+        [ActivationFunction.Squareplus] = (x, axis) => (x + (x.square() + 4.0).sqrt()) / 2.0,
+        // sparse_plus: 0 for x ≤ −1, x for x ≥ 1, (x + 1)²/4 between.
+        [ActivationFunction.SparsePlus] = (x, axis) => torch.where(x.le(-1.0), torch.zeros_like(x),
+                torch.where(x.lt(1.0), (x + 1.0).square() * 0.25, x)),
+        [ActivationFunction.SoftShrink] = (x, axis) => torch.where(x.gt(0.5), x - 0.5, torch.where(x.lt(-0.5), x + 0.5, torch.zeros_like(x))),
+        [ActivationFunction.HardShrink] = (x, axis) => torch.where(x.abs().gt(0.5), x, torch.zeros_like(x)),
+        [ActivationFunction.Silu] = (x, axis) => F.silu(x),
+        // hard_silu(x) = x · relu6(x + 3) / 6.
+        [ActivationFunction.HardSilu] = (x, axis) => x * (F.relu6(x + 3.0) / 6.0),
+        [ActivationFunction.Exponential] = (x, axis) => x.exp(),
+        [ActivationFunction.Mish] = (x, axis) => x * F.softplus(x).tanh(),
+    };
+
+    static ActivationOps()
+    {
+        var missing = ActivationFunction.All.Where(a => !Kernels.ContainsKey(a)).Select(a => a.Name).ToList();
+        if (missing.Count > 0)
+            throw new InvalidOperationException($"No tensor kernel for the activation(s) {string.Join(", ", missing)}.");
+    }
+
     /// <summary>
     /// Applies <paramref name="activation"/> to <paramref name="x"/>, returning a new tensor; <paramref name="axis"/> is the
     /// tensor axis that softmax, log_softmax and sparsemax normalise over (Keras's default, the last axis).
@@ -26,47 +76,9 @@ public static class ActivationOps
         ArgumentNullException.ThrowIfNull(activation);
         ArgumentNullException.ThrowIfNull(x);
         using var scope = NewDisposeScope();
-        var y = activation.Name switch
-        {
-            "linear" => x.alias(),
-            "relu" => F.relu(x),
-            "relu6" => F.relu6(x),
-            // keras.activations.leaky_relu defaults negative_slope to 0.2 (unlike the LeakyReLU layer's 0.3).
-            "leaky_relu" => F.leaky_relu(x, 0.2),
-            "sigmoid" => F.sigmoid(x),
-            // Keras 3: hard_sigmoid(x) = relu6(x + 3) / 6 (0 for x ≤ −3, 1 for x ≥ 3).
-            "hard_sigmoid" => F.relu6(x + 3.0) / 6.0,
-            // Keras: 0 for x ≤ −1, 1 for x ≥ 1, (x + 1)/2 between.
-            "sparse_sigmoid" => torch.where(x.le(-1.0), torch.zeros_like(x),
-                torch.where(x.ge(1.0), torch.ones_like(x), (x + 1.0) * 0.5)),
-            "log_sigmoid" => F.logsigmoid(x),
-            "tanh" => x.tanh(),
-            "hard_tanh" => x.clamp(-1.0, 1.0),
-            "tanh_shrink" => x - x.tanh(),
-            "softmax" => F.softmax(x, axis),
-            "log_softmax" => F.log_softmax(x, axis),
-            "sparsemax" => Sparsemax(x, axis),
-            "elu" => F.elu(x, 1.0),
-            "selu" => F.selu(x),
-            // celu(x) = max(0, x) + min(0, α(exp(x/α) − 1)), α = 1.
-            "celu" => F.celu(x, 1.0, false),
-            "gelu" => F.gelu(x),
-            "softplus" => F.softplus(x),
-            "softsign" => x / (x.abs() + 1.0),
-            // squareplus(x) = (x + √(x² + b)) / 2, b = 4.
-            "squareplus" => (x + (x.square() + 4.0).sqrt()) / 2.0,
-            // sparse_plus: 0 for x ≤ −1, x for x ≥ 1, (x + 1)²/4 between.
-            "sparse_plus" => torch.where(x.le(-1.0), torch.zeros_like(x),
-                torch.where(x.lt(1.0), (x + 1.0).square() * 0.25, x)),
-            "soft_shrink" => torch.where(x.gt(0.5), x - 0.5, torch.where(x.lt(-0.5), x + 0.5, torch.zeros_like(x))),
-            "hard_shrink" => torch.where(x.abs().gt(0.5), x, torch.zeros_like(x)),
-            "silu" => F.silu(x),
-            // hard_silu(x) = x · relu6(x + 3) / 6.
-            "hard_silu" => x * (F.relu6(x + 3.0) / 6.0),
-            "exponential" => x.exp(),
-            "mish" => x * F.softplus(x).tanh(),
-            _ => throw new NotSupportedException($"Activation '{activation.Name}' has no tensor implementation."),
-        };
+        var y = Kernels.TryGetValue(activation, out var kernel)
+            ? kernel(x, axis)
+            : throw new NotSupportedException($"Activation '{activation.Name}' has no tensor implementation.");
         return y.MoveToOuterDisposeScope();
     }
 

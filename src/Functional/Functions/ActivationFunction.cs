@@ -7,26 +7,27 @@ namespace Functional;
 /// <remarks>The function itself runs in Functional.Torch; this record is its pure, serialisable identity.</remarks>
 public sealed record ActivationFunction
 {
-    /// <summary>
-    /// Every activation name Keras 3's <c>keras.activations.get</c> accepts, with aliases (<c>swish</c>, <c>hard_swish</c>)
-    /// resolved to their canonical name. Keras's <c>glu</c> (which halves an axis, so it is not shape-preserving) and
-    /// <c>threshold</c> (which has no defaults for its arguments) cannot be used by name and are rejected with a reason.
-    /// </summary>
-    public static readonly IReadOnlyDictionary<string, string> KnownNames = new Dictionary<string, string>
-    {
-        ["linear"] = "linear", ["relu"] = "relu", ["relu6"] = "relu6", ["leaky_relu"] = "leaky_relu",
-        ["sigmoid"] = "sigmoid", ["hard_sigmoid"] = "hard_sigmoid", ["sparse_sigmoid"] = "sparse_sigmoid",
-        ["log_sigmoid"] = "log_sigmoid", ["tanh"] = "tanh", ["hard_tanh"] = "hard_tanh", ["tanh_shrink"] = "tanh_shrink",
-        ["softmax"] = "softmax", ["log_softmax"] = "log_softmax", ["sparsemax"] = "sparsemax",
-        ["elu"] = "elu", ["selu"] = "selu", ["celu"] = "celu", ["gelu"] = "gelu",
-        ["softplus"] = "softplus", ["softsign"] = "softsign", ["squareplus"] = "squareplus", ["sparse_plus"] = "sparse_plus",
-        ["soft_shrink"] = "soft_shrink", ["hard_shrink"] = "hard_shrink",
-        ["silu"] = "silu", ["swish"] = "silu", ["hard_silu"] = "hard_silu", ["hard_swish"] = "hard_silu",
-        ["exponential"] = "exponential", ["mish"] = "mish",
-    };
+    // The catalogue, in one place: each activation is defined once below (its static property, its Keras name, its aliases,
+    // whether it reduces over an axis); the known names, the axis-dependent set and the kernels of Functional.Torch (keyed
+    // by these instances) all come from it. `Define` runs as the static properties are initialised, in textual order.
+    private static readonly Dictionary<string, string> Names = [];
+    private static readonly HashSet<string> AxisDependent = [];
 
-    /// <summary>The activations that normalise along an axis (so the tensor layout matters): softmax, log_softmax, sparsemax.</summary>
-    public static readonly IReadOnlySet<string> AxisDependentNames = new HashSet<string> { "softmax", "log_softmax", "sparsemax" };
+    private static ActivationFunction Define(string name, bool axisDependent = false, params string[] aliases)
+    {
+        Names[name] = name;
+        foreach (var alias in aliases) Names[alias] = name;
+        if (axisDependent) AxisDependent.Add(name);
+        return new ActivationFunction(name, trusted: true);
+    }
+
+    private ActivationFunction(string name, bool trusted) => Name = name;
+
+    /// <summary>Keras's activation names (and aliases) mapped to the canonical name each stands for.</summary>
+    public static IReadOnlyDictionary<string, string> KnownNames { get { _ = All; return Names; } }
+
+    /// <summary>Activations that reduce over an axis (<c>softmax</c>, <c>log_softmax</c>, <c>sparsemax</c>).</summary>
+    public static IReadOnlySet<string> AxisDependentNames { get { _ = All; return AxisDependent; } }
 
     private static readonly IReadOnlyDictionary<string, string> UnusableByName = new Dictionary<string, string>
     {
@@ -68,35 +69,38 @@ public sealed record ActivationFunction
     public static implicit operator ActivationFunction(string name) => OptionConversion.Convert(name, n => new ActivationFunction(n));
 
 #pragma warning disable CS1591 // the names say it
-    public static ActivationFunction Linear => new("linear");
-    public static ActivationFunction Relu => new("relu");
-    public static ActivationFunction Relu6 => new("relu6");
-    public static ActivationFunction LeakyRelu => new("leaky_relu");
-    public static ActivationFunction Sigmoid => new("sigmoid");
-    public static ActivationFunction HardSigmoid => new("hard_sigmoid");
-    public static ActivationFunction SparseSigmoid => new("sparse_sigmoid");
-    public static ActivationFunction LogSigmoid => new("log_sigmoid");
-    public static ActivationFunction Tanh => new("tanh");
-    public static ActivationFunction HardTanh => new("hard_tanh");
-    public static ActivationFunction TanhShrink => new("tanh_shrink");
-    public static ActivationFunction Softmax => new("softmax");
-    public static ActivationFunction LogSoftmax => new("log_softmax");
-    public static ActivationFunction Sparsemax => new("sparsemax");
-    public static ActivationFunction Elu => new("elu");
-    public static ActivationFunction Selu => new("selu");
-    public static ActivationFunction Celu => new("celu");
-    public static ActivationFunction Gelu => new("gelu");
-    public static ActivationFunction Softplus => new("softplus");
-    public static ActivationFunction Softsign => new("softsign");
-    public static ActivationFunction Squareplus => new("squareplus");
-    public static ActivationFunction SparsePlus => new("sparse_plus");
-    public static ActivationFunction SoftShrink => new("soft_shrink");
-    public static ActivationFunction HardShrink => new("hard_shrink");
-    public static ActivationFunction Silu => new("silu");
-    public static ActivationFunction Swish => new("silu");
-    public static ActivationFunction HardSilu => new("hard_silu");
-    public static ActivationFunction HardSwish => new("hard_silu");
-    public static ActivationFunction Exponential => new("exponential");
-    public static ActivationFunction Mish => new("mish");
+    public static ActivationFunction Linear { get; } = Define("linear");
+    public static ActivationFunction Relu { get; } = Define("relu");
+    public static ActivationFunction Relu6 { get; } = Define("relu6");
+    public static ActivationFunction LeakyRelu { get; } = Define("leaky_relu");
+    public static ActivationFunction Sigmoid { get; } = Define("sigmoid");
+    public static ActivationFunction HardSigmoid { get; } = Define("hard_sigmoid");
+    public static ActivationFunction SparseSigmoid { get; } = Define("sparse_sigmoid");
+    public static ActivationFunction LogSigmoid { get; } = Define("log_sigmoid");
+    public static ActivationFunction Tanh { get; } = Define("tanh");
+    public static ActivationFunction HardTanh { get; } = Define("hard_tanh");
+    public static ActivationFunction TanhShrink { get; } = Define("tanh_shrink");
+    public static ActivationFunction Softmax { get; } = Define("softmax", axisDependent: true);
+    public static ActivationFunction LogSoftmax { get; } = Define("log_softmax", axisDependent: true);
+    public static ActivationFunction Sparsemax { get; } = Define("sparsemax", axisDependent: true);
+    public static ActivationFunction Elu { get; } = Define("elu");
+    public static ActivationFunction Selu { get; } = Define("selu");
+    public static ActivationFunction Celu { get; } = Define("celu");
+    public static ActivationFunction Gelu { get; } = Define("gelu");
+    public static ActivationFunction Softplus { get; } = Define("softplus");
+    public static ActivationFunction Softsign { get; } = Define("softsign");
+    public static ActivationFunction Squareplus { get; } = Define("squareplus");
+    public static ActivationFunction SparsePlus { get; } = Define("sparse_plus");
+    public static ActivationFunction SoftShrink { get; } = Define("soft_shrink");
+    public static ActivationFunction HardShrink { get; } = Define("hard_shrink");
+    public static ActivationFunction Silu { get; } = Define("silu", false, "swish");
+    public static ActivationFunction HardSilu { get; } = Define("hard_silu", false, "hard_swish");
+    public static ActivationFunction Exponential { get; } = Define("exponential");
+    public static ActivationFunction Mish { get; } = Define("mish");
+    public static ActivationFunction Swish => Silu;
+    public static ActivationFunction HardSwish => HardSilu;
+
+    /// <summary>Every activation, once each (aliases excluded), in the catalogue's order.</summary>
+    public static IReadOnlyList<ActivationFunction> All { get; } = [Linear, Relu, Relu6, LeakyRelu, Sigmoid, HardSigmoid, SparseSigmoid, LogSigmoid, Tanh, HardTanh, TanhShrink, Softmax, LogSoftmax, Sparsemax, Elu, Selu, Celu, Gelu, Softplus, Softsign, Squareplus, SparsePlus, SoftShrink, HardShrink, Silu, HardSilu, Exponential, Mish];
 #pragma warning restore CS1591
 }
