@@ -7,7 +7,7 @@ using System.IO;
 using System.Linq;
 using System.Text;
 
-namespace Functional.Native
+namespace Functional.Torch.Native
 {
     /// <summary>One symbol-version requirement of an ELF file (an entry of <c>.gnu.version_r</c>).</summary>
     public sealed class VersionNeed
@@ -191,7 +191,7 @@ namespace Functional.Native
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or IndexOutOfRangeException)
                 {
-                    // Not fatal: at run time Functional.Native.LibTorch patches a copy in its per-user cache folder instead.
+                    // Not fatal: at run time Functional.Torch.Native.LibTorch patches a copy in its per-user cache folder instead.
                     Log.LogWarning(null, "FUNCTIONAL001", null, path, 0, 0, 0, 0,
                         $"Functional.Torch could not make {path} loadable with {libstdcxx} ({e.Message}). The app will still run: at start-up " +
                         "Functional's loader writes a patched copy under ~/.cache/functional (or FUNCTIONAL_NATIVE_CACHE). Suppress with NoWarn FUNCTIONAL001.");

@@ -8,7 +8,7 @@
 #r "bin/Release/net10.0/Functional.FSharp.dll"
 
 // Load libtorch through Functional's loader before any TorchSharp call, so the real cause is reported if it cannot load.
-Functional.Native.LibTorch.EnsureLoaded()
+Functional.Torch.Native.LibTorch.EnsureLoaded()
 
 // Declaration errors and unknown option strings show the library's message and the script line, not a stack dump.
 Functional.FSharp.ScriptErrors.enable ()

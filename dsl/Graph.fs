@@ -1,9 +1,12 @@
 namespace Functional.FSharp
 
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 
 /// Functional graphs (Keras's functional API) with plain functions over symbolic tensors:
 ///

@@ -244,7 +244,7 @@ let generate (asm: Assembly) (xmlDoc: string option) =
         |> Option.defaultWith (fun () -> failwith "LayerGenerator: no layer record has a constructor with only optional arguments.")
     let defaultsType, defaults = defaults
     let members = ResizeArray<string list>()
-    let used = Collections.Generic.HashSet<string>([ "Functional"; "Functional.Layers" ])
+    let used = Collections.Generic.HashSet<string>([ "Functional.Layers" ])
     for t in types do
         match kerasConstructor t with
         | None -> ()

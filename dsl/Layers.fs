@@ -7,8 +7,9 @@
 // </auto-generated>
 namespace Functional.FSharp
 
-open Functional
+open Functional.Functions
 open Functional.Layers
+open Functional.Shapes
 
 /// Layer constructors in F# style: one camelCase function per layer record, Keras's optional arguments as named
 /// optional parameters (`Layers.conv2d (32, 3, padding = "same", activation = "relu")`). Strings convert to Keras's

@@ -1,9 +1,12 @@
 namespace Functional.FSharp
 
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 
 /// Sequential models as pipelines: `Model.input [28; 28; 1] |> Model.add (Layers.conv2d (32, 3)) |> ...`, and what
 /// every model offers (summary, parameter count, JSON config, building).

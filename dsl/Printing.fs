@@ -5,6 +5,7 @@ open System.Text.Json.Nodes
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 
 /// How F# Interactive shows the library's values (dsl/Functional.fsx registers these as printers).
 module Printing =

@@ -50,7 +50,7 @@ module ScriptErrors =
     /// Turns readable script errors on, for DSL declarations and for option strings (dsl/Functional.fsx calls this).
     let enable () =
         enabled <- true
-        Functional.OptionConversion.Report <- Func<ArgumentException, exn>(report)
+        Functional.Shapes.OptionConversion.Report <- Func<ArgumentException, exn>(report)
 
     /// Runs a declaration; in scripts, a bad argument or shape becomes a `ScriptError` naming the script line.
     let guard (declare: unit -> 'a) : 'a =
@@ -65,8 +65,8 @@ module ScriptErrors =
 [<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
 module Shape =
     /// A per-sample shape from known (`Some n`) and unknown (`None`) dimensions.
-    let ofOptions (dims: int option list) : Functional.Shape =
-        Functional.Shape(dims |> List.map Option.toNullable |> Array.ofList)
+    let ofOptions (dims: int option list) : Functional.Shapes.Shape =
+        Functional.Shapes.Shape(dims |> List.map Option.toNullable |> Array.ofList)
 
     /// The dimensions as options: `Some n` where known, `None` where unknown.
-    let toOptions (shape: Functional.Shape) : int option list = [ for d in shape -> Option.ofNullable d ]
+    let toOptions (shape: Functional.Shapes.Shape) : int option list = [ for d in shape -> Option.ofNullable d ]

@@ -7,8 +7,11 @@ open System
 open System.Globalization
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 
 // 1. LeNet-5 (LeCun et al. 1998), its whole Keras-style summary.
 let lenet = Applications.LeNet5()

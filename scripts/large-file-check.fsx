@@ -14,7 +14,9 @@ open TorchSharp
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
-open Functional.Saving
+open Functional.Torch.Building
+open Functional.Torch.Formats
+open Functional.Torch.Saving
 
 let units = 24000
 let folder = match fsi.CommandLineArgs with [| _; dir |] -> dir | _ -> Path.GetTempPath()

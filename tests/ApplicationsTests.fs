@@ -9,10 +9,14 @@ open System.IO
 open Expecto
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
-open Functional.Saving
+open Functional.Torch.Building
+open Functional.Torch.Formats
+open Functional.Torch.Saving
 open Functional.Tests.Support
 
 /// Expected (name, builder, model name, total, non-trainable, total without the top, feature size with pooling).

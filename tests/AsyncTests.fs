@@ -11,11 +11,17 @@ open Expecto
 open Microsoft.Extensions.Logging
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Data
+open Functional.Torch.Data
 open Functional.Layers
+open Functional.Torch.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Training
+open Functional.Torch.Training
 open Functional.Tests.Support
 open Functional.Tests.LossTests
 open Functional.Tests.TrainingTests

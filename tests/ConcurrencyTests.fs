@@ -9,10 +9,15 @@ open System.Threading.Tasks
 open Expecto
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Training
+open Functional.Torch.Data
+open Functional.Torch.Training
 open Functional.Tests.Support
 open Functional.Tests.LossTests
 open Functional.Tests.TrainingTests
@@ -287,13 +292,13 @@ let tests =
                 let model = net.Compile(Adam(), SparseCategoricalCrossentropy(), seed = 3L)
                 model.Fit(x, y, verbose = quiet) |> ignore
                 model.SaveCheckpoint(path, 1)
-                use file = Saving.SafeTensors.ReadTensors(path)
+                use file = Functional.Torch.Formats.SafeTensors.ReadTensors(path)
                 let tensors =
                     [ for t in file.Tensors ->
                         if t.Name = "random/generator" then struct (t.Name, torch.zeros(3L, dtype = torch.ScalarType.Byte))
                         else struct (t.Name, t.Value) ]
                 let bad = path + ".bad"
-                Saving.SafeTensors.WriteTensors(bad, tensors, file.Metadata)
+                Functional.Torch.Formats.SafeTensors.WriteTensors(bad, tensors, file.Metadata)
                 let before = weightsOf net
                 throwsWith<InvalidDataException> [ "random/generator"; "shape" ] (fun () -> model.LoadCheckpoint bad |> ignore)
                 Expect.isTrue (sameWeights before (weightsOf net)) "nothing applied"

@@ -11,7 +11,10 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
+open Functional.Torch.Layers
 open Functional.Models
 open Functional.Tests.Support
 

@@ -7,9 +7,12 @@ open System.Collections.Generic
 open Expecto
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Tests.Support
 open Functional.Tests.InitializerTests
 

@@ -8,9 +8,12 @@ open FsCheck
 open FsCheck.FSharp
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Tests.Support
 
 /// A valid Conv2D case: (filters, kh, kw, sh, sw, dh, dw, padding, useBias, h, w, cin, channelsLast).

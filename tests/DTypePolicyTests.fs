@@ -7,11 +7,16 @@ open System.Threading.Tasks
 open Expecto
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Data
+open Functional.Torch.Data
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Training
+open Functional.Torch.Training
 open Functional.Tests.Support
 open Functional.Tests.LossTests
 

@@ -10,9 +10,13 @@ open System.Collections.Generic
 open Expecto
 open TorchSharp
 open Functional.Torch
-open Functional.Native
+open Functional.Torch.Building
+open Functional.Torch.Native
 open Functional.Training
-open Functional.Saving
+open Functional.Torch.Data
+open Functional.Torch.Training
+open Functional.Torch.Formats
+open Functional.Torch.Saving
 open Functional.Tests.Support
 open Functional.Tests.LossTests
 open Functional.Tests.TrainingTests

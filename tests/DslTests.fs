@@ -5,6 +5,8 @@ open System
 open System.Reflection
 open Expecto
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.FSharp

@@ -79,9 +79,9 @@ let tests =
                               "let b = conv2d (8, 3, dataFormat = \"channels_middle\");;"
                               "let c = dense (4, kernelInitializer = \"glorot_unifrom\");;"
                               "let d = dense (4, kernelRegularizer = \"l3\");;"
-                              "let e = Functional.Training.SparseCategoricalCrossentropy(reduction = \"summ\");;"
+                              "let e = Functional.Torch.Training.SparseCategoricalCrossentropy(reduction = \"summ\");;"
                               "let built = Model.build (sequential { input 4; dense 2 });;"
-                              "let f = built.Compile(Functional.Training.Adam(), \"mse_typo\");;"
+                              "let f = built.Compile(Functional.Torch.Training.Adam(), \"mse_typo\");;"
                               "let g = built.Compile(\"adam\", \"mse\", \"acuracy\");;" ]
             let all = out + err
             for message in [ "Error: Expected argument 'padding' to be one of 'valid', 'same' or 'causal'. Received: padding='smae'."

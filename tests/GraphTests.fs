@@ -10,11 +10,17 @@ open FsCheck
 open FsCheck.FSharp
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Training
-open Functional.Saving
+open Functional.Torch.Data
+open Functional.Torch.Training
+open Functional.Torch.Formats
+open Functional.Torch.Saving
 open Functional.Tests.Support
 
 type G = Functional.Models.Graph

@@ -10,9 +10,12 @@ open FsCheck
 open FsCheck.FSharp
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Tests.Support
 
 /// True when `action` throws 'e whose message contains every fragment.

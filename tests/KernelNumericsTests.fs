@@ -8,10 +8,13 @@ open System.Reflection
 open Expecto
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
-open Functional.Native
+open Functional.Torch.Native
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Tests.Support
 open Functional.Tests.InitializerTests
 

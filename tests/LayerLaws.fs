@@ -13,9 +13,13 @@ open FsCheck
 open FsCheck.FSharp
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
+open Functional.Torch.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Tests.Support
 
 type private G = Functional.Models.Graph

@@ -6,9 +6,12 @@ open System
 open Expecto
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Tests.Support
 
 type G = Functional.Models.Graph

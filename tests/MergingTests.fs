@@ -8,8 +8,11 @@ open FsCheck
 open FsCheck.FSharp
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Tests.Support
 open Functional.Tests.NaiveTensors
 

@@ -5,6 +5,8 @@ open System
 open Expecto
 open TorchSharp
 open Functional.Training
+open Functional.Torch.Data
+open Functional.Torch.Training
 open Functional.Tests.Support
 open Functional.Tests.LossTests
 

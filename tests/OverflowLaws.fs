@@ -8,6 +8,8 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Shapes

@@ -9,7 +9,7 @@ open System.IO
 open System.IO.Compression
 open System.Text.RegularExpressions
 open Expecto
-open Functional.Native
+open Functional.Torch.Native
 open Functional.Tests.ExampleScriptTests
 
 /// Runs `dotnet ARGS` in a folder with extra environment variables; returns the exit code and stdout + stderr.

@@ -9,9 +9,12 @@ open FsCheck
 open FsCheck.FSharp
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Tests.Support
 open Functional.Tests.ConvolutionTests
 

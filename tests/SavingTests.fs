@@ -12,8 +12,12 @@ open TorchSharp
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Training
-open Functional.Saving
+open Functional.Torch.Data
+open Functional.Torch.Training
+open Functional.Torch.Formats
+open Functional.Torch.Saving
 open Functional.Tests.Support
 open Functional.Tests.LossTests
 open Functional.Tests.TrainingTests

@@ -6,6 +6,8 @@ open FsCheck
 open FsCheck.FSharp
 open Functional
 open Functional.Shapes
+open Functional.Functions
+open Functional.Shapes
 open Functional.Tests.Support
 
 let private axisCase =

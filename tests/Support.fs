@@ -7,7 +7,9 @@ open FsCheck
 open FsCheck.FSharp
 open TorchSharp
 open Functional
-open Functional.Native
+open Functional.Shapes
+open Functional.Functions
+open Functional.Torch.Native
 
 /// Wide ranges for the pure laws.
 let pureConfig = { FsCheckConfig.defaultConfig with maxTest = 500 }

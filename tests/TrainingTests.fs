@@ -6,11 +6,18 @@ open System.IO
 open Expecto
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Layers
 open Functional.Models
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Training
-open Functional.Saving
+open Functional.Torch.Data
+open Functional.Torch.Training
+open Functional.Plotting
+open Functional.Torch.Formats
+open Functional.Torch.Saving
 open Functional.Tests.Support
 open Functional.Tests.LossTests
 
@@ -149,7 +156,7 @@ let tests =
             let file = Path.Combine(Path.GetTempPath(), "functional-bn-" + Guid.NewGuid().ToString "N" + ".safetensors")
             try
                 net.SaveWeights file
-                let names = (Functional.Saving.SafeTensors.Read file).Tensors |> Seq.map (fun t -> t.Name) |> Set.ofSeq
+                let names = (Functional.Torch.Formats.SafeTensors.Read file).Tensors |> Seq.map (fun t -> t.Name) |> Set.ofSeq
                 Expect.isTrue (names.Contains "batch_normalization/moving_variance") "moving statistics saved"
             finally
                 File.Delete file
@@ -210,7 +217,7 @@ let tests =
             let x, y = toyData 24 13
             use net = BuiltNetwork.Build(mlp ())
             let model = net.Compile(Adam(learningRate = 0.01), CategoricalCrossentropy(), [| "accuracy"; "mse" |])
-            let h = model.Fit(x, Functional.Data.Categorical.ToCategorical(y, Nullable 3), batchSize = 8, epochs = 2, verbose = quiet)
+            let h = model.Fit(x, Functional.Torch.Data.Categorical.ToCategorical(y, Nullable 3), batchSize = 8, epochs = 2, verbose = quiet)
             Expect.containsAll h.Values.Keys [ "loss"; "accuracy"; "mse" ] "keys"
             let auto = model.Metrics |> Seq.head :?> AutoAccuracy
             Expect.equal (auto.Resolved.GetType()) typeof<CategoricalAccuracy> "resolved"

@@ -13,11 +13,16 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Functional;
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Data;
+using Functional.Torch.Data;
 using Functional.Layers;
 using Functional.Models;
 using Functional.Torch;
+using Functional.Torch.Building;
 using Functional.Training;
+using Functional.Torch.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -194,14 +199,14 @@ static partial class Bench
             File.WriteAllText(jsonPath, JsonSerializer.Serialize(new { results, ratios }, new JsonSerializerOptions { WriteIndented = true }));
     }
 
-    // The cost of Functional.Native.CpuKernels's fallback where it applies: the same networks and steps with oneDNN off
+    // The cost of Functional.Torch.Native.CpuKernels's fallback where it applies: the same networks and steps with oneDNN off
     // (libtorch's reference kernels, what the guard uses where oneDNN is wrong) against oneDNN on (what libtorch ships;
     // its numbers may be wrong on this CPU, its time is what the guard gives up), in alternating blocks in one process.
     public static void Kernels(bool quick)
     {
         LibTorchInit();
-        var decided = Functional.Native.CpuKernels.OneDnnEnabled;
-        Console.WriteLine(Functional.Native.CpuKernels.Report);
+        var decided = Functional.Torch.Native.CpuKernels.OneDnnEnabled;
+        Console.WriteLine(Functional.Torch.Native.CpuKernels.Report);
         var digits = DigitSet.Load(DigitSet.FindRepositoryData("mnist"));
         var rounds = RoundsOverride ?? (quick ? 5 : 15);
         var results = new List<Result>();
@@ -210,7 +215,7 @@ static partial class Bench
         static Func<Action> With(bool oneDnn, Func<Action> make) => () =>
         {
             var step = make();
-            return () => { Functional.Native.CpuKernels.OneDnnEnabled = oneDnn; step(); };
+            return () => { Functional.Torch.Native.CpuKernels.OneDnnEnabled = oneDnn; step(); };
         };
         try
         {
@@ -227,7 +232,7 @@ static partial class Bench
                     results, ratios, baselinePrefix: "oneDNN");
             }
         }
-        finally { Functional.Native.CpuKernels.OneDnnEnabled = decided; }
+        finally { Functional.Torch.Native.CpuKernels.OneDnnEnabled = decided; }
         Print(results, ratios);
     }
 
@@ -237,7 +242,7 @@ static partial class Bench
     public static void Dtypes(bool quick)
     {
         LibTorchInit();
-        Console.WriteLine(Functional.Native.CpuKernels.Report);
+        Console.WriteLine(Functional.Torch.Native.CpuKernels.Report);
         var digits = DigitSet.Load(DigitSet.FindRepositoryData("mnist"));
         var rounds = RoundsOverride ?? (quick ? 5 : 15);
         var results = new List<Result>();
@@ -637,10 +642,10 @@ static partial class Bench
         return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
     }
 
-    static void LibTorchInit() => Functional.Native.LibTorch.EnsureLoaded();
+    static void LibTorchInit() => Functional.Torch.Native.LibTorch.EnsureLoaded();
 
-    static string HeapInfo() => Functional.Native.HeapTuning.Applied ? "glibc heap tuned (Functional.Native.HeapTuning)"
-        : $"glibc heap defaults ({Functional.Native.HeapTuning.SkippedBecause})";
+    static string HeapInfo() => Functional.Torch.Native.HeapTuning.Applied ? "glibc heap tuned (Functional.Torch.Native.HeapTuning)"
+        : $"glibc heap defaults ({Functional.Torch.Native.HeapTuning.SkippedBecause})";
 
     static string RuntimeInfo() => $".NET {Environment.Version}, TorchSharp {typeof(torch).Assembly.GetName().Version}";
 }

@@ -13,9 +13,11 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Functional.Data;
+using Functional.Torch.Data;
 using Functional.Examples.Service;
 using Functional.Models;
-using Functional.Saving;
+using Functional.Torch.Formats;
+using Functional.Torch.Saving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Logging;
@@ -34,7 +36,7 @@ static partial class Bench
         var rounds = RoundsOverride ?? (quick ? 5 : 15);
         var requests = RequestsOverride ?? (quick ? 400 : 2000);
         Console.WriteLine($"torch threads: {torch.get_num_threads()}, {Environment.ProcessorCount} cores, {RuntimeInfo()}, {HeapInfo()}");
-        Console.WriteLine(Functional.Native.CpuKernels.Report);
+        Console.WriteLine(Functional.Torch.Native.CpuKernels.Report);
         var dir = Directory.CreateTempSubdirectory("functional-bench-service-").FullName;
         try
         {

@@ -1,7 +1,10 @@
 using Functional;
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
 using Functional.Models;
 using Functional.Torch;
+using Functional.Torch.Building;
 using TorchSharp;
 using static TorchSharp.torch;
 

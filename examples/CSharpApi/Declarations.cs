@@ -1,4 +1,6 @@
 using Functional;
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
 using Functional.Models;
 using static Functional.Models.Graph;

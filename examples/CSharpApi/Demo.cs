@@ -1,5 +1,6 @@
 using Functional.Models;
 using Functional.Torch;
+using Functional.Torch.Building;
 using TorchSharp;
 
 namespace CSharpApi;

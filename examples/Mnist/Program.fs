@@ -10,11 +10,18 @@ open System.Diagnostics
 open System.IO
 open TorchSharp
 open Functional
+open Functional.Shapes
+open Functional.Functions
 open Functional.Data
+open Functional.Torch.Data
 open Functional.FSharp
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Training
-open Functional.Saving
+open Functional.Torch.Training
+open Functional.Plotting
+open Functional.Torch.Formats
+open Functional.Torch.Saving
 open Functional.Examples.MnistCli
 
 /// A message on stderr and exit code 2: for a bad command line, an unavailable device or missing data.
@@ -67,8 +74,8 @@ let train (options: Options) (device: Device) (dataDir: string) (all: DigitSet) 
     let struct (trainSet, testSet) = all.Split(8000, seed = 42)
     printfn "Data: %d training and %d held-out digits from %s; device %O; dtype policy %s" trainSet.Count testSet.Count dataDir device options.Dtype
     // What the CPU-kernel check found on this machine (it runs when libtorch loads).
-    Functional.Native.LibTorch.EnsureLoaded()
-    printfn "%O" Functional.Native.CpuKernels.Report
+    Functional.Torch.Native.LibTorch.EnsureLoaded()
+    printfn "%O" Functional.Torch.Native.CpuKernels.Report
 
     torch.manual_seed 42L |> ignore
     use net = Model.buildOn device model

@@ -1,4 +1,5 @@
 using Functional.Data;
+using Functional.Torch.Data;
 using TorchSharp;
 
 namespace Functional.Examples.Service;

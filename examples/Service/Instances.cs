@@ -1,4 +1,5 @@
 using System.Globalization;
+using Functional.Shapes;
 using System.Text;
 using System.Text.Json;
 

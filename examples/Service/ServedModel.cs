@@ -1,8 +1,12 @@
 using System.Text.Json;
 using Functional;
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Models;
-using Functional.Saving;
+using Functional.Torch.Formats;
+using Functional.Torch.Saving;
 using Functional.Torch;
+using Functional.Torch.Building;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,9 +1,15 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Training;
+using Functional.Torch.Training;
 using System.Globalization;
 using System.Net;
 using System.Text;
 using ScottPlot;
 
-namespace Functional.Training;
+namespace Functional.Plotting;
 
 /// <summary>
 /// Training-curve pictures from a <see cref="History"/>, drawn with ScottPlot: one panel for the loss and one per metric,

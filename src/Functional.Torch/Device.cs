@@ -1,4 +1,4 @@
-using Functional.Native;
+using Functional.Torch.Native;
 using TorchSharp;
 
 namespace Functional.Torch;

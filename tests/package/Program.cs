@@ -2,10 +2,13 @@
 // the repository that references Functional.Torch from a local feed. It trains a small network on real MNIST digits
 // and prints the held-out accuracy, which the check reads.
 using Functional.Data;
+using Functional.Torch.Data;
 using Functional.Layers;
 using Functional.Models;
 using Functional.Torch;
+using Functional.Torch.Building;
 using Functional.Training;
+using Functional.Torch.Training;
 using TorchSharp;
 
 var digits = DigitSet.Load(args[0]);

@@ -4,14 +4,17 @@
 #r "nuget: Functional.FSharp, FUNCTIONAL_VERSION"
 
 open Functional.Data
+open Functional.Torch.Data
 open Functional.FSharp
 open Functional.Torch
+open Functional.Torch.Building
 open Functional.Training
+open Functional.Torch.Training
 open type Functional.FSharp.Layers
 
 // Functional's loader first: it finds libtorch in the NuGet folder and, on Debian 12, loads a patched copy of TorchSharp's
 // glue from its own cache. (A script that calls TorchSharp.torch before any Functional API gets TorchSharp's own loader.)
-Functional.Native.LibTorch.EnsureLoaded()
+Functional.Torch.Native.LibTorch.EnsureLoaded()
 
 let digits = DigitSet.Load(fsi.CommandLineArgs.[1])
 let struct (train, test) = digits.Split(2000, 1)
@@ -33,4 +36,4 @@ let xTest = DigitTensors.Images test
 let yTest = DigitTensors.Labels test
 let accuracy = (compiled.Evaluate(xTest, yTest, verbose = Verbose 0)).["accuracy"]
 printfn "held-out accuracy: %.4f on %d digits" accuracy test.Count
-printfn "glue library: %s" (Functional.Native.LibTorch.GlueLibraryPath)
+printfn "glue library: %s" (Functional.Torch.Native.LibTorch.GlueLibraryPath)

@@ -1,10 +1,15 @@
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>Keras's <c>ReLU.static_call</c>, branch for branch.</summary>
 internal sealed class BuiltReLU : BuiltLayer

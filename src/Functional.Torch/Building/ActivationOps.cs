@@ -1,8 +1,14 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>
 /// Keras 3's activation functions on tensors, each with Keras's defaults (keras/src/activations/activations.py and the

@@ -1,8 +1,13 @@
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>Inception-ResNet-v2's <c>x + residual · scale</c>: elementwise on equal shapes, so any layout will do.</summary>
 internal sealed class BuiltCustomScaleLayer : BuiltLayer

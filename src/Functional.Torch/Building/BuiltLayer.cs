@@ -1,9 +1,14 @@
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>The layout a spatial layer with a Keras <c>data_format</c> computes in: a <c>channels_last</c> layer computes
 /// channels-first (PyTorch's NCHW; the model permutes around runs of such layers), a <c>channels_first</c> one as declared.</summary>
@@ -131,7 +136,7 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
     public IReadOnlyList<Tensor> ForwardAll(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context) =>
         Layer.OutputCount == 1 ? [Forward(inputs, masks, context)] : Seam(inputs, args => CallAll(args, masks, context));
 
-    /// <summary>The computation of a layer with several outputs (<see cref="Layers.Layer.OutputCount"/> &gt; 1), on inputs in its
+    /// <summary>The computation of a layer with several outputs (<see cref="Layer.OutputCount"/> &gt; 1), on inputs in its
     /// compute dtype: one tensor per output, in order.</summary>
     /// <exception cref="NotSupportedException">The layer declares several outputs and its builder does not override this.</exception>
     protected virtual IReadOnlyList<Tensor> CallAll(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context) =>
@@ -196,7 +201,7 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Keras's <c>compute_mask</c> for one call: the output's mask, from the inputs (in this module's compute layout) and
-    /// their masks. By default a layer that supports masking (<see cref="Layers.Layer.SupportsMasking"/>) passes the first
+    /// their masks. By default a layer that supports masking (<see cref="Layer.SupportsMasking"/>) passes the first
     /// input's mask on and any other drops it, as Keras's <c>Layer</c> does; Masking and the merges compute their own.
     /// </summary>
     public virtual Tensor? ComputeMask(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks) =>

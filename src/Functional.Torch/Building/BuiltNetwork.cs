@@ -1,11 +1,14 @@
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
 using Functional.Models;
-using Functional.Native;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>
 /// Any model declaration — a <see cref="Sequential"/>, a graph <see cref="Model"/>, models nested in models — built into
@@ -102,7 +105,7 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
     /// The latest configuration <c>Compile</c> attached (Keras's <c>model.compile</c>), which the network's
     /// <c>Fit</c>/<c>Evaluate</c> extension methods use; null before the first.
     /// </summary>
-    internal Training.CompiledModel? Compiled { get; set; }
+    internal ICompilation? Compiled { get; set; }
 
     /// <summary>
     /// Builds any model declaration on <paramref name="device"/> (the CPU by default), initialising weights as Keras does,
@@ -133,7 +136,7 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
             var result = new BuiltNetwork(model, graph, device, built);
             result.eval();
             // A declaration with a weights file (Applications' weights: "path") comes with those weights.
-            if (graph.WeightsFile is { } weightsFile) Saving.WeightFiles.LoadWeights(result, weightsFile);
+            if (graph.WeightsFile is { } weightsFile) WeightLoading.Load(result, weightsFile);
             return result;
         }
         catch
@@ -712,3 +715,9 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
         return (loss.item<float>(), predictions);
     }
 }
+
+/// <summary>
+/// What <c>Compile</c> attaches to a network (the training layer's compiled model). Building only holds it: training sits
+/// above building, so the slot is typed by this marker and the training layer reads it back as its own type.
+/// </summary>
+internal interface ICompilation;

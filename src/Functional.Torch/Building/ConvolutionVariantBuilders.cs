@@ -1,11 +1,15 @@
-using Functional.Layers;
 using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>Rank-generic convolution calls and TF padding shared by the convolution-variant modules.</summary>
 internal static class ConvOps

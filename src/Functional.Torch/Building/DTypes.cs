@@ -1,7 +1,12 @@
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
 using static TorchSharp.torch;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>Keras's dtype names as TorchSharp's scalar types, and back.</summary>
 public static class DTypes

@@ -1,7 +1,13 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>
 /// Samples Keras's initializers (keras/src/initializers): values are drawn in the weight's Keras layout on the CPU, with

@@ -1,8 +1,13 @@
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>
 /// The elementwise merges (Add, Subtract, Multiply, Average, Maximum, Minimum). Inputs of lower rank are expanded after

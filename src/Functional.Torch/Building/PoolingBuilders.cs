@@ -1,10 +1,14 @@
-using Functional.Layers;
 using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>
 /// MaxPooling1D/2D/3D and AveragePooling1D/2D/3D as one rank-generic module, with TensorFlow's <c>same</c> padding

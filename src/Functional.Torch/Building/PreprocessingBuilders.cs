@@ -1,9 +1,14 @@
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>Rescaling: <c>x · scale + offset</c>. Scalars work in any layout; per-channel lists broadcast on the logical last axis.</summary>
 internal sealed class BuiltRescaling : BuiltLayer

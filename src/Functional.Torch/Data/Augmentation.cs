@@ -1,9 +1,16 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Data;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
 using System.Globalization;
-using Functional.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Functional.Data;
+namespace Functional.Torch.Data;
 
 /// <summary>Keras's <c>keras.utils.to_categorical</c>.</summary>
 public static class Categorical
@@ -106,7 +113,7 @@ public sealed record ImageDataGenerator
     public double? Rescale { get; }
     /// <summary>How outside points are filled.</summary>
     public FillMode FillMode { get; }
-    /// <summary>The constant for <see cref="Functional.Data.FillMode.Constant"/>.</summary>
+    /// <summary>The constant for <see cref="FillMode.Constant"/>.</summary>
     public double Cval { get; }
 
     private static double NonNegative(double v, string arg) => double.IsFinite(v) && v >= 0 ? v

@@ -1,8 +1,15 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
 using Functional.Data;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Data;
 
 /// <summary>Turns MNIST-style byte data into tensors.</summary>
 public static class DigitTensors

@@ -1,9 +1,16 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Data;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
 using System.Globalization;
-using Functional.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Functional.Data;
+namespace Functional.Torch.Data;
 
 /// <summary>
 /// Keras's <c>image_dataset_from_directory</c>: image files found under a directory, with labels inferred from the class

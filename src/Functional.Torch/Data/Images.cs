@@ -1,9 +1,17 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Data;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
 using System.Runtime.InteropServices;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Functional.Data;
+namespace Functional.Torch.Data;
 
 /// <summary>Keras's <c>color_mode</c>: the channels an image is converted to when it is loaded.</summary>
 public enum ColorMode

@@ -1,9 +1,13 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Native;
 using System.Runtime.CompilerServices;
-using Functional.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Functional.Layers;
+namespace Functional.Torch.Layers;
 
 /// <summary>
 /// Wraps a function on tensors as a layer (Keras <c>Lambda</c>). The function receives the batch in the Keras layout

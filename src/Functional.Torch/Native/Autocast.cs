@@ -1,7 +1,11 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
 using System.Runtime.InteropServices;
 using TorchSharp;
 
-namespace Functional.Native;
+namespace Functional.Torch.Native;
 
 /// <summary>
 /// libtorch's autocast (PyTorch's <c>torch.autocast</c>), which TorchSharp does not expose, through libtorch_cpu's exported

@@ -1,10 +1,14 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Functional.Native;
+namespace Functional.Torch.Native;
 
 /// <summary>How the library chose libtorch's CPU convolution kernels in this process.</summary>
 public enum CpuKernelChoice

@@ -1,6 +1,10 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
 using System.Runtime.InteropServices;
 
-namespace Functional.Native;
+namespace Functional.Torch.Native;
 
 /// <summary>
 /// glibc heap settings for tensor-sized allocations, applied once when libtorch is loaded (Linux with glibc only).

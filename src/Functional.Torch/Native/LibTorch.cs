@@ -1,8 +1,12 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using TorchSharp;
 
-namespace Functional.Native;
+namespace Functional.Torch.Native;
 
 /// <summary>
 /// Loads libtorch before the first tensor operation, makes it load on systems whose libstdc++ is older than TorchSharp's

@@ -1,10 +1,20 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Data;
+using Functional.Training;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
+using Functional.Torch.Formats;
+using Functional.Torch.Saving;
+using Functional.Torch.Data;
 using System.Globalization;
 using System.Text;
-using Functional.Saving;
-using Functional.Torch;
 using Microsoft.Extensions.Logging;
 
-namespace Functional.Training;
+namespace Functional.Torch.Training;
 
 /// <summary>
 /// A Keras callback: override the hooks you need. <see cref="Model"/> is the compiled model being trained (set before

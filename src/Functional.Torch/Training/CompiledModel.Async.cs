@@ -1,7 +1,18 @@
-using Functional.Torch;
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Data;
+using Functional.Training;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
+using Functional.Torch.Formats;
+using Functional.Torch.Saving;
+using Functional.Torch.Data;
 using static TorchSharp.torch;
 
-namespace Functional.Training;
+namespace Functional.Torch.Training;
 
 // The asynchronous entry points: the synchronous loops run on a worker thread with a cancellation token checked between
 // batches and an IProgress<TrainingProgress> told of each batch.

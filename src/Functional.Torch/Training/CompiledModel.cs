@@ -1,12 +1,22 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Data;
+using Functional.Training;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
+using Functional.Torch.Formats;
+using Functional.Torch.Saving;
+using Functional.Torch.Data;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Functional.Saving;
-using Functional.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Functional.Training;
+namespace Functional.Torch.Training;
 
 /// <summary>
 /// A built network with its training configuration (Keras's compiled model): optimizer, loss per output, metrics. It runs
@@ -22,7 +32,7 @@ namespace Functional.Training;
 /// at a time (a second call waits). The <c>…Async</c> methods run the same code on a worker thread and stop between
 /// batches when their token is cancelled. See docs/thread-safety.md.</para>
 /// </remarks>
-public sealed partial class CompiledModel
+public sealed partial class CompiledModel : ICompilation
 {
     private readonly Mean lossTracker = new("loss");
     // Fit, evaluate and train-on-batch share the metric trackers, so one runs at a time per compiled model (others wait);
@@ -567,12 +577,12 @@ public sealed partial class CompiledModel
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
         using var reading = Network.ReadLease();   // a consistent set: no step or load runs meanwhile
-        var state = WeightFiles.State(Network).ToList();
+        var state = WeightLoading.State(Network).ToList();
         var generatorStates = new List<(string, Tensor)> { (GeneratorKey, Generator.get_state()) };
         foreach (var (name, g) in Network.LayerGenerators) generatorStates.Add((LayerGeneratorPrefix + name, g.get_state()));
         try
         {
-            var tensors = state.Select(s => (WeightFiles.CheckpointWeightPrefix + s.Name, s.Tensor)).ToList();
+            var tensors = state.Select(s => (WeightLoading.CheckpointWeightPrefix + s.Name, s.Tensor)).ToList();
             tensors.AddRange(generatorStates);
             for (var i = 0; i < trainable.Count; i++)
                 foreach (var slot in Optimizer.SlotNames)
@@ -591,7 +601,7 @@ public sealed partial class CompiledModel
         }
         finally
         {
-            WeightFiles.Release(state);
+            WeightLoading.Release(state);
             foreach (var (_, t) in generatorStates) t.Dispose();
         }
     }
@@ -646,8 +656,8 @@ public sealed partial class CompiledModel
             throw new InvalidDataException($"{path}: corrupt metadata: {string.Join(", ", unknownScalars)} is not state of {Optimizer.ClassName}.");
 
         // 2. Tensors: every name, shape and dtype.
-        var weights = file.Tensors.Where(t => t.Name.StartsWith(WeightFiles.CheckpointWeightPrefix, StringComparison.Ordinal))
-            .Select(t => t with { Name = t.Name[WeightFiles.CheckpointWeightPrefix.Length..] }).ToList();
+        var weights = file.Tensors.Where(t => t.Name.StartsWith(WeightLoading.CheckpointWeightPrefix, StringComparison.Ordinal))
+            .Select(t => t with { Name = t.Name[WeightLoading.CheckpointWeightPrefix.Length..] }).ToList();
         var slots = file.Tensors.Where(t => t.Name.StartsWith(SlotPrefix, StringComparison.Ordinal)).ToDictionary(t => t.Name, StringComparer.Ordinal);
         // Generator states: this model's and each seeded layer's; each checked against the generator it would restore.
         var generators = new Dictionary<string, Generator>(StringComparer.Ordinal) { [GeneratorKey] = Generator };
@@ -662,10 +672,10 @@ public sealed partial class CompiledModel
                 throw new InvalidDataException($"{path}: '{stored.Name}' is {stored.DType} of shape {stored.ShapeText}, but a generator's state is U8 of shape {SafeTensor.ShapeString(current.shape)}.");
             generatorPlan.Add((target, stored));
         }
-        var others = file.Tensors.Where(t => !t.Name.StartsWith("random/", StringComparison.Ordinal) && !t.Name.StartsWith(WeightFiles.CheckpointWeightPrefix, StringComparison.Ordinal) && !t.Name.StartsWith(SlotPrefix, StringComparison.Ordinal)).ToList();
+        var others = file.Tensors.Where(t => !t.Name.StartsWith("random/", StringComparison.Ordinal) && !t.Name.StartsWith(WeightLoading.CheckpointWeightPrefix, StringComparison.Ordinal) && !t.Name.StartsWith(SlotPrefix, StringComparison.Ordinal)).ToList();
         if (others.Count > 0)
             throw new InvalidDataException($"{path}: unexpected tensors in a checkpoint: {string.Join(", ", others.Select(t => t.Name))}.");
-        var plan = WeightFiles.Plan(Network, weights, path);
+        var plan = WeightLoading.Plan(Network, weights, path);
         var slotPlan = new List<(Tensor Target, StoredTensor Stored)>();
         for (var i = 0; i < trainable.Count; i++)
             foreach (var slot in Optimizer.SlotNames)
@@ -686,7 +696,7 @@ public sealed partial class CompiledModel
         // 3. Apply: nothing below can fail on the file's account. A checkpoint from before generator state was saved leaves
         // the generator as it is.
         using var writing = Network.WriteLease();
-        WeightFiles.Apply(plan);
+        WeightLoading.Apply(plan);
         foreach (var (target, stored) in generatorPlan)
             using (var bytes = stored.Value.to_type(ScalarType.Byte).cpu().contiguous())
                 target.set_state(bytes);
@@ -751,7 +761,7 @@ public static class TrainingExtensions
     /// <summary>The latest compiled configuration of <paramref name="network"/>.</summary>
     /// <exception cref="InvalidOperationException">Not compiled (Keras: "You must call `compile()` before using the model.").</exception>
     public static CompiledModel GetCompiled(this BuiltNetwork network) =>
-        network.Compiled ?? throw new InvalidOperationException($"You must call Compile() before training or evaluating model '{network.Declaration.Name}'.");
+        network.Compiled as CompiledModel ?? throw new InvalidOperationException($"You must call Compile() before training or evaluating model '{network.Declaration.Name}'.");
 
     /// <summary>Keras's <c>fit</c> on the compiled network; see <see cref="CompiledModel.Fit(Tensor, Tensor, int, int, Verbose, IEnumerable{Callback}?, double, ValidationData?, bool, IReadOnlyDictionary{int, double}?, Tensor?, int, int?, int?, int)"/>.</summary>
     public static History Fit(this BuiltNetwork network, Tensor x, Tensor y, int batchSize = 32, int epochs = 1, Verbose verbose = default,

@@ -1,10 +1,22 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Data;
+using Functional.Training;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
+using Functional.Torch.Formats;
+using Functional.Torch.Saving;
+using Functional.Torch.Data;
 using System.Collections;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
 
-namespace Functional.Training;
+namespace Functional.Torch.Training;
 
 /// <summary>
 /// The fit log written to an <see cref="ILogger"/> (Microsoft.Extensions.Logging) instead of the console: the start and end

@@ -1,8 +1,20 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Data;
+using Functional.Training;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
+using Functional.Torch.Formats;
+using Functional.Torch.Saving;
+using Functional.Torch.Data;
 using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Functional.Training;
+namespace Functional.Torch.Training;
 
 /// <summary>
 /// A Keras loss: <see cref="Call"/> gives one value per sample (Keras's <c>call</c>, e.g. the mean over the last axis),

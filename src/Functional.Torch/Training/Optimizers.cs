@@ -1,9 +1,21 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Data;
+using Functional.Training;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
+using Functional.Torch.Formats;
+using Functional.Torch.Saving;
+using Functional.Torch.Data;
 using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;
 
-namespace Functional.Training;
+namespace Functional.Torch.Training;
 
 /// <summary>
 /// A Keras optimizer over TorchSharp parameters. The update formulas are Keras's (<c>keras/src/optimizers/*.py</c>), written

@@ -1,8 +1,20 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Data;
+using Functional.Training;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
+using Functional.Torch.Formats;
+using Functional.Torch.Saving;
+using Functional.Torch.Data;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 
-namespace Functional.Training;
+namespace Functional.Torch.Training;
 
 /// <summary>
 /// Keras's progress display (<c>ProgbarLogger</c> + <c>Progbar</c>). Verbose 1 redraws one line per epoch in place:

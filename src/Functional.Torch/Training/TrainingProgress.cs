@@ -1,4 +1,16 @@
-namespace Functional.Training;
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
+using Functional.Models;
+using Functional.Data;
+using Functional.Training;
+using Functional.Torch.Native;
+using Functional.Torch.Layers;
+using Functional.Torch.Building;
+using Functional.Torch.Formats;
+using Functional.Torch.Saving;
+using Functional.Torch.Data;
+namespace Functional.Torch.Training;
 
 /// <summary>What a <see cref="TrainingProgress"/> report follows.</summary>
 public enum ProgressStage

@@ -1,4 +1,5 @@
-namespace Functional;
+using Functional.Shapes;
+namespace Functional.Functions;
 
 /// <summary>
 /// A Keras activation function, by name and as a value (<c>ActivationFunction.Relu</c> or <c>"relu"</c>).

@@ -1,6 +1,7 @@
+using Functional.Shapes;
 using System.Globalization;
 
-namespace Functional;
+namespace Functional.Functions;
 
 /// <summary>
 /// A Keras weight constraint, applied to a weight after every optimizer update. Pure description; Functional.Torch applies it

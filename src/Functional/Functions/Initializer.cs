@@ -1,6 +1,7 @@
+using Functional.Shapes;
 using System.Globalization;
 
-namespace Functional;
+namespace Functional.Functions;
 
 /// <summary>
 /// A Keras weight initializer: a pure description (class, arguments, seed). Functional.Torch samples it.
@@ -373,7 +374,7 @@ public static class Initializers
         void Add(string className, Func<Initializer> factory)
         {
             ByName[className] = factory;
-            ByName[Layers.Layer.ToSnakeCase(className)] = factory;
+            ByName[Naming.ToSnakeCase(className)] = factory;
         }
         Add("Zeros", () => new Zeros());
         Add("Ones", () => new Ones());

@@ -1,6 +1,7 @@
+using Functional.Shapes;
 using System.Globalization;
 
-namespace Functional;
+namespace Functional.Functions;
 
 /// <summary>
 /// A Keras weight (or activity) regularizer: a penalty added to the training loss. Pure description with a reference

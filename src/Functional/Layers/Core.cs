@@ -1,3 +1,5 @@
+using Functional.Shapes;
+using Functional.Functions;
 namespace Functional.Layers;
 
 /// <summary>The input of a model: the per-sample shape, batch excluded (Keras <c>Input(shape=…)</c>, class <c>InputLayer</c>).</summary>

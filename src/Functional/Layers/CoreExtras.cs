@@ -1,3 +1,5 @@
+using Functional.Shapes;
+using Functional.Functions;
 namespace Functional.Layers;
 
 /// <summary>Reshapes each sample to <see cref="TargetShape"/> (Keras <c>Reshape</c>). No parameters.</summary>

@@ -1,3 +1,5 @@
+using Functional.Shapes;
+using Functional.Functions;
 using System.Text.RegularExpressions;
 
 namespace Functional.Layers;
@@ -210,17 +212,8 @@ public abstract partial record Layer
     };
 
     /// <summary>Keras's <c>to_snake_case</c>.</summary>
-    public static string ToSnakeCase(string name)
-    {
-        var s = NonWord().Replace(name, "");
-        s = UpperWord().Replace(s, "$1_$2");
-        s = LowerUpper().Replace(s, "$1_$2");
-        return s.ToLowerInvariant();
-    }
+    public static string ToSnakeCase(string name) => Naming.ToSnakeCase(name);
 
-    [GeneratedRegex(@"\W+")] private static partial Regex NonWord();
-    [GeneratedRegex("(.)([A-Z][a-z]+)")] private static partial Regex UpperWord();
-    [GeneratedRegex("([a-z])([A-Z])")] private static partial Regex LowerUpper();
 }
 
 /// <summary>One weight a layer creates: its Keras name and layout, how to initialise it and whether training updates it.</summary>

@@ -1,5 +1,6 @@
-using Functional.Shapes;
 
+using Functional.Shapes;
+using Functional.Functions;
 namespace Functional.Layers;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using Functional.Shapes;
+using Functional.Functions;
 namespace Functional.Layers;
 
 /// <summary>Rank checks and messages shared by the cropping, zero-padding and upsampling layers.</summary>

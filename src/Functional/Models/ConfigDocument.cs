@@ -1,3 +1,6 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;

@@ -1,3 +1,6 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
 using System.Collections.Frozen;
 using System.Collections;
 using System.Collections.Concurrent;
@@ -5,7 +8,6 @@ using System.Collections.Immutable;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Functional.Layers;
 
 namespace Functional.Models;
 

@@ -1,5 +1,7 @@
-using Functional.Layers;
 
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
 namespace Functional.Models;
 
 /// <summary>

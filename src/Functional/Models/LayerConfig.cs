@@ -1,8 +1,10 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
 using System.Collections.Frozen;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Functional.Layers;
 
 namespace Functional.Models;
 

@@ -1,5 +1,7 @@
-using System.Collections.Immutable;
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
+using System.Collections.Immutable;
 
 namespace Functional.Models;
 

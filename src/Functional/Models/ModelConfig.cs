@@ -1,6 +1,8 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Functional.Layers;
 
 namespace Functional.Models;
 

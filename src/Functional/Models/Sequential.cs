@@ -1,7 +1,9 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
 using System.Collections;
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
-using Functional.Layers;
 
 namespace Functional.Models;
 

@@ -1,3 +1,6 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;

@@ -1,6 +1,8 @@
+using Functional.Shapes;
+using Functional.Functions;
+using Functional.Layers;
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
-using Functional.Layers;
 
 namespace Functional.Models;
 
@@ -11,7 +13,7 @@ namespace Functional.Models;
 /// </summary>
 /// <remarks>
 /// Start from <see cref="Graph.Input(int[])"/> (or an <see cref="Input"/> record, which converts implicitly), apply
-/// layers with <see cref="Layer.Call(SymbolicTensor)"/>, and close the graph with <c>new Model(inputs, outputs)</c>.
+/// layers with <see cref="LayerCalls.Call(Layer, SymbolicTensor)"/>, and close the graph with <c>new Model(inputs, outputs)</c>.
 /// Nothing is mutable: a node's inputs exist before the node, so a graph built from tensors cannot contain a cycle.
 /// </remarks>
 public sealed class SymbolicTensor
@@ -78,7 +80,7 @@ public sealed class Node
 
 /// <summary>
 /// Keras's functional API entry points: <see cref="Input(int[])"/> makes a model input; layers are applied with
-/// <see cref="Layer.Call(SymbolicTensor)"/>, models with <see cref="ModelCalls.Call(IModel, SymbolicTensor[])"/>.
+/// <see cref="LayerCalls.Call(Layer, SymbolicTensor)"/>, models with <see cref="ModelCalls.Call(IModel, SymbolicTensor[])"/>.
 /// With <c>using static Functional.Models.Graph;</c> a C# declaration reads like Keras: <c>var x = Input(28, 28, 1);</c>.
 /// </summary>
 public static class Graph

@@ -2,7 +2,7 @@ using System.Collections;
 using System.Collections.Immutable;
 using System.Globalization;
 
-namespace Functional;
+namespace Functional.Shapes;
 
 /// <summary>
 /// Keras's "a float or a list of floats" argument (the <c>scale</c> and <c>offset</c> of <c>Rescaling</c>, the
@@ -71,7 +71,7 @@ public readonly struct FloatTuple : IEquatable<FloatTuple>, IReadOnlyList<double
     public override string ToString() =>
         !IsGiven ? "None"
         : IsScalar ? Format(_values[0])
-        : $"[{Models.Excerpt.Values(_values, Format)}]";
+        : $"[{Excerpt.Values(_values, Format)}]";
 
     private static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 

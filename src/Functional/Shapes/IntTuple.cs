@@ -1,7 +1,7 @@
 using System.Collections;
 using System.Collections.Immutable;
 
-namespace Functional;
+namespace Functional.Shapes;
 
 /// <summary>
 /// Keras's "an integer or a tuple of N integers" argument (kernel_size, strides, pool_size, dilation_rate, ...).
@@ -90,7 +90,7 @@ public readonly struct IntTuple : IEquatable<IntTuple>, IReadOnlyList<int>
     {
         0 => "()",
         1 => _values[0].ToString(),
-        _ => $"({Models.Excerpt.Values(_values)})",
+        _ => $"({Excerpt.Values(_values)})",
     };
 
     /// <summary>A single integer, used for every dimension.</summary>

@@ -1,4 +1,4 @@
-namespace Functional;
+namespace Functional.Shapes;
 
 /// <summary>The padding modes Keras knows.</summary>
 public enum PaddingKind

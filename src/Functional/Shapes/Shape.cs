@@ -1,7 +1,7 @@
 using System.Collections;
 using System.Collections.Immutable;
 
-namespace Functional;
+namespace Functional.Shapes;
 
 /// <summary>
 /// The shape of one sample: every dimension except the batch dimension, which stays unknown (Keras's <c>None</c>).
@@ -153,7 +153,7 @@ public sealed class Shape : IEquatable<Shape>, IReadOnlyList<int?>
     public static bool operator !=(Shape? a, Shape? b) => !(a == b);
 
     /// <summary>The Keras form with the unknown batch dimension: <c>(None, 28, 28, 1)</c>, <c>(None, None, None, 3)</c>.</summary>
-    public override string ToString() => _dims.Length == 0 ? "(None,)" : $"(None, {Models.Excerpt.Values(_dims, Dim)})";
+    public override string ToString() => _dims.Length == 0 ? "(None,)" : $"(None, {Excerpt.Values(_dims, Dim)})";
 
     /// <summary>The per-sample dimensions alone, Python-tuple style: <c>(28, 28, 1)</c>, <c>(None, 8)</c>.</summary>
     public string ToSampleString() => Format(_dims);
@@ -162,7 +162,7 @@ public sealed class Shape : IEquatable<Shape>, IReadOnlyList<int?>
     public static string Dim(int? d) => d is { } v ? v.ToString(System.Globalization.CultureInfo.InvariantCulture) : "None";
 
     private static string Format(ImmutableArray<int?> dims) =>
-        dims.Length == 1 ? $"({Dim(dims[0])},)" : $"({Models.Excerpt.Values(dims, Dim)})";
+        dims.Length == 1 ? $"({Dim(dims[0])},)" : $"({Excerpt.Values(dims, Dim)})";
 
     /// <summary>Shape from one dimension.</summary>
     public static implicit operator Shape(int d) => new(d);

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace Functional;
+namespace Functional.Shapes;
 
 /// <summary>
 /// Keras's "int, or tuple of N ints, or tuple of N tuples of 2 ints" argument (the <c>cropping</c> of Cropping2D/3D and the
@@ -101,8 +101,8 @@ public readonly struct SidePairs : IEquatable<SidePairs>
         {
             Form.None => "()",
             Form.Int => values[0].ToString(System.Globalization.CultureInfo.InvariantCulture),
-            Form.Ints => $"({Models.Excerpt.Values(values)})",
-            _ => $"({Models.Excerpt.Values(Enumerable.Range(0, values.Length / 2).ToList(), i => $"({values[2 * i]}, {values[2 * i + 1]})")})",
+            Form.Ints => $"({Excerpt.Values(values)})",
+            _ => $"({Excerpt.Values(Enumerable.Range(0, values.Length / 2).ToList(), i => $"({values[2 * i]}, {values[2 * i + 1]})")})",
         };
     }
 

@@ -1,3 +1,5 @@
+using Functional.Shapes;
+using Functional.Functions;
 using System.Collections.Immutable;
 using System.Globalization;
 

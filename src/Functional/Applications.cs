@@ -1,6 +1,8 @@
-using System.Globalization;
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
 using Functional.Models;
+using System.Globalization;
 
 namespace Functional;
 

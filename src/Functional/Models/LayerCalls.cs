@@ -1,8 +1,12 @@
-using Functional.Models;
+using Functional.Shapes;
+using Functional.Layers;
+namespace Functional.Models;
 
-namespace Functional.Layers;
-
-public abstract partial record Layer
+/// <summary>
+/// Keras's <c>layer(x)</c>: applying a layer to symbolic tensors records a node of a graph. It lives with the graph
+/// (models sit above layers), so a layer record knows nothing of graphs; <c>using Functional.Models</c> brings it.
+/// </summary>
+public static class LayerCalls
 {
     /// <summary>
     /// Applies the layer to a symbolic tensor (Keras's <c>layer(x)</c>), inferring the output shape now: a layer that
@@ -16,18 +20,18 @@ public abstract partial record Layer
     /// default names (<c>dense</c>, <c>dense_1</c>, …) in the order they are first applied.</para>
     /// </remarks>
     /// <exception cref="InvalidOperationException">The layer returns several tensors: use <see cref="CallMany"/>.</exception>
-    public SymbolicTensor Call(SymbolicTensor input) => Single(Graph.Apply(this, [input]));
+    public static SymbolicTensor Call(this Layer layer, SymbolicTensor input) => Single(layer, Graph.Apply(layer, [input]));
 
     /// <summary>Applies a layer that takes several inputs (merge layers such as <c>Add</c> or <c>Concatenate</c>).</summary>
-    /// <remarks>The same identity rule as <see cref="Call(SymbolicTensor)"/>: the instance is the layer.</remarks>
-    public SymbolicTensor Call(params SymbolicTensor[] inputs) => Single(Graph.Apply(this, inputs));
+    /// <remarks>The same identity rule as <see cref="Call(Layer, SymbolicTensor)"/>: the instance is the layer.</remarks>
+    public static SymbolicTensor Call(this Layer layer, params SymbolicTensor[] inputs) => Single(layer, Graph.Apply(layer, inputs));
 
     /// <summary>
     /// Applies a layer and returns every tensor it returns, in order (Keras's <c>outputs, state = layer(x)</c> for a layer
     /// whose call returns a list); one tensor for most layers.
     /// </summary>
-    public IReadOnlyList<SymbolicTensor> CallMany(params SymbolicTensor[] inputs) => Graph.Apply(this, inputs).Outputs;
+    public static IReadOnlyList<SymbolicTensor> CallMany(this Layer layer, params SymbolicTensor[] inputs) => Graph.Apply(layer, inputs).Outputs;
 
-    private SymbolicTensor Single(Node node) => node.Outputs.Length == 1 ? node.Outputs[0] : throw new InvalidOperationException(
-        $"{Describe()} returns {node.Outputs.Length} tensors; use CallMany to get them all.");
+    private static SymbolicTensor Single(Layer layer, Node node) => node.Outputs.Length == 1 ? node.Outputs[0] : throw new InvalidOperationException(
+        $"{layer.Describe()} returns {node.Outputs.Length} tensors; use CallMany to get them all.");
 }

@@ -1,6 +1,8 @@
+
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
 using Functional.Models;
-
 namespace Functional;
 
 public static partial class Applications

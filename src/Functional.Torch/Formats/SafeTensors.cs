@@ -7,7 +7,7 @@ using System.Text.Unicode;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Functional.Saving;
+namespace Functional.Torch.Formats;
 
 /// <summary>One tensor as stored: name, safetensors dtype (<c>F32</c>, …), shape and little-endian bytes.</summary>
 /// <param name="Name">The key.</param>

@@ -1,4 +1,4 @@
-namespace Functional;
+namespace Functional.Shapes;
 
 /// <summary>
 /// How a Keras option given as a string — an activation, padding, data format, initializer, regularizer, constraint,

@@ -1,4 +1,4 @@
-namespace Functional.Models;
+namespace Functional.Shapes;
 
 /// <summary>
 /// Short quotations of input in error messages: a hostile document can hold a 50 MB string or a million layer names,
