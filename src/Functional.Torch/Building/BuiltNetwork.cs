@@ -3,7 +3,6 @@ using Functional.Functions;
 using Functional.Layers;
 using Functional.Models;
 using Functional.Torch.Native;
-using Functional.Torch.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 using Parameter = TorchSharp.Modules.Parameter;

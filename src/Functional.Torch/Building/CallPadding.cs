@@ -2,8 +2,6 @@ using Functional.Shapes;
 using Functional.Functions;
 using Functional.Layers;
 using Functional.Models;
-using Functional.Torch.Native;
-using Functional.Torch.Layers;
 using static TorchSharp.torch;
 
 namespace Functional.Torch.Building;

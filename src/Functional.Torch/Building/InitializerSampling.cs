@@ -1,9 +1,6 @@
-using Functional.Shapes;
 using Functional.Functions;
 using Functional.Layers;
 using Functional.Models;
-using Functional.Torch.Native;
-using Functional.Torch.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,10 +1,6 @@
-using Functional.Shapes;
 using Functional.Functions;
 using Functional.Layers;
 using Functional.Models;
-using Functional.Data;
-using Functional.Torch.Native;
-using Functional.Torch.Layers;
 using Functional.Torch.Building;
 using System.Globalization;
 using TorchSharp;

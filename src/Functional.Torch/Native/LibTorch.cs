@@ -1,4 +1,3 @@
-using Functional.Shapes;
 using Functional.Functions;
 using Functional.Layers;
 using Functional.Models;

@@ -1,11 +1,7 @@
-using Functional.Shapes;
 using Functional.Functions;
 using Functional.Layers;
 using Functional.Models;
-using Functional.Data;
 using Functional.Training;
-using Functional.Torch.Native;
-using Functional.Torch.Layers;
 using Functional.Torch.Building;
 using Functional.Torch.Formats;
 using Functional.Torch.Saving;

@@ -1,4 +1,3 @@
-using Functional.Shapes;
 using Functional.Functions;
 namespace Functional.Layers;
 

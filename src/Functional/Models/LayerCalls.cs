@@ -1,4 +1,3 @@
-using Functional.Shapes;
 using Functional.Layers;
 namespace Functional.Models;
 
