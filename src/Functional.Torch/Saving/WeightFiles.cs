@@ -38,10 +38,19 @@ public static class WeightFiles
         }
     }
 
-    /// <summary>Reads weights saved by <see cref="SaveWeights"/> (or a checkpoint's weights) into <paramref name="network"/>.</summary>
+    /// <summary>
+    /// Reads weights saved by <see cref="SaveWeights"/> (or a checkpoint's weights) into <paramref name="network"/>; a
+    /// Keras HDF5 file (recognised by its content) is read as Keras's <c>load_weights</c> reads it
+    /// (<see cref="KerasH5.LoadKerasWeights"/>).
+    /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Truncated or corrupt, or the weights do not match the model (named in the message); the model is unchanged.</exception>
-    public static void LoadWeights(this BuiltNetwork network, string path) => WeightLoading.Load(network, path);
+    public static void LoadWeights(this BuiltNetwork network, string path)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        if (File.Exists(path) && KerasH5.IsHdf5(path)) network.LoadKerasWeights(path);
+        else WeightLoading.Load(network, path);
+    }
 }
 
 /// <summary>A copy of a network's weights and buffers (Keras's <c>get_weights</c>), kept on the CPU; dispose when done.</summary>

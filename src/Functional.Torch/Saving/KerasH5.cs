@@ -1,0 +1,301 @@
+using Functional.Models;
+using Functional.Torch.Building;
+using Functional.Torch.Formats;
+using PureHDF;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Torch.Saving;
+
+/// <summary>
+/// Models and weights written by Keras 2 and tf.keras in the legacy HDF5 format (<c>model.save("m.h5")</c>,
+/// <c>model.save_weights("w.h5")</c>), read as Keras's <c>legacy_h5_format</c> reads them: the architecture from the root
+/// attribute <c>model_config</c>, the weights from the group <c>model_weights</c> (or the root of a weights-only file),
+/// one group per layer listed in the attribute <c>layer_names</c>, its arrays named by the attribute
+/// <c>weight_names</c> (<c>dense/kernel:0</c>) and read in that order. Files are recognised by their content (the HDF5
+/// signature), not their extension: tf.keras also wrote HDF5 files named <c>.keras</c>.
+/// </summary>
+/// <remarks>
+/// Nothing in a file runs: the architecture is a JSON config read by <see cref="ModelConfig"/> (a <c>Lambda</c> layer
+/// is refused there). Every array's shape is checked against the weight it is for before its data is read, so a file
+/// cannot make the reader allocate more than the model's own weights; a malformed or truncated file is an
+/// <see cref="InvalidDataException"/> naming the file and the object. Not read yet: Keras 1's per-gate recurrent
+/// arrays, attributes split over <c>layer_names0</c>, <c>layer_names1</c>, … (files with very many layers), and Keras 3
+/// <c>.keras</c> zip archives (named as such in the error).
+/// </remarks>
+public static class KerasH5
+{
+    private static readonly byte[] Signature = [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0d, 0x0a, 0x1a, 0x0a];
+
+    /// <summary>Whether the file starts as HDF5 does (at offset 0 or a user block of 512, 1024, … bytes).</summary>
+    public static bool IsHdf5(string path)
+    {
+        using var stream = File.OpenRead(path);
+        var buffer = new byte[8];
+        for (long offset = 0; offset + 8 <= stream.Length; offset = offset == 0 ? 512 : offset * 2)
+        {
+            stream.Position = offset;
+            stream.ReadExactly(buffer);
+            if (buffer.AsSpan().SequenceEqual(Signature)) return true;
+            if (offset >= 1 << 20) break;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Keras's <c>keras.models.load_model</c> for a legacy HDF5 file: the model declared by its config, built on
+    /// <paramref name="device"/>, with the file's weights.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Not a Keras HDF5 model file, or corrupt, or its weights do not fit its config.</exception>
+    public static BuiltNetwork LoadModel(string path, Device? device = null)
+    {
+        var declaration = LoadDeclaration(path);
+        var network = BuiltNetwork.Build(declaration, device);
+        try
+        {
+            network.LoadKerasWeights(path);
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The model a legacy HDF5 file declares (its <c>model_config</c>), without weights or libtorch.</summary>
+    /// <exception cref="InvalidDataException">Not a Keras HDF5 model file, or its config is not readable.</exception>
+    public static IModel LoadDeclaration(string path)
+    {
+        using var file = Open(path);
+        var config = StringAttribute(file, "model_config", path)
+            ?? throw new InvalidDataException(file.AttributeExists("layer_names")
+                ? $"{path}: the file holds no model config (attribute 'model_config'): it is a weights-only file; declare the model and call LoadKerasWeights."
+                : $"{path}: an HDF5 file, but not a Keras model (no attribute 'model_config' or 'layer_names').");
+        try
+        {
+            return ModelConfig.FromJson(config);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException)
+        {
+            var version = StringAttribute(file, "keras_version", path);
+            throw new InvalidDataException($"{path}: the model config (written by Keras {version ?? "of unknown version"}) cannot be read: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Keras's <c>model.load_weights(path)</c> for a legacy HDF5 file, full model or weights only. As Keras: by default
+    /// the layers that have weights are matched in order; with <paramref name="byName"/> by name, skipping layers the
+    /// model lacks; with <paramref name="skipMismatch"/> (only with <paramref name="byName"/>) a layer whose weights
+    /// differ in number or shape is left as it is instead of failing. Everything is checked before anything is written.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not HDF5, is corrupt, or its weights do not fit the model (named).</exception>
+    public static void LoadKerasWeights(this BuiltNetwork network, string path, bool byName = false, bool skipMismatch = false)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        if (skipMismatch && !byName)
+            throw new ArgumentException("skipMismatch=true requires byName=true (Keras: 'When passing skip_mismatch=True, by_name must be set to True.').", nameof(skipMismatch));
+        using var file = Open(path);
+        var group = file.LinkExists("model_weights") ? file.Group("model_weights") : (IH5Group)file;
+        var fileLayers = StringsAttribute(group, "layer_names", path)
+            ?? throw new InvalidDataException($"{path}: no 'layer_names' attribute: not a Keras HDF5 weights file.");
+
+        // The model's weights and buffers by layer, in Keras's layout: "layer/kernel", "layer/moving_mean", ….
+        var state = WeightLoading.State(network).ToList();
+        try
+        {
+            var modelLayers = state.GroupBy(s => LayerOf(s.Name)).Select(g => (Layer: g.Key, Weights: g.ToList())).ToList();
+            var withWeights = new List<(string Name, IH5Group Group, string[] WeightNames)>();
+            foreach (var name in fileLayers)
+            {
+                if (!group.LinkExists(name)) throw new InvalidDataException($"{path}: layer '{name}' is listed but its group is missing.");
+                var g = group.Group(name);
+                var weightNames = StringsAttribute(g, "weight_names", path) ?? [];
+                if (weightNames.Length > 0) withWeights.Add((name, g, weightNames));
+            }
+
+            var pairs = new List<(string FileLayer, IH5Group Group, string[] WeightNames, string ModelLayer, List<(string Name, Tensor Tensor, bool Dispose)> Weights)>();
+            if (byName)
+            {
+                foreach (var (name, g, weightNames) in withWeights)
+                {
+                    var model = modelLayers.FirstOrDefault(m => m.Layer == name);
+                    if (model.Weights is null) continue;   // Keras: layers the model lacks are skipped
+                    pairs.Add((name, g, weightNames, name, model.Weights));
+                }
+            }
+            else
+            {
+                if (withWeights.Count != modelLayers.Count)
+                    throw new InvalidDataException(
+                        $"{path}: you are trying to load a weight file containing {withWeights.Count} layers with weights into model " +
+                        $"'{network.Declaration.Name}', which has {modelLayers.Count} ({string.Join(", ", modelLayers.Select(m => m.Layer))}).");
+                for (var i = 0; i < withWeights.Count; i++)
+                    pairs.Add((withWeights[i].Name, withWeights[i].Group, withWeights[i].WeightNames, modelLayers[i].Layer, modelLayers[i].Weights));
+            }
+
+            // Plan: every array named, shaped and read before the model changes.
+            var stored = new List<StoredTensor>();
+            var planned = new HashSet<string>(StringComparer.Ordinal);
+            try
+            {
+                foreach (var (fileLayer, g, weightNames, modelLayer, weights) in pairs)
+                {
+                    var matched = Match(fileLayer, weightNames, modelLayer, weights, path);
+                    string? mismatch = weightNames.Length != weights.Count
+                        ? $"layer '{modelLayer}' expects {weights.Count} weight(s) ({string.Join(", ", weights.Select(w => w.Name))}), but the file's layer '{fileLayer}' holds {weightNames.Length} ({string.Join(", ", weightNames)})"
+                        : null;
+                    var values = new List<StoredTensor>();
+                    if (mismatch is null)
+                    {
+                        foreach (var (weightName, target) in matched)
+                        {
+                            var dataset = Dataset(g, weightName, path, fileLayer);
+                            var dims = dataset.Space.Dimensions.Select(d => (long)d).ToArray();
+                            if (!dims.SequenceEqual(target.Tensor.shape))
+                            {
+                                mismatch = $"weight '{target.Name}' has shape {Shape(target.Tensor.shape)} in the model, but '{fileLayer}/{weightName}' in the file is {Shape(dims)}";
+                                break;
+                            }
+                            values.Add(new StoredTensor(target.Name, target.Tensor.is_floating_point() ? "F32" : "I64", dims, Read(dataset, dims, target.Tensor, path, $"{fileLayer}/{weightName}")));
+                        }
+                    }
+                    if (mismatch is not null)
+                    {
+                        foreach (var v in values) v.Value.Dispose();
+                        if (skipMismatch) continue;   // Keras warns and leaves the layer as it is
+                        throw new InvalidDataException($"{path}: {mismatch}.");
+                    }
+                    stored.AddRange(values);
+                    foreach (var v in values) planned.Add(v.Name);
+                }
+                // Weights the file does not cover keep their values (by name, or skipped): plan those as themselves.
+                var keep = state.Where(s => !planned.Contains(s.Name)).ToList();
+                foreach (var (name, tensor, _) in keep)
+                    stored.Add(new StoredTensor(name, tensor.is_floating_point() ? "F32" : "I64", tensor.shape, tensor.detach().clone()));
+                var plan = WeightLoading.Plan(network, stored, path);
+                using var writing = network.WriteLease();
+                WeightLoading.Apply(plan);
+            }
+            finally
+            {
+                foreach (var s in stored) s.Value.Dispose();
+            }
+        }
+        catch (Exception e) when (e is not InvalidDataException and not ArgumentException and not ObjectDisposedException and not IOException)
+        {
+            throw new InvalidDataException($"{path}: the HDF5 file cannot be read ({e.GetType().Name}: {e.Message}).", e);
+        }
+        finally
+        {
+            WeightLoading.Release(state);
+        }
+    }
+
+    // A file's weight names ("conv2d_1/kernel:0") against the model layer's ("conv2d_1/kernel"): by their last name when
+    // every one matches, else in order (Keras's legacy loader goes by order within a layer).
+    private static List<(string WeightName, (string Name, Tensor Tensor, bool Dispose) Target)> Match(
+        string fileLayer, string[] weightNames, string modelLayer, List<(string Name, Tensor Tensor, bool Dispose)> weights, string path)
+    {
+        static string Short(string n)
+        {
+            var s = n.LastIndexOf('/') is var i and >= 0 ? n[(i + 1)..] : n;
+            return s.EndsWith(":0", StringComparison.Ordinal) ? s[..^2] : s;
+        }
+        var byShort = weights.ToDictionary(w => Short(w.Name), StringComparer.Ordinal);
+        if (weightNames.Length == weights.Count && weightNames.All(n => byShort.ContainsKey(Short(n))) &&
+            weightNames.Select(Short).Distinct().Count() == weightNames.Length)
+            return weightNames.Select(n => (n, byShort[Short(n)])).ToList();
+        return weightNames.Zip(weights).Select(p => (p.First, p.Second)).ToList();
+    }
+
+    private static IH5Dataset Dataset(IH5Group group, string weightName, string path, string layer)
+    {
+        // Names with '/' nest groups: "dense/kernel:0" is the dataset kernel:0 in the subgroup dense.
+        IH5Group g = group;
+        var parts = weightName.Split('/');
+        foreach (var part in parts[..^1])
+        {
+            if (!g.LinkExists(part)) throw new InvalidDataException($"{path}: layer '{layer}' lists weight '{weightName}', which the file does not hold.");
+            g = g.Group(part);
+        }
+        if (!g.LinkExists(parts[^1])) throw new InvalidDataException($"{path}: layer '{layer}' lists weight '{weightName}', which the file does not hold.");
+        return g.Dataset(parts[^1]);
+    }
+
+    // The dataset as a CPU tensor of the target's dtype; its size was checked against the model's weight first.
+    private static Tensor Read(IH5Dataset dataset, long[] dims, Tensor target, string path, string name)
+    {
+        var type = dataset.Type;
+        if (type.Class != H5DataTypeClass.FloatingPoint && type.Class != H5DataTypeClass.FixedPoint)
+            throw new InvalidDataException($"{path}: weight '{name}' is stored as {type.Class}, not as numbers.");
+        Tensor value = (type.Class, type.Size) switch
+        {
+            (H5DataTypeClass.FloatingPoint, 4) => torch.tensor(dataset.Read<float[]>(), dims),
+            (H5DataTypeClass.FloatingPoint, 8) => torch.tensor(dataset.Read<double[]>(), dims),
+            (H5DataTypeClass.FloatingPoint, 2) => torch.tensor(dataset.Read<Half[]>().Select(h => (float)h).ToArray(), dims),
+            (H5DataTypeClass.FixedPoint, 8) => torch.tensor(dataset.Read<long[]>(), dims),
+            (H5DataTypeClass.FixedPoint, 4) => torch.tensor(dataset.Read<int[]>(), dims),
+            _ => throw new InvalidDataException($"{path}: weight '{name}' is stored as a {type.Size}-byte {type.Class}, which Keras does not write."),
+        };
+        if (value.numel() != dims.Aggregate(1L, (a, b) => a * b))
+            throw new InvalidDataException($"{path}: weight '{name}' holds {value.numel()} values for shape {Shape(dims)}.");
+        return value;
+    }
+
+    private static PureHDF.VOL.Native.NativeFile Open(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"No such file: {path}", path);
+        if (!IsHdf5(path))
+        {
+            using var s = File.OpenRead(path);
+            var head = new byte[4];
+            var zip = s.Read(head) == 4 && head[0] == (byte)'P' && head[1] == (byte)'K';
+            throw new InvalidDataException(zip
+                ? $"{path}: a zip archive (a Keras 3 .keras file); this reader takes Keras 2's legacy HDF5 files (.h5, and HDF5 files named .keras)."
+                : $"{path}: not an HDF5 file (no HDF5 signature).");
+        }
+        try
+        {
+            return H5File.OpenRead(path);
+        }
+        catch (Exception e) when (e is not IOException)
+        {
+            throw new InvalidDataException($"{path}: the HDF5 file cannot be read ({e.GetType().Name}: {e.Message}).", e);
+        }
+    }
+
+    private static string? StringAttribute(IH5Object obj, string name, string path)
+    {
+        if (!obj.AttributeExists(name)) return null;
+        try
+        {
+            var a = obj.Attribute(name);
+            return a.Space.Dimensions.Length == 0 ? a.Read<string>() : a.Read<string[]>().FirstOrDefault();
+        }
+        catch (Exception e)
+        {
+            throw new InvalidDataException($"{path}: attribute '{name}' is not a string ({e.Message}).", e);
+        }
+    }
+
+    private static string[]? StringsAttribute(IH5Object obj, string name, string path)
+    {
+        if (!obj.AttributeExists(name)) return null;
+        var a = obj.Attribute(name);
+        // A layer without weights has weight_names as an empty float64 array (h5py's way of storing an empty list).
+        if (a.Space.Dimensions.Length == 1 && a.Space.Dimensions[0] == 0) return [];
+        try
+        {
+            return a.Space.Dimensions.Length == 0 ? [a.Read<string>()] : a.Read<string[]>();
+        }
+        catch (Exception e)
+        {
+            throw new InvalidDataException($"{path}: attribute '{name}' is not a list of names ({e.Message}).", e);
+        }
+    }
+
+    private static string LayerOf(string weightPath) => weightPath[..weightPath.IndexOf('/')];
+
+    private static string Shape(IEnumerable<long> dims) => "(" + string.Join(", ", dims) + ")";
+}
