@@ -66,7 +66,7 @@ let tests =
             if not sdkAvailable.Value then skiptest "no .NET SDK on PATH to pack and build"
             let repo = repoRoot ()
             // A version no cache has seen: a stale package can never be picked up.
-            let stamp = DateTime.UtcNow.ToString("yyyyMMddHHmmss") + "." + Guid.NewGuid().ToString("N").Substring(0, 8)
+            let stamp = DateTime.UtcNow.ToString("yyyyMMddHHmmss") + ".g" + Guid.NewGuid().ToString("N").Substring(0, 8)   // "g": an all-digit part with a leading zero is not a valid SemVer identifier
             let suffix = "check." + stamp
             let version = "0.2.0-" + suffix
             let work = Path.Combine(Path.GetTempPath(), "functional-package-check-" + stamp)
