@@ -44,6 +44,23 @@ type Layers =
         ScriptErrors.guard (fun () ->
             Add(Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
+    /// Additive attention (Keras AdditiveAttention, Bahdanau-style): scores Σ scale · tanh(query + key) over the
+    /// features, then softmax(scores) · value.
+    static member additiveAttention(?useScale: bool, ?dropout: float, ?seed: int, ?name: string, ?dtype: DTypePolicy,
+                                    ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            AdditiveAttention(?useScale = useScale, ?dropout = dropout, seed = Option.toNullable seed,
+                              Name = Option.toObj name, Dtype = Option.toObj dtype,
+                              Trainable = defaultArg trainable true))
+
+    /// Dot-product attention (Keras Attention, Luong-style): softmax(query · keyᵀ) · value, with an optional learned
+    /// scalar scale, or the concat score Σ tanh(query + key).
+    static member attention(?useScale: bool, ?scoreMode: string, ?dropout: float, ?seed: int, ?name: string,
+                            ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            Attention(?useScale = useScale, ?scoreMode = scoreMode, ?dropout = dropout, seed = Option.toNullable seed,
+                      Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// Elementwise mean of its inputs: their sum divided by their number (Keras Average). No parameters.
     static member average(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
@@ -303,6 +320,22 @@ type Layers =
             ELU(?alpha = alpha, Name = Option.toObj name, Dtype = Option.toObj dtype,
                 Trainable = defaultArg trainable true))
 
+    /// A dense layer whose computation is an einsum of the input and a kernel (Keras EinsumDense):
+    /// activation(einsum(equation, x, kernel) + bias).
+    static member einsumDense(equation: string, outputShape: Shape, ?activation: ActivationFunction, ?biasAxes: string,
+                              ?kernelInitializer: Initializer, ?biasInitializer: Initializer,
+                              ?kernelRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                              ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint,
+                              ?biasConstraint: Constraint, ?name: string, ?dtype: DTypePolicy,
+                              ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            EinsumDense(equation, outputShape, ?activation = activation, ?biasAxes = biasAxes,
+                        ?kernelInitializer = kernelInitializer, ?biasInitializer = biasInitializer,
+                        ?kernelRegularizer = kernelRegularizer, ?biasRegularizer = biasRegularizer,
+                        ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint,
+                        ?biasConstraint = biasConstraint, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                        Trainable = defaultArg trainable true))
+
     /// Flattens each sample into one axis (Keras Flatten). No parameters.
     static member flatten(?dataFormat: DataFormat, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
@@ -409,6 +442,25 @@ type Layers =
     static member minimum(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Minimum(Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
+    /// Multi-head attention (Keras MultiHeadAttention, "Attention Is All You Need"): the query, key and value are each
+    /// projected to numHeads heads by an EinsumDense, each head takes a softmax of the scaled query·key products over
+    /// the attention axes and averages the values with it, and the heads are projected back.
+    static member multiHeadAttention(numHeads: int, keyDim: int, ?valueDim: int, ?dropout: float, ?useBias: bool,
+                                     ?outputShape: IntTuple, ?attentionAxes: IntTuple, ?kernelInitializer: Initializer,
+                                     ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
+                                     ?biasRegularizer: Regularizer, ?activityRegularizer: Regularizer,
+                                     ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?seed: int,
+                                     ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            MultiHeadAttention(numHeads, keyDim, valueDim = Option.toNullable valueDim, ?dropout = dropout,
+                               ?useBias = useBias, ?outputShape = outputShape, ?attentionAxes = attentionAxes,
+                               ?kernelInitializer = kernelInitializer, ?biasInitializer = biasInitializer,
+                               ?kernelRegularizer = kernelRegularizer, ?biasRegularizer = biasRegularizer,
+                               ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint,
+                               ?biasConstraint = biasConstraint, seed = Option.toNullable seed,
+                               Name = Option.toObj name, Dtype = Option.toObj dtype,
+                               Trainable = defaultArg trainable true))
 
     /// Elementwise product of its inputs (Keras Multiply). Shapes broadcast; no parameters.
     static member multiply(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
