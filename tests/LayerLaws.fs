@@ -520,6 +520,29 @@ let catalogue : (Type * Gen<LawCase>) list =
           let! steps = Gen.choose (1, 4)
           let! width = Gen.choose (1, 4)
           return { Layer = AdditiveAttention(useScale, UseCausalMask = causal); Inputs = [ Shape(steps, width); Shape(steps, width) ]; Free = [ 0 ] } })
+      entry<SpatialDropout1D> (gen {
+          let! rate = Gen.elements [ 0.0; 0.5 ]
+          let! steps = Gen.choose (1, 4)
+          let! c = Gen.choose (1, 3)
+          return { Layer = SpatialDropout1D(rate, seed = 5); Inputs = [ Shape(steps, c) ]; Free = [ 0 ] } })
+      entry<SpatialDropout2D> (spatialOnly 2 (fun a f -> SpatialDropout2D(float a / 4.0, f, seed = 5)))
+      entry<SpatialDropout3D> (spatialOnly 3 (fun a f -> SpatialDropout3D(float a / 4.0, f, seed = 5)))
+      entry<GaussianNoise> (elementwise (Gen.elements [ 0.0; 0.3 ] |> Gen.map (fun s -> GaussianNoise(s, seed = 2) :> Layer)))
+      entry<GaussianDropout> (elementwise (Gen.elements [ 0.0; 0.4 ] |> Gen.map (fun r -> GaussianDropout(r, seed = 2) :> Layer)))
+      entry<AlphaDropout> (elementwise (Gen.elements [ 0.0; 0.2 ] |> Gen.map (fun r -> AlphaDropout(r, seed = 2) :> Layer)))
+      entry<UnitNormalization> (elementwise (Gen.constant (UnitNormalization() :> Layer)))
+      entry<GroupNormalization> (gen {
+          let! groups = Gen.choose (1, 2)
+          let! perGroup = Gen.choose (2, 3)
+          let! rank = Gen.choose (1, 3)
+          let! dims = sizes (rank - 1) 1 4
+          let! center = bools
+          let! instance = bools
+          // Each group holds at least two channels per sample, so x − mean is not identically 0 and gamma can learn; one
+          // group per channel (groups = −1) may hold one value when the free axes shrink to 1, so beta is kept there.
+          let layer = GroupNormalization((if instance then -1 else groups), center = (center || instance))
+          let channels = if instance then perGroup else groups * perGroup
+          return { Layer = layer; Inputs = [ Shape(Array.ofList (dims @ [ channels ])) ]; Free = [ 0 .. rank - 2 ] } })
       entry<Rescaling> (elementwise (Gen.elements [ (1.0 / 255.0, 0.0); (2.0, -1.0) ] |> Gen.map (fun (s, o) -> Rescaling(FloatTuple(s), FloatTuple(o)) :> Layer)))
       entry<Normalization> (elementwise (gen {
           let! given = bools
