@@ -510,14 +510,15 @@ let catalogue : (Type * Gen<LawCase>) list =
           let! useScale = bools
           let! mode = Gen.elements [ "dot"; "concat" ]
           let! causal = bools
-          let! steps = Gen.choose (1, 4)
+          // At least two keys: over one, the softmax is 1 whatever the scores, and no weight can learn (Keras's too).
+          let! steps = Gen.choose (2, 4)
           let! width = Gen.choose (1, 4)
           let! withKey = bools
           return { Layer = Attention(useScale, mode, UseCausalMask = causal); Inputs = [ Shape(steps, width); Shape(steps, width) ] @ (if withKey then [ Shape(steps, width) ] else []); Free = [ 0 ] } })
       entry<AdditiveAttention> (gen {
           let! useScale = bools
           let! causal = bools
-          let! steps = Gen.choose (1, 4)
+          let! steps = Gen.choose (2, 4)
           let! width = Gen.choose (1, 4)
           return { Layer = AdditiveAttention(useScale, UseCausalMask = causal); Inputs = [ Shape(steps, width); Shape(steps, width) ]; Free = [ 0 ] } })
       entry<SpatialDropout1D> (gen {

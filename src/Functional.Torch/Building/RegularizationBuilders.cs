@@ -58,8 +58,8 @@ internal sealed class BuiltNoise : BuiltLayer
         {
             case SpatialDropout s:
             {
-                if (s.Rate == 0) return x.alias();
-                if (s.Rate >= 1) return torch.zeros_like(x);
+                if (s.Rate == 0) return x.alias().MoveToOuterDisposeScope();
+                if (s.Rate >= 1) return torch.zeros_like(x).MoveToOuterDisposeScope();
                 // One draw per sample and channel: (batch, 1, …, channels) or (batch, channels, 1, …).
                 var shape = x.shape.Select((d, i) => i == 0 || i == s.ChannelAxis + 1 ? d : 1L).ToArray();
                 var keep = NoiseDraws.Draw(shape, x, generator, context, (t, g) => t.bernoulli_(1 - s.Rate, g));
@@ -68,15 +68,15 @@ internal sealed class BuiltNoise : BuiltLayer
             }
             case GaussianNoise g:
             {
-                if (g.Stddev == 0) return x.alias();
+                if (g.Stddev == 0) return x.alias().MoveToOuterDisposeScope();
                 var noise = NoiseDraws.Draw(x.shape, x, generator, context, (t, gen) => t.normal_(0, g.Stddev, gen));
                 y = x + noise;
                 break;
             }
             case GaussianDropout g:
             {
-                if (g.Rate == 0) return x.alias();
-                if (g.Rate >= 1) return torch.zeros_like(x);
+                if (g.Rate == 0) return x.alias().MoveToOuterDisposeScope();
+                if (g.Rate >= 1) return torch.zeros_like(x).MoveToOuterDisposeScope();
                 var stddev = Math.Sqrt(g.Rate / (1 - g.Rate));
                 var noise = NoiseDraws.Draw(x.shape, x, generator, context, (t, gen) => t.normal_(1, stddev, gen));
                 y = x * noise;
@@ -84,7 +84,7 @@ internal sealed class BuiltNoise : BuiltLayer
             }
             case AlphaDropout a:
             {
-                if (a.Rate == 0) return x.alias();
+                if (a.Rate == 0) return x.alias().MoveToOuterDisposeScope();
                 const double alpha = 1.6732632423543772848170429916717, scale = 1.0507009873554804934193349852946;
                 var alphaP = -alpha * scale;
                 var shape = a.NoiseShape.Count == 0 ? x.shape : a.NoiseShape.Select((d, i) => d == -1 ? x.shape[i] : d).ToArray();
