@@ -45,6 +45,32 @@ type Layers =
         ScriptErrors.guard (fun () ->
             Add(Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
+    /// Additive attention (Keras AdditiveAttention, Bahdanau-style): scores Σ scale · tanh(query + key) over the
+    /// features, then softmax(scores) · value.
+    static member additiveAttention(?useScale: bool, ?dropout: float, ?seed: int, ?name: string, ?dtype: DTypePolicy,
+                                    ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            AdditiveAttention(?useScale = useScale, ?dropout = dropout, seed = Option.toNullable seed,
+                              Name = Option.toObj name, Dtype = Option.toObj dtype,
+                              Trainable = defaultArg trainable true))
+
+    /// Dropout that keeps SELU's self-normalisation (Keras AlphaDropout): in training, dropped inputs are set to α' =
+    /// −λα (SELU's negative saturation) and the result is a·x + b with a = ((1 − rate)(1 + rate·α'²))^−½, b =
+    /// −a·α'·rate, so mean and variance are kept. The identity at inference. Shape unchanged, no parameters.
+    static member alphaDropout(rate: float, ?noiseShape: IntTuple, ?seed: int, ?name: string, ?dtype: DTypePolicy,
+                               ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            AlphaDropout(rate, ?noiseShape = noiseShape, seed = Option.toNullable seed, Name = Option.toObj name,
+                         Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
+    /// Dot-product attention (Keras Attention, Luong-style): softmax(query · keyᵀ) · value, with an optional learned
+    /// scalar scale, or the concat score Σ tanh(query + key).
+    static member attention(?useScale: bool, ?scoreMode: string, ?dropout: float, ?seed: int, ?name: string,
+                            ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            Attention(?useScale = useScale, ?scoreMode = scoreMode, ?dropout = dropout, seed = Option.toNullable seed,
+                      Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// Elementwise mean of its inputs: their sum divided by their number (Keras Average). No parameters.
     static member average(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
@@ -304,11 +330,43 @@ type Layers =
             ELU(?alpha = alpha, Name = Option.toObj name, Dtype = Option.toObj dtype,
                 Trainable = defaultArg trainable true))
 
+    /// A dense layer whose computation is an einsum of the input and a kernel (Keras EinsumDense):
+    /// activation(einsum(equation, x, kernel) + bias).
+    static member einsumDense(equation: string, outputShape: Shape, ?activation: ActivationFunction, ?biasAxes: string,
+                              ?kernelInitializer: Initializer, ?biasInitializer: Initializer,
+                              ?kernelRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                              ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint,
+                              ?biasConstraint: Constraint, ?name: string, ?dtype: DTypePolicy,
+                              ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            EinsumDense(equation, outputShape, ?activation = activation, ?biasAxes = biasAxes,
+                        ?kernelInitializer = kernelInitializer, ?biasInitializer = biasInitializer,
+                        ?kernelRegularizer = kernelRegularizer, ?biasRegularizer = biasRegularizer,
+                        ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint,
+                        ?biasConstraint = biasConstraint, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                        Trainable = defaultArg trainable true))
+
     /// Flattens each sample into one axis (Keras Flatten). No parameters.
     static member flatten(?dataFormat: DataFormat, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Flatten(?dataFormat = dataFormat, Name = Option.toObj name, Dtype = Option.toObj dtype,
                     Trainable = defaultArg trainable true))
+
+    /// Multiplies by Gaussian noise of mean 1 and standard deviation √(rate / (1 − rate)) in training (Keras
+    /// GaussianDropout); the identity at inference. Shape unchanged, no parameters.
+    static member gaussianDropout(rate: float, ?seed: int, ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            GaussianDropout(rate, seed = Option.toNullable seed, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                            Trainable = defaultArg trainable true))
+
+    /// Adds zero-centred Gaussian noise of standard deviation stddev in training (Keras GaussianNoise); the identity at
+    /// inference. Shape unchanged, no parameters.
+    static member gaussianNoise(stddev: float, ?seed: int, ?name: string, ?dtype: DTypePolicy,
+                                ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            GaussianNoise(stddev, seed = Option.toNullable seed, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                          Trainable = defaultArg trainable true))
 
     /// Mean over all steps per channel (Keras GlobalAveragePooling1D).
     static member globalAveragePooling1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
@@ -351,6 +409,22 @@ type Layers =
         ScriptErrors.guard (fun () ->
             GlobalMaxPooling3D(?dataFormat = dataFormat, ?keepdims = keepdims, Name = Option.toObj name,
                                Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
+    /// Group normalisation (Keras GroupNormalization, Wu & He 2018): the channels on axis are split into groups groups,
+    /// each sample is normalised by the mean and variance of each group (over the group's channels and every other
+    /// axis), then scaled by gamma and shifted by beta per channel.
+    static member groupNormalization(?groups: int, ?axis: int, ?epsilon: float, ?center: bool, ?scale: bool,
+                                     ?betaInitializer: Initializer, ?gammaInitializer: Initializer,
+                                     ?betaRegularizer: Regularizer, ?gammaRegularizer: Regularizer,
+                                     ?betaConstraint: Constraint, ?gammaConstraint: Constraint, ?name: string,
+                                     ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            GroupNormalization(?groups = groups, ?axis = axis, ?epsilon = epsilon, ?center = center, ?scale = scale,
+                               ?betaInitializer = betaInitializer, ?gammaInitializer = gammaInitializer,
+                               ?betaRegularizer = betaRegularizer, ?gammaRegularizer = gammaRegularizer,
+                               ?betaConstraint = betaConstraint, ?gammaConstraint = gammaConstraint,
+                               Name = Option.toObj name, Dtype = Option.toObj dtype,
+                               Trainable = defaultArg trainable true))
 
     /// Normalises each sample over axis (Keras LayerNormalization): γ · (x − mean) / √(var + ε) + β with the mean and
     /// biased variance taken per sample over the given axes.
@@ -410,6 +484,25 @@ type Layers =
     static member minimum(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Minimum(Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
+    /// Multi-head attention (Keras MultiHeadAttention, "Attention Is All You Need"): the query, key and value are each
+    /// projected to numHeads heads by an EinsumDense, each head takes a softmax of the scaled query·key products over
+    /// the attention axes and averages the values with it, and the heads are projected back.
+    static member multiHeadAttention(numHeads: int, keyDim: int, ?valueDim: int, ?dropout: float, ?useBias: bool,
+                                     ?outputShape: IntTuple, ?attentionAxes: IntTuple, ?kernelInitializer: Initializer,
+                                     ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
+                                     ?biasRegularizer: Regularizer, ?activityRegularizer: Regularizer,
+                                     ?kernelConstraint: Constraint, ?biasConstraint: Constraint, ?seed: int,
+                                     ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            MultiHeadAttention(numHeads, keyDim, valueDim = Option.toNullable valueDim, ?dropout = dropout,
+                               ?useBias = useBias, ?outputShape = outputShape, ?attentionAxes = attentionAxes,
+                               ?kernelInitializer = kernelInitializer, ?biasInitializer = biasInitializer,
+                               ?kernelRegularizer = kernelRegularizer, ?biasRegularizer = biasRegularizer,
+                               ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint,
+                               ?biasConstraint = biasConstraint, seed = Option.toNullable seed,
+                               Name = Option.toObj name, Dtype = Option.toObj dtype,
+                               Trainable = defaultArg trainable true))
 
     /// Elementwise product of its inputs (Keras Multiply). Shapes broadcast; no parameters.
     static member multiply(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
@@ -512,6 +605,27 @@ type Layers =
             Softmax(?axis = axis, Name = Option.toObj name, Dtype = Option.toObj dtype,
                     Trainable = defaultArg trainable true))
 
+    /// Spatial 1D dropout (Keras SpatialDropout1D): drops whole channels of (steps, channels) inputs.
+    static member spatialDropout1d(rate: float, ?seed: int, ?name: string, ?dtype: DTypePolicy,
+                                   ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            SpatialDropout1D(rate, seed = Option.toNullable seed, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                             Trainable = defaultArg trainable true))
+
+    /// Spatial 2D dropout (Keras SpatialDropout2D): drops whole feature maps of images.
+    static member spatialDropout2d(rate: float, ?dataFormat: DataFormat, ?seed: int, ?name: string, ?dtype: DTypePolicy,
+                                   ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            SpatialDropout2D(rate, ?dataFormat = dataFormat, seed = Option.toNullable seed, Name = Option.toObj name,
+                             Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
+    /// Spatial 3D dropout (Keras SpatialDropout3D): drops whole feature maps of volumes.
+    static member spatialDropout3d(rate: float, ?dataFormat: DataFormat, ?seed: int, ?name: string, ?dtype: DTypePolicy,
+                                   ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            SpatialDropout3D(rate, ?dataFormat = dataFormat, seed = Option.toNullable seed, Name = Option.toObj name,
+                             Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// inputs[0] − inputs[1] (Keras Subtract): exactly two inputs, shapes broadcast; no parameters.
     static member subtract(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
@@ -523,6 +637,13 @@ type Layers =
         ScriptErrors.guard (fun () ->
             ThresholdedReLU(?theta = theta, Name = Option.toObj name, Dtype = Option.toObj dtype,
                             Trainable = defaultArg trainable true))
+
+    /// Scales each sample to unit L2 norm over axis (Keras UnitNormalization): x · min(1/√Σx², 1e12). Shape unchanged,
+    /// no parameters.
+    static member unitNormalization(?axis: IntTuple, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            UnitNormalization(?axis = axis, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                              Trainable = defaultArg trainable true))
 
     /// Repeats each step of (steps, features) size times (Keras UpSampling1D).
     static member upSampling1d(?size: int, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =

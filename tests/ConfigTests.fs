@@ -42,7 +42,7 @@ let candidates (t: Type) : obj list =
     elif t = typeof<float32> then [ 0.5f; 1.0f ] |> List.map box
     elif t = typeof<bool> then [ true; false ] |> List.map box
     elif t = typeof<string> then
-        [ "nearest"; "bilinear"; "fan_in"; "fan_out"; "fan_avg"; "uniform"; "truncated_normal"; "rows"; "columns" ] |> List.map box
+        [ "nearest"; "bilinear"; "fan_in"; "fan_out"; "fan_avg"; "uniform"; "truncated_normal"; "rows"; "columns"; "ab,bc->ac" ] |> List.map box
     elif t = typeof<Padding> then [ Padding.Valid; Padding.Same ] |> List.map box
     elif t = typeof<DataFormat> then [ DataFormat.ChannelsLast; DataFormat.ChannelsFirst ] |> List.map box
     elif t = typeof<ActivationFunction> then [ ActivationFunction.Relu; ActivationFunction.Sigmoid; ActivationFunction.Gelu ] |> List.map box
@@ -222,7 +222,10 @@ let fixtureCases =
       // Layers the library does not have are named where they stand; so is a model that never declares its input.
       "dl4j-lstm/simple_flatten_lstm_tf_keras_2_config.json", Fails("$.config[0].class_name", "unknown layer class 'LSTM'")
       "dl4j-embedding-lstm/embedding_lstm_tensorflow_2.h5", Fails("$.config[0].class_name", "unknown layer class 'Embedding'")
-      "dl4j-tfkeras-functional/cnn2d_64.h5", Fails("$.config.layers[2].class_name", "unknown layer class 'SpatialDropout2D'")
+      // Keras-written SpatialDropout2D configs load now that the layer exists.
+      "dl4j-tfkeras-functional/cnn2d_64.h5",
+          Loads([ Shape(10, 10, 3) ], [ "Conv2D"; "SpatialDropout2D"; "ZeroPadding2D"; "UpSampling2D"; "Cropping2D"; "MaxPooling2D"
+                                        "Conv2D"; "SpatialDropout2D"; "ZeroPadding2D"; "UpSampling2D"; "Cropping2D"; "MaxPooling2D"; "GlobalMaxPooling2D" ])
       "kerasnet-unbuilt-model/model.h5", Fails("$.config.layers", "must start with an InputLayer")
       "k3-functional-custom-layer-kdp/test_model.keras", Fails("$.config.layers[1].class_name", "unknown layer class 'DistributionAwareEncoder'")
       "k3-nested-subclassed/pre_pr22362_nested_container.keras", Fails("$.class_name", "unknown model class 'NestedDenseModel'") ]

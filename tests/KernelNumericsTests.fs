@@ -59,7 +59,9 @@ let layersWithWeights : (Layer * Shape) list =
       BatchNormalization(axis = 1), Shape(3, 5, 4)
       LayerNormalization(), Shape(5, 4, 3)
       PReLU(alphaInitializer = RandomUniform(-0.5, 0.5)), Shape(5, 3)
-      Normalization(), Shape(4, 3) ]
+      Normalization(), Shape(4, 3)
+      EinsumDense("abc,cde->abde", Shape([| Nullable(); Nullable 3; Nullable 2 |]), activation = "tanh", biasAxes = "de"), Shape(4, 5)
+      GroupNormalization(2), Shape(5, 4) ]
 
 /// The same values with the memory order of the channel axis (1) and the last axis swapped: what `x.permute(...)` of
 /// data in the other layout gives a user (channels_last strides for NCHW data, channels-first strides for NHWC data).

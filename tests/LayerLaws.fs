@@ -141,7 +141,9 @@ let shapeLaws (c: LawCase) =
 
 let private randn (s: Shape) (batch: int64) = torch.randn(s.WithBatch batch)
 
-let private shortName (w: WeightBinding) = match w.Name.LastIndexOf '/' with -1 -> w.Name | i -> w.Name.Substring(i + 1)
+/// The weight's name within its layer: the model's path less the layer's name (a layer's own weights may have paths,
+/// as MultiHeadAttention's `query/kernel`).
+let private shortName (w: WeightBinding) = match w.Name.IndexOf '/' with -1 -> w.Name | i -> w.Name.Substring(i + 1)
 
 /// Names of weights that Keras itself updates in a training call without a gradient: BatchNormalization's moving
 /// statistics (and renorm's), which the forward pass in training mode moves towards the batch statistics.
@@ -480,6 +482,72 @@ let catalogue : (Type * Gen<LawCase>) list =
           return LayerNormalization(center = center, rmsScaling = rms) :> Layer })
           // Over one feature x − mean is 0: the output is beta alone and gamma can never learn; Keras's tests use more.
           |> Gen.map (fun c -> let s = c.Inputs.Head in { c with Inputs = [ s.With(s.Rank - 1, Nullable(max 2 (s.Known(s.Rank - 1)))) ] }))
+      entry<EinsumDense> (gen {
+          let! units = Gen.choose (1, 3)
+          let! width = Gen.choose (1, 4)
+          let! steps = Gen.choose (1, 4)
+          let! form = Gen.choose (0, 3)
+          let! bias = bools
+          let none = Nullable<int>()
+          return
+              match form with
+              | 0 -> { Layer = EinsumDense("ab,bc->ac", Shape units, biasAxes = (if bias then "c" else null)); Inputs = [ Shape width ]; Free = [] }
+              | 1 -> { Layer = EinsumDense("abc,cd->abd", Shape([| none; Nullable units |]), activation = "relu", biasAxes = (if bias then "d" else null)); Inputs = [ Shape(steps, width) ]; Free = [ 0 ] }
+              | 2 -> { Layer = EinsumDense("...x,xy->...y", Shape units, biasAxes = (if bias then "y" else null)); Inputs = [ Shape(steps, width) ]; Free = [ 0 ] }
+              | _ -> { Layer = EinsumDense("abc,cde->abde", Shape([| none; Nullable units; Nullable 2 |]), biasAxes = (if bias then "de" else null)); Inputs = [ Shape(steps, width) ]; Free = [ 0 ] } })
+      entry<MultiHeadAttention> (gen {
+          let! heads = Gen.choose (1, 3)
+          let! keyDim = Gen.choose (1, 3)
+          let! valueDim = Gen.elements [ None; Some 2 ]
+          let! useBias = bools
+          let! causal = bools
+          let! out = Gen.elements [ None; Some 3 ]
+          let! steps = Gen.choose (1, 4)
+          let! width = Gen.choose (1, 4)
+          let! withKey = bools
+          let layer =
+              MultiHeadAttention(heads, keyDim, valueDim = Option.toNullable valueDim, useBias = useBias,
+                                 outputShape = (match out with Some o -> IntTuple(o) | None -> IntTuple()), UseCausalMask = causal)
+          // Query (T, width), value and key (S, width + 1); T and S vary together.
+          return { Layer = layer; Inputs = [ Shape(steps, width); Shape(steps, width + 1) ] @ (if withKey then [ Shape(steps, 2) ] else []); Free = [ 0 ] } })
+      entry<Attention> (gen {
+          let! useScale = bools
+          let! mode = Gen.elements [ "dot"; "concat" ]
+          let! causal = bools
+          // At least two keys: over one, the softmax is 1 whatever the scores, and no weight can learn (Keras's too).
+          let! steps = Gen.choose (2, 4)
+          let! width = Gen.choose (1, 4)
+          let! withKey = bools
+          return { Layer = Attention(useScale, mode, UseCausalMask = causal); Inputs = [ Shape(steps, width); Shape(steps, width) ] @ (if withKey then [ Shape(steps, width) ] else []); Free = [ 0 ] } })
+      entry<AdditiveAttention> (gen {
+          let! useScale = bools
+          let! causal = bools
+          let! steps = Gen.choose (2, 4)
+          let! width = Gen.choose (1, 4)
+          return { Layer = AdditiveAttention(useScale, UseCausalMask = causal); Inputs = [ Shape(steps, width); Shape(steps, width) ]; Free = [ 0 ] } })
+      entry<SpatialDropout1D> (gen {
+          let! rate = Gen.elements [ 0.0; 0.5 ]
+          let! steps = Gen.choose (1, 4)
+          let! c = Gen.choose (1, 3)
+          return { Layer = SpatialDropout1D(rate, seed = 5); Inputs = [ Shape(steps, c) ]; Free = [ 0 ] } })
+      entry<SpatialDropout2D> (spatialOnly 2 (fun a f -> SpatialDropout2D(float a / 4.0, f, seed = 5)))
+      entry<SpatialDropout3D> (spatialOnly 3 (fun a f -> SpatialDropout3D(float a / 4.0, f, seed = 5)))
+      entry<GaussianNoise> (elementwise (Gen.elements [ 0.0; 0.3 ] |> Gen.map (fun s -> GaussianNoise(s, seed = 2) :> Layer)))
+      entry<GaussianDropout> (elementwise (Gen.elements [ 0.0; 0.4 ] |> Gen.map (fun r -> GaussianDropout(r, seed = 2) :> Layer)))
+      entry<AlphaDropout> (elementwise (Gen.elements [ 0.0; 0.2 ] |> Gen.map (fun r -> AlphaDropout(r, seed = 2) :> Layer)))
+      entry<UnitNormalization> (elementwise (Gen.constant (UnitNormalization() :> Layer)))
+      entry<GroupNormalization> (gen {
+          let! groups = Gen.choose (1, 2)
+          let! perGroup = Gen.choose (2, 3)
+          let! rank = Gen.choose (1, 3)
+          let! dims = sizes (rank - 1) 1 4
+          let! center = bools
+          let! instance = bools
+          // Each group holds at least two channels per sample, so x − mean is not identically 0 and gamma can learn; one
+          // group per channel (groups = −1) may hold one value when the free axes shrink to 1, so beta is kept there.
+          let layer = GroupNormalization((if instance then -1 else groups), center = (center || instance))
+          let channels = if instance then perGroup else groups * perGroup
+          return { Layer = layer; Inputs = [ Shape(Array.ofList (dims @ [ channels ])) ]; Free = [ 0 .. rank - 2 ] } })
       entry<Rescaling> (elementwise (Gen.elements [ (1.0 / 255.0, 0.0); (2.0, -1.0) ] |> Gen.map (fun (s, o) -> Rescaling(FloatTuple(s), FloatTuple(o)) :> Layer)))
       entry<Normalization> (elementwise (gen {
           let! given = bools
