@@ -1,9 +1,12 @@
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
+using Functional.Models;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>Pieces the attention layers share: Keras's masked softmax and the dropout of attention probabilities.</summary>
 internal static class AttentionOps

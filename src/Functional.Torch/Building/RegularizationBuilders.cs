@@ -1,9 +1,13 @@
+using Functional.Shapes;
+using Functional.Functions;
 using Functional.Layers;
+using Functional.Models;
+using Functional.Torch.Formats;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 
-namespace Functional.Torch;
+namespace Functional.Torch.Building;
 
 /// <summary>Random draws for the noise layers: the layer's own generator when seeded (on the layer's device), else the
 /// call's (drawn on the CPU and moved), else torch's global one.</summary>

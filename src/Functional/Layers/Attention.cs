@@ -1,3 +1,5 @@
+using Functional.Shapes;
+using Functional.Functions;
 namespace Functional.Layers;
 
 /// <summary>
@@ -121,19 +123,6 @@ public sealed record MultiHeadAttention : Layer
 
     /// <inheritdoc />
     public override int OutputCount => ReturnAttentionScores ? 2 : 1;
-
-    /// <summary>
-    /// Applies the layer with Keras's <c>attention_mask</c> (<c>mha(query, value, key=key, attention_mask=mask)</c>):
-    /// the inputs are <c>[query, value, key ?? value, attentionMask]</c>. Use <c>Call(query, value)</c> or
-    /// <c>Call(query, value, key)</c> without a mask.
-    /// </summary>
-    public Models.SymbolicTensor Call(Models.SymbolicTensor query, Models.SymbolicTensor value, Models.SymbolicTensor? key, Models.SymbolicTensor attentionMask) =>
-        Call([query, value, key ?? value, attentionMask]);
-
-    /// <summary>As <see cref="Call(Models.SymbolicTensor, Models.SymbolicTensor, Models.SymbolicTensor?, Models.SymbolicTensor)"/>,
-    /// returning every output (the attention scores too, with <see cref="ReturnAttentionScores"/>).</summary>
-    public IReadOnlyList<Models.SymbolicTensor> CallMany(Models.SymbolicTensor query, Models.SymbolicTensor value, Models.SymbolicTensor? key, Models.SymbolicTensor attentionMask) =>
-        CallMany([query, value, key ?? value, attentionMask]);
 
     /// <summary>Rejects a single input: attention takes [query, value] at least.</summary>
     public override Shape ComputeOutputShape(Shape input) =>

@@ -1,3 +1,5 @@
+using Functional.Shapes;
+using Functional.Functions;
 using System.Text.RegularExpressions;
 
 namespace Functional.Layers;

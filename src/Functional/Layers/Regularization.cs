@@ -1,3 +1,5 @@
+using Functional.Shapes;
+using Functional.Functions;
 namespace Functional.Layers;
 
 /// <summary>

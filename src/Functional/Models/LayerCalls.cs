@@ -18,7 +18,7 @@ public static class LayerCalls
     /// are two layers with their own weights. Within a model every layer has a unique name; unnamed layers get Keras's
     /// default names (<c>dense</c>, <c>dense_1</c>, …) in the order they are first applied.</para>
     /// </remarks>
-    /// <exception cref="InvalidOperationException">The layer returns several tensors: use <see cref="CallMany"/>.</exception>
+    /// <exception cref="InvalidOperationException">The layer returns several tensors: use <see cref="CallMany(Layer, SymbolicTensor[])"/>.</exception>
     public static SymbolicTensor Call(this Layer layer, SymbolicTensor input) => Single(layer, Graph.Apply(layer, [input]));
 
     /// <summary>Applies a layer that takes several inputs (merge layers such as <c>Add</c> or <c>Concatenate</c>).</summary>
@@ -33,4 +33,17 @@ public static class LayerCalls
 
     private static SymbolicTensor Single(Layer layer, Node node) => node.Outputs.Length == 1 ? node.Outputs[0] : throw new InvalidOperationException(
         $"{layer.Describe()} returns {node.Outputs.Length} tensors; use CallMany to get them all.");
+
+    /// <summary>
+    /// Applies a MultiHeadAttention layer with Keras's <c>attention_mask</c> (<c>mha(query, value, key=key, attention_mask=mask)</c>):
+    /// the inputs are <c>[query, value, key ?? value, attentionMask]</c>. Use <c>Call(query, value)</c> or
+    /// <c>Call(query, value, key)</c> without a mask.
+    /// </summary>
+    public static SymbolicTensor Call(this MultiHeadAttention layer, SymbolicTensor query, SymbolicTensor value, SymbolicTensor? key, SymbolicTensor attentionMask) =>
+        layer.Call([query, value, key ?? value, attentionMask]);
+
+    /// <summary>As <see cref="Call(MultiHeadAttention, SymbolicTensor, SymbolicTensor, SymbolicTensor?, SymbolicTensor)"/>,
+    /// returning every output (the attention scores too, with <see cref="MultiHeadAttention.ReturnAttentionScores"/>).</summary>
+    public static IReadOnlyList<SymbolicTensor> CallMany(this MultiHeadAttention layer, SymbolicTensor query, SymbolicTensor value, SymbolicTensor? key, SymbolicTensor attentionMask) =>
+        layer.CallMany([query, value, key ?? value, attentionMask]);
 }
