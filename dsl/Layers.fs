@@ -303,11 +303,49 @@ type Layers =
             ELU(?alpha = alpha, Name = Option.toObj name, Dtype = Option.toObj dtype,
                 Trainable = defaultArg trainable true))
 
+    /// Turns non-negative integer indices into dense vectors of a fixed size (Keras Embedding,
+    /// keras/src/layers/core/embedding.py): [[4], [20]] → [[0.25, 0.1], [0.6, −0.2]].
+    static member embedding(inputDim: int, outputDim: int, ?embeddingsInitializer: Initializer,
+                            ?embeddingsRegularizer: Regularizer, ?activityRegularizer: Regularizer,
+                            ?embeddingsConstraint: Constraint, ?maskZero: bool, ?loraRank: int, ?loraAlpha: float,
+                            ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            Embedding(inputDim, outputDim, ?embeddingsInitializer = embeddingsInitializer,
+                      ?embeddingsRegularizer = embeddingsRegularizer, ?activityRegularizer = activityRegularizer,
+                      ?embeddingsConstraint = embeddingsConstraint, ?maskZero = maskZero,
+                      loraRank = Option.toNullable loraRank, loraAlpha = Option.toNullable loraAlpha,
+                      Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// Flattens each sample into one axis (Keras Flatten). No parameters.
     static member flatten(?dataFormat: DataFormat, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Flatten(?dataFormat = dataFormat, Name = Option.toObj name, Dtype = Option.toObj dtype,
                     Trainable = defaultArg trainable true))
+
+    /// Gated Recurrent Unit, Cho et al. 2014 (Keras GRU). Gates in Keras's order z (update), r (reset), h (candidate):
+    /// z, r = recurrent_activation(x·W + b + h_{t−1}·U (+ b')); with resetAfter (the default, CuDNN's variant) ĥ =
+    /// activation(x·W_h + b_h + r·(h_{t−1}·U_h + b'_h)), else ĥ = activation(x·W_h + b_h + (r·h_{t−1})·U_h); h_t =
+    /// z·h_{t−1} + (1 − z)·ĥ.
+    static member gru(units: int, ?activation: ActivationFunction, ?recurrentActivation: ActivationFunction,
+                      ?useBias: bool, ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                      ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
+                      ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                      ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint,
+                      ?recurrentConstraint: Constraint, ?biasConstraint: Constraint, ?dropout: float,
+                      ?recurrentDropout: float, ?seed: int, ?returnSequences: bool, ?returnState: bool,
+                      ?goBackwards: bool, ?stateful: bool, ?unroll: bool, ?resetAfter: bool, ?zeroOutputForMask: bool,
+                      ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            GRU(units, ?activation = activation, ?recurrentActivation = recurrentActivation, ?useBias = useBias,
+                ?kernelInitializer = kernelInitializer, ?recurrentInitializer = recurrentInitializer,
+                ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer,
+                ?recurrentRegularizer = recurrentRegularizer, ?biasRegularizer = biasRegularizer,
+                ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint,
+                ?recurrentConstraint = recurrentConstraint, ?biasConstraint = biasConstraint, ?dropout = dropout,
+                ?recurrentDropout = recurrentDropout, seed = Option.toNullable seed, ?returnSequences = returnSequences,
+                ?returnState = returnState, ?goBackwards = goBackwards, ?stateful = stateful, ?unroll = unroll,
+                ?resetAfter = resetAfter, ?zeroOutputForMask = zeroOutputForMask, Name = Option.toObj name,
+                Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Mean over all steps per channel (Keras GlobalAveragePooling1D).
     static member globalAveragePooling1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
@@ -350,6 +388,31 @@ type Layers =
         ScriptErrors.guard (fun () ->
             GlobalMaxPooling3D(?dataFormat = dataFormat, ?keepdims = keepdims, Name = Option.toObj name,
                                Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
+    /// Long Short-Term Memory layer, Hochreiter 1997 (Keras LSTM). Gates in Keras's order i, f, c, o: z = x_t · kernel
+    /// + h_{t−1} · recurrent_kernel + bias; i, f, o = recurrent_activation(z_i, z_f, z_o); c_t = f·c_{t−1} +
+    /// i·activation(z_c); h_t = o·activation(c_t).
+    static member lstm(units: int, ?activation: ActivationFunction, ?recurrentActivation: ActivationFunction,
+                       ?useBias: bool, ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                       ?biasInitializer: Initializer, ?unitForgetBias: bool, ?kernelRegularizer: Regularizer,
+                       ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                       ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint,
+                       ?recurrentConstraint: Constraint, ?biasConstraint: Constraint, ?dropout: float,
+                       ?recurrentDropout: float, ?seed: int, ?returnSequences: bool, ?returnState: bool,
+                       ?goBackwards: bool, ?stateful: bool, ?unroll: bool, ?zeroOutputForMask: bool, ?name: string,
+                       ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            LSTM(units, ?activation = activation, ?recurrentActivation = recurrentActivation, ?useBias = useBias,
+                 ?kernelInitializer = kernelInitializer, ?recurrentInitializer = recurrentInitializer,
+                 ?biasInitializer = biasInitializer, ?unitForgetBias = unitForgetBias,
+                 ?kernelRegularizer = kernelRegularizer, ?recurrentRegularizer = recurrentRegularizer,
+                 ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
+                 ?kernelConstraint = kernelConstraint, ?recurrentConstraint = recurrentConstraint,
+                 ?biasConstraint = biasConstraint, ?dropout = dropout, ?recurrentDropout = recurrentDropout,
+                 seed = Option.toNullable seed, ?returnSequences = returnSequences, ?returnState = returnState,
+                 ?goBackwards = goBackwards, ?stateful = stateful, ?unroll = unroll,
+                 ?zeroOutputForMask = zeroOutputForMask, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                 Trainable = defaultArg trainable true))
 
     /// Normalises each sample over axis (Keras LayerNormalization): γ · (x − mean) / √(var + ε) + β with the mean and
     /// biased variance taken per sample over the given axes.
@@ -504,6 +567,29 @@ type Layers =
                             ?depthwiseConstraint = depthwiseConstraint, ?pointwiseConstraint = pointwiseConstraint,
                             ?biasConstraint = biasConstraint, Name = Option.toObj name, Dtype = Option.toObj dtype,
                             Trainable = defaultArg trainable true))
+
+    /// Fully-connected RNN whose output is fed back as the next input (Keras SimpleRNN): h_t = activation(x_t · kernel
+    /// + h_{t−1} · recurrent_kernel + bias).
+    static member simpleRNN(units: int, ?activation: ActivationFunction, ?useBias: bool,
+                            ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                            ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
+                            ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                            ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint,
+                            ?recurrentConstraint: Constraint, ?biasConstraint: Constraint, ?dropout: float,
+                            ?recurrentDropout: float, ?returnSequences: bool, ?returnState: bool, ?goBackwards: bool,
+                            ?stateful: bool, ?unroll: bool, ?seed: int, ?zeroOutputForMask: bool, ?name: string,
+                            ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            SimpleRNN(units, ?activation = activation, ?useBias = useBias, ?kernelInitializer = kernelInitializer,
+                      ?recurrentInitializer = recurrentInitializer, ?biasInitializer = biasInitializer,
+                      ?kernelRegularizer = kernelRegularizer, ?recurrentRegularizer = recurrentRegularizer,
+                      ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
+                      ?kernelConstraint = kernelConstraint, ?recurrentConstraint = recurrentConstraint,
+                      ?biasConstraint = biasConstraint, ?dropout = dropout, ?recurrentDropout = recurrentDropout,
+                      ?returnSequences = returnSequences, ?returnState = returnState, ?goBackwards = goBackwards,
+                      ?stateful = stateful, ?unroll = unroll, seed = Option.toNullable seed,
+                      ?zeroOutputForMask = zeroOutputForMask, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                      Trainable = defaultArg trainable true))
 
     /// Softmax over axis (Keras Softmax): exp(x) / Σ exp(x). Shape unchanged, no parameters.
     static member softmax(?axis: IntTuple, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =

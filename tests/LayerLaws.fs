@@ -137,6 +137,13 @@ let shapeLaws (c: LawCase) =
 
 let private randn (s: Shape) (batch: int64) = torch.randn(s.WithBatch batch)
 
+/// An input for the layer: indices in [0, input_dim) for an Embedding (as floats, which it truncates as Keras casts them),
+/// standard normal values otherwise.
+let private sampleInput (layer: Layer) (s: Shape) (batch: int64) =
+    match layer with
+    | :? Embedding as e -> torch.randint(int64 e.InputDim, s.WithBatch batch).to_type(torch.ScalarType.Float32)
+    | _ -> randn s batch
+
 let private shortName (w: WeightBinding) = match w.Name.LastIndexOf '/' with -1 -> w.Name | i -> w.Name.Substring(i + 1)
 
 /// Names of weights that Keras itself updates in a training call without a gradient: BatchNormalization's moving
@@ -155,7 +162,7 @@ let builtLaws (c: LawCase) =
             let inputs = grown c o
             let expected = (outputOf layer inputs).WithBatch 2L
             let got =
-                try Ok (built.Forward(inputs |> List.map (fun s -> randn s 2L) |> Array.ofList).[0].shape)
+                try Ok (built.Forward(inputs |> List.map (fun s -> sampleInput layer s 2L) |> Array.ofList).[0].shape)
                 with e -> Error e.Message
             law (sprintf "forward: one build over %s, run at %s, gives the inferred shape %A (got %A)"
                     (noneInputs c |> List.map (fun s -> s.ToSampleString()) |> String.concat " + ")
@@ -211,7 +218,7 @@ let trainingLaws (c: LawCase) =
     let before = mine |> List.map (fun w -> w.Parameter.detach().clone())
     use optimizer = torch.optim.SGD(built.TrainableParameters, 0.1)
     optimizer.zero_grad()
-    let inputs = c.Inputs |> List.map (fun s -> randn s 4L) |> Array.ofList
+    let inputs = c.Inputs |> List.map (fun s -> sampleInput c.Layer s 4L) |> Array.ofList
     let prediction = built.Forward(inputs, ForwardContext(true)).[0]
     let target = torch.randn(4L, 1L)
     (prediction - target).square().mean().backward()
@@ -241,12 +248,14 @@ let extensionLaws : (string * (LawCase -> Property)) list =
       // single-input layer comes out unchanged when the layer supports masking and is dropped when it does not (Masking,
       // which makes its own, and GlobalAveragePooling1D, which consumes it, are covered by tests/MaskTests.fs).
       "masks: a supporting layer passes the input's mask on, any other drops it", (fun c ->
-          if c.Inputs.Length <> 1 || c.Layer :? Masking || c.Layer :? GlobalAveragePooling1D || c.Inputs.Head.Rank < 1 then law "masks: not applicable" true
+          // Embedding makes its own mask from the indices and recurrent layers consume theirs (tests/RecurrentTests.fs).
+          if c.Inputs.Length <> 1 || c.Layer :? Masking || c.Layer :? GlobalAveragePooling1D || c.Layer :? Embedding
+             || c.Layer :? RecurrentLayer || c.Inputs.Head.Rank < 1 then law "masks: not applicable" true
           else
               use built = BuiltNetwork.Build(modelOf c.Layer c.Inputs)
               use scope = torch.NewDisposeScope()
               let layer = built.BuiltLayers |> Seq.find (fun l -> not (l.Layer :? Input))
-              let x = randn c.Inputs.Head 2L
+              let x = sampleInput c.Layer c.Inputs.Head 2L
               let mask = torch.ones([| 2L; int64 (c.Inputs.Head.Known 0) |], dtype = torch.ScalarType.Bool)
               let out = layer.ComputeMask([| x |], [| mask |])
               let expected = if c.Layer.SupportsMasking then "the same mask" else "no mask"
@@ -259,7 +268,7 @@ let extensionLaws : (string * (LawCase -> Property)) list =
               let layer = withProperty "Dtype" (box policy) c.Layer
               use built = BuiltNetwork.Build(modelOf layer c.Inputs)
               use scope = torch.NewDisposeScope()
-              let y = built.Forward(c.Inputs |> List.map (fun s -> randn s 2L) |> Array.ofList).[0]
+              let y = built.Forward(c.Inputs |> List.map (fun s -> sampleInput c.Layer s 2L) |> Array.ofList).[0]
               let floating = built.Weights |> Seq.filter (fun w -> w.Parameter.is_floating_point()) |> List.ofSeq
               law (sprintf "dtype %s: weights %A are %A, output %A is %A" policy.Name (floating |> List.map (fun w -> w.Parameter.dtype)) variable y.dtype compute)
                   (floating |> List.forall (fun w -> w.Parameter.dtype = variable) && y.dtype = compute)
@@ -331,6 +340,26 @@ let private merging (n: Gen<int>) (layer: Layer) =
     }
 
 let private entry<'T when 'T :> Layer> (cases: Gen<LawCase>) = typeof<'T>, cases
+
+/// Recurrent layers on (timesteps, features): 1–3 units, the sequence or the last output, either direction; the
+/// timesteps are free, and some cases unroll over known timesteps instead.
+let private recurrent (make: int -> bool -> bool -> RecurrentLayer) =
+    gen {
+        let! units = Gen.choose (1, 3)
+        let! sequences = bools
+        let! backwards = bools
+        let! unroll = Gen.elements [ false; false; true ]
+        let! steps = Gen.choose (1, 4)
+        let! features = Gen.choose (1, 3)
+        let layer = make units sequences backwards
+        let layer =
+            if unroll then
+                let copy = cloneOf layer
+                copy.GetType().GetProperty("Unroll").SetValue(copy, true)
+                copy
+            else layer :> Layer
+        return { Layer = layer; Inputs = [ Shape(steps, features) ]; Free = (if unroll then [] else [ 0 ]) }
+    }
 
 /// Every concrete layer record type of src/Functional and a generator of valid cases for it.
 let catalogue : (Type * Gen<LawCase>) list =
@@ -477,6 +506,22 @@ let catalogue : (Type * Gen<LawCase>) list =
           // Over one feature x − mean is 0: the output is beta alone and gamma can never learn; Keras's tests use more.
           |> Gen.map (fun c -> let s = c.Inputs.Head in { c with Inputs = [ s.With(s.Rank - 1, Nullable(max 2 (s.Known(s.Rank - 1)))) ] }))
       entry<Rescaling> (elementwise (Gen.elements [ (1.0 / 255.0, 0.0); (2.0, -1.0) ] |> Gen.map (fun (s, o) -> Rescaling(FloatTuple(s), FloatTuple(o)) :> Layer)))
+      entry<Embedding> (gen {
+          let! inputDim = Gen.choose (1, 6)
+          let! outputDim = Gen.choose (1, 4)
+          let! maskZero = bools
+          let! lora = Gen.elements [ None; Some 1; Some 2 ]
+          let! rank = Gen.choose (0, 2)
+          let! dims = sizes rank 1 4
+          let layer =
+              match lora with
+              | Some r -> Embedding(inputDim, outputDim, maskZero = maskZero, loraRank = r)
+              | None -> Embedding(inputDim, outputDim, maskZero = maskZero)
+          return { Layer = layer; Inputs = [ Shape(Array.ofList dims) ]; Free = [ 0 .. rank - 1 ] } })
+      entry<SimpleRNN> (recurrent (fun u rs bw -> SimpleRNN(u, returnSequences = rs, goBackwards = bw)))
+      entry<LSTM> (recurrent (fun u rs bw -> LSTM(u, returnSequences = rs, goBackwards = bw)))
+      entry<GRU> (Gen.oneof [ recurrent (fun u rs bw -> GRU(u, returnSequences = rs, goBackwards = bw))
+                              recurrent (fun u rs bw -> GRU(u, returnSequences = rs, goBackwards = bw, resetAfter = false)) ])
       entry<Normalization> (elementwise (gen {
           let! given = bools
           return (if given then Normalization(mean = FloatTuple(0.5), variance = FloatTuple(2.0)) else Normalization()) :> Layer })) ]
