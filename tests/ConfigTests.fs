@@ -217,8 +217,9 @@ let fixtureCases =
           Loads([ Shape(28, 28, 1) ], [ "Conv2D"; "Conv2D"; "MaxPooling2D"; "Conv2D"; "Conv2D"; "Add"; "Conv2D"; "Conv2D"; "Add"; "Conv2D"
                                         "GlobalAveragePooling2D"; "Dense"; "Dense" ])
       // Layers the library does not have are named where they stand; so is a model that never declares its input.
-      "dl4j-lstm/simple_flatten_lstm_tf_keras_2_config.json", Fails("$.config[0].class_name", "unknown layer class 'LSTM'")
-      "dl4j-embedding-lstm/embedding_lstm_tensorflow_2.h5", Fails("$.config[0].class_name", "unknown layer class 'Embedding'")
+      // Keras 2 recurrent configs: `implementation` and Embedding's `input_length` are accepted and dropped, as Keras 3 does.
+      "dl4j-lstm/simple_flatten_lstm_tf_keras_2_config.json", Loads([ Shape(1, 1) ], [ "LSTM"; "Dense" ])
+      "dl4j-embedding-lstm/embedding_lstm_tensorflow_2.h5", Loads([ Shape 10 ], [ "Embedding"; "LSTM" ])
       "dl4j-tfkeras-functional/cnn2d_64.h5", Fails("$.config.layers[2].class_name", "unknown layer class 'SpatialDropout2D'")
       "kerasnet-unbuilt-model/model.h5", Fails("$.config.layers", "must start with an InputLayer")
       "k3-functional-custom-layer-kdp/test_model.keras", Fails("$.config.layers[1].class_name", "unknown layer class 'DistributionAwareEncoder'")

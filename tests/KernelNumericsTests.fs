@@ -56,7 +56,14 @@ let layersWithWeights : (Layer * Shape) list =
       BatchNormalization(axis = 1), Shape(3, 5, 4)
       LayerNormalization(), Shape(5, 4, 3)
       PReLU(alphaInitializer = RandomUniform(-0.5, 0.5)), Shape(5, 3)
-      Normalization(), Shape(4, 3) ]
+      Normalization(), Shape(4, 3)
+      Embedding(7, 3), Shape(5)
+      Embedding(7, 3, loraRank = 2), Shape(2, 3)
+      SimpleRNN(3, biasInitializer = RandomUniform(-0.5, 0.5)), Shape(5, 4)
+      LSTM(3, returnSequences = true), Shape(5, 4)
+      LSTM(3, goBackwards = true, recurrentActivation = "hard_sigmoid"), Shape(5, 4)
+      GRU(3, biasInitializer = RandomUniform(-0.5, 0.5)), Shape(5, 4)
+      GRU(3, resetAfter = false, returnSequences = true), Shape(5, 4) ]
 
 /// The same values with the memory order of the channel axis (1) and the last axis swapped: what `x.permute(...)` of
 /// data in the other layout gives a user (channels_last strides for NCHW data, channels-first strides for NHWC data).
@@ -80,8 +87,14 @@ let float32VsFloat64 (layer: Layer) (input: Shape) (makeInput: torch.Tensor -> t
     use double = BuiltNetwork.Build(model)
     double.``to``(torch.ScalarType.Float64) |> ignore
     use scope = torch.NewDisposeScope()
-    let x64 = torch.randn(Array.append [| 4L |] (input.ToKnownArray() |> Array.map int64), dtype = torch.ScalarType.Float64).requires_grad_(true)
-    let x32leaf = x64.detach().to_type(torch.ScalarType.Float32).requires_grad_(true)
+    // An Embedding takes indices (no input gradient); every other layer standard normal values.
+    let indices = match layer with :? Embedding as e -> Some e.InputDim | _ -> None
+    let dims = Array.append [| 4L |] (input.ToKnownArray() |> Array.map int64)
+    let x64 =
+        match indices with
+        | Some n -> torch.randint(int64 n, dims, dtype = torch.ScalarType.Float64)
+        | None -> torch.randn(dims, dtype = torch.ScalarType.Float64).requires_grad_(true)
+    let x32leaf = x64.detach().to_type(torch.ScalarType.Float32).requires_grad_(indices.IsNone)
     let x32 = makeInput x32leaf
     let y64 = double.forward x64
     let y32 = single.forward x32
@@ -89,7 +102,7 @@ let float32VsFloat64 (layer: Layer) (input: Shape) (makeInput: torch.Tensor -> t
     (y64 * upstream).sum().backward()
     (y32 * upstream.to_type(torch.ScalarType.Float32)).sum().backward()
     [ yield "output", relativeError y32 y64
-      yield "input gradient", relativeError x32leaf.grad x64.grad
+      if indices.IsNone then yield "input gradient", relativeError x32leaf.grad x64.grad
       for w32, w64 in Seq.zip single.Weights double.Weights do
           if w32.Trainable then yield w32.Name + " gradient", relativeError w32.Parameter.grad w64.Parameter.grad ]
 
