@@ -93,6 +93,14 @@ type Layers =
                                ?synchronized = synchronized, Name = Option.toObj name, Dtype = Option.toObj dtype,
                                Trainable = defaultArg trainable true))
 
+    /// Runs a recurrent layer over the sequence in both directions and merges the two (Keras Bidirectional,
+    /// keras/src/layers/rnn/bidirectional.py).
+    static member bidirectional(layer: RecurrentLayer, ?mergeMode: string, ?backwardLayer: RecurrentLayer,
+                                ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            Bidirectional(layer, ?mergeMode = mergeMode, ?backwardLayer = backwardLayer, Name = Option.toObj name,
+                          Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// Concatenates its inputs along axis (Keras Concatenate).
     static member concatenate(?axis: int, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
@@ -607,6 +615,13 @@ type Layers =
     static member thresholdedRelu(?theta: float, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             ThresholdedReLU(?theta = theta, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                            Trainable = defaultArg trainable true))
+
+    /// Applies a layer to every timestep of a sequence independently (Keras TimeDistributed): input (timesteps, …), the
+    /// wrapped layer sees (…) per step, output (timesteps, …its output…).
+    static member timeDistributed(layer: Layer, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            TimeDistributed(layer, Name = Option.toObj name, Dtype = Option.toObj dtype,
                             Trainable = defaultArg trainable true))
 
     /// Repeats each step of (steps, features) size times (Keras UpSampling1D).

@@ -63,7 +63,10 @@ let layersWithWeights : (Layer * Shape) list =
       LSTM(3, returnSequences = true), Shape(5, 4)
       LSTM(3, goBackwards = true, recurrentActivation = "hard_sigmoid"), Shape(5, 4)
       GRU(3, biasInitializer = RandomUniform(-0.5, 0.5)), Shape(5, 4)
-      GRU(3, resetAfter = false, returnSequences = true), Shape(5, 4) ]
+      GRU(3, resetAfter = false, returnSequences = true), Shape(5, 4)
+      Bidirectional(LSTM(3, returnSequences = true)), Shape(5, 4)
+      TimeDistributed(Dense(3, activation = "tanh")), Shape(4, 5)
+      TimeDistributed(Conv2D(2, 2, padding = "same")), Shape(3, 5, 4, 2) ]
 
 /// The same values with the memory order of the channel axis (1) and the last axis swapped: what `x.permute(...)` of
 /// data in the other layout gives a user (channels_last strides for NCHW data, channels-first strides for NHWC data).

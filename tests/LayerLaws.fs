@@ -144,7 +144,9 @@ let private sampleInput (layer: Layer) (s: Shape) (batch: int64) =
     | :? Embedding as e -> torch.randint(int64 e.InputDim, s.WithBatch batch).to_type(torch.ScalarType.Float32)
     | _ -> randn s batch
 
-let private shortName (w: WeightBinding) = match w.Name.LastIndexOf '/' with -1 -> w.Name | i -> w.Name.Substring(i + 1)
+/// A weight's name within its layer: the model's name less the layer's (`subject/kernel` → `kernel`; a wrapper's inner
+/// layers keep theirs, `bidirectional/forward_lstm/kernel` → `forward_lstm/kernel`).
+let private shortName (w: WeightBinding) = match w.Name.IndexOf '/' with -1 -> w.Name | i -> w.Name.Substring(i + 1)
 
 /// Names of weights that Keras itself updates in a training call without a gradient: BatchNormalization's moving
 /// statistics (and renorm's), which the forward pass in training mode moves towards the batch statistics.
@@ -250,7 +252,7 @@ let extensionLaws : (string * (LawCase -> Property)) list =
       "masks: a supporting layer passes the input's mask on, any other drops it", (fun c ->
           // Embedding makes its own mask from the indices and recurrent layers consume theirs (tests/RecurrentTests.fs).
           if c.Inputs.Length <> 1 || c.Layer :? Masking || c.Layer :? GlobalAveragePooling1D || c.Layer :? Embedding
-             || c.Layer :? RecurrentLayer || c.Inputs.Head.Rank < 1 then law "masks: not applicable" true
+             || c.Layer :? RecurrentLayer || c.Layer :? Bidirectional || c.Inputs.Head.Rank < 1 then law "masks: not applicable" true
           else
               use built = BuiltNetwork.Build(modelOf c.Layer c.Inputs)
               use scope = torch.NewDisposeScope()
@@ -522,6 +524,29 @@ let catalogue : (Type * Gen<LawCase>) list =
       entry<LSTM> (recurrent (fun u rs bw -> LSTM(u, returnSequences = rs, goBackwards = bw)))
       entry<GRU> (Gen.oneof [ recurrent (fun u rs bw -> GRU(u, returnSequences = rs, goBackwards = bw))
                               recurrent (fun u rs bw -> GRU(u, returnSequences = rs, goBackwards = bw, resetAfter = false)) ])
+      entry<Bidirectional> (gen {
+          let! merge = Gen.elements [ "concat"; "sum"; "mul"; "ave" ]
+          let! given = bools
+          let! case = Gen.oneof [ recurrent (fun u rs bw -> LSTM(u, returnSequences = rs, goBackwards = bw))
+                                  recurrent (fun u rs bw -> GRU(u, returnSequences = rs, goBackwards = bw))
+                                  recurrent (fun u rs bw -> SimpleRNN(u, returnSequences = rs, goBackwards = bw)) ]
+          let inner = case.Layer :?> RecurrentLayer
+          // A given backward layer: Keras requires the opposite go_backwards and the same sequence arguments.
+          let backward =
+              if not given then null
+              else
+                  let copy = cloneOf inner :?> RecurrentLayer
+                  copy.GetType().GetProperty("GoBackwards").SetValue(copy, not inner.GoBackwards)
+                  copy.GetType().GetProperty("Activation").SetValue(copy, ActivationFunction "relu")
+                  copy
+          return { case with Layer = Bidirectional(inner, merge, backward) } })
+      entry<TimeDistributed> (gen {
+          let! steps = Gen.choose (1, 4)
+          let! conv = bools
+          let! units = Gen.choose (1, 3)
+          return
+              if conv then { Layer = TimeDistributed(Conv2D(units, 2)); Inputs = [ Shape(steps, 3, 4, 2) ]; Free = [ 0 ] }
+              else { Layer = TimeDistributed(Dense(units, activation = "tanh")); Inputs = [ Shape(steps, 3) ]; Free = [ 0 ] } })
       entry<Normalization> (elementwise (gen {
           let! given = bools
           return (if given then Normalization(mean = FloatTuple(0.5), variance = FloatTuple(2.0)) else Normalization()) :> Layer })) ]

@@ -443,5 +443,116 @@ let private embeddingTests =
         }
     ]
 
+/// The reference of one direction of a Bidirectional, from the built network's weights under `prefix` (`forward_lstm`).
+let private directionReference (net: BuiltNetwork) (prefix: string) (layer: RecurrentLayer) (xs: float[][][]) masking =
+    let weight name = net.Weights |> Seq.find (fun (w: WeightBinding) -> w.Name.EndsWith($"/{prefix}/{name}")) |> fun w -> w.KerasView()
+    let bias = if layer.UseBias then (let b = weight "bias" in Some (if b.dim() = 1L then matrix (b.unsqueeze 0L) else matrix b)) else None
+    [ for sample in xs ->
+        let mask = sample |> Array.map (fun step -> not masking || step |> Array.exists (fun v -> v <> 0.0))
+        reference (cellOf layer) (matrix (weight "kernel")) (matrix (weight "recurrent_kernel")) bias layer.Units sample mask
+                  layer.GoBackwards false (Array.zeroCreate layer.Units) (Array.zeroCreate layer.Units) ]
+
+let private wrapperTests =
+    testList "Bidirectional and TimeDistributed" [
+        test "Keras's documented shapes: Bidirectional(LSTM(10, return_sequences)) on (5, 10) gives (5, 20); TimeDistributed(Conv2D(64, 3)) on (10, 128, 128, 3) gives (10, 126, 126, 64)" {
+            Expect.equal (Bidirectional(LSTM(10, returnSequences = true)).ComputeOutputShape(Shape(5, 10))) (Shape(5, 20)) "concat doubles the units"
+            Expect.equal (TimeDistributed(Conv2D(64, 3)).ComputeOutputShape(Shape(10, 128, 128, 3))) (Shape(10, 126, 126, 64)) "per step"
+            Expect.equal (Bidirectional(LSTM(10), mergeMode = "sum").ComputeOutputShape(Shape([| Nullable(); Nullable 10 |]))) (Shape 10) "sum"
+            Expect.sequenceEqual (Bidirectional(LSTM(4, returnState = true), mergeMode = null).ComputeOutputShapes [| Shape(5, 3) |])
+                [ Shape 4; Shape 4; Shape 4; Shape 4; Shape 4; Shape 4 ] "two halves, then forward h, c and backward h, c"
+            let specs = Bidirectional(LSTM(4)).Parameters(Shape(5, 3)) |> Seq.map (fun p -> p.Name) |> List.ofSeq
+            Expect.equal specs [ "forward_lstm/kernel"; "forward_lstm/recurrent_kernel"; "forward_lstm/bias"
+                                 "backward_lstm/kernel"; "backward_lstm/recurrent_kernel"; "backward_lstm/bias" ] "Keras's weight names"
+            Expect.equal (Bidirectional(LSTM(4)).ParameterCount(Shape(5, 3))) (2L * LSTM(4).ParameterCount(Shape(5, 3))) "twice the layer"
+            throwsWith<ArgumentException> [ "Bidirectional"; "go_backwards" ] (fun () -> Bidirectional(LSTM(2), backwardLayer = LSTM(2)) |> ignore)
+            throwsWith<ArgumentException> [ "Bidirectional"; "mergeMode"; "'max'" ] (fun () -> Bidirectional(LSTM(2), mergeMode = "max") |> ignore)
+            throwsWith<ShapeException> [ "TimeDistributed"; "at least 3 dimensions" ] (fun () -> TimeDistributed(Dense(2)).ComputeOutputShape(Shape 4) |> ignore)
+            for layer in [ Bidirectional(GRU(3, returnSequences = true), mergeMode = "ave") :> Layer
+                           Bidirectional(LSTM(2), mergeMode = null, backwardLayer = LSTM(2, goBackwards = true, activation = "relu"))
+                           TimeDistributed(Dense(3, activation = "relu")) ] do
+                Expect.equal (LayerConfig.Deserialize(LayerConfig.Serialize layer)) layer "config round trip"
+            Expect.stringContains ((LayerConfig.Serialize(Bidirectional(LSTM(2)))).ToJsonString()) "\"merge_mode\":\"concat\"" "Keras's key"
+        }
+        test "Bidirectional numerics: each half is its direction's reference, the backward sequence aligned on the input steps; masks go to both" {
+            torchReady 30
+            use _ = DTypePolicy.Use(DTypePolicy.Float64)
+            let rng = Random(17)
+            for masking in [ false; true ] do
+                for merge in [ "concat"; "sum"; "mul"; "ave" ] do
+                    for inner in [ LSTM(3, returnSequences = true, biasInitializer = RandomUniform(-0.5, 0.5), unitForgetBias = false) :> RecurrentLayer
+                                   GRU(2, biasInitializer = RandomUniform(-0.5, 0.5)); SimpleRNN(2) ] do
+                        let layer = Bidirectional(inner, merge)
+                        let xs = data rng 3 5 4 masking
+                        let x = G.Input(Shape([| Nullable(); Nullable 4 |]))
+                        let seq = if masking then Masking(0.0).Call(x) else x
+                        use net = BuiltNetwork.Build(Model([ x ], [ layer.Call(seq) ]))
+                        use xt = tensorOf xs
+                        let y = values (net.Forward([| xt |]).[0])
+                        let f = directionReference net ("forward_" + inner.DefaultNameStem) inner xs masking
+                        let b = directionReference net ("backward_" + inner.DefaultNameStem) (copyWith "GoBackwards" true inner) xs masking
+                        let combine (a: float[]) (c: float[]) =
+                            match merge with
+                            | "concat" -> Array.append a c
+                            | "sum" -> add a c
+                            | "mul" -> mul a c
+                            | _ -> Array.map2 (fun p q -> (p + q) / 2.0) a c
+                        let want =
+                            [| for (fo, _, _), (bo, _, _) in List.zip f b do
+                                 if inner.ReturnSequences then
+                                     let aligned = Array.rev bo
+                                     for t in 0 .. fo.Length - 1 do yield! combine fo[t] aligned[t]
+                                 else yield! combine fo[fo.Length - 1] bo[bo.Length - 1] |]
+                        closeArrays (sprintf "%s %O masked=%b" merge inner masking) want y
+        }
+        test "Bidirectional with return_state and merge_mode None returns both halves, then each direction's states" {
+            torchReady 31
+            use _ = DTypePolicy.Use(DTypePolicy.Float64)
+            let xs = data (Random 4) 2 4 3 false
+            let inner = LSTM(2, returnState = true)
+            let x = G.Input(Shape([| Nullable(); Nullable 3 |]))
+            let ys = Bidirectional(inner, mergeMode = null).CallMany(x) |> List.ofSeq
+            Expect.equal ys.Length 6 "y_f, y_b, h_f, c_f, h_b, c_b"
+            use net = BuiltNetwork.Build(Model([ x ], ys))
+            use xt = tensorOf xs
+            let outs = net.Forward([| xt |]) |> Seq.map values |> Array.ofSeq
+            let f = directionReference net "forward_lstm" inner xs false
+            let b = directionReference net "backward_lstm" (copyWith "GoBackwards" true inner) xs false
+            let lasts r = r |> List.collect (fun (o: float[][], _, _) -> Array.toList o[o.Length - 1]) |> Array.ofList
+            let hs r = r |> List.collect (fun (_, h: float[], _) -> Array.toList h) |> Array.ofList
+            let cs r = r |> List.collect (fun (_, _, c: float[]) -> Array.toList c) |> Array.ofList
+            closeArrays "forward output" (lasts f) outs[0]
+            closeArrays "backward output" (lasts b) outs[1]
+            closeArrays "forward h" (hs f) outs[2]
+            closeArrays "forward c" (cs f) outs[3]
+            closeArrays "backward h" (hs b) outs[4]
+            closeArrays "backward c" (cs b) outs[5]
+        }
+        test "TimeDistributed(Dense) is the Dense on every step, with the Dense's weights; a Conv2D per frame in channels_last" {
+            torchReady 32
+            let x = G.Input(Shape([| Nullable(); Nullable 3 |]))
+            use net = BuiltNetwork.Build(Model([ x ], [ TimeDistributed(Dense(2), Name = "td").Call(x) ]))
+            Expect.equal (net.Weights |> Seq.map (fun w -> w.Name) |> List.ofSeq) [ "td/kernel"; "td/bias" ] "the wrapped layer's weights"
+            use xt = torch.randn(2L, 5L, 3L)
+            use y = net.Predict xt
+            let k = net.Weights |> Seq.head |> fun w -> w.KerasView()
+            let b = net.Weights |> Seq.item 1 |> fun w -> w.KerasView()
+            use want = xt.matmul(k) + b
+            Expect.isTrue (y.allclose(want, 1e-5, 1e-6)) "x · kernel + bias at each step"
+            let frames = G.Input(4, 6, 5, 2)
+            use conv = BuiltNetwork.Build(Model([ frames ], [ TimeDistributed(Conv2D(3, 2), Name = "tdc").Call(frames) ]))
+            use single = BuiltNetwork.Build(Sequential(Input(6, 5, 2), Conv2D(3, 2, Name = "c")))
+            for (w: WeightBinding), (v: WeightBinding) in Seq.zip single.Weights conv.Weights do
+                use _ = torch.no_grad()
+                w.Parameter.copy_(v.Parameter) |> ignore
+            use clip = torch.randn([| 2L; 4L; 6L; 5L; 2L |])
+            use y : torch.Tensor = conv.Predict(clip: torch.Tensor)
+            Expect.sequenceEqual y.shape [| 2L; 4L; 5L; 4L; 3L |] "(frames, 5, 4, 3)"
+            for t in 0L .. 3L do
+                use frame = clip.select(1L, t)
+                use one : torch.Tensor = single.Predict(frame: torch.Tensor)
+                Expect.isTrue (y.select(1L, t).allclose(one, 1e-5, 1e-6)) (sprintf "frame %d is the Conv2D of that frame" t)
+        }
+    ]
+
 [<Tests>]
-let tests = testSequenced <| testList "Recurrent" [ shapeTests; numericTests; fusedTests; embeddingTests ]
+let tests = testSequenced <| testList "Recurrent" [ shapeTests; numericTests; fusedTests; embeddingTests; wrapperTests ]

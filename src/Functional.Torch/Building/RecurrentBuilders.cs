@@ -352,6 +352,141 @@ public static class RecurrentStates
     public static void ResetStates(this BuiltNetwork network)
     {
         ArgumentNullException.ThrowIfNull(network);
-        foreach (var layer in network.BuiltLayers.OfType<BuiltRecurrent>()) layer.ResetStates();
+        foreach (var layer in network.BuiltLayers)
+            if (layer is BuiltRecurrent r) r.ResetStates();
+            else if (layer is BuiltBidirectional b) b.ResetStates();
     }
+}
+
+/// <summary>A built <see cref="Bidirectional"/>: the forward and backward recurrent layers, each built as its own module,
+/// their weights named <c>forward_lstm/kernel</c>, ….</summary>
+public sealed class BuiltBidirectional : BuiltLayer
+{
+    private readonly Bidirectional record;
+    private readonly BuiltRecurrent forward_layer, backward_layer;
+
+    internal BuiltBidirectional(Bidirectional layer, Shape input, BuildContext context) : base(layer, input)
+    {
+        record = layer;
+        forward_layer = (BuiltRecurrent)LayerBuilders.Build(layer.ForwardRun, [input], context);
+        backward_layer = (BuiltRecurrent)LayerBuilders.Build(layer.BackwardRun, [input], context);
+        RegisterComponents();
+    }
+
+    /// <summary>Keras's <c>reset_states()</c> on both layers.</summary>
+    public void ResetStates()
+    {
+        forward_layer.ResetStates();
+        backward_layer.ResetStates();
+    }
+
+    /// <inheritdoc />
+    public override IEnumerable<WeightBinding> Weights() =>
+        [.. forward_layer.Weights().Select(w => w with { Name = $"{forward_layer.Layer.Name}/{w.Name}" }),
+         .. backward_layer.Weights().Select(w => w with { Name = $"{backward_layer.Layer.Name}/{w.Name}" })];
+
+    /// <inheritdoc />
+    public override IEnumerable<(string Name, Generator Generator)> Generators() =>
+        [.. forward_layer.Generators().Select(g => ($"{forward_layer.Layer.Name}/{g.Name}", g.Generator)),
+         .. backward_layer.Generators().Select(g => ($"{backward_layer.Layer.Name}/{g.Name}", g.Generator))];
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x) => Run([x], null, ForwardContext.Inference)[0];
+
+    /// <inheritdoc />
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context) =>
+        Run(inputs, masks.Count > 0 ? masks[0] : null, context)[0];
+
+    /// <inheritdoc />
+    protected override IReadOnlyList<Tensor> CallAll(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context) =>
+        Run(inputs, masks.Count > 0 ? masks[0] : null, context);
+
+    /// <summary>The merged output's mask is the input's for returned sequences (each half's, without merging); states have none.</summary>
+    public override Tensor? ComputeMask(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks) =>
+        record.Layer.ReturnSequences && masks.Count > 0 ? masks[0] : null;
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Tensor?> ComputeMasks(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks)
+    {
+        var mask = ComputeMask(inputs, masks);
+        var result = new Tensor?[record.OutputCount];
+        result[0] = mask;
+        if (record.MergeMode is null) result[1] = mask;
+        return result;
+    }
+
+    private IReadOnlyList<Tensor> Run(IReadOnlyList<Tensor> inputs, Tensor? mask, ForwardContext context)
+    {
+        if (inputs.Count != 1)
+            throw new ArgumentException($"{Layer.Describe()} takes one input (the sequence); received {inputs.Count}.", nameof(inputs));
+        using var scope = NewDisposeScope();
+        Tensor?[] masks = [mask];
+        var f = forward_layer.ForwardAll(inputs, masks, context);
+        var b = backward_layer.ForwardAll(inputs, masks, context);
+        var yf = f[0];
+        // Keras reverses the backward layer's sequence back, so both halves are aligned on the input's steps.
+        var yb = record.Layer.ReturnSequences ? b[0].flip(1) : b[0];
+        var outputs = new List<Tensor>();
+        switch (record.MergeMode)
+        {
+            case null: outputs.Add(yf); outputs.Add(yb); break;
+            case "concat": outputs.Add(torch.cat([yf, yb], -1)); break;
+            case "sum": outputs.Add(yf + yb); break;
+            case "mul": outputs.Add(yf * yb); break;
+            default: outputs.Add((yf + yb) * 0.5); break;   // "ave"
+        }
+        if (record.Layer.ReturnState)
+        {
+            outputs.AddRange(f.Skip(1));
+            outputs.AddRange(b.Skip(1));
+        }
+        foreach (var o in outputs) o.MoveToOuterDisposeScope();
+        return outputs;
+    }
+}
+
+internal sealed class BidirectionalBuilder : LayerBuilder<Bidirectional>
+{
+    public override BuiltLayer Build(Bidirectional layer, Shape input, BuildContext context) => new BuiltBidirectional(layer, input, context);
+}
+
+/// <summary>A built <see cref="TimeDistributed"/>: the wrapped layer built for one step, run on (batch · steps, …).</summary>
+internal sealed class BuiltTimeDistributed : BuiltLayer
+{
+    private readonly BuiltLayer step_layer;
+
+    public BuiltTimeDistributed(TimeDistributed layer, Shape input, BuildContext context) : base(layer, input)
+    {
+        step_layer = LayerBuilders.Build(layer.StepLayer, [new Shape(input.Skip(1))], context);
+        RegisterComponents();
+    }
+
+    public override IEnumerable<WeightBinding> Weights() => step_layer.Weights();
+
+    public override IEnumerable<(string Name, Generator Generator)> Generators() => step_layer.Generators();
+
+    public override IEnumerable<(string Name, Tensor Buffer)> KerasBuffers() => step_layer.KerasBuffers();
+
+    public override Tensor forward(Tensor x) => Call([x], [], ForwardContext.Inference);
+
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context)
+    {
+        if (inputs.Count != 1)
+            throw new ArgumentException($"{Layer.Describe()} takes one input; received {inputs.Count}.", nameof(inputs));
+        var x = inputs[0];
+        long batch = x.shape[0], steps = x.shape[1];
+        using var scope = NewDisposeScope();
+        var flat = x.reshape([batch * steps, .. x.shape.Skip(2)]);
+        // The step layer may compute channels-first (a channels_last convolution): move the channels as the model would.
+        var channelsFirst = step_layer.Layout == PhysicalLayout.ChannelsFirst && flat.dim() > 2;
+        if (channelsFirst) flat = flat.movedim([-1L], [1L]);
+        var y = step_layer.Forward([flat], context);
+        if (channelsFirst && y.dim() > 2) y = y.movedim([1L], [-1L]);
+        return y.reshape([batch, steps, .. y.shape.Skip(1)]).MoveToOuterDisposeScope();
+    }
+}
+
+internal sealed class TimeDistributedBuilder : LayerBuilder<TimeDistributed>
+{
+    public override BuiltLayer Build(TimeDistributed layer, Shape input, BuildContext context) => new BuiltTimeDistributed(layer, input, context);
 }
