@@ -355,6 +355,24 @@ type Layers =
                 ?resetAfter = resetAfter, ?zeroOutputForMask = zeroOutputForMask, Name = Option.toObj name,
                 Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
+    /// The cell of GRU (Keras GRUCell).
+    static member gruCell(units: int, ?activation: ActivationFunction, ?recurrentActivation: ActivationFunction,
+                          ?useBias: bool, ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                          ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
+                          ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                          ?kernelConstraint: Constraint, ?recurrentConstraint: Constraint, ?biasConstraint: Constraint,
+                          ?dropout: float, ?recurrentDropout: float, ?resetAfter: bool, ?seed: int, ?name: string,
+                          ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            GRUCell(units, ?activation = activation, ?recurrentActivation = recurrentActivation, ?useBias = useBias,
+                    ?kernelInitializer = kernelInitializer, ?recurrentInitializer = recurrentInitializer,
+                    ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer,
+                    ?recurrentRegularizer = recurrentRegularizer, ?biasRegularizer = biasRegularizer,
+                    ?kernelConstraint = kernelConstraint, ?recurrentConstraint = recurrentConstraint,
+                    ?biasConstraint = biasConstraint, ?dropout = dropout, ?recurrentDropout = recurrentDropout,
+                    ?resetAfter = resetAfter, seed = Option.toNullable seed, Name = Option.toObj name,
+                    Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// Mean over all steps per channel (Keras GlobalAveragePooling1D).
     static member globalAveragePooling1d(?dataFormat: DataFormat, ?keepdims: bool, ?name: string, ?dtype: DTypePolicy,
                                          ?trainable: bool) : Layer =
@@ -421,6 +439,24 @@ type Layers =
                  ?goBackwards = goBackwards, ?stateful = stateful, ?unroll = unroll,
                  ?zeroOutputForMask = zeroOutputForMask, Name = Option.toObj name, Dtype = Option.toObj dtype,
                  Trainable = defaultArg trainable true))
+
+    /// The cell of LSTM (Keras LSTMCell); two states, h and c.
+    static member lstmCell(units: int, ?activation: ActivationFunction, ?recurrentActivation: ActivationFunction,
+                           ?useBias: bool, ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                           ?biasInitializer: Initializer, ?unitForgetBias: bool, ?kernelRegularizer: Regularizer,
+                           ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                           ?kernelConstraint: Constraint, ?recurrentConstraint: Constraint, ?biasConstraint: Constraint,
+                           ?dropout: float, ?recurrentDropout: float, ?seed: int, ?name: string, ?dtype: DTypePolicy,
+                           ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            LSTMCell(units, ?activation = activation, ?recurrentActivation = recurrentActivation, ?useBias = useBias,
+                     ?kernelInitializer = kernelInitializer, ?recurrentInitializer = recurrentInitializer,
+                     ?biasInitializer = biasInitializer, ?unitForgetBias = unitForgetBias,
+                     ?kernelRegularizer = kernelRegularizer, ?recurrentRegularizer = recurrentRegularizer,
+                     ?biasRegularizer = biasRegularizer, ?kernelConstraint = kernelConstraint,
+                     ?recurrentConstraint = recurrentConstraint, ?biasConstraint = biasConstraint, ?dropout = dropout,
+                     ?recurrentDropout = recurrentDropout, seed = Option.toNullable seed, Name = Option.toObj name,
+                     Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Normalises each sample over axis (Keras LayerNormalization): γ · (x − mean) / √(var + ε) + β with the mean and
     /// biased variance taken per sample over the given axes.
@@ -506,6 +542,18 @@ type Layers =
     static member permute(dims: IntTuple, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Permute(dims, Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
+    /// Loops a cell, or a StackedRNNCells, over a sequence (Keras RNN), with the sequence arguments of RecurrentLayer.
+    /// RNN(new LSTMCell(u)) computes what LSTM(u) does (the fused kernel included) with the same weight names; a
+    /// stack's weights are named by cell (lstm_cell/kernel, …) and its states, with returnState, are every cell's in
+    /// order.
+    static member rnn(cell: Layer, ?returnSequences: bool, ?returnState: bool, ?goBackwards: bool, ?stateful: bool,
+                      ?unroll: bool, ?zeroOutputForMask: bool, ?name: string, ?dtype: DTypePolicy,
+                      ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            RNN(cell, ?returnSequences = returnSequences, ?returnState = returnState, ?goBackwards = goBackwards,
+                ?stateful = stateful, ?unroll = unroll, ?zeroOutputForMask = zeroOutputForMask,
+                Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Rectified linear unit with Keras's options (Keras ReLU). Shape unchanged, no parameters.
     static member relu(?maxValue: float, ?negativeSlope: float, ?threshold: float, ?name: string, ?dtype: DTypePolicy,
@@ -599,11 +647,36 @@ type Layers =
                       ?zeroOutputForMask = zeroOutputForMask, Name = Option.toObj name, Dtype = Option.toObj dtype,
                       Trainable = defaultArg trainable true))
 
+    /// The cell of SimpleRNN (Keras SimpleRNNCell).
+    static member simpleRNNCell(units: int, ?activation: ActivationFunction, ?useBias: bool,
+                                ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                                ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
+                                ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                                ?kernelConstraint: Constraint, ?recurrentConstraint: Constraint,
+                                ?biasConstraint: Constraint, ?dropout: float, ?recurrentDropout: float, ?seed: int,
+                                ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            SimpleRNNCell(units, ?activation = activation, ?useBias = useBias, ?kernelInitializer = kernelInitializer,
+                          ?recurrentInitializer = recurrentInitializer, ?biasInitializer = biasInitializer,
+                          ?kernelRegularizer = kernelRegularizer, ?recurrentRegularizer = recurrentRegularizer,
+                          ?biasRegularizer = biasRegularizer, ?kernelConstraint = kernelConstraint,
+                          ?recurrentConstraint = recurrentConstraint, ?biasConstraint = biasConstraint,
+                          ?dropout = dropout, ?recurrentDropout = recurrentDropout, seed = Option.toNullable seed,
+                          Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// Softmax over axis (Keras Softmax): exp(x) / Σ exp(x). Shape unchanged, no parameters.
     static member softmax(?axis: IntTuple, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Softmax(?axis = axis, Name = Option.toObj name, Dtype = Option.toObj dtype,
                     Trainable = defaultArg trainable true))
+
+    /// Cells run one after another at each step (Keras StackedRNNCells): the first reads the step's input, each next
+    /// one the previous one's output; the stack's states are every cell's, in order.
+    static member stackedRNNCells(cells: RecurrentCell[], ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            StackedRNNCells(cells, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                            Trainable = defaultArg trainable true))
 
     /// inputs[0] − inputs[1] (Keras Subtract): exactly two inputs, shapes broadcast; no parameters.
     static member subtract(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =

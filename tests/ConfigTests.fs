@@ -39,7 +39,7 @@ let candidates (t: Type) : obj list =
     elif t = typeof<float32> then [ 0.5f; 1.0f ] |> List.map box
     elif t = typeof<bool> then [ true; false ] |> List.map box
     elif t = typeof<string> then
-        [ "nearest"; "bilinear"; "fan_in"; "fan_out"; "fan_avg"; "uniform"; "truncated_normal"; "rows"; "columns" ] |> List.map box
+        [ "nearest"; "bilinear"; "fan_in"; "fan_out"; "fan_avg"; "uniform"; "truncated_normal"; "rows"; "columns"; "sum"; "ave" ] |> List.map box
     elif t = typeof<Padding> then [ Padding.Valid; Padding.Same ] |> List.map box
     elif t = typeof<DataFormat> then [ DataFormat.ChannelsLast; DataFormat.ChannelsFirst ] |> List.map box
     elif t = typeof<ActivationFunction> then [ ActivationFunction.Relu; ActivationFunction.Sigmoid; ActivationFunction.Gelu ] |> List.map box
@@ -51,6 +51,10 @@ let candidates (t: Type) : obj list =
           SidePairs.FromPairs(struct (1, 0), struct (0, 1), struct (2, 2)) ] |> List.map box
     elif t = typeof<Shape> then [ Shape 2; Shape(2, 3) ] |> List.map box
     elif t = typeof<FloatTuple> then [ FloatTuple 0.5; FloatTuple.List(1.0, 2.0, 3.0); FloatTuple.List 2.0 ] |> List.map box
+    // Wrapped layers (Bidirectional, TimeDistributed, RNN's cell and StackedRNNCells' cells).
+    elif t = typeof<RecurrentLayer> then [ LSTM(2) :> RecurrentLayer; GRU(3, returnSequences = true); SimpleRNN(2, goBackwards = true) ] |> List.map box
+    elif t = typeof<Layer> then [ Dense(2) :> Layer; LSTMCell(2); StackedRNNCells(GRUCell(2), SimpleRNNCell(3)) ] |> List.map box
+    elif t = typeof<RecurrentCell[]> then [ [| LSTMCell(2) :> RecurrentCell |]; [| GRUCell(2); SimpleRNNCell(3) |] ] |> List.map box
     else []
 
 /// The constructor configs are read through: the public one with the most parameters.

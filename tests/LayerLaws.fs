@@ -76,15 +76,29 @@ let frozen (layer: Layer) = withProperty "Trainable" (box false) layer
 /// A copy named `name`, so its weights can be found in a model.
 let named (name: string) (layer: Layer) = withProperty "Name" (box name) layer
 
-/// A copy with every initializer replaced by GlorotUniform with its own seed (3, 4, …), through the init setters.
+/// A copy with every initializer replaced by GlorotUniform with its own seed (3, 4, …), through the init setters — the
+/// initializers of wrapped layers too (Bidirectional's layer, RNN's cell, StackedRNNCells' cells), so no weight keeps an
+/// unseeded draw.
 let withSeededGlorot (layer: Layer) =
-    let copy = cloneOf layer
     let mutable seed = 3
-    for p in layer.GetType().GetProperties(BindingFlags.Public ||| BindingFlags.Instance) do
-        if p.CanWrite && typeof<Initializer>.IsAssignableFrom p.PropertyType then
-            p.SetValue(copy, GlorotUniform(seed = seed))
-            seed <- seed + 1
-    copy
+    let rec seeded (layer: Layer) =
+        let copy = cloneOf layer
+        for p in layer.GetType().GetProperties(BindingFlags.Public ||| BindingFlags.Instance) do
+            if p.CanWrite then
+                if typeof<Initializer>.IsAssignableFrom p.PropertyType then
+                    p.SetValue(copy, GlorotUniform(seed = seed))
+                    seed <- seed + 1
+                elif typeof<Layer>.IsAssignableFrom p.PropertyType then
+                    match p.GetValue copy with
+                    | :? Layer as inner -> p.SetValue(copy, seeded inner)
+                    | _ -> ()
+                elif p.PropertyType.IsArray && typeof<Layer>.IsAssignableFrom(p.PropertyType.GetElementType()) then
+                    let items = p.GetValue copy :?> Array
+                    let mapped = Array.CreateInstance(p.PropertyType.GetElementType(), items.Length)
+                    for i in 0 .. items.Length - 1 do mapped.SetValue(seeded (items.GetValue i :?> Layer), i)
+                    p.SetValue(copy, mapped)
+        copy
+    seeded layer
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The laws. Each is a labelled sub-property, so a failure names the law and FsCheck shows the shrunk case.
@@ -252,7 +266,7 @@ let extensionLaws : (string * (LawCase -> Property)) list =
       "masks: a supporting layer passes the input's mask on, any other drops it", (fun c ->
           // Embedding makes its own mask from the indices and recurrent layers consume theirs (tests/RecurrentTests.fs).
           if c.Inputs.Length <> 1 || c.Layer :? Masking || c.Layer :? GlobalAveragePooling1D || c.Layer :? Embedding
-             || c.Layer :? RecurrentLayer || c.Layer :? Bidirectional || c.Inputs.Head.Rank < 1 then law "masks: not applicable" true
+             || c.Layer :? RecurrentLayer || c.Layer :? Bidirectional || c.Layer :? RNN || c.Inputs.Head.Rank < 1 then law "masks: not applicable" true
           else
               use built = BuiltNetwork.Build(modelOf c.Layer c.Inputs)
               use scope = torch.NewDisposeScope()
@@ -540,6 +554,21 @@ let catalogue : (Type * Gen<LawCase>) list =
                   copy.GetType().GetProperty("Activation").SetValue(copy, ActivationFunction "relu")
                   copy
           return { case with Layer = Bidirectional(inner, merge, backward) } })
+      entry<RNN> (gen {
+          let! steps = Gen.choose (1, 4)
+          let! features = Gen.choose (1, 3)
+          let! sequences = bools
+          let! backwards = bools
+          let cell kind units : RecurrentCell =
+              match kind with
+              | 0 -> LSTMCell(units)
+              | 1 -> GRUCell(units, resetAfter = (units % 2 = 0))
+              | _ -> SimpleRNNCell(units)
+          let! kinds = Gen.listOfLength 2 (Gen.choose (0, 2))
+          let! units = Gen.listOfLength 2 (Gen.choose (1, 3))
+          let! stacked = bools
+          let c : Layer = if stacked then StackedRNNCells(cell kinds[0] units[0], cell kinds[1] units[1]) else cell kinds[0] units[0]
+          return { Layer = RNN(c, returnSequences = sequences, goBackwards = backwards); Inputs = [ Shape(steps, features) ]; Free = [ 0 ] } })
       entry<TimeDistributed> (gen {
           let! steps = Gen.choose (1, 4)
           let! conv = bools
@@ -553,7 +582,10 @@ let catalogue : (Type * Gen<LawCase>) list =
 
 /// Concrete layer record types the laws do not take, and why.
 let exempt : (Type * string) list =
-    [ typeof<Lambda>, "Lambda (Functional.Torch) wraps a .NET delegate: it has no config to round-trip, and its shape laws are the delegate's, not the layer's" ]
+    [ yield typeof<Lambda>, "Lambda (Functional.Torch) wraps a .NET delegate: it has no config to round-trip, and its shape laws are the delegate's, not the layer's"
+      // Keras's cells compute one step from (inputs, states) inside an RNN; the laws reach them through RNN's entry.
+      for cell in [ typeof<SimpleRNNCell>; typeof<LSTMCell>; typeof<GRUCell>; typeof<StackedRNNCells> ] ->
+          cell, "a recurrent cell runs one step inside RNN and is never applied to a tensor alone; RNN's entry takes every cell through the laws" ]
 
 /// The concrete layer record types of the core assembly.
 let concreteLayerTypes () =

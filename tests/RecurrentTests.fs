@@ -554,5 +554,91 @@ let private wrapperTests =
         }
     ]
 
+let private cellTests =
+    testList "cells, RNN(cell) and StackedRNNCells" [
+        test "RNN(LSTMCell(u)) is LSTM(u): same weight names and shapes, same numbers with the same weights" {
+            torchReady 40
+            use _ = DTypePolicy.Use(DTypePolicy.Float64)
+            let xs = data (Random 9) 3 5 4 true
+            for cell, layer in [ LSTMCell(3) :> RecurrentCell, LSTM(3) :> RecurrentLayer; GRUCell(2, resetAfter = false), GRU(2, resetAfter = false)
+                                 SimpleRNNCell(2, activation = "relu"), SimpleRNN(2, activation = "relu") ] do
+                let rnn = RNN(cell, returnSequences = true)
+                let specs (l: Layer) = l.Parameters(Shape(5, 4)) |> Seq.map (fun p -> p.Name, p.Shape) |> List.ofSeq
+                Expect.equal (specs rnn) (specs layer) "Keras's weights"
+                Expect.equal (rnn.ParameterCount(Shape(5, 4))) (layer.ParameterCount(Shape(5, 4))) "count"
+                let x = G.Input(Shape([| Nullable(); Nullable 4 |]))
+                use a = BuiltNetwork.Build(Model([ x ], [ rnn.Call(Masking(0.0).Call(x)) ]))
+                use b = BuiltNetwork.Build(modelOf (copyWith "ReturnSequences" true layer) 4 true)
+                for (w: WeightBinding), (v: WeightBinding) in Seq.zip b.Weights a.Weights do
+                    use _ = torch.no_grad()
+                    w.Parameter.copy_(v.Parameter) |> ignore
+                use xt = tensorOf xs
+                closeArrays (sprintf "%O" cell) (values (b.Forward([| xt |]).[0])) (values (a.Forward([| xt |]).[0]))
+        }
+        test "StackedRNNCells: each step goes through every cell; masks, go_backwards and every cell's states as Keras's" {
+            torchReady 41
+            use _ = DTypePolicy.Use(DTypePolicy.Float64)
+            let rng = Random(21)
+            for backwards in [ false; true ] do
+                let stack = StackedRNNCells(LSTMCell(3, biasInitializer = RandomUniform(-0.5, 0.5), unitForgetBias = false), GRUCell(2, biasInitializer = RandomUniform(-0.5, 0.5)))
+                let rnn = RNN(stack, returnSequences = true, returnState = true, goBackwards = backwards)
+                Expect.equal rnn.OutputCount 4 "sequence, then h, c of the LSTM cell and h of the GRU cell"
+                let xs = data rng 3 6 4 true
+                let x = G.Input(Shape([| Nullable(); Nullable 4 |]))
+                let ys = rnn.CallMany(Masking(0.0).Call(x)) |> List.ofSeq
+                use net = BuiltNetwork.Build(Model([ x ], ys))
+                Expect.equal (net.Weights |> Seq.map (fun w -> w.Name.Substring(w.Name.IndexOf '/' + 1)) |> List.ofSeq)
+                    [ "lstm_cell/kernel"; "lstm_cell/recurrent_kernel"; "lstm_cell/bias"; "gru_cell/kernel"; "gru_cell/recurrent_kernel"; "gru_cell/bias" ] "named by cell"
+                use xt = tensorOf xs
+                let outs = net.Forward([| xt |]) |> Seq.map values |> Array.ofSeq
+                let weight name = net.Weights |> Seq.find (fun (w: WeightBinding) -> w.Name.EndsWith("/" + name)) |> fun w -> w.KerasView()
+                let want, hs1, cs1, hs2 =
+                    [ for sample in xs ->
+                        let mask = sample |> Array.map (fun step -> step |> Array.exists (fun v -> v <> 0.0))
+                        let o1, h1, c1 =
+                            reference Lstm (matrix (weight "lstm_cell/kernel")) (matrix (weight "lstm_cell/recurrent_kernel"))
+                                      (Some (matrix ((weight "lstm_cell/bias").unsqueeze 0L))) 3 sample mask backwards false (Array.zeroCreate 3) (Array.zeroCreate 3)
+                        // The second cell reads the first one's outputs in processing order, under the same step mask.
+                        let processed = if backwards then Array.rev mask else mask
+                        let o2, h2, _ =
+                            reference (Gru true) (matrix (weight "gru_cell/kernel")) (matrix (weight "gru_cell/recurrent_kernel"))
+                                      (Some (matrix (weight "gru_cell/bias"))) 2 o1 processed false false (Array.zeroCreate 2) (Array.zeroCreate 2)
+                        Array.concat o2, h1, c1, h2 ]
+                    |> List.fold (fun (a, b, c, d) (o, h1, c1, h2) -> Array.append a o, Array.append b h1, Array.append c c1, Array.append d h2) ([||], [||], [||], [||])
+                closeArrays (sprintf "sequence, go_backwards=%b" backwards) want outs[0]
+                closeArrays "LSTM cell h" hs1 outs[1]
+                closeArrays "LSTM cell c" cs1 outs[2]
+                closeArrays "GRU cell h" hs2 outs[3]
+        }
+        test "configs: RNN with a cell or a stack round-trips with Keras's keys; a layer that is not a cell is refused" {
+            for layer in [ RNN(LSTMCell(3, dropout = 0.2), returnSequences = true) :> Layer
+                           RNN(StackedRNNCells(SimpleRNNCell(2), GRUCell(4, resetAfter = false)), goBackwards = true, stateful = true) ] do
+                Expect.equal (LayerConfig.Deserialize(LayerConfig.Serialize layer)) layer "round trip"
+            let json = (LayerConfig.Serialize(RNN(StackedRNNCells(LSTMCell(3))))).ToJsonString()
+            for key in [ "\"cell\":{"; "\"class_name\":\"StackedRNNCells\""; "\"cells\":["; "\"class_name\":\"LSTMCell\"" ] do
+                Expect.stringContains json key "Keras's nesting"
+            throwsWith<ArgumentException> [ "RNN"; "cell"; "Dense" ] (fun () -> RNN(Dense(2)) |> ignore)
+            throwsWith<ArgumentException> [ "StackedRNNCells"; "cells" ] (fun () -> StackedRNNCells() |> ignore)
+        }
+        test "a stateful stack keeps every cell's states until ResetStates" {
+            torchReady 42
+            use _ = DTypePolicy.Use(DTypePolicy.Float64)
+            let xs = data (Random 2) 2 6 3 false
+            use net = BuiltNetwork.Build(Sequential(Input(Shape([| Nullable(); Nullable 3 |])), RNN(StackedRNNCells(GRUCell(2), LSTMCell(2)), stateful = true)))
+            use whole = tensorOf xs
+            use first = whole.narrow(1L, 0L, 3L)
+            use second = whole.narrow(1L, 3L, 3L)
+            net.Forward([| first |]) |> ignore
+            let continued = values (net.Forward([| second |]).[0])
+            use fresh = BuiltNetwork.Build(Sequential(Input(Shape([| Nullable(); Nullable 3 |])), RNN(StackedRNNCells(GRUCell(2), LSTMCell(2)))))
+            for (w: WeightBinding), (v: WeightBinding) in Seq.zip fresh.Weights net.Weights do
+                use _ = torch.no_grad()
+                w.Parameter.copy_(v.Parameter) |> ignore
+            closeArrays "two halves = one whole" (values (fresh.Forward([| whole |]).[0])) continued
+            net.ResetStates()
+            closeArrays "after ResetStates" (values (fresh.Forward([| first |]).[0])) (values (net.Forward([| first |]).[0]))
+        }
+    ]
+
 [<Tests>]
-let tests = testSequenced <| testList "Recurrent" [ shapeTests; numericTests; fusedTests; embeddingTests; wrapperTests ]
+let tests = testSequenced <| testList "Recurrent" [ shapeTests; numericTests; fusedTests; embeddingTests; wrapperTests; cellTests ]

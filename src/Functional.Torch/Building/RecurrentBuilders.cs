@@ -355,6 +355,7 @@ public static class RecurrentStates
         foreach (var layer in network.BuiltLayers)
             if (layer is BuiltRecurrent r) r.ResetStates();
             else if (layer is BuiltBidirectional b) b.ResetStates();
+            else if (layer is BuiltRnn n) n.ResetStates();
     }
 }
 
@@ -489,4 +490,84 @@ internal sealed class BuiltTimeDistributed : BuiltLayer
 internal sealed class TimeDistributedBuilder : LayerBuilder<TimeDistributed>
 {
     public override BuiltLayer Build(TimeDistributed layer, Shape input, BuildContext context) => new BuiltTimeDistributed(layer, input, context);
+}
+
+/// <summary>A built <see cref="RNN"/>: one <see cref="BuiltRecurrent"/> per cell, each feeding its sequence to the next.</summary>
+public sealed class BuiltRnn : BuiltLayer
+{
+    private readonly RNN record;
+    private readonly TorchSharp.Modules.ModuleList<BuiltRecurrent> cells = new();
+
+    internal BuiltRnn(RNN layer, Shape input, BuildContext context) : base(layer, input)
+    {
+        record = layer;
+        var shape = input;
+        foreach (var loop in layer.Loops())
+        {
+            var built = (BuiltRecurrent)LayerBuilders.Build(loop, [shape], context);
+            cells.Add(built);
+            shape = loop.ComputeOutputShapes([shape])[0];
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>Keras's <c>reset_states()</c> on every cell's states.</summary>
+    public void ResetStates()
+    {
+        foreach (var c in cells) c.ResetStates();
+    }
+
+    private string Prefix(BuiltRecurrent c) => c.Layer.Name is { } n ? n + "/" : "";
+
+    /// <inheritdoc />
+    public override IEnumerable<WeightBinding> Weights() =>
+        [.. cells.SelectMany(c => c.Weights().Select(w => w with { Name = Prefix(c) + w.Name }))];
+
+    /// <inheritdoc />
+    public override IEnumerable<(string Name, Generator Generator)> Generators() =>
+        [.. cells.SelectMany(c => c.Generators().Select(g => (Prefix(c) + g.Name, g.Generator)))];
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x) => Run([x], null, ForwardContext.Inference)[0];
+
+    /// <inheritdoc />
+    protected override Tensor Call(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context) =>
+        Run(inputs, masks.Count > 0 ? masks[0] : null, context)[0];
+
+    /// <inheritdoc />
+    protected override IReadOnlyList<Tensor> CallAll(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks, ForwardContext context) =>
+        Run(inputs, masks.Count > 0 ? masks[0] : null, context);
+
+    /// <summary>Keras's RNN <c>compute_mask</c>: the input's mask for a returned sequence, else none; none for states.</summary>
+    public override Tensor? ComputeMask(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks) =>
+        record.ReturnSequences && masks.Count > 0 ? masks[0] : null;
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Tensor?> ComputeMasks(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor?> masks) =>
+        [ComputeMask(inputs, masks), .. new Tensor?[record.OutputCount - 1]];
+
+    private IReadOnlyList<Tensor> Run(IReadOnlyList<Tensor> inputs, Tensor? mask, ForwardContext context)
+    {
+        if (inputs.Count != 1)
+            throw new ArgumentException($"{Layer.Describe()} takes one input (the sequence); received {inputs.Count}.", nameof(inputs));
+        using var scope = NewDisposeScope();
+        var x = inputs[0];
+        var states = new List<Tensor>();
+        for (var i = 0; i < cells.Count; i++)
+        {
+            var outs = cells[i].ForwardAll([x], [mask], context);
+            states.AddRange(outs.Skip(1));
+            x = outs[0];
+            // After a backwards first cell the sequence is in processing order: so must its mask be for the next cells.
+            if (i == 0 && record.GoBackwards) mask = mask?.flip(1);
+        }
+        IReadOnlyList<Tensor> results = [x, .. states];
+        foreach (var r in results) r.MoveToOuterDisposeScope();
+        return results;
+    }
+}
+
+internal sealed class RnnBuilder : LayerBuilder<RNN>
+{
+    public override BuiltLayer Build(RNN layer, Shape input, BuildContext context) => new BuiltRnn(layer, input, context);
 }
