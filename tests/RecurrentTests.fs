@@ -13,6 +13,7 @@ open Functional.Layers
 open Functional.Models
 open Functional.Native
 open Functional.Torch
+open Functional.Saving
 open Functional.Tests.Support
 
 type private G = Functional.Models.Graph
@@ -619,6 +620,29 @@ let private cellTests =
                 Expect.stringContains json key "Keras's nesting"
             throwsWith<ArgumentException> [ "RNN"; "cell"; "Dense" ] (fun () -> RNN(Dense(2)) |> ignore)
             throwsWith<ArgumentException> [ "StackedRNNCells"; "cells" ] (fun () -> StackedRNNCells() |> ignore)
+        }
+        test "weights save and load by Keras name through the wrappers (safetensors): a fresh build gives the same outputs" {
+            torchReady 43
+            let model () =
+                let x = G.Input(Shape([| Nullable(); Nullable 3 |]))
+                let h = Bidirectional(LSTM(2, returnSequences = true), Name = "bi").Call(x)
+                let y = RNN(StackedRNNCells(GRUCell(2), SimpleRNNCell(2)), Name = "stack").Call(h)
+                Model([ x ], [ TimeDistributed(Dense(1), Name = "td").Call(RepeatVector(2).Call(y)) ])
+            let path = IO.Path.Combine(IO.Path.GetTempPath(), sprintf "h-rnn-%O.safetensors" (Guid.NewGuid()))
+            try
+                use a = BuiltNetwork.Build(model ())
+                a.SaveWeights path
+                torchReady 44
+                use b = BuiltNetwork.Build(model ())
+                b.LoadWeights path
+                use x = torch.randn(2L, 5L, 3L)
+                use ya = a.Predict(x: torch.Tensor)
+                use yb = b.Predict(x: torch.Tensor)
+                Expect.isTrue (ya.allclose(yb)) "same outputs after loading"
+                Expect.contains (a.Weights |> Seq.map (fun w -> w.Name)) "bi/backward_lstm/recurrent_kernel" "Keras-style nested name"
+                Expect.contains (a.Weights |> Seq.map (fun w -> w.Name)) "stack/simple_rnn_cell/kernel" "a stack's cell name"
+            finally
+                if IO.File.Exists path then IO.File.Delete path
         }
         test "a stateful stack keeps every cell's states until ResetStates" {
             torchReady 42
