@@ -364,6 +364,13 @@ let private fusedTests =
                 Expect.isFalse (r.UsesFusedKernel(true, torch.ScalarType.Float32)) "a mask takes the loop"
                 net.Dispose()
         }
+        test "an empty batch gives an empty output (never handed to the native kernel)" {
+            torchReady 14
+            for layer in [ LSTM(3) :> RecurrentLayer; GRU(2, returnSequences = true); SimpleRNN(2) ] do
+                use net = BuiltNetwork.Build(Sequential(Input(4, 3), layer))
+                use y = net.Forward([| torch.zeros(0L, 4L, 3L) |]).[0]
+                Expect.equal y.shape.[0] 0L (sprintf "%O: no samples" layer)
+        }
         testPropertyWithConfig { torchConfig with maxTest = 12 } "law: fused and loop paths agree (outputs, states and gradients)" (fun (seed: int) ->
             torchReady (abs seed % 1000)
             let rng = Random(seed)

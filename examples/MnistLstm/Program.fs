@@ -15,25 +15,29 @@ open Functional.FSharp
 open Functional.Torch
 open Functional.Training
 
-let usage = "Usage: dotnet run --project examples/MnistLstm -c Release [-- --epochs N] [--data DIR]\n"
+let usage = "Usage: dotnet run --project examples/MnistLstm -c Release [-- --epochs N] [--dropout RATE] [--data DIR]\n"
 
-let rec private parse (argv: string list) (epochs: int, data: string option) =
+let rec private parse (argv: string list) (epochs: int, dropout: float, data: string option) =
     match argv with
-    | [] -> Ok(epochs, data)
+    | [] -> Ok(epochs, dropout, data)
     | "--epochs" :: n :: rest ->
         match Int32.TryParse n with
-        | true, e when e > 0 -> parse rest (e, data)
+        | true, e when e > 0 -> parse rest (e, dropout, data)
         | _ -> Error(sprintf "--epochs takes a positive integer; received '%s'." n)
-    | "--data" :: dir :: rest -> parse rest (epochs, Some dir)
+    | "--dropout" :: r :: rest ->
+        match Double.TryParse(r, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with
+        | true, d when d >= 0.0 && d < 1.0 -> parse rest (epochs, d, data)
+        | _ -> Error(sprintf "--dropout takes a rate in [0, 1); received '%s'." r)
+    | "--data" :: dir :: rest -> parse rest (epochs, dropout, Some dir)
     | other :: _ -> Error(sprintf "unknown argument '%s'." other)
 
-let train (epochs: int) (dataDir: string) =
+let train (epochs: int) (dropout: float) (dataDir: string) =
     let digits = DigitSet.Load dataDir
     // Keras's example: LSTM(128) over (28 steps, 28 pixels), then Dense(10, softmax). The images come as (28, 28, 1).
     let model =
         Model.input [ 28; 28; 1 ]
         |> Model.add (Layers.reshape (IntTuple(28, 28)))
-        |> Model.add (Layers.lstm 128)
+        |> Model.add (Layers.lstm (128, dropout = dropout))
         |> Model.add (Layers.dense (10, activation = "softmax"))
     printf "%s" (Model.summary model)
     let struct (trainSet, testSet) = digits.Split(8000, seed = 42)
@@ -59,11 +63,11 @@ let main argv =
         printf "%s" usage
         0
     else
-        match parse (List.ofArray argv) (12, None) with
+        match parse (List.ofArray argv) (12, 0.0, None) with
         | Error message ->
             eprintfn "mnist-lstm: %s Run with --help for the options." message
             2
-        | Ok(epochs, data) ->
+        | Ok(epochs, dropout, data) ->
             let dir =
                 match data with
                 | Some d -> Ok d
@@ -74,4 +78,4 @@ let main argv =
             | Error message ->
                 eprintfn "mnist-lstm: %s" message
                 2
-            | Ok dir -> train epochs dir
+            | Ok dir -> train epochs dropout dir

@@ -202,7 +202,9 @@ public sealed class BuiltRecurrent : BuiltLayer
             stepMask = stepMask?.flip(1);
         }
 
-        var (output, finals) = UsesFusedKernel(stepMask is not null || recurrentMask is not null, dtype)
+        // An empty batch takes the loop: libtorch's kernels are only ever given non-empty tensors (a C++ exception cannot
+        // cross into .NET).
+        var (output, finals) = batch > 0 && x.shape[2] > 0 && UsesFusedKernel(stepMask is not null || recurrentMask is not null, dtype)
             ? Fused(x, initial, w, u, b)
             : Loop(x, initial, w, u, b, stepMask, recurrentMask);
 
