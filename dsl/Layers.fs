@@ -120,6 +120,14 @@ type Layers =
                                ?synchronized = synchronized, Name = Option.toObj name, Dtype = Option.toObj dtype,
                                Trainable = defaultArg trainable true))
 
+    /// Runs a recurrent layer over the sequence in both directions and merges the two (Keras Bidirectional,
+    /// keras/src/layers/rnn/bidirectional.py).
+    static member bidirectional(layer: RecurrentLayer, ?mergeMode: string, ?backwardLayer: RecurrentLayer,
+                                ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            Bidirectional(layer, ?mergeMode = mergeMode, ?backwardLayer = backwardLayer, Name = Option.toObj name,
+                          Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// Concatenates its inputs along axis (Keras Concatenate).
     static member concatenate(?axis: int, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
@@ -346,11 +354,67 @@ type Layers =
                         ?biasConstraint = biasConstraint, Name = Option.toObj name, Dtype = Option.toObj dtype,
                         Trainable = defaultArg trainable true))
 
+    /// Turns non-negative integer indices into dense vectors of a fixed size (Keras Embedding,
+    /// keras/src/layers/core/embedding.py): [[4], [20]] → [[0.25, 0.1], [0.6, −0.2]].
+    static member embedding(inputDim: int, outputDim: int, ?embeddingsInitializer: Initializer,
+                            ?embeddingsRegularizer: Regularizer, ?activityRegularizer: Regularizer,
+                            ?embeddingsConstraint: Constraint, ?maskZero: bool, ?loraRank: int, ?loraAlpha: float,
+                            ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            Embedding(inputDim, outputDim, ?embeddingsInitializer = embeddingsInitializer,
+                      ?embeddingsRegularizer = embeddingsRegularizer, ?activityRegularizer = activityRegularizer,
+                      ?embeddingsConstraint = embeddingsConstraint, ?maskZero = maskZero,
+                      loraRank = Option.toNullable loraRank, loraAlpha = Option.toNullable loraAlpha,
+                      Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// Flattens each sample into one axis (Keras Flatten). No parameters.
     static member flatten(?dataFormat: DataFormat, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Flatten(?dataFormat = dataFormat, Name = Option.toObj name, Dtype = Option.toObj dtype,
                     Trainable = defaultArg trainable true))
+
+    /// Gated Recurrent Unit, Cho et al. 2014 (Keras GRU). Gates in Keras's order z (update), r (reset), h (candidate):
+    /// z, r = recurrent_activation(x·W + b + h_{t−1}·U (+ b')); with resetAfter (the default, CuDNN's variant) ĥ =
+    /// activation(x·W_h + b_h + r·(h_{t−1}·U_h + b'_h)), else ĥ = activation(x·W_h + b_h + (r·h_{t−1})·U_h); h_t =
+    /// z·h_{t−1} + (1 − z)·ĥ.
+    static member gru(units: int, ?activation: ActivationFunction, ?recurrentActivation: ActivationFunction,
+                      ?useBias: bool, ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                      ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
+                      ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                      ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint,
+                      ?recurrentConstraint: Constraint, ?biasConstraint: Constraint, ?dropout: float,
+                      ?recurrentDropout: float, ?seed: int, ?returnSequences: bool, ?returnState: bool,
+                      ?goBackwards: bool, ?stateful: bool, ?unroll: bool, ?resetAfter: bool, ?zeroOutputForMask: bool,
+                      ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            GRU(units, ?activation = activation, ?recurrentActivation = recurrentActivation, ?useBias = useBias,
+                ?kernelInitializer = kernelInitializer, ?recurrentInitializer = recurrentInitializer,
+                ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer,
+                ?recurrentRegularizer = recurrentRegularizer, ?biasRegularizer = biasRegularizer,
+                ?activityRegularizer = activityRegularizer, ?kernelConstraint = kernelConstraint,
+                ?recurrentConstraint = recurrentConstraint, ?biasConstraint = biasConstraint, ?dropout = dropout,
+                ?recurrentDropout = recurrentDropout, seed = Option.toNullable seed, ?returnSequences = returnSequences,
+                ?returnState = returnState, ?goBackwards = goBackwards, ?stateful = stateful, ?unroll = unroll,
+                ?resetAfter = resetAfter, ?zeroOutputForMask = zeroOutputForMask, Name = Option.toObj name,
+                Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
+    /// The cell of GRU (Keras GRUCell).
+    static member gruCell(units: int, ?activation: ActivationFunction, ?recurrentActivation: ActivationFunction,
+                          ?useBias: bool, ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                          ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
+                          ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                          ?kernelConstraint: Constraint, ?recurrentConstraint: Constraint, ?biasConstraint: Constraint,
+                          ?dropout: float, ?recurrentDropout: float, ?resetAfter: bool, ?seed: int, ?name: string,
+                          ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            GRUCell(units, ?activation = activation, ?recurrentActivation = recurrentActivation, ?useBias = useBias,
+                    ?kernelInitializer = kernelInitializer, ?recurrentInitializer = recurrentInitializer,
+                    ?biasInitializer = biasInitializer, ?kernelRegularizer = kernelRegularizer,
+                    ?recurrentRegularizer = recurrentRegularizer, ?biasRegularizer = biasRegularizer,
+                    ?kernelConstraint = kernelConstraint, ?recurrentConstraint = recurrentConstraint,
+                    ?biasConstraint = biasConstraint, ?dropout = dropout, ?recurrentDropout = recurrentDropout,
+                    ?resetAfter = resetAfter, seed = Option.toNullable seed, Name = Option.toObj name,
+                    Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Multiplies by Gaussian noise of mean 1 and standard deviation √(rate / (1 − rate)) in training (Keras
     /// GaussianDropout); the identity at inference. Shape unchanged, no parameters.
@@ -425,6 +489,49 @@ type Layers =
                                ?betaConstraint = betaConstraint, ?gammaConstraint = gammaConstraint,
                                Name = Option.toObj name, Dtype = Option.toObj dtype,
                                Trainable = defaultArg trainable true))
+
+    /// Long Short-Term Memory layer, Hochreiter 1997 (Keras LSTM). Gates in Keras's order i, f, c, o: z = x_t · kernel
+    /// + h_{t−1} · recurrent_kernel + bias; i, f, o = recurrent_activation(z_i, z_f, z_o); c_t = f·c_{t−1} +
+    /// i·activation(z_c); h_t = o·activation(c_t).
+    static member lstm(units: int, ?activation: ActivationFunction, ?recurrentActivation: ActivationFunction,
+                       ?useBias: bool, ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                       ?biasInitializer: Initializer, ?unitForgetBias: bool, ?kernelRegularizer: Regularizer,
+                       ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                       ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint,
+                       ?recurrentConstraint: Constraint, ?biasConstraint: Constraint, ?dropout: float,
+                       ?recurrentDropout: float, ?seed: int, ?returnSequences: bool, ?returnState: bool,
+                       ?goBackwards: bool, ?stateful: bool, ?unroll: bool, ?zeroOutputForMask: bool, ?name: string,
+                       ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            LSTM(units, ?activation = activation, ?recurrentActivation = recurrentActivation, ?useBias = useBias,
+                 ?kernelInitializer = kernelInitializer, ?recurrentInitializer = recurrentInitializer,
+                 ?biasInitializer = biasInitializer, ?unitForgetBias = unitForgetBias,
+                 ?kernelRegularizer = kernelRegularizer, ?recurrentRegularizer = recurrentRegularizer,
+                 ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
+                 ?kernelConstraint = kernelConstraint, ?recurrentConstraint = recurrentConstraint,
+                 ?biasConstraint = biasConstraint, ?dropout = dropout, ?recurrentDropout = recurrentDropout,
+                 seed = Option.toNullable seed, ?returnSequences = returnSequences, ?returnState = returnState,
+                 ?goBackwards = goBackwards, ?stateful = stateful, ?unroll = unroll,
+                 ?zeroOutputForMask = zeroOutputForMask, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                 Trainable = defaultArg trainable true))
+
+    /// The cell of LSTM (Keras LSTMCell); two states, h and c.
+    static member lstmCell(units: int, ?activation: ActivationFunction, ?recurrentActivation: ActivationFunction,
+                           ?useBias: bool, ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                           ?biasInitializer: Initializer, ?unitForgetBias: bool, ?kernelRegularizer: Regularizer,
+                           ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                           ?kernelConstraint: Constraint, ?recurrentConstraint: Constraint, ?biasConstraint: Constraint,
+                           ?dropout: float, ?recurrentDropout: float, ?seed: int, ?name: string, ?dtype: DTypePolicy,
+                           ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            LSTMCell(units, ?activation = activation, ?recurrentActivation = recurrentActivation, ?useBias = useBias,
+                     ?kernelInitializer = kernelInitializer, ?recurrentInitializer = recurrentInitializer,
+                     ?biasInitializer = biasInitializer, ?unitForgetBias = unitForgetBias,
+                     ?kernelRegularizer = kernelRegularizer, ?recurrentRegularizer = recurrentRegularizer,
+                     ?biasRegularizer = biasRegularizer, ?kernelConstraint = kernelConstraint,
+                     ?recurrentConstraint = recurrentConstraint, ?biasConstraint = biasConstraint, ?dropout = dropout,
+                     ?recurrentDropout = recurrentDropout, seed = Option.toNullable seed, Name = Option.toObj name,
+                     Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Normalises each sample over axis (Keras LayerNormalization): γ · (x − mean) / √(var + ε) + β with the mean and
     /// biased variance taken per sample over the given axes.
@@ -530,6 +637,18 @@ type Layers =
         ScriptErrors.guard (fun () ->
             Permute(dims, Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
+    /// Loops a cell, or a StackedRNNCells, over a sequence (Keras RNN), with the sequence arguments of RecurrentLayer.
+    /// RNN(new LSTMCell(u)) computes what LSTM(u) does (the fused kernel included) with the same weight names; a
+    /// stack's weights are named by cell (lstm_cell/kernel, …) and its states, with returnState, are every cell's in
+    /// order.
+    static member rnn(cell: Layer, ?returnSequences: bool, ?returnState: bool, ?goBackwards: bool, ?stateful: bool,
+                      ?unroll: bool, ?zeroOutputForMask: bool, ?name: string, ?dtype: DTypePolicy,
+                      ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            RNN(cell, ?returnSequences = returnSequences, ?returnState = returnState, ?goBackwards = goBackwards,
+                ?stateful = stateful, ?unroll = unroll, ?zeroOutputForMask = zeroOutputForMask,
+                Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// Rectified linear unit with Keras's options (Keras ReLU). Shape unchanged, no parameters.
     static member relu(?maxValue: float, ?negativeSlope: float, ?threshold: float, ?name: string, ?dtype: DTypePolicy,
                        ?trainable: bool) : Layer =
@@ -599,6 +718,46 @@ type Layers =
                             ?biasConstraint = biasConstraint, Name = Option.toObj name, Dtype = Option.toObj dtype,
                             Trainable = defaultArg trainable true))
 
+    /// Fully-connected RNN whose output is fed back as the next input (Keras SimpleRNN): h_t = activation(x_t · kernel
+    /// + h_{t−1} · recurrent_kernel + bias).
+    static member simpleRNN(units: int, ?activation: ActivationFunction, ?useBias: bool,
+                            ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                            ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
+                            ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                            ?activityRegularizer: Regularizer, ?kernelConstraint: Constraint,
+                            ?recurrentConstraint: Constraint, ?biasConstraint: Constraint, ?dropout: float,
+                            ?recurrentDropout: float, ?returnSequences: bool, ?returnState: bool, ?goBackwards: bool,
+                            ?stateful: bool, ?unroll: bool, ?seed: int, ?zeroOutputForMask: bool, ?name: string,
+                            ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            SimpleRNN(units, ?activation = activation, ?useBias = useBias, ?kernelInitializer = kernelInitializer,
+                      ?recurrentInitializer = recurrentInitializer, ?biasInitializer = biasInitializer,
+                      ?kernelRegularizer = kernelRegularizer, ?recurrentRegularizer = recurrentRegularizer,
+                      ?biasRegularizer = biasRegularizer, ?activityRegularizer = activityRegularizer,
+                      ?kernelConstraint = kernelConstraint, ?recurrentConstraint = recurrentConstraint,
+                      ?biasConstraint = biasConstraint, ?dropout = dropout, ?recurrentDropout = recurrentDropout,
+                      ?returnSequences = returnSequences, ?returnState = returnState, ?goBackwards = goBackwards,
+                      ?stateful = stateful, ?unroll = unroll, seed = Option.toNullable seed,
+                      ?zeroOutputForMask = zeroOutputForMask, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                      Trainable = defaultArg trainable true))
+
+    /// The cell of SimpleRNN (Keras SimpleRNNCell).
+    static member simpleRNNCell(units: int, ?activation: ActivationFunction, ?useBias: bool,
+                                ?kernelInitializer: Initializer, ?recurrentInitializer: Initializer,
+                                ?biasInitializer: Initializer, ?kernelRegularizer: Regularizer,
+                                ?recurrentRegularizer: Regularizer, ?biasRegularizer: Regularizer,
+                                ?kernelConstraint: Constraint, ?recurrentConstraint: Constraint,
+                                ?biasConstraint: Constraint, ?dropout: float, ?recurrentDropout: float, ?seed: int,
+                                ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            SimpleRNNCell(units, ?activation = activation, ?useBias = useBias, ?kernelInitializer = kernelInitializer,
+                          ?recurrentInitializer = recurrentInitializer, ?biasInitializer = biasInitializer,
+                          ?kernelRegularizer = kernelRegularizer, ?recurrentRegularizer = recurrentRegularizer,
+                          ?biasRegularizer = biasRegularizer, ?kernelConstraint = kernelConstraint,
+                          ?recurrentConstraint = recurrentConstraint, ?biasConstraint = biasConstraint,
+                          ?dropout = dropout, ?recurrentDropout = recurrentDropout, seed = Option.toNullable seed,
+                          Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// Softmax over axis (Keras Softmax): exp(x) / Σ exp(x). Shape unchanged, no parameters.
     static member softmax(?axis: IntTuple, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
@@ -626,6 +785,14 @@ type Layers =
             SpatialDropout3D(rate, ?dataFormat = dataFormat, seed = Option.toNullable seed, Name = Option.toObj name,
                              Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
+    /// Cells run one after another at each step (Keras StackedRNNCells): the first reads the step's input, each next
+    /// one the previous one's output; the stack's states are every cell's, in order.
+    static member stackedRNNCells(cells: RecurrentCell[], ?name: string, ?dtype: DTypePolicy,
+                                  ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            StackedRNNCells(cells, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                            Trainable = defaultArg trainable true))
+
     /// inputs[0] − inputs[1] (Keras Subtract): exactly two inputs, shapes broadcast; no parameters.
     static member subtract(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
@@ -636,6 +803,13 @@ type Layers =
     static member thresholdedRelu(?theta: float, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             ThresholdedReLU(?theta = theta, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                            Trainable = defaultArg trainable true))
+
+    /// Applies a layer to every timestep of a sequence independently (Keras TimeDistributed): input (timesteps, …), the
+    /// wrapped layer sees (…) per step, output (timesteps, …its output…).
+    static member timeDistributed(layer: Layer, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            TimeDistributed(layer, Name = Option.toObj name, Dtype = Option.toObj dtype,
                             Trainable = defaultArg trainable true))
 
     /// Scales each sample to unit L2 norm over axis (Keras UnitNormalization): x · min(1/√Σx², 1e12). Shape unchanged,

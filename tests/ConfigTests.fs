@@ -42,7 +42,7 @@ let candidates (t: Type) : obj list =
     elif t = typeof<float32> then [ 0.5f; 1.0f ] |> List.map box
     elif t = typeof<bool> then [ true; false ] |> List.map box
     elif t = typeof<string> then
-        [ "nearest"; "bilinear"; "fan_in"; "fan_out"; "fan_avg"; "uniform"; "truncated_normal"; "rows"; "columns"; "ab,bc->ac" ] |> List.map box
+        [ "nearest"; "bilinear"; "fan_in"; "fan_out"; "fan_avg"; "uniform"; "truncated_normal"; "rows"; "columns"; "ab,bc->ac"; "sum"; "ave" ] |> List.map box
     elif t = typeof<Padding> then [ Padding.Valid; Padding.Same ] |> List.map box
     elif t = typeof<DataFormat> then [ DataFormat.ChannelsLast; DataFormat.ChannelsFirst ] |> List.map box
     elif t = typeof<ActivationFunction> then [ ActivationFunction.Relu; ActivationFunction.Sigmoid; ActivationFunction.Gelu ] |> List.map box
@@ -54,6 +54,10 @@ let candidates (t: Type) : obj list =
           SidePairs.FromPairs(struct (1, 0), struct (0, 1), struct (2, 2)) ] |> List.map box
     elif t = typeof<Shape> then [ Shape 2; Shape(2, 3) ] |> List.map box
     elif t = typeof<FloatTuple> then [ FloatTuple 0.5; FloatTuple.List(1.0, 2.0, 3.0); FloatTuple.List 2.0 ] |> List.map box
+    // Wrapped layers (Bidirectional, TimeDistributed, RNN's cell and StackedRNNCells' cells).
+    elif t = typeof<RecurrentLayer> then [ LSTM(2) :> RecurrentLayer; GRU(3, returnSequences = true); SimpleRNN(2, goBackwards = true) ] |> List.map box
+    elif t = typeof<Layer> then [ Dense(2) :> Layer; LSTMCell(2); StackedRNNCells(GRUCell(2), SimpleRNNCell(3)) ] |> List.map box
+    elif t = typeof<RecurrentCell[]> then [ [| LSTMCell(2) :> RecurrentCell |]; [| GRUCell(2); SimpleRNNCell(3) |] ] |> List.map box
     else []
 
 /// The constructor configs are read through: the public one with the most parameters.
@@ -220,8 +224,9 @@ let fixtureCases =
           Loads([ Shape(28, 28, 1) ], [ "Conv2D"; "Conv2D"; "MaxPooling2D"; "Conv2D"; "Conv2D"; "Add"; "Conv2D"; "Conv2D"; "Add"; "Conv2D"
                                         "GlobalAveragePooling2D"; "Dense"; "Dense" ])
       // Layers the library does not have are named where they stand; so is a model that never declares its input.
-      "dl4j-lstm/simple_flatten_lstm_tf_keras_2_config.json", Fails("$.config[0].class_name", "unknown layer class 'LSTM'")
-      "dl4j-embedding-lstm/embedding_lstm_tensorflow_2.h5", Fails("$.config[0].class_name", "unknown layer class 'Embedding'")
+      // Keras 2 recurrent configs: `implementation` and Embedding's `input_length` are accepted and dropped, as Keras 3 does.
+      "dl4j-lstm/simple_flatten_lstm_tf_keras_2_config.json", Loads([ Shape(1, 1) ], [ "LSTM"; "Dense" ])
+      "dl4j-embedding-lstm/embedding_lstm_tensorflow_2.h5", Loads([ Shape 10 ], [ "Embedding"; "LSTM" ])
       // Keras-written SpatialDropout2D configs load now that the layer exists.
       "dl4j-tfkeras-functional/cnn2d_64.h5",
           Loads([ Shape(10, 10, 3) ], [ "Conv2D"; "SpatialDropout2D"; "ZeroPadding2D"; "UpSampling2D"; "Cropping2D"; "MaxPooling2D"

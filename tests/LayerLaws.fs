@@ -80,15 +80,29 @@ let frozen (layer: Layer) = withProperty "Trainable" (box false) layer
 /// A copy named `name`, so its weights can be found in a model.
 let named (name: string) (layer: Layer) = withProperty "Name" (box name) layer
 
-/// A copy with every initializer replaced by GlorotUniform with its own seed (3, 4, …), through the init setters.
+/// A copy with every initializer replaced by GlorotUniform with its own seed (3, 4, …), through the init setters — the
+/// initializers of wrapped layers too (Bidirectional's layer, RNN's cell, StackedRNNCells' cells), so no weight keeps an
+/// unseeded draw.
 let withSeededGlorot (layer: Layer) =
-    let copy = cloneOf layer
     let mutable seed = 3
-    for p in layer.GetType().GetProperties(BindingFlags.Public ||| BindingFlags.Instance) do
-        if p.CanWrite && typeof<Initializer>.IsAssignableFrom p.PropertyType then
-            p.SetValue(copy, GlorotUniform(seed = seed))
-            seed <- seed + 1
-    copy
+    let rec seeded (layer: Layer) =
+        let copy = cloneOf layer
+        for p in layer.GetType().GetProperties(BindingFlags.Public ||| BindingFlags.Instance) do
+            if p.CanWrite then
+                if typeof<Initializer>.IsAssignableFrom p.PropertyType then
+                    p.SetValue(copy, GlorotUniform(seed = seed))
+                    seed <- seed + 1
+                elif typeof<Layer>.IsAssignableFrom p.PropertyType then
+                    match p.GetValue copy with
+                    | :? Layer as inner -> p.SetValue(copy, seeded inner)
+                    | _ -> ()
+                elif p.PropertyType.IsArray && typeof<Layer>.IsAssignableFrom(p.PropertyType.GetElementType()) then
+                    let items = p.GetValue copy :?> Array
+                    let mapped = Array.CreateInstance(p.PropertyType.GetElementType(), items.Length)
+                    for i in 0 .. items.Length - 1 do mapped.SetValue(seeded (items.GetValue i :?> Layer), i)
+                    p.SetValue(copy, mapped)
+        copy
+    seeded layer
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The laws. Each is a labelled sub-property, so a failure names the law and FsCheck shows the shrunk case.
@@ -141,8 +155,16 @@ let shapeLaws (c: LawCase) =
 
 let private randn (s: Shape) (batch: int64) = torch.randn(s.WithBatch batch)
 
-/// The weight's name within its layer: the model's path less the layer's name (a layer's own weights may have paths,
-/// as MultiHeadAttention's `query/kernel`).
+/// An input for the layer: indices in [0, input_dim) for an Embedding (as floats, which it truncates as Keras casts them),
+/// standard normal values otherwise.
+let private sampleInput (layer: Layer) (s: Shape) (batch: int64) =
+    match layer with
+    | :? Embedding as e -> torch.randint(int64 e.InputDim, s.WithBatch batch).to_type(torch.ScalarType.Float32)
+    | _ -> randn s batch
+
+/// A weight's name within its layer: the model's name less the layer's (`subject/kernel` → `kernel`; a wrapper's inner
+/// layers keep theirs, `bidirectional/forward_lstm/kernel` → `forward_lstm/kernel`, and so do MultiHeadAttention's
+/// projections, `query/kernel`).
 let private shortName (w: WeightBinding) = match w.Name.IndexOf '/' with -1 -> w.Name | i -> w.Name.Substring(i + 1)
 
 /// Names of weights that Keras itself updates in a training call without a gradient: BatchNormalization's moving
@@ -161,7 +183,7 @@ let builtLaws (c: LawCase) =
             let inputs = grown c o
             let expected = (outputOf layer inputs).WithBatch 2L
             let got =
-                try Ok (built.Forward(inputs |> List.map (fun s -> randn s 2L) |> Array.ofList).[0].shape)
+                try Ok (built.Forward(inputs |> List.map (fun s -> sampleInput layer s 2L) |> Array.ofList).[0].shape)
                 with e -> Error e.Message
             law (sprintf "forward: one build over %s, run at %s, gives the inferred shape %A (got %A)"
                     (noneInputs c |> List.map (fun s -> s.ToSampleString()) |> String.concat " + ")
@@ -217,7 +239,7 @@ let trainingLaws (c: LawCase) =
     let before = mine |> List.map (fun w -> w.Parameter.detach().clone())
     use optimizer = torch.optim.SGD(built.TrainableParameters, 0.1)
     optimizer.zero_grad()
-    let inputs = c.Inputs |> List.map (fun s -> randn s 4L) |> Array.ofList
+    let inputs = c.Inputs |> List.map (fun s -> sampleInput c.Layer s 4L) |> Array.ofList
     let prediction = built.Forward(inputs, ForwardContext(true)).[0]
     let target = torch.randn(4L, 1L)
     (prediction - target).square().mean().backward()
@@ -247,12 +269,14 @@ let extensionLaws : (string * (LawCase -> Property)) list =
       // single-input layer comes out unchanged when the layer supports masking and is dropped when it does not (Masking,
       // which makes its own, and GlobalAveragePooling1D, which consumes it, are covered by tests/MaskTests.fs).
       "masks: a supporting layer passes the input's mask on, any other drops it", (fun c ->
-          if c.Inputs.Length <> 1 || c.Layer :? Masking || c.Layer :? GlobalAveragePooling1D || c.Inputs.Head.Rank < 1 then law "masks: not applicable" true
+          // Embedding makes its own mask from the indices and recurrent layers consume theirs (tests/RecurrentTests.fs).
+          if c.Inputs.Length <> 1 || c.Layer :? Masking || c.Layer :? GlobalAveragePooling1D || c.Layer :? Embedding
+             || c.Layer :? RecurrentLayer || c.Layer :? Bidirectional || c.Layer :? RNN || c.Inputs.Head.Rank < 1 then law "masks: not applicable" true
           else
               use built = BuiltNetwork.Build(modelOf c.Layer c.Inputs)
               use scope = torch.NewDisposeScope()
               let layer = built.BuiltLayers |> Seq.find (fun l -> not (l.Layer :? Input))
-              let x = randn c.Inputs.Head 2L
+              let x = sampleInput c.Layer c.Inputs.Head 2L
               let mask = torch.ones([| 2L; int64 (c.Inputs.Head.Known 0) |], dtype = torch.ScalarType.Bool)
               let out = layer.ComputeMask([| x |], [| mask |])
               let expected = if c.Layer.SupportsMasking then "the same mask" else "no mask"
@@ -265,7 +289,7 @@ let extensionLaws : (string * (LawCase -> Property)) list =
               let layer = withProperty "Dtype" (box policy) c.Layer
               use built = BuiltNetwork.Build(modelOf layer c.Inputs)
               use scope = torch.NewDisposeScope()
-              let y = built.Forward(c.Inputs |> List.map (fun s -> randn s 2L) |> Array.ofList).[0]
+              let y = built.Forward(c.Inputs |> List.map (fun s -> sampleInput c.Layer s 2L) |> Array.ofList).[0]
               let floating = built.Weights |> Seq.filter (fun w -> w.Parameter.is_floating_point()) |> List.ofSeq
               law (sprintf "dtype %s: weights %A are %A, output %A is %A" policy.Name (floating |> List.map (fun w -> w.Parameter.dtype)) variable y.dtype compute)
                   (floating |> List.forall (fun w -> w.Parameter.dtype = variable) && y.dtype = compute)
@@ -337,6 +361,26 @@ let private merging (n: Gen<int>) (layer: Layer) =
     }
 
 let private entry<'T when 'T :> Layer> (cases: Gen<LawCase>) = typeof<'T>, cases
+
+/// Recurrent layers on (timesteps, features): 1–3 units, the sequence or the last output, either direction; the
+/// timesteps are free, and some cases unroll over known timesteps instead.
+let private recurrent (make: int -> bool -> bool -> RecurrentLayer) =
+    gen {
+        let! units = Gen.choose (1, 3)
+        let! sequences = bools
+        let! backwards = bools
+        let! unroll = Gen.elements [ false; false; true ]
+        let! steps = Gen.choose (1, 4)
+        let! features = Gen.choose (1, 3)
+        let layer = make units sequences backwards
+        let layer =
+            if unroll then
+                let copy = cloneOf layer
+                copy.GetType().GetProperty("Unroll").SetValue(copy, true)
+                copy
+            else layer :> Layer
+        return { Layer = layer; Inputs = [ Shape(steps, features) ]; Free = (if unroll then [] else [ 0 ]) }
+    }
 
 /// Every concrete layer record type of src/Functional and a generator of valid cases for it.
 let catalogue : (Type * Gen<LawCase>) list =
@@ -549,13 +593,70 @@ let catalogue : (Type * Gen<LawCase>) list =
           let channels = if instance then perGroup else groups * perGroup
           return { Layer = layer; Inputs = [ Shape(Array.ofList (dims @ [ channels ])) ]; Free = [ 0 .. rank - 2 ] } })
       entry<Rescaling> (elementwise (Gen.elements [ (1.0 / 255.0, 0.0); (2.0, -1.0) ] |> Gen.map (fun (s, o) -> Rescaling(FloatTuple(s), FloatTuple(o)) :> Layer)))
+      entry<Embedding> (gen {
+          let! inputDim = Gen.choose (1, 6)
+          let! outputDim = Gen.choose (1, 4)
+          let! maskZero = bools
+          let! lora = Gen.elements [ None; Some 1; Some 2 ]
+          let! rank = Gen.choose (0, 2)
+          let! dims = sizes rank 1 4
+          let layer =
+              match lora with
+              | Some r -> Embedding(inputDim, outputDim, maskZero = maskZero, loraRank = r)
+              | None -> Embedding(inputDim, outputDim, maskZero = maskZero)
+          return { Layer = layer; Inputs = [ Shape(Array.ofList dims) ]; Free = [ 0 .. rank - 1 ] } })
+      entry<SimpleRNN> (recurrent (fun u rs bw -> SimpleRNN(u, returnSequences = rs, goBackwards = bw)))
+      entry<LSTM> (recurrent (fun u rs bw -> LSTM(u, returnSequences = rs, goBackwards = bw)))
+      entry<GRU> (Gen.oneof [ recurrent (fun u rs bw -> GRU(u, returnSequences = rs, goBackwards = bw))
+                              recurrent (fun u rs bw -> GRU(u, returnSequences = rs, goBackwards = bw, resetAfter = false)) ])
+      entry<Bidirectional> (gen {
+          let! merge = Gen.elements [ "concat"; "sum"; "mul"; "ave" ]
+          let! given = bools
+          let! case = Gen.oneof [ recurrent (fun u rs bw -> LSTM(u, returnSequences = rs, goBackwards = bw))
+                                  recurrent (fun u rs bw -> GRU(u, returnSequences = rs, goBackwards = bw))
+                                  recurrent (fun u rs bw -> SimpleRNN(u, returnSequences = rs, goBackwards = bw)) ]
+          let inner = case.Layer :?> RecurrentLayer
+          // A given backward layer: Keras requires the opposite go_backwards and the same sequence arguments.
+          let backward =
+              if not given then null
+              else
+                  let copy = cloneOf inner :?> RecurrentLayer
+                  copy.GetType().GetProperty("GoBackwards").SetValue(copy, not inner.GoBackwards)
+                  copy.GetType().GetProperty("Activation").SetValue(copy, ActivationFunction "relu")
+                  copy
+          return { case with Layer = Bidirectional(inner, merge, backward) } })
+      entry<RNN> (gen {
+          let! steps = Gen.choose (1, 4)
+          let! features = Gen.choose (1, 3)
+          let! sequences = bools
+          let! backwards = bools
+          let cell kind units : RecurrentCell =
+              match kind with
+              | 0 -> LSTMCell(units)
+              | 1 -> GRUCell(units, resetAfter = (units % 2 = 0))
+              | _ -> SimpleRNNCell(units)
+          let! kinds = Gen.listOfLength 2 (Gen.choose (0, 2))
+          let! units = Gen.listOfLength 2 (Gen.choose (1, 3))
+          let! stacked = bools
+          let c : Layer = if stacked then StackedRNNCells(cell kinds[0] units[0], cell kinds[1] units[1]) else cell kinds[0] units[0]
+          return { Layer = RNN(c, returnSequences = sequences, goBackwards = backwards); Inputs = [ Shape(steps, features) ]; Free = [ 0 ] } })
+      entry<TimeDistributed> (gen {
+          let! steps = Gen.choose (1, 4)
+          let! conv = bools
+          let! units = Gen.choose (1, 3)
+          return
+              if conv then { Layer = TimeDistributed(Conv2D(units, 2)); Inputs = [ Shape(steps, 3, 4, 2) ]; Free = [ 0 ] }
+              else { Layer = TimeDistributed(Dense(units, activation = "tanh")); Inputs = [ Shape(steps, 3) ]; Free = [ 0 ] } })
       entry<Normalization> (elementwise (gen {
           let! given = bools
           return (if given then Normalization(mean = FloatTuple(0.5), variance = FloatTuple(2.0)) else Normalization()) :> Layer })) ]
 
 /// Concrete layer record types the laws do not take, and why.
 let exempt : (Type * string) list =
-    [ typeof<Lambda>, "Lambda (Functional.Torch) wraps a .NET delegate: it has no config to round-trip, and its shape laws are the delegate's, not the layer's" ]
+    [ yield typeof<Lambda>, "Lambda (Functional.Torch) wraps a .NET delegate: it has no config to round-trip, and its shape laws are the delegate's, not the layer's"
+      // Keras's cells compute one step from (inputs, states) inside an RNN; the laws reach them through RNN's entry.
+      for cell in [ typeof<SimpleRNNCell>; typeof<LSTMCell>; typeof<GRUCell>; typeof<StackedRNNCells> ] ->
+          cell, "a recurrent cell runs one step inside RNN and is never applied to a tensor alone; RNN's entry takes every cell through the laws" ]
 
 /// The concrete layer record types of the core assembly.
 let concreteLayerTypes () =

@@ -59,8 +59,9 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
     public bool Autocasts => convertedTo is null && Policy.IsMixed;
 
     /// <summary>
-    /// Whether the layer takes integer or bool inputs as they are (indices, as an embedding does). Other layers get such
-    /// inputs cast to their compute dtype, as a Keras backend op promotes them.
+    /// Whether the layer takes its inputs as they are (indices, as an embedding does — Keras's <c>autocast = False</c>): they
+    /// are never cast, so floating indices are not rounded to a 16-bit compute dtype. Other layers get integer or bool inputs
+    /// cast to their compute dtype, as a Keras backend op promotes them.
     /// </summary>
     protected virtual bool TakesIndices => false;
 
@@ -156,7 +157,7 @@ public abstract class BuiltLayer : nn.Module<Tensor, Tensor>
             var x = inputs[i];
             if (x is null) continue;
             var type = x.dtype;
-            if (type == compute || (TakesIndices && !DTypes.IsFloating(type)) || !DTypes.IsRealOrInteger(type)) continue;
+            if (type == compute || TakesIndices || !DTypes.IsRealOrInteger(type)) continue;
             cast ??= [.. inputs];
             cast[i] = x.to_type(compute);
         }

@@ -53,6 +53,16 @@ public static class InitializerSampling
             var o = (Orthogonal)i;
             FillOrthogonal(t, o.Gain, o.Seed);
         },
+        // Keras's LSTM bias with unit_forget_bias: concat(inner(units), ones(units), inner(2·units)).
+        [typeof(Functional.Layers.UnitForgetBiasInitializer)] = (i, t, _) =>
+        {
+            var b = (Functional.Layers.UnitForgetBiasInitializer)i;
+            using var first = Sample(b.Inner, [b.Units], t.dtype);
+            using var rest = Sample(b.Inner, [2 * b.Units], t.dtype);
+            using (var part = t.narrow(0, 0, b.Units)) part.copy_(first);
+            using (var part = t.narrow(0, b.Units, b.Units)) part.fill_(1.0);
+            using (var part = t.narrow(0, 2 * b.Units, 2 * b.Units)) part.copy_(rest);
+        },
     };
 
     /// <summary>

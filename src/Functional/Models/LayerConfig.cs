@@ -110,7 +110,8 @@ public static class LayerConfig
             throw new ModelConfigException($"{path}.class_name",
                 $"unknown layer class '{className}'. Known: InputLayer, {string.Join(", ", KnownClasses)}.");
         var record = RecordConfig.For(type);
-        var shapeKeys = ShapeKeys.GetOrAdd(type, _ => InputShapeKeys.Where(k => !record.Keys.Contains(k)).ToFrozenSet());
+        var shapeKeys = ShapeKeys.GetOrAdd(type, _ => InputShapeKeys.Where(k => !record.Keys.Contains(k))
+            .Concat(IgnoredKeys.GetValueOrDefault(type) ?? []).ToFrozenSet());
         inputShape = ReadInputShape(config, $"{path}.config", shapeKeys);
         if (type == typeof(Reshape) && config["target_shape"] is JsonArray target && target.Any(d => d is null))
         {
@@ -149,10 +150,18 @@ public static class LayerConfig
         [nameof(LeakyReLU)] = new Dictionary<string, string> { ["alpha"] = "negative_slope" },
     };
 
+    /// <summary>Keys Keras 3 accepts and drops, per class: Embedding's deprecated <c>input_length</c> (a warning in Keras 3) and
+    /// the recurrent layers' <c>implementation</c> (Keras 2's kernel choice; the numbers do not depend on it).</summary>
+    private static readonly Dictionary<Type, string[]> IgnoredKeys = new()
+    {
+        [typeof(Embedding)] = ["input_length"],
+        [typeof(SimpleRNN)] = ["implementation"], [typeof(LSTM)] = ["implementation"], [typeof(GRU)] = ["implementation"],
+    };
+
     /// <summary>The keys a layer config may declare its input shape with (Keras's <c>Layer.__init__</c> and legacy loader).</summary>
     private static readonly string[] InputShapeKeys = ["input_dim", "batch_input_shape", "input_shape"];
 
-    // Per layer class, the input-shape keys that are not its own arguments.
+    // Per layer class, the keys read elsewhere or dropped: the input-shape keys that are not its own arguments, and IgnoredKeys.
     private static readonly ConcurrentDictionary<Type, FrozenSet<string>> ShapeKeys = new();
 
     // Keras's precedence: input_dim, then batch_input_shape (its legacy loader turns it into input_shape), then input_shape.
