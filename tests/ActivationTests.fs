@@ -98,7 +98,18 @@ let pureTests =
             Expect.equal (ActivationFunction "swish") ActivationFunction.Silu "swish"
             Expect.equal (ActivationFunction "hard_swish") ActivationFunction.HardSilu "hard_swish"
             Expect.equal (ActivationFunction null) ActivationFunction.Linear "None is linear"
-            Expect.equal (Set.ofSeq ActivationFunction.KnownNames.Values) (Set.ofList kerasNames) "nothing else"
+            // Besides Keras 3's names, only Keras 2's hard_sigmoid (what models read from Keras 2 files compute).
+            Expect.equal (Set.ofSeq ActivationFunction.KnownNames.Values) (Set.ofList ("hard_sigmoid_keras2" :: kerasNames)) "nothing else"
+        }
+
+        test "Keras 2's hard_sigmoid is clip(0.2x + 0.5, 0, 1), Keras 3's relu6(x + 3)/6" {
+            use x = TorchSharp.torch.tensor([| -4.0f; -2.5f; -1.0f; 0.0f; 1.0f; 2.5f; 4.0f |])
+            use k2 = Functional.Torch.Building.ActivationOps.Apply(ActivationFunction.HardSigmoidKeras2, x)
+            use k3 = Functional.Torch.Building.ActivationOps.Apply(ActivationFunction.HardSigmoid, x)
+            let close (a: float32[]) (b: float32[]) what = Array.iter2 (fun (x: float32) (y: float32) -> Expect.isLessThan (abs (x - y)) 1e-6f what) a b
+            close (k2.data<float32>().ToArray()) [| 0.0f; 0.0f; 0.3f; 0.5f; 0.7f; 1.0f; 1.0f |] "Keras 2"
+            let expected3 = [| -4.0; -2.5; -1.0; 0.0; 1.0; 2.5; 4.0 |] |> Array.map (fun v -> float32 (min 6.0 (max 0.0 (v + 3.0)) / 6.0))
+            close (k3.data<float32>().ToArray()) expected3 "Keras 3"
         }
 
         test "the static values name the functions" {

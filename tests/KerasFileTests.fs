@@ -68,7 +68,11 @@ let private fullModels =
       "dl4j-conv1d", "conv1d_k2_s1_d1_cl_same_model.h5", "expected_io_conv1d_same.json"
       "dl4j-conv1d", "causal_conv1d_k3_s1_d2_cl_model.h5", "expected_io_causal.json"
       "hls4ml-conv1d-1layer", "conv1d_1layer.h5", "expected_io.json"
-      "hls4ml-prelu", "prelu.h5", "expected_io.json" ]
+      "hls4ml-prelu", "prelu.h5", "expected_io.json"
+      // Recurrent layers against Keras's own numbers.
+      "dl4j-lstm", "simple_flatten_lstm_tf_keras_2_model.h5", "expected_io.json"
+      "dl4j-simple-rnn", "simple_rnn_tf_keras_2_model.h5", "expected_io.json"
+      "keras2c-dense-lstm", "model.h5", "expected_io.json" ]
 
 [<Tests>]
 let tests =

@@ -32,6 +32,8 @@ public static class ActivationOps
         [ActivationFunction.Sigmoid] = (x, axis) => F.sigmoid(x),
         // Keras 3: hard_sigmoid(x) = relu6(x + 3) / 6 (0 for x ≤ −3, 1 for x ≥ 3).
         [ActivationFunction.HardSigmoid] = (x, axis) => F.relu6(x + 3.0) / 6.0,
+        // Keras 2 (legacy files): clip(0.2·x + 0.5, 0, 1).
+        [ActivationFunction.HardSigmoidKeras2] = (x, axis) => (x * 0.2 + 0.5).clamp(0.0, 1.0),
         // Keras: 0 for x ≤ −1, 1 for x ≥ 1, (x + 1)/2 between.
         [ActivationFunction.SparseSigmoid] = (x, axis) => torch.where(x.le(-1.0), torch.zeros_like(x),
                 torch.where(x.ge(1.0), torch.ones_like(x), (x + 1.0) * 0.5)),

@@ -72,13 +72,13 @@ public static class KerasH5
             ?? throw new InvalidDataException(file.AttributeExists("layer_names")
                 ? $"{path}: the file holds no model config (attribute 'model_config'): it is a weights-only file; declare the model and call LoadKerasWeights."
                 : $"{path}: an HDF5 file, but not a Keras model (no attribute 'model_config' or 'layer_names').");
+        var version = StringAttribute(file, "keras_version", path);
         try
         {
-            return ModelConfig.FromJson(config);
+            return ModelConfig.FromJson(IsBeforeKeras3(version) ? WithKeras2Activations(config) : config);
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException)
         {
-            var version = StringAttribute(file, "keras_version", path);
             throw new InvalidDataException($"{path}: the model config (written by Keras {version ?? "of unknown version"}) cannot be read: {e.Message}", e);
         }
     }
@@ -293,6 +293,37 @@ public static class KerasH5
         {
             throw new InvalidDataException($"{path}: attribute '{name}' is not a list of names ({e.Message}).", e);
         }
+    }
+
+    private static bool IsBeforeKeras3(string? version) =>
+        version is not null && (version.StartsWith("1.", StringComparison.Ordinal) || version.StartsWith("2.", StringComparison.Ordinal));
+
+    // Keras 3 changed what the name hard_sigmoid computes (relu6(x + 3)/6; Keras 1/2: clip(0.2x + 0.5, 0, 1)); a model from
+    // a Keras 2 file must compute what it was trained with, so its activations of that name become Keras 2's.
+    private static string WithKeras2Activations(string config)
+    {
+        if (!config.Contains("hard_sigmoid", StringComparison.Ordinal)) return config;
+        var root = System.Text.Json.Nodes.JsonNode.Parse(config);
+        void Walk(System.Text.Json.Nodes.JsonNode? node)
+        {
+            switch (node)
+            {
+                case System.Text.Json.Nodes.JsonObject o:
+                    foreach (var (key, value) in o.ToList())
+                    {
+                        if (key is "activation" or "recurrent_activation" or "inner_activation" &&
+                            value is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var s) && s == "hard_sigmoid")
+                            o[key] = "hard_sigmoid_keras2";
+                        else Walk(value);
+                    }
+                    break;
+                case System.Text.Json.Nodes.JsonArray a:
+                    foreach (var item in a) Walk(item);
+                    break;
+            }
+        }
+        Walk(root);
+        return root!.ToJsonString();
     }
 
     private static string LayerOf(string weightPath) => weightPath[..weightPath.IndexOf('/')];

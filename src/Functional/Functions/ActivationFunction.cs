@@ -76,6 +76,12 @@ public sealed record ActivationFunction
     public static ActivationFunction LeakyRelu { get; } = Define("leaky_relu");
     public static ActivationFunction Sigmoid { get; } = Define("sigmoid");
     public static ActivationFunction HardSigmoid { get; } = Define("hard_sigmoid");
+    /// <summary>
+    /// Keras 2's <c>hard_sigmoid</c>, clip(0.2·x + 0.5, 0, 1) — Keras 3 redefined the name as relu6(x + 3)/6. Models read
+    /// from Keras 1/2 files get this one wherever their config says <c>hard_sigmoid</c> (Keras 2's default recurrent
+    /// activation), so they compute what they were trained with; written back under this name.
+    /// </summary>
+    public static ActivationFunction HardSigmoidKeras2 { get; } = Define("hard_sigmoid_keras2");
     public static ActivationFunction SparseSigmoid { get; } = Define("sparse_sigmoid");
     public static ActivationFunction LogSigmoid { get; } = Define("log_sigmoid");
     public static ActivationFunction Tanh { get; } = Define("tanh");
