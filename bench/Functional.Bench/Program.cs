@@ -113,6 +113,56 @@ static partial class Bench
     public static nn.Module<Tensor, Tensor> HandMlp() => WithOurStart(nn.Sequential(
         nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10), nn.Softmax(1)), Mlp());
 
+    // Issue 14's recurrent case: two LSTM(128) layers over the 28 rows of a digit (28 steps of 28 pixels) and a softmax,
+    // the sequence model of examples/MnistLstm with a second layer.
+    public static Sequential Lstm() => new(new Input(28, 28),
+        new LSTM(128, returnSequences: true), new LSTM(128), new Dense(10, activation: "softmax"));
+
+    // The same network by hand: TorchSharp's two-layer nn.LSTM (libtorch's fused kernel), the last step, Linear, softmax.
+    // It starts from ours: each Keras kernel (in, 4u) and recurrent kernel (u, 4u) transposed (the gate order i, f, c, o
+    // is torch's i, f, g, o), Keras's one bias as bias_ih and zeros as bias_hh.
+    sealed class HandLstmNet : nn.Module<Tensor, Tensor>
+    {
+        private readonly TorchSharp.Modules.LSTM lstm;
+        private readonly TorchSharp.Modules.Linear dense;
+
+        public HandLstmNet() : base("hand_lstm")
+        {
+            lstm = nn.LSTM(28, 128, numLayers: 2, batchFirst: true);
+            dense = nn.Linear(128, 10);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            var (output, h, c) = lstm.call(x);
+            var last = output.select(1, output.shape[1] - 1);
+            return F.softmax(dense.call(last), 1).MoveToOuterDisposeScope();
+        }
+    }
+
+    public static nn.Module<Tensor, Tensor> HandLstm()
+    {
+        var hand = new HandLstmNet();
+        using var built = BuildOurs(Lstm());
+        using var noGrad = no_grad();
+        var keras = built.Weights.ToDictionary(w => w.Name, w => w.KerasView());
+        var target = hand.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        void Copy(string to, Tensor from) => target[to].copy_(from.to(target[to].device));
+        foreach (var (layer, i) in new[] { ("lstm", 0), ("lstm_1", 1) })
+        {
+            Copy($"lstm.weight_ih_l{i}", keras[$"{layer}/kernel"].t());
+            Copy($"lstm.weight_hh_l{i}", keras[$"{layer}/recurrent_kernel"].t());
+            Copy($"lstm.bias_ih_l{i}", keras[$"{layer}/bias"]);
+            target[$"lstm.bias_hh_l{i}"].zero_();
+        }
+        Copy("dense.weight", keras["dense/kernel"].t());
+        Copy("dense.bias", keras["dense/bias"]);
+        foreach (var v in keras.Values) v.Dispose();
+        return hand;
+    }
+
     static nn.Module<Tensor, Tensor> WithOurStart(nn.Module<Tensor, Tensor> hand, Sequential ours, bool kerasFlattenOrder = false)
     {
         using var built = BuildOurs(ours);
@@ -142,7 +192,7 @@ static partial class Bench
         var labels = DigitTensors.Labels(digits);
         var x = all.narrow(0, offset, batch);
         var y = labels.narrow(0, offset, batch);
-        x = layout switch { "nhwc" => x, "nchw" => x.permute(0, 3, 1, 2), _ => x.reshape(batch, 784) };
+        x = layout switch { "nhwc" => x, "nchw" => x.permute(0, 3, 1, 2), "rows" => x.reshape(batch, 28, 28), _ => x.reshape(batch, 784) };
         // A real row-major copy: a permuted one-channel batch would otherwise keep strides that libtorch reads as
         // channels_last, sending the hand-written network down another (and, for some shapes, wrong) kernel path.
         return (Layouts.Standard(x.contiguous()).to(TorchDev).MoveToOuterDisposeScope(), y.to(TorchDev).MoveToOuterDisposeScope());
@@ -188,6 +238,11 @@ static partial class Bench
                 [("ours fit", () => OursFitEpoch(Cnn(true), digits, batch, "nhwc", quick ? 4 : 16)),
                  ("hand Keras loop", () => HandKerasEpoch(HandCnnKerasFlatten(), digits, batch, "nchw", quick ? 4 : 16)),
                  ("hand loop", () => HandEpoch(HandCnn(), digits, batch, "nchw", quick ? 4 : 16))], results, ratios, perStepDivisor: quick ? 4 : 16);
+            // Two LSTM(128) layers (issue 14's target: ours within 1.05x of TorchSharp's own nn.LSTM).
+            Compare($"lstm train b{batch}", rounds, quick ? 2 : (batch == 64 ? 6 : 2),
+                [("ours", () => OursStep(Lstm(), digits, batch, "rows")),
+                 ("control: hand again", () => HandStep(HandLstm(), digits, batch, "rows")),
+                 ("hand", () => HandStep(HandLstm(), digits, batch, "rows"))], results, ratios);
             Compare($"cnn infer b{batch}", rounds, quick ? 3 : (batch == 64 ? 15 : 5),
                 [("ours channels_last", () => OursInfer(Cnn(true), digits, batch, "nhwc")),
                  ("ours channels_first", () => OursInfer(Cnn(false), digits, batch, "nchw")),
@@ -226,7 +281,12 @@ static partial class Bench
                         [("ours, reference kernels", With(false, () => OursStep(Cnn(format == "channels_last"), digits, batch, layout))),
                          ("oneDNN: ours, libtorch's default kernels", With(true, () => OursStep(Cnn(format == "channels_last"), digits, batch, layout)))],
                         results, ratios, baselinePrefix: "oneDNN");
-                Compare($"cnn infer b{batch}", rounds, quick ? 3 : (batch == 64 ? 15 : 5),
+                // Two LSTM(128) layers (issue 14's target: ours within 1.05x of TorchSharp's own nn.LSTM).
+            Compare($"lstm train b{batch}", rounds, quick ? 2 : (batch == 64 ? 6 : 2),
+                [("ours", () => OursStep(Lstm(), digits, batch, "rows")),
+                 ("control: hand again", () => HandStep(HandLstm(), digits, batch, "rows")),
+                 ("hand", () => HandStep(HandLstm(), digits, batch, "rows"))], results, ratios);
+            Compare($"cnn infer b{batch}", rounds, quick ? 3 : (batch == 64 ? 15 : 5),
                     [("ours, reference kernels", With(false, () => OursInfer(Cnn(true), digits, batch, "nhwc"))),
                      ("oneDNN: ours, libtorch's default kernels", With(true, () => OursInfer(Cnn(true), digits, batch, "nhwc")))],
                     results, ratios, baselinePrefix: "oneDNN");
