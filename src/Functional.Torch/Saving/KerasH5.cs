@@ -75,7 +75,7 @@ public static class KerasH5
         var version = StringAttribute(file, "keras_version", path);
         try
         {
-            return ModelConfig.FromJson(IsBeforeKeras3(version) ? WithKeras2Activations(config) : config);
+            return ModelConfig.FromJson(IsBeforeKeras3(version) ? FromKeras2(config, path) : config);
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException)
         {
@@ -202,10 +202,14 @@ public static class KerasH5
             var s = n.LastIndexOf('/') is var i and >= 0 ? n[(i + 1)..] : n;
             return s.EndsWith(":0", StringComparison.Ordinal) ? s[..^2] : s;
         }
-        var byShort = weights.ToDictionary(w => Short(w.Name), StringComparer.Ordinal);
-        if (weightNames.Length == weights.Count && weightNames.All(n => byShort.ContainsKey(Short(n))) &&
-            weightNames.Select(Short).Distinct().Count() == weightNames.Length)
-            return weightNames.Select(n => (n, byShort[Short(n)])).ToList();
+        // Unique last names only: a wrapper's two inner layers (Bidirectional's forward and backward kernels) share them.
+        if (weights.Select(w => Short(w.Name)).Distinct().Count() == weights.Count)
+        {
+            var byShort = weights.ToDictionary(w => Short(w.Name), StringComparer.Ordinal);
+            if (weightNames.Length == weights.Count && weightNames.All(n => byShort.ContainsKey(Short(n))) &&
+                weightNames.Select(Short).Distinct().Count() == weightNames.Length)
+                return weightNames.Select(n => (n, byShort[Short(n)])).ToList();
+        }
         return weightNames.Zip(weights).Select(p => (p.First, p.Second)).ToList();
     }
 
@@ -298,11 +302,14 @@ public static class KerasH5
     private static bool IsBeforeKeras3(string? version) =>
         version is not null && (version.StartsWith("1.", StringComparison.Ordinal) || version.StartsWith("2.", StringComparison.Ordinal));
 
-    // Keras 3 changed what the name hard_sigmoid computes (relu6(x + 3)/6; Keras 1/2: clip(0.2x + 0.5, 0, 1)); a model from
-    // a Keras 2 file must compute what it was trained with, so its activations of that name become Keras 2's.
-    private static string WithKeras2Activations(string config)
+    // What a Keras 1/2 config means, said as Keras 3 says it:
+    // - Keras 3 changed what the name hard_sigmoid computes (relu6(x + 3)/6; Keras 1/2: clip(0.2x + 0.5, 0, 1)): a model
+    //   from a Keras 2 file must compute what it was trained with, so its activations of that name become Keras 2's.
+    // - tf.keras 2.x wrote `time_major` into recurrent configs; false (the default) is Keras 3's only layout and is
+    //   dropped; true (time-first inputs) is refused, naming the layer.
+    private static string FromKeras2(string config, string path)
     {
-        if (!config.Contains("hard_sigmoid", StringComparison.Ordinal)) return config;
+        if (!config.Contains("hard_sigmoid", StringComparison.Ordinal) && !config.Contains("time_major", StringComparison.Ordinal)) return config;
         var root = System.Text.Json.Nodes.JsonNode.Parse(config);
         void Walk(System.Text.Json.Nodes.JsonNode? node)
         {
@@ -314,6 +321,13 @@ public static class KerasH5
                         if (key is "activation" or "recurrent_activation" or "inner_activation" &&
                             value is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var s) && s == "hard_sigmoid")
                             o[key] = "hard_sigmoid_keras2";
+                        else if (key == "time_major" && value is System.Text.Json.Nodes.JsonValue t && t.TryGetValue<bool>(out var timeMajor))
+                        {
+                            if (timeMajor)
+                                throw new InvalidDataException(
+                                    $"{path}: layer '{o["name"]?.ToString() ?? "?"}' takes time-major inputs (time_major=True, tf.keras 2.x), which Keras 3 and this library do not.");
+                            o.Remove(key);
+                        }
                         else Walk(value);
                     }
                     break;
