@@ -187,4 +187,30 @@ let tests =
             let after = net.Weights |> Seq.map (fun w -> use v = w.KerasView() in v.sum().item<float32>()) |> Array.ofSeq
             Expect.isGreaterThan (Array.map2 (<>) before after |> Array.filter id |> Array.length) (before.Length / 2) "the file's weights replaced the fresh ones"
         }
+    
+        test "a Keras 3.15 .keras archive's weights load into the same layers declared here (layers/<class>[_N]/vars/<i>)" {
+            // The archive's model is a subclassed Python class (Keras needs the class registered; so do we — its config is
+            // refused, naming it). Its weights are four Dense layers' (three 4x4 without bias, then 4x2 with bias):
+            // declared here in the same order they load by saving_lib's paths and give the archive's outputs.
+            let path = fixture "k3-nested-subclassed" "pre_pr22362_nested_container.keras"
+            let e = thrown<InvalidDataException> (fun () -> KerasH5.LoadModel path |> ignore)
+            Expect.stringContains e.Message "NestedDenseModel" "the unregistered class is named"
+            Expect.stringContains e.Message "3.15.0" "the writer's version is named"
+            let dense units bias = Functional.Layers.Dense(units, useBias = bias) :> Functional.Layers.Layer
+            let model = Sequential([| Functional.Layers.Input(4) :> Functional.Layers.Layer; dense 4 false; dense 4 false; dense 4 false; dense 2 true |])
+            use net = BuiltNetwork.Build model
+            net.LoadWeights path   // recognised as a .keras archive by its content
+            matchesKeras net (fixture "k3-nested-subclassed" "expected_io.json")
+            // A model whose layers do not fit is refused naming the group and the shapes.
+            let wrong = Sequential([| Functional.Layers.Input(4) :> Functional.Layers.Layer; dense 4 false; dense 4 false; dense 3 false; dense 2 true |])
+            use wrongNet = BuiltNetwork.Build wrong
+            let e = thrown<InvalidDataException> (fun () -> wrongNet.LoadWeights path)
+            Expect.stringContains e.Message "layers/dense_2/vars/0" "the file's variable is named"
+        }
+
+        test "a Keras 3.9 functional archive with a custom layer class is refused, naming the class" {
+            let e = thrown<InvalidDataException> (fun () -> KerasH5.LoadModel(fixture "k3-functional-custom-layer-kdp" "test_model.keras") |> ignore)
+            Expect.stringContains e.Message "DistributionAwareEncoder" "the custom class is named"
+            Expect.stringContains e.Message "test_model.keras" "the file is named"
+        }
     ]

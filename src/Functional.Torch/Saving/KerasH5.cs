@@ -1,3 +1,4 @@
+using Functional.Shapes;
 using Functional.Models;
 using Functional.Torch.Building;
 using Functional.Torch.Formats;
@@ -20,8 +21,9 @@ namespace Functional.Torch.Saving;
 /// is refused there). Every array's shape is checked against the weight it is for before its data is read, so a file
 /// cannot make the reader allocate more than the model's own weights; a malformed or truncated file is an
 /// <see cref="InvalidDataException"/> naming the file and the object. Not read yet: Keras 1's per-gate recurrent
-/// arrays, attributes split over <c>layer_names0</c>, <c>layer_names1</c>, … (files with very many layers), and Keras 3
-/// <c>.keras</c> zip archives (named as such in the error).
+/// arrays and attributes split over <c>layer_names0</c>, <c>layer_names1</c>, … (files with very many layers). Keras 3
+/// <c>.keras</c> archives are read too (config.json, and model.weights.h5 in saving_lib's layout) for layers whose
+/// variables are their own or their recurrent cell's.
 /// </remarks>
 public static class KerasH5
 {
@@ -67,6 +69,7 @@ public static class KerasH5
     /// <exception cref="InvalidDataException">Not a Keras HDF5 model file, or its config is not readable.</exception>
     public static IModel LoadDeclaration(string path)
     {
+        if (IsZip(path)) return ArchiveDeclaration(path);
         using var file = Open(path);
         var config = StringAttribute(file, "model_config", path)
             ?? throw new InvalidDataException(file.AttributeExists("layer_names")
@@ -95,8 +98,15 @@ public static class KerasH5
         ArgumentNullException.ThrowIfNull(network);
         if (skipMismatch && !byName)
             throw new ArgumentException("skipMismatch=true requires byName=true (Keras: 'When passing skip_mismatch=True, by_name must be set to True.').", nameof(skipMismatch));
-        using var file = Open(path);
+        using var archive = IsZip(path) ? OpenArchiveWeights(path) : null;
+        using var file = archive is null ? Open(path) : OpenStream(archive, path);
         var group = file.LinkExists("model_weights") ? file.Group("model_weights") : (IH5Group)file;
+        if (!group.AttributeExists("layer_names") && file.LinkExists("layers"))
+        {
+            if (byName) throw new ArgumentException($"{path}: a Keras 3 weights file addresses layers by position and class, not by name; load it with byName=false.", nameof(byName));
+            LoadKeras3(network, file, path);
+            return;
+        }
         var fileLayers = StringsAttribute(group, "layer_names", path)
             ?? throw new InvalidDataException($"{path}: no 'layer_names' attribute: not a Keras HDF5 weights file.");
 
@@ -245,6 +255,175 @@ public static class KerasH5
         if (value.numel() != dims.Aggregate(1L, (a, b) => a * b))
             throw new InvalidDataException($"{path}: weight '{name}' holds {value.numel()} values for shape {Shape(dims)}.");
         return value;
+    }
+
+    // ---- Keras 3: `.keras` archives and `.weights.h5` files (saving_lib's layout) -----------------------------------
+
+    /// <summary>The most bytes of <c>model.weights.h5</c> read from an archive into memory (a zip entry declares its size;
+    /// a larger one is refused before reading).</summary>
+    private const long MaxArchiveWeightsBytes = 2L * 1024 * 1024 * 1024 - 1;
+
+    private static System.IO.Compression.ZipArchive OpenZip(string path)
+    {
+        try
+        {
+            return System.IO.Compression.ZipFile.OpenRead(path);
+        }
+        catch (Exception e) when (e is not FileNotFoundException)
+        {
+            throw new InvalidDataException($"{path}: starts as a zip archive (a Keras 3 .keras file) but cannot be read as one ({e.Message})", e);
+        }
+    }
+
+    internal static bool IsZip(string path)
+    {
+        if (!File.Exists(path)) return false;
+        using var s = File.OpenRead(path);
+        var head = new byte[4];
+        return s.Read(head) == 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4;
+    }
+
+    // model.weights.h5 of a .keras archive, in memory. Only that entry is read, never extracted to disk, so entry paths
+    // (.., absolute) cannot escape anywhere; its declared size is checked first and the copy stops at it (a zip bomb or an
+    // entry that lies about its size is refused, not followed).
+    private static MemoryStream OpenArchiveWeights(string path)
+    {
+        try
+        {
+            using var zip = OpenZip(path);
+            var entry = zip.GetEntry("model.weights.h5")
+                ?? throw new InvalidDataException(zip.GetEntry("model.weights.npz") is not null
+                    ? $"{path}: the archive keeps its weights as model.weights.npz, which is not read yet."
+                    : $"{path}: a zip archive without model.weights.h5: not a Keras 3 .keras file.");
+            if (entry.Length > MaxArchiveWeightsBytes)
+                throw new InvalidDataException($"{path}: model.weights.h5 declares {entry.Length:N0} bytes, more than this reader takes into memory ({MaxArchiveWeightsBytes:N0}).");
+            var memory = new MemoryStream((int)entry.Length);
+            using (var stream = entry.Open())
+            {
+                var buffer = new byte[81920];
+                int n;
+                while ((n = stream.Read(buffer)) > 0)
+                {
+                    if (memory.Length + n > entry.Length)
+                        throw new InvalidDataException($"{path}: model.weights.h5 holds more bytes than its declared {entry.Length:N0}.");
+                    memory.Write(buffer, 0, n);
+                }
+            }
+            memory.Position = 0;
+            return memory;
+        }
+        catch (Exception e) when (e is not InvalidDataException and not FileNotFoundException)
+        {
+            throw new InvalidDataException($"{path}: the zip archive cannot be read ({e.GetType().Name}: {e.Message}).", e);
+        }
+    }
+
+    /// <summary>The most bytes of an archive's config.json read (Keras writes a few kilobytes per layer).</summary>
+    private const long MaxArchiveConfigBytes = 64L * 1024 * 1024;
+
+    // A Keras 3 archive's config.json (and metadata.json's keras_version, for messages), read by the config reader.
+    private static IModel ArchiveDeclaration(string path)
+    {
+        string config, version = "of unknown version";
+        try
+        {
+            using var zip = OpenZip(path);
+            string Text(string name)
+            {
+                var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"{path}: the archive has no {name}: not a Keras 3 .keras file.");
+                if (entry.Length > MaxArchiveConfigBytes)
+                    throw new InvalidDataException($"{path}: {name} declares {entry.Length:N0} bytes, more than a model config takes ({MaxArchiveConfigBytes:N0}).");
+                using var reader = new StreamReader(entry.Open());
+                var buffer = new char[(int)Math.Min(entry.Length + 1, MaxArchiveConfigBytes + 1)];
+                var read = reader.ReadBlock(buffer, 0, buffer.Length);
+                if (read > entry.Length) throw new InvalidDataException($"{path}: {name} holds more than its declared {entry.Length:N0} bytes.");
+                return new string(buffer, 0, read);
+            }
+            config = Text("config.json");
+            if (zip.GetEntry("metadata.json") is not null &&
+                System.Text.Json.Nodes.JsonNode.Parse(Text("metadata.json"))?["keras_version"]?.ToString() is { } v)
+                version = v;
+        }
+        catch (Exception e) when (e is not InvalidDataException and not FileNotFoundException)
+        {
+            throw new InvalidDataException($"{path}: the zip archive cannot be read ({e.GetType().Name}: {e.Message}).", e);
+        }
+        try
+        {
+            return ModelConfig.FromJson(config);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{path}: the model config (written by Keras {version}) cannot be read: {e.Message}", e);
+        }
+    }
+
+    private static PureHDF.VOL.Native.NativeFile OpenStream(MemoryStream stream, string path)
+    {
+        try
+        {
+            return H5File.Open(stream, leaveOpen: true);
+        }
+        catch (Exception e)
+        {
+            throw new InvalidDataException($"{path}: model.weights.h5 cannot be read ({e.GetType().Name}: {e.Message}).", e);
+        }
+    }
+
+    // Keras 3's saving_lib writes each layer's variables under layers/<snake_case(class)>[_N]/vars/<i>, numbering the
+    // layers of one class in model.layers order, the variables in creation order (trainable, then not). A recurrent
+    // layer keeps its variables in its cell (layers/lstm/cell/vars/<i>).
+    private static void LoadKeras3(BuiltNetwork network, IH5Group file, string path)
+    {
+        var state = WeightLoading.State(network).ToList();
+        var stored = new List<StoredTensor>();
+        try
+        {
+            var byLayer = state.GroupBy(s => LayerOf(s.Name)).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+            var counters = new Dictionary<string, int>(StringComparer.Ordinal);
+            var layers = file.Group("layers");
+            foreach (var built in network.BuiltLayers)
+            {
+                var cls = Naming.ToSnakeCase(built.Layer.ClassName);
+                var n = counters.TryGetValue(cls, out var c) ? c + 1 : 0;
+                counters[cls] = n;
+                var key = n == 0 ? cls : $"{cls}_{n}";
+                if (!byLayer.TryGetValue(built.Layer.Name ?? built.Layer.DefaultNameStem, out var weights)) continue;
+                if (!layers.LinkExists(key))
+                    throw new InvalidDataException($"{path}: the file has no group layers/{key} for layer '{built.Layer.Name}' ({built.Layer.ClassName}).");
+                var g = layers.Group(key);
+                var vars = g.LinkExists("vars") ? g.Group("vars") : null;
+                if ((vars is null || !vars.LinkExists("0")) && g.LinkExists("cell") && g.Group("cell").LinkExists("vars"))
+                    vars = g.Group("cell").Group("vars");
+                var count = vars is null ? 0 : vars.Children().OfType<IH5Dataset>().Count();
+                if (vars is null || count != weights.Count)
+                    throw new InvalidDataException(
+                        $"{path}: layers/{key} holds {count} variable(s), but layer '{built.Layer.Name}' has {weights.Count} ({string.Join(", ", weights.Select(w => w.Name))})" +
+                        (count == 0 ? "; variables kept in nested sublayers are not read yet." : "."));
+                for (var i = 0; i < weights.Count; i++)
+                {
+                    var target = weights[i];
+                    var dataset = vars.Dataset(i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    var dims = dataset.Space.Dimensions.Select(d => (long)d).ToArray();
+                    if (!dims.SequenceEqual(target.Tensor.shape))
+                        throw new InvalidDataException($"{path}: weight '{target.Name}' has shape {Shape(target.Tensor.shape)} in the model, but layers/{key}/vars/{i} in the file is {Shape(dims)}.");
+                    stored.Add(new StoredTensor(target.Name, target.Tensor.is_floating_point() ? "F32" : "I64", dims,
+                        Read(dataset, dims, target.Tensor, path, $"layers/{key}/vars/{i}")));
+                }
+            }
+            var plan = WeightLoading.Plan(network, stored, path);
+            using var writing = network.WriteLease();
+            WeightLoading.Apply(plan);
+        }
+        catch (Exception e) when (e is not InvalidDataException and not ArgumentException and not ObjectDisposedException and not IOException)
+        {
+            throw new InvalidDataException($"{path}: the HDF5 file cannot be read ({e.GetType().Name}: {e.Message}).", e);
+        }
+        finally
+        {
+            foreach (var s in stored) s.Value.Dispose();
+            WeightLoading.Release(state);
+        }
     }
 
     private static PureHDF.VOL.Native.NativeFile Open(string path)

@@ -48,7 +48,7 @@ public static class WeightFiles
     public static void LoadWeights(this BuiltNetwork network, string path)
     {
         ArgumentNullException.ThrowIfNull(network);
-        if (File.Exists(path) && KerasH5.IsHdf5(path)) network.LoadKerasWeights(path);
+        if (File.Exists(path) && (KerasH5.IsHdf5(path) || KerasH5.IsZip(path))) network.LoadKerasWeights(path);
         else WeightLoading.Load(network, path);
     }
 }
