@@ -48,8 +48,12 @@ internal static class WeightLoading
 
     internal sealed record LoadPlan(List<(string Name, StoredTensor Stored)> Items, BuiltNetwork Network);
 
-    /// <summary>Checks names, shapes and dtypes against the model; throws before anything is written.</summary>
-    internal static LoadPlan Plan(BuiltNetwork network, IReadOnlyList<StoredTensor> tensors, string path)
+    /// <summary>
+    /// Checks names, shapes and dtypes against the model; throws before anything is written. With
+    /// <paramref name="requireAll"/> false (a partial load: Keras's by-name or skip-mismatch loading) the model's weights the
+    /// file lacks keep their values instead of being an error; a weight the model lacks is an error either way.
+    /// </summary>
+    internal static LoadPlan Plan(BuiltNetwork network, IReadOnlyList<StoredTensor> tensors, string path, bool requireAll = true)
     {
         var stored = new Dictionary<string, StoredTensor>(StringComparer.Ordinal);
         foreach (var t in tensors)
@@ -82,7 +86,7 @@ internal static class WeightLoading
         // A file from before LoRA was enabled has neither adapter weight of a layer: those keep their fresh values.
         var fresh = missing.Select(m => m.Name).Where(n => IsLoraAdapter(n, out var sibling) && missing.Any(m => m.Name == sibling)).ToHashSet();
         missing.RemoveAll(m => fresh.Contains(m.Name));
-        if (missing.Count > 0)
+        if (requireAll && missing.Count > 0)
             throw new InvalidDataException(
                 $"{path}: the file lacks {missing.Count} weight(s) of model '{network.Declaration.Name}': {string.Join(", ", missing.Select(m => m.Text))}" +
                 (stored.Count > 0 ? $"; it holds instead: {string.Join(", ", stored.Values.Select(s => $"'{s.Name}' {s.ShapeText}"))}." : "."));

@@ -76,9 +76,16 @@ public static class KerasH5
                 ? $"{path}: the file holds no model config (attribute 'model_config'): it is a weights-only file; declare the model and call LoadKerasWeights."
                 : $"{path}: an HDF5 file, but not a Keras model (no attribute 'model_config' or 'layer_names').");
         var version = StringAttribute(file, "keras_version", path);
+        return Declare(IsBeforeKeras3(version) ? FromKeras2(config, path) : config, version, path);
+    }
+
+    // A config document read by the config reader; a config it refuses is an InvalidDataException naming the file and
+    // the Keras version that wrote it.
+    private static IModel Declare(string config, string? version, string path)
+    {
         try
         {
-            return ModelConfig.FromJson(IsBeforeKeras3(version) ? FromKeras2(config, path) : config);
+            return ModelConfig.FromJson(config);
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException)
         {
@@ -146,12 +153,11 @@ public static class KerasH5
 
             // Plan: every array named, shaped and read before the model changes.
             var stored = new List<StoredTensor>();
-            var planned = new HashSet<string>(StringComparer.Ordinal);
             try
             {
                 foreach (var (fileLayer, g, weightNames, modelLayer, weights) in pairs)
                 {
-                    var matched = Match(fileLayer, weightNames, modelLayer, weights, path);
+                    var matched = Match(weightNames, weights);
                     string? mismatch = weightNames.Length != weights.Count
                         ? $"layer '{modelLayer}' expects {weights.Count} weight(s) ({string.Join(", ", weights.Select(w => w.Name))}), but the file's layer '{fileLayer}' holds {weightNames.Length} ({string.Join(", ", weightNames)})"
                         : null;
@@ -160,14 +166,9 @@ public static class KerasH5
                     {
                         foreach (var (weightName, target) in matched)
                         {
-                            var dataset = Dataset(g, weightName, path, fileLayer);
-                            var dims = dataset.Space.Dimensions.Select(d => (long)d).ToArray();
-                            if (!dims.SequenceEqual(target.Tensor.shape))
-                            {
-                                mismatch = $"weight '{target.Name}' has shape {Shape(target.Tensor.shape)} in the model, but '{fileLayer}/{weightName}' in the file is {Shape(dims)}";
-                                break;
-                            }
-                            values.Add(new StoredTensor(target.Name, target.Tensor.is_floating_point() ? "F32" : "I64", dims, Read(dataset, dims, target.Tensor, path, $"{fileLayer}/{weightName}")));
+                            var (value, why) = ReadFor(target, Dataset(g, weightName, path, fileLayer), path, $"{fileLayer}/{weightName}");
+                            if (value is null) { mismatch = why; break; }
+                            values.Add(value);
                         }
                     }
                     if (mismatch is not null)
@@ -177,24 +178,18 @@ public static class KerasH5
                         throw new InvalidDataException($"{path}: {mismatch}.");
                     }
                     stored.AddRange(values);
-                    foreach (var v in values) planned.Add(v.Name);
                 }
-                // Weights the file does not cover keep their values (by name, or skipped): plan those as themselves.
-                var keep = state.Where(s => !planned.Contains(s.Name)).ToList();
-                foreach (var (name, tensor, _) in keep)
-                    stored.Add(new StoredTensor(name, tensor.is_floating_point() ? "F32" : "I64", tensor.shape, tensor.detach().clone()));
-                var plan = WeightLoading.Plan(network, stored, path);
-                using var writing = network.WriteLease();
-                WeightLoading.Apply(plan);
+                // By name or skipping mismatches, weights the file does not cover keep their values.
+                Commit(network, stored, path, requireAll: !byName);
             }
             finally
             {
                 foreach (var s in stored) s.Value.Dispose();
             }
         }
-        catch (Exception e) when (e is not InvalidDataException and not ArgumentException and not ObjectDisposedException and not IOException)
+        catch (Exception e) when (IsForeign(e))
         {
-            throw new InvalidDataException($"{path}: the HDF5 file cannot be read ({e.GetType().Name}: {e.Message}).", e);
+            throw Unreadable(path, e);
         }
         finally
         {
@@ -202,10 +197,25 @@ public static class KerasH5
         }
     }
 
+    // Everything checked (names, shapes, kinds of dtype), then written under the write lease: no call sees half the weights.
+    private static void Commit(BuiltNetwork network, IReadOnlyList<StoredTensor> stored, string path, bool requireAll)
+    {
+        var plan = WeightLoading.Plan(network, stored, path, requireAll);
+        using var writing = network.WriteLease();
+        WeightLoading.Apply(plan);
+    }
+
+    // An exception from the HDF5 reader or the data (not one of ours, nor an I/O or argument error) becomes an
+    // InvalidDataException naming the file.
+    private static bool IsForeign(Exception e) => e is not (InvalidDataException or ArgumentException or ObjectDisposedException or IOException);
+
+    private static InvalidDataException Unreadable(string path, Exception e) =>
+        new($"{path}: the HDF5 file cannot be read ({e.GetType().Name}: {e.Message}).", e);
+
     // A file's weight names ("conv2d_1/kernel:0") against the model layer's ("conv2d_1/kernel"): by their last name when
     // every one matches, else in order (Keras's legacy loader goes by order within a layer).
     private static List<(string WeightName, (string Name, Tensor Tensor, bool Dispose) Target)> Match(
-        string fileLayer, string[] weightNames, string modelLayer, List<(string Name, Tensor Tensor, bool Dispose)> weights, string path)
+        string[] weightNames, List<(string Name, Tensor Tensor, bool Dispose)> weights)
     {
         static string Short(string n)
         {
@@ -237,8 +247,18 @@ public static class KerasH5
         return g.Dataset(parts[^1]);
     }
 
-    // The dataset as a CPU tensor of the target's dtype; its size was checked against the model's weight first.
-    private static Tensor Read(IH5Dataset dataset, long[] dims, Tensor target, string path, string name)
+    // The dataset for a model weight, read only when its shape is the weight's (so a file cannot make us allocate more than
+    // the model's own weights); otherwise the mismatch, described.
+    private static (StoredTensor? Value, string? Mismatch) ReadFor((string Name, Tensor Tensor, bool Dispose) target, IH5Dataset dataset, string path, string name)
+    {
+        var dims = dataset.Space.Dimensions.Select(d => (long)d).ToArray();
+        if (!dims.SequenceEqual(target.Tensor.shape))
+            return (null, $"weight '{target.Name}' has shape {Shape(target.Tensor.shape)} in the model, but '{name}' in the file is {Shape(dims)}");
+        return (new StoredTensor(target.Name, target.Tensor.is_floating_point() ? "F32" : "I64", dims, Read(dataset, dims, path, name)), null);
+    }
+
+    // The dataset as a CPU tensor; its size was checked against the model's weight first.
+    private static Tensor Read(IH5Dataset dataset, long[] dims, string path, string name)
     {
         var type = dataset.Type;
         if (type.Class != H5DataTypeClass.FloatingPoint && type.Class != H5DataTypeClass.FixedPoint)
@@ -291,26 +311,9 @@ public static class KerasH5
         try
         {
             using var zip = OpenZip(path);
-            var entry = zip.GetEntry("model.weights.h5")
-                ?? throw new InvalidDataException(zip.GetEntry("model.weights.npz") is not null
-                    ? $"{path}: the archive keeps its weights as model.weights.npz, which is not read yet."
-                    : $"{path}: a zip archive without model.weights.h5: not a Keras 3 .keras file.");
-            if (entry.Length > MaxArchiveWeightsBytes)
-                throw new InvalidDataException($"{path}: model.weights.h5 declares {entry.Length:N0} bytes, more than this reader takes into memory ({MaxArchiveWeightsBytes:N0}).");
-            var memory = new MemoryStream((int)entry.Length);
-            using (var stream = entry.Open())
-            {
-                var buffer = new byte[81920];
-                int n;
-                while ((n = stream.Read(buffer)) > 0)
-                {
-                    if (memory.Length + n > entry.Length)
-                        throw new InvalidDataException($"{path}: model.weights.h5 holds more bytes than its declared {entry.Length:N0}.");
-                    memory.Write(buffer, 0, n);
-                }
-            }
-            memory.Position = 0;
-            return memory;
+            if (zip.GetEntry("model.weights.h5") is null && zip.GetEntry("model.weights.npz") is not null)
+                throw new InvalidDataException($"{path}: the archive keeps its weights as model.weights.npz, which is not read yet.");
+            return ReadEntry(zip, "model.weights.h5", MaxArchiveWeightsBytes, path);
         }
         catch (Exception e) when (e is not InvalidDataException and not FileNotFoundException)
         {
@@ -324,38 +327,44 @@ public static class KerasH5
     // A Keras 3 archive's config.json (and metadata.json's keras_version, for messages), read by the config reader.
     private static IModel ArchiveDeclaration(string path)
     {
-        string config, version = "of unknown version";
+        string config;
+        string? version = null;
         try
         {
             using var zip = OpenZip(path);
-            string Text(string name)
-            {
-                var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"{path}: the archive has no {name}: not a Keras 3 .keras file.");
-                if (entry.Length > MaxArchiveConfigBytes)
-                    throw new InvalidDataException($"{path}: {name} declares {entry.Length:N0} bytes, more than a model config takes ({MaxArchiveConfigBytes:N0}).");
-                using var reader = new StreamReader(entry.Open());
-                var buffer = new char[(int)Math.Min(entry.Length + 1, MaxArchiveConfigBytes + 1)];
-                var read = reader.ReadBlock(buffer, 0, buffer.Length);
-                if (read > entry.Length) throw new InvalidDataException($"{path}: {name} holds more than its declared {entry.Length:N0} bytes.");
-                return new string(buffer, 0, read);
-            }
+            string Text(string name) => System.Text.Encoding.UTF8.GetString(ReadEntry(zip, name, MaxArchiveConfigBytes, path).ToArray());
             config = Text("config.json");
-            if (zip.GetEntry("metadata.json") is not null &&
-                System.Text.Json.Nodes.JsonNode.Parse(Text("metadata.json"))?["keras_version"]?.ToString() is { } v)
-                version = v;
+            if (zip.GetEntry("metadata.json") is not null)
+                version = System.Text.Json.Nodes.JsonNode.Parse(Text("metadata.json"))?["keras_version"]?.ToString();
         }
         catch (Exception e) when (e is not InvalidDataException and not FileNotFoundException)
         {
             throw new InvalidDataException($"{path}: the zip archive cannot be read ({e.GetType().Name}: {e.Message}).", e);
         }
-        try
+        return Declare(config, version, path);
+    }
+
+    // One entry of an archive into memory: its declared size checked against the limit first, the copy stopped at the
+    // declared size (a zip bomb or an entry that lies about its size is refused, not followed).
+    private static MemoryStream ReadEntry(System.IO.Compression.ZipArchive zip, string name, long maxBytes, string path)
+    {
+        var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"{path}: the archive has no {name}: not a Keras 3 .keras file.");
+        if (entry.Length > maxBytes)
+            throw new InvalidDataException($"{path}: {name} declares {entry.Length:N0} bytes, more than this reader takes into memory ({maxBytes:N0}).");
+        var memory = new MemoryStream((int)entry.Length);
+        using (var stream = entry.Open())
         {
-            return ModelConfig.FromJson(config);
+            var buffer = new byte[81920];
+            int n;
+            while ((n = stream.Read(buffer)) > 0)
+            {
+                if (memory.Length + n > entry.Length)
+                    throw new InvalidDataException($"{path}: {name} holds more bytes than its declared {entry.Length:N0}.");
+                memory.Write(buffer, 0, n);
+            }
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or InvalidOperationException)
-        {
-            throw new InvalidDataException($"{path}: the model config (written by Keras {version}) cannot be read: {e.Message}", e);
-        }
+        memory.Position = 0;
+        return memory;
     }
 
     private static PureHDF.VOL.Native.NativeFile OpenStream(MemoryStream stream, string path)
@@ -402,22 +411,15 @@ public static class KerasH5
                         (count == 0 ? "; variables kept in nested sublayers are not read yet." : "."));
                 for (var i = 0; i < weights.Count; i++)
                 {
-                    var target = weights[i];
-                    var dataset = vars.Dataset(i.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                    var dims = dataset.Space.Dimensions.Select(d => (long)d).ToArray();
-                    if (!dims.SequenceEqual(target.Tensor.shape))
-                        throw new InvalidDataException($"{path}: weight '{target.Name}' has shape {Shape(target.Tensor.shape)} in the model, but layers/{key}/vars/{i} in the file is {Shape(dims)}.");
-                    stored.Add(new StoredTensor(target.Name, target.Tensor.is_floating_point() ? "F32" : "I64", dims,
-                        Read(dataset, dims, target.Tensor, path, $"layers/{key}/vars/{i}")));
+                    var (value, mismatch) = ReadFor(weights[i], vars.Dataset(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), path, $"layers/{key}/vars/{i}");
+                    stored.Add(value ?? throw new InvalidDataException($"{path}: {mismatch}."));
                 }
             }
-            var plan = WeightLoading.Plan(network, stored, path);
-            using var writing = network.WriteLease();
-            WeightLoading.Apply(plan);
+            Commit(network, stored, path, requireAll: true);
         }
-        catch (Exception e) when (e is not InvalidDataException and not ArgumentException and not ObjectDisposedException and not IOException)
+        catch (Exception e) when (IsForeign(e))
         {
-            throw new InvalidDataException($"{path}: the HDF5 file cannot be read ({e.GetType().Name}: {e.Message}).", e);
+            throw Unreadable(path, e);
         }
         finally
         {
@@ -431,10 +433,7 @@ public static class KerasH5
         if (!File.Exists(path)) throw new FileNotFoundException($"No such file: {path}", path);
         if (!IsHdf5(path))
         {
-            using var s = File.OpenRead(path);
-            var head = new byte[4];
-            var zip = s.Read(head) == 4 && head[0] == (byte)'P' && head[1] == (byte)'K';
-            throw new InvalidDataException(zip
+            throw new InvalidDataException(IsZip(path)
                 ? $"{path}: a zip archive (a Keras 3 .keras file); this reader takes Keras 2's legacy HDF5 files (.h5, and HDF5 files named .keras)."
                 : $"{path}: not an HDF5 file (no HDF5 signature).");
         }
