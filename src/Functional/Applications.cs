@@ -19,11 +19,17 @@ namespace Functional;
 /// <c>dropout</c> and <c>name</c>. Invalid arguments raise Keras's errors (as <see cref="ArgumentException"/>s whose
 /// message starts with the application's name), checked in Keras's order before anything is declared.</para>
 /// <para><b>Weights.</b> <c>weights: null</c> (the default here) initialises every weight with Keras's initializers when the
-/// model is built. <c>weights: "path"</c> names a weights file saved by this library, whose entries carry Keras's weight
-/// names (<c>conv1_conv/kernel</c>, …); the path must exist, and the declaration carries it
+/// model is built. <c>weights: "path"</c> names a weights file: one saved by this library (safetensors, entries named with
+/// Keras's weight names, <c>conv1_conv/kernel</c>, …) or one of Keras's own — the ImageNet files Keras publishes for the
+/// application (legacy HDF5, e.g. <c>resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5</c>, matched as Keras's
+/// <c>load_weights</c> matches them: the layers with weights in order) or a Keras 3 <c>.weights.h5</c>/<c>.keras</c> file,
+/// recognised by content. The path must exist, and the declaration carries it
 /// (<see cref="Model.WeightsFile"/>), so that building it (<c>BuiltNetwork.Build</c>) loads the file — every name and shape is checked, and a file saved
-/// from another network is rejected naming the weights that differ. <c>weights: "imagenet"</c> — Keras's default — would download Keras's pretrained ImageNet
-/// weights from the internet, which this library cannot do: there is no model hub here. Every Keras check on the
+/// from another network is rejected naming the weights that differ. A model declared from the application's layers
+/// (<c>new Model(app.Input, app.GetLayer("block5_pool").Output)</c>, Keras's feature extractor) loads the same file by
+/// layer name. <c>weights: "imagenet"</c> — Keras's default — would download Keras's pretrained ImageNet
+/// weights from the internet, which this library cannot do: there is no model hub here; download the file and pass its
+/// path. Every Keras check on the
 /// arguments is still applied for <c>"imagenet"</c> (classes, input shape, alpha, classifier activation), and then a
 /// <see cref="NotSupportedException"/> says so.</para>
 /// <para><b>Differences from Keras</b>, all forced by this library's shapes or stricter on purpose: only the
@@ -117,7 +123,7 @@ public static partial class Applications
             throw new NotSupportedException(
                 $"{app}: weights='imagenet' means downloading Keras's pretrained ImageNet weights from the internet, which this library " +
                 "cannot do (there is no model hub to fetch them from). Pass weights: null for random initialization with Keras's initializers, " +
-                "or the path of a weights file saved by this library (Keras's layer and weight names are kept, so the file matches by name).");
+                "or the path of a weights file: Keras's published ImageNet file for this application once downloaded (legacy .h5), or one saved by this library.");
         return activation;
     }
 

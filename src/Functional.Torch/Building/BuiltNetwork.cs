@@ -135,7 +135,7 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
             var result = new BuiltNetwork(model, graph, device, built);
             result.eval();
             // A declaration with a weights file (Applications' weights: "path") comes with those weights.
-            if (graph.WeightsFile is { } weightsFile) WeightLoading.Load(result, weightsFile);
+            if (graph.WeightsFile is { } weightsFile) WeightLoading.LoadDeclared(result, weightsFile, graph.WeightsFileByName);
             return result;
         }
         catch

@@ -12,8 +12,26 @@ namespace Functional.Torch.Building;
 /// </summary>
 internal static class WeightLoading
 {
-    /// <summary>Reads a weights file (or a checkpoint's weights) into <paramref name="network"/>; see <c>WeightFiles.LoadWeights</c>.</summary>
-    internal static void Load(BuiltNetwork network, string path)
+    /// <summary>
+    /// Reads weights in another library's format — Keras's HDF5 files and <c>.keras</c> archives — into a network, by
+    /// layer name when asked; null when it is not a file of such a format. Registered by <c>Functional.Torch.Saving</c>
+    /// (building does not depend on saving), which also routes <c>LoadWeights</c> through it.
+    /// </summary>
+    internal static Func<string, Action<BuiltNetwork, bool>?>? ForeignFormat { get; set; }
+
+    /// <summary>Loads a declaration's weights file (<c>Model.WeightsFile</c>) into the network just built from it.</summary>
+    internal static void LoadDeclared(BuiltNetwork network, string path, bool byName)
+    {
+        if (ForeignFormat?.Invoke(path) is { } foreign) foreign(network, byName);
+        else Load(network, path, byName);
+    }
+
+    /// <summary>
+    /// Reads a weights file (or a checkpoint's weights) into <paramref name="network"/>; see <c>WeightFiles.LoadWeights</c>.
+    /// With <paramref name="byName"/> (Keras's <c>by_name=True</c>) the network's weights the file lacks keep their values
+    /// and the file's weights the network lacks are ignored.
+    /// </summary>
+    internal static void Load(BuiltNetwork network, string path, bool byName = false, bool skipMismatch = false)
 {
         ArgumentNullException.ThrowIfNull(network);
         using var file = SafeTensors.ReadTensors(path);
@@ -21,7 +39,7 @@ internal static class WeightLoading
         if (file.Metadata.TryGetValue("format", out var format) && format == "functional-checkpoint")
             tensors = tensors.Where(t => t.Name.StartsWith(CheckpointWeightPrefix, StringComparison.Ordinal))
                 .Select(t => t with { Name = t.Name[CheckpointWeightPrefix.Length..] }).ToList();
-        var plan = Plan(network, tensors, path);
+        var plan = Plan(network, tensors, path, requireAll: !byName, ignoreExtra: byName, skipMismatch: skipMismatch);
         using var writing = network.WriteLease();   // no call sees half-loaded weights
         Apply(plan);
     }
@@ -51,9 +69,12 @@ internal static class WeightLoading
     /// <summary>
     /// Checks names, shapes and dtypes against the model; throws before anything is written. With
     /// <paramref name="requireAll"/> false (a partial load: Keras's by-name or skip-mismatch loading) the model's weights the
-    /// file lacks keep their values instead of being an error; a weight the model lacks is an error either way.
+    /// file lacks keep their values instead of being an error; a weight the model lacks is an error unless
+    /// <paramref name="ignoreExtra"/> (a by-name load of a larger model's file); with <paramref name="skipMismatch"/> a
+    /// weight whose shape differs keeps its value.
     /// </summary>
-    internal static LoadPlan Plan(BuiltNetwork network, IReadOnlyList<StoredTensor> tensors, string path, bool requireAll = true)
+    internal static LoadPlan Plan(BuiltNetwork network, IReadOnlyList<StoredTensor> tensors, string path, bool requireAll = true,
+        bool ignoreExtra = false, bool skipMismatch = false)
     {
         var stored = new Dictionary<string, StoredTensor>(StringComparer.Ordinal);
         foreach (var t in tensors)
@@ -70,6 +91,7 @@ internal static class WeightLoading
                     missing.Add((name, $"'{name}' {SafeTensor.ShapeString(tensor.shape)}"));
                     continue;
                 }
+                if (!s.Shape.SequenceEqual(tensor.shape) && skipMismatch) continue;
                 if (!s.Shape.SequenceEqual(tensor.shape))
                     throw new InvalidDataException(
                         $"{path}: weight '{name}' has shape {s.ShapeText} in the file, but model '{network.Declaration.Name}' expects {SafeTensor.ShapeString(tensor.shape)}.");
@@ -90,7 +112,7 @@ internal static class WeightLoading
             throw new InvalidDataException(
                 $"{path}: the file lacks {missing.Count} weight(s) of model '{network.Declaration.Name}': {string.Join(", ", missing.Select(m => m.Text))}" +
                 (stored.Count > 0 ? $"; it holds instead: {string.Join(", ", stored.Values.Select(s => $"'{s.Name}' {s.ShapeText}"))}." : "."));
-        if (stored.Count > 0)
+        if (stored.Count > 0 && !ignoreExtra)
             throw new InvalidDataException(
                 $"{path}: the file holds weights that model '{network.Declaration.Name}' does not have: {string.Join(", ", stored.Values.Select(s => $"'{s.Name}' {s.ShapeText}"))}.");
         return new LoadPlan(items, network);

@@ -39,18 +39,35 @@ public static class WeightFiles
     }
 
     /// <summary>
-    /// Reads weights saved by <see cref="SaveWeights"/> (or a checkpoint's weights) into <paramref name="network"/>; a
-    /// Keras HDF5 file (recognised by its content) is read as Keras's <c>load_weights</c> reads it
-    /// (<see cref="KerasH5.LoadKerasWeights"/>).
+    /// Keras's <c>model.load_weights(path)</c>: reads weights saved by <see cref="SaveWeights"/> (or a checkpoint's
+    /// weights) into <paramref name="network"/>; a Keras HDF5 file or <c>.keras</c> archive (recognised by its content) is
+    /// read as Keras reads it (<see cref="KerasH5.LoadKerasWeights"/>). With <paramref name="byName"/> weights are matched
+    /// by layer name: the network's layers the file lacks keep their values and the file's other layers are ignored; with
+    /// <paramref name="skipMismatch"/> too, a weight whose shape differs is left as it is instead of failing (Keras's
+    /// <c>by_name=True, skip_mismatch=True</c>, e.g. a new classifier head over a pretrained body).
     /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="ArgumentException"><paramref name="skipMismatch"/> without <paramref name="byName"/>, as Keras.</exception>
     /// <exception cref="InvalidDataException">Truncated or corrupt, or the weights do not match the model (named in the message); the model is unchanged.</exception>
-    public static void LoadWeights(this BuiltNetwork network, string path)
+    public static void LoadWeights(this BuiltNetwork network, string path, bool byName = false, bool skipMismatch = false)
     {
         ArgumentNullException.ThrowIfNull(network);
-        if (File.Exists(path) && (KerasH5.IsHdf5(path) || KerasH5.IsZip(path))) network.LoadKerasWeights(path);
-        else WeightLoading.Load(network, path);
+        if (skipMismatch && !byName)
+            throw new ArgumentException("skipMismatch=true requires byName=true (Keras: 'When passing skip_mismatch=True, by_name must be set to True.').", nameof(skipMismatch));
+        if (File.Exists(path) && (KerasH5.IsHdf5(path) || KerasH5.IsZip(path))) network.LoadKerasWeights(path, byName, skipMismatch);
+        else WeightLoading.Load(network, path, byName, skipMismatch);
     }
+
+    // Keras's formats, recognised by content: an HDF5 file or a .keras (zip) archive.
+    private static Action<BuiltNetwork, bool>? KerasFormat(string path) =>
+        File.Exists(path) && (KerasH5.IsHdf5(path) || KerasH5.IsZip(path))
+            ? (network, byName) => network.LoadKerasWeights(path, byName)
+            : null;
+
+#pragma warning disable CA2255 // Building cannot reference saving; saving registers its formats with it when the assembly loads.
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void RegisterFormats() => WeightLoading.ForeignFormat = KerasFormat;
+#pragma warning restore CA2255
 }
 
 /// <summary>A copy of a network's weights and buffers (Keras's <c>get_weights</c>), kept on the CPU; dispose when done.</summary>

@@ -55,6 +55,11 @@ public abstract class GraphOperation : IEquatable<GraphOperation>
     /// <summary>The output shapes for the given input shapes, checked (a layer's <see cref="ShapeException"/>, a model's input check).</summary>
     internal abstract IReadOnlyList<Shape> OutputShapes(IReadOnlyList<Shape> inputs);
 
+    /// <summary>The same operation with its layer (or every layer of its model) trainable or frozen; inputs are unchanged.</summary>
+    internal GraphOperation WithTrainable(bool trainable) => Match(
+        layer => layer is Input || layer.Trainable == trainable ? this : Of(layer with { Trainable = trainable }),
+        model => Of(model.WithTrainable(trainable)));
+
     /// <summary>All weights and the trainable ones, for the given input shapes (a model counts its own).</summary>
     internal abstract (long Total, long Trainable) CountParameters(IReadOnlyList<Shape> inputs);
 

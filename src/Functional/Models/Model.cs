@@ -57,6 +57,65 @@ public sealed class GraphLayer : IEquatable<GraphLayer>
         (ParameterCount, TrainableParameterCount) = operation.CountParameters(nodes[0].InputShapes);
     }
 
+    private GraphLayer(GraphLayer source)
+    {
+        Operation = source.Operation;
+        Nodes = source.Nodes;
+        (ParameterCount, TrainableParameterCount) = (source.ParameterCount, source.TrainableParameterCount);
+    }
+
+    /// <summary>The model whose graph this entry belongs to (set once, by that model's constructor).</summary>
+    internal Model? Owner { get; private set; }
+
+    internal GraphLayer OwnedBy(Model owner)
+    {
+        var layer = Owner is null ? this : new GraphLayer(this);
+        layer.Owner = owner;
+        return layer;
+    }
+
+    /// <summary>
+    /// Keras's <c>layer.output</c>: the tensor this layer produces at its first application in its model's graph, to
+    /// declare new models from — <c>new Model(model.Input, model.GetLayer("block5_pool").Output)</c> is a feature
+    /// extractor whose layers are the model's own (same names, same records; see <see cref="Models.Model.Input"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The layer has several outputs (use <see cref="GetOutputsAt"/>).</exception>
+    public SymbolicTensor Output => Single(GetOutputsAt(0), "outputs", nameof(GetOutputsAt));
+
+    /// <summary>Keras's <c>layer.input</c>: the tensor its first application takes.</summary>
+    /// <exception cref="InvalidOperationException">A model input (it takes none) or a layer applied to several tensors (use <see cref="GetInputsAt"/>).</exception>
+    public SymbolicTensor Input => Single(GetInputsAt(0), "inputs", nameof(GetInputsAt));
+
+    /// <summary>Keras's <c>get_output_at(node_index)</c>: every tensor application <paramref name="nodeIndex"/> produces.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The layer has no such application.</exception>
+    public IReadOnlyList<SymbolicTensor> GetOutputsAt(int nodeIndex)
+    {
+        CheckNode(nodeIndex);
+        var owner = Owner!;
+        return Enumerable.Range(0, Nodes[nodeIndex].OutputShapes.Length).Select(i => owner.TensorAt(new TensorRef(Name, nodeIndex, i))).ToList();
+    }
+
+    /// <summary>Keras's <c>get_input_at(node_index)</c>: the tensors application <paramref name="nodeIndex"/> takes.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The layer has no such application.</exception>
+    public IReadOnlyList<SymbolicTensor> GetInputsAt(int nodeIndex)
+    {
+        CheckNode(nodeIndex);
+        var owner = Owner!;
+        return Nodes[nodeIndex].Inputs.Select(owner.TensorAt).ToList();
+    }
+
+    private void CheckNode(int nodeIndex)
+    {
+        if (nodeIndex < 0 || nodeIndex >= Nodes.Length)
+            throw new ArgumentOutOfRangeException(nameof(nodeIndex),
+                $"Asked to get node {nodeIndex} of layer '{Name}', but the layer has only {Nodes.Length} inbound node(s).");
+    }
+
+    private SymbolicTensor Single(IReadOnlyList<SymbolicTensor> tensors, string what, string instead) =>
+        tensors.Count == 1 ? tensors[0]
+        : throw new InvalidOperationException(
+            $"Layer '{Name}' has {tensors.Count} {what} at its first application; use {instead}(0) for {(tensors.Count == 0 ? "them" : "all of them")}.");
+
     /// <summary>What it applies: the named <see cref="Layers.Layer"/> record or the nested <see cref="IModel"/>.</summary>
     public GraphOperation Operation { get; }
 
@@ -128,17 +187,24 @@ public sealed class Model : IModel, IEquatable<Model>
     public Model(IEnumerable<SymbolicTensor> inputs, IEnumerable<SymbolicTensor> outputs, string name = "functional")
         : this(Wiring.FromTensors(inputs, outputs, name)) { }
 
-    private Model(Wiring w) : this(w.Name, w.Operations, w.Inputs, w.Outputs) { }
+    private Model(Wiring w) : this(w.Name, w.Operations, w.Inputs, w.Outputs, w.SourceInputs)
+    {
+        // Layers taken from a model with a weights file (its GetLayer(..).Output tensors) keep those weights, as Keras's
+        // layers keep theirs: this model loads that file by name when built; its own new layers keep their initializers.
+        if (w.WeightsFile is { } file) (WeightsFile, WeightsFileByName) = (file, true);
+    }
 
     /// <summary>
     /// The model from its wiring: named operations (layers, inputs or nested models), each with the inputs of each of
     /// its applications. Validates everything; used by the tensor API and the JSON loader.
     /// </summary>
-    internal Model(string name, IReadOnlyList<WiredOperation> operations, IReadOnlyList<TensorRef> inputs, IReadOnlyList<TensorRef> outputs)
+    internal Model(string name, IReadOnlyList<WiredOperation> operations, IReadOnlyList<TensorRef> inputs, IReadOnlyList<TensorRef> outputs,
+        IReadOnlyList<SymbolicTensor>? sourceInputs = null)
     {
         Name = string.IsNullOrWhiteSpace(name) ? throw new ArgumentException("Expected a non-empty model name.", nameof(name)) : name;
         var built = GraphValidation.Validate(operations, inputs, outputs);
-        Operations = built.Operations;
+        Operations = built.Operations.Select(o => o.OwnedBy(this)).ToImmutableArray();
+        this.sourceInputs = sourceInputs is null ? [] : [.. sourceInputs];
         Inputs = [.. inputs];
         Outputs = [.. outputs];
         ExecutionOrder = built.ExecutionOrder;
@@ -151,19 +217,21 @@ public sealed class Model : IModel, IEquatable<Model>
     }
 
     /// <summary>This declaration with another weights file; everything else is shared (it was validated once).</summary>
-    private Model(Model source, string? weightsFile)
+    private Model(Model source, string? weightsFile, bool loadByName)
     {
         Name = source.Name;
-        Operations = source.Operations;
+        Operations = source.Operations.Select(o => o.OwnedBy(this)).ToImmutableArray();
+        sourceInputs = source.sourceInputs;
         Inputs = source.Inputs;
         Outputs = source.Outputs;
         ExecutionOrder = source.ExecutionOrder;
         SequentialLike = source.SequentialLike;
-        byName = source.byName;
+        byName = Operations.ToDictionary(o => o.Name);
         (ParameterCount, TrainableParameterCount) = (source.ParameterCount, source.TrainableParameterCount);
         InputShapes = source.InputShapes;
         OutputShapes = source.OutputShapes;
         WeightsFile = weightsFile;
+        WeightsFileByName = weightsFile is not null && loadByName;
     }
 
     private readonly Dictionary<string, GraphLayer> byName;
@@ -177,15 +245,70 @@ public sealed class Model : IModel, IEquatable<Model>
     public string? WeightsFile { get; }
 
     /// <summary>
+    /// True when <see cref="WeightsFile"/> is loaded by layer name (Keras's <c>by_name=True</c>): layers the file lacks keep
+    /// their initial values and the file's other layers are ignored. Set for a model declared from another model's layers
+    /// (<see cref="GraphLayer.Output"/>) and by <see cref="WithWeightsFile(string?, bool)"/>.
+    /// </summary>
+    public bool WeightsFileByName { get; }
+
+    /// <summary>
     /// The same declaration, built with the weights of <paramref name="path"/> (a file saved by this library, matched by
     /// Keras weight name and shape when the model is built), or with initializers for <c>null</c>.
     /// </summary>
+    /// <remarks>With <paramref name="byName"/> the file is matched by layer name (Keras's <c>by_name=True</c>): the model's
+    /// layers the file lacks keep their initializers, and the file's layers the model lacks are ignored. A file of this
+    /// library (safetensors) or a Keras HDF5/<c>.keras</c> file (recognised by content) may be given.</remarks>
     /// <exception cref="ArgumentException">The path is empty or names no file.</exception>
-    public Model WithWeightsFile(string? path)
+    public Model WithWeightsFile(string? path, bool byName = false)
     {
         if (path is not null && (path.Length == 0 || !File.Exists(path)))
             throw new ArgumentException($"Model '{Name}': expected the path of an existing weights file. Received: path='{Excerpt.Of(path)}' (no such file).", nameof(path));
-        return WithWeightsFileUnchecked(path is null ? null : Path.GetFullPath(path));
+        return WithWeightsFileUnchecked(path is null ? null : Path.GetFullPath(path), byName);
+    }
+
+    /// <summary>Keras's <c>model.input</c>: the tensor of the model's only input, to declare new models on this graph.</summary>
+    /// <exception cref="InvalidOperationException">The model has several inputs (use <see cref="InputTensors"/>).</exception>
+    public SymbolicTensor Input => InputTensors.Count == 1 ? InputTensors[0]
+        : throw new InvalidOperationException($"Model '{Name}' has {InputTensors.Count} inputs; use InputTensors.");
+
+    /// <summary>Keras's <c>model.inputs</c>: the tensors of the model's inputs, in order (for a model declared from tensors, those very tensors).</summary>
+    public IReadOnlyList<SymbolicTensor> InputTensors => Inputs.Select(TensorAt).ToList();
+
+    /// <summary>Keras's <c>model.output</c>: the tensor of the model's only output.</summary>
+    /// <exception cref="InvalidOperationException">The model has several outputs (use <see cref="OutputTensors"/>).</exception>
+    public SymbolicTensor Output => Outputs.Length == 1 ? TensorAt(Outputs[0])
+        : throw new InvalidOperationException($"Model '{Name}' has {Outputs.Length} outputs; use OutputTensors.");
+
+    /// <summary>Keras's <c>model.outputs</c>.</summary>
+    public IReadOnlyList<SymbolicTensor> OutputTensors => Outputs.Select(TensorAt).ToList();
+
+    private readonly ImmutableArray<SymbolicTensor> sourceInputs;   // the tensors a model declared from tensors was given
+    private Dictionary<TensorRef, SymbolicTensor>? tensors;
+
+    /// <summary>
+    /// The symbolic tensor for a reference into this graph. The graph is traced once, on first use: each node applies
+    /// the model's own (named) layer records again, so a model declared from these tensors has the same layers under
+    /// the same names — and loads this model's weights file by name, if it has one.
+    /// </summary>
+    internal SymbolicTensor TensorAt(TensorRef reference) =>
+        LazyInitializer.EnsureInitialized(ref tensors, Trace).TryGetValue(reference, out var t) ? t
+        : throw new ArgumentException($"Model '{Name}' has no tensor {reference}.", nameof(reference));
+
+    private Dictionary<TensorRef, SymbolicTensor> Trace()
+    {
+        var map = new Dictionary<TensorRef, SymbolicTensor>();
+        var given = new Dictionary<string, SymbolicTensor>(StringComparer.Ordinal);
+        if (sourceInputs.Length == Inputs.Length)
+            for (var i = 0; i < Inputs.Length; i++) given[Inputs[i].Layer] = sourceInputs[i];
+        foreach (var at in ExecutionOrder)
+        {
+            var op = Operations[at.Operation];
+            IReadOnlyList<SymbolicTensor> outputs = op.Layer is Functional.Layers.Input input
+                ? [given.TryGetValue(op.Name, out var t) ? t : Graph.TensorOf(input)]
+                : Graph.Apply(op.Operation, op.Nodes[at.Node].Inputs.Select(r => map[r]).ToList(), origin: this).Outputs;
+            for (var i = 0; i < outputs.Count; i++) map[new TensorRef(op.Name, at.Node, i)] = outputs[i];
+        }
+        return map;
     }
 
     /// <summary>The model itself: it is a graph.</summary>
@@ -256,9 +379,20 @@ public sealed class Model : IModel, IEquatable<Model>
     public long NonTrainableParameterCount => ParameterCount - TrainableParameterCount;
 
     /// <summary>The same graph under another model name.</summary>
-    public Model WithName(string name) => new Model(name, Operations.Select(WiredOperation.Of).ToList(), Inputs, Outputs).WithWeightsFileUnchecked(WeightsFile);
+    public Model WithName(string name) =>
+        new Model(name, Operations.Select(WiredOperation.Of).ToList(), Inputs, Outputs, sourceInputs).WithWeightsFileUnchecked(WeightsFile, WeightsFileByName);
 
-    private Model WithWeightsFileUnchecked(string? path) => path == WeightsFile ? this : new Model(this, path);
+    /// <summary>
+    /// Keras's <c>model.trainable = trainable</c>: the same model with every layer (nested models' too) trainable or
+    /// frozen. Frozen layers' weights count as non-trainable, training leaves them alone, and a frozen
+    /// BatchNormalization runs in inference mode (Keras's fine-tuning rule). The weights file is kept.
+    /// </summary>
+    public Model WithTrainable(bool trainable) =>
+        new Model(Name, Operations.Select(o => new WiredOperation(o.Operation.WithTrainable(trainable), o.Nodes.Select(n => (IReadOnlyList<TensorRef>)n.Inputs).ToList())).ToList(),
+            Inputs, Outputs, sourceInputs).WithWeightsFileUnchecked(WeightsFile, WeightsFileByName);
+
+    private Model WithWeightsFileUnchecked(string? path, bool byName = false) =>
+        path == WeightsFile && byName == WeightsFileByName ? this : new Model(this, path, byName);
 
     /// <summary>
     /// The Keras summary as data: one row per layer in Keras's order, model inputs included, nested models as one row
@@ -285,7 +419,8 @@ public sealed class Model : IModel, IEquatable<Model>
     public override string ToString() => Summary();
 
     /// <summary>The graph as named operations and references: what the constructor needs.</summary>
-    private sealed record Wiring(string Name, IReadOnlyList<WiredOperation> Operations, IReadOnlyList<TensorRef> Inputs, IReadOnlyList<TensorRef> Outputs)
+    private sealed record Wiring(string Name, IReadOnlyList<WiredOperation> Operations, IReadOnlyList<TensorRef> Inputs, IReadOnlyList<TensorRef> Outputs,
+        IReadOnlyList<SymbolicTensor> SourceInputs, string? WeightsFile)
     {
         public static Wiring FromTensors(IEnumerable<SymbolicTensor> inputs, IEnumerable<SymbolicTensor> outputs, string name)
         {
@@ -339,7 +474,13 @@ public sealed class Model : IModel, IEquatable<Model>
 
             var wired = operations.Select(op => new WiredOperation(namedOp[op.Target],
                 nodesOf[op.Target].Select(n => (IReadOnlyList<TensorRef>)n.Inputs.Select(Ref).ToList()).ToList())).ToList();
-            return new Wiring(name, wired, ins.Select(Ref).ToList(), outs.Select(Ref).ToList());
+            // Nodes traced from a model with a weights file carry its layers' weights (see Model.TensorAt).
+            var files = nodes.Select(n => n.Origin?.WeightsFile).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+            if (files.Count > 1)
+                throw new ArgumentException(
+                    $"The model takes layers from models with different weights files ({string.Join(", ", files.Select(f => $"'{f}'"))}); " +
+                    "one model loads one file: declare each part as its own model and nest them.");
+            return new Wiring(name, wired, ins.Select(Ref).ToList(), outs.Select(Ref).ToList(), ins, files.SingleOrDefault());
         }
     }
 }

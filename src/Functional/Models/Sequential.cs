@@ -100,8 +100,21 @@ public sealed class Sequential : IModel, IEquatable<Sequential>, IEnumerable<Lay
             operations.Add(new WiredOperation(layer, [[previous]]));
             previous = new TensorRef(layer.Name!, 0, 0);
         }
-        return new Model(Name, operations, [new TensorRef(input.Name!, 0, 0)], [previous]);
+        // The graph's input tensor is the stack's own Input record's (seq.Input converts to it), so new models can mix the two.
+        return new Model(Name, operations, [new TensorRef(input.Name!, 0, 0)], [previous], [(SymbolicTensor)Input]);
     }
+
+    /// <summary>
+    /// Keras's <c>model.trainable = trainable</c>: the same stack with every layer trainable or frozen (frozen weights count
+    /// as non-trainable, training leaves them alone, a frozen BatchNormalization runs in inference mode).
+    /// </summary>
+    public Sequential WithTrainable(bool trainable) =>
+        new(Name, [Input, .. Layers.Select(l => l.Trainable == trainable ? l : l with { Trainable = trainable })]);
+
+    /// <summary>Keras's <c>model.get_layer(name)</c>: the layer in this stack's graph (<see cref="AsGraph"/>), whose
+    /// <see cref="GraphLayer.Output"/> declares new models on the stack's layers (with <see cref="Model.Input"/> of the graph).</summary>
+    /// <exception cref="KeyNotFoundException">No such layer.</exception>
+    public GraphLayer GetLayer(string name) => AsGraph().GetLayer(name);
 
     /// <summary>A new model with <paramref name="layer"/> appended (validated like the rest).</summary>
     public Sequential Add(Layer layer) => new(Name, [Input, .. Layers, layer]);
@@ -164,6 +177,20 @@ public interface IModel
     string Summary();
     /// <summary>The model as a graph <see cref="Model"/> (a <see cref="Sequential"/> is a chain): what a builder runs.</summary>
     Model AsGraph();
+}
+
+/// <summary>Operations every model declaration supports.</summary>
+public static class ModelDeclarations
+{
+    /// <summary>Keras's <c>model.trainable = trainable</c> for any declaration (see <see cref="Model.WithTrainable"/>).</summary>
+    /// <exception cref="NotSupportedException">A model type other than <see cref="Model"/> and <see cref="Sequential"/>.</exception>
+    public static IModel WithTrainable(this IModel model, bool trainable) => model switch
+    {
+        null => throw new ArgumentNullException(nameof(model)),
+        Model m => m.WithTrainable(trainable),
+        Sequential s => s.WithTrainable(trainable),
+        _ => throw new NotSupportedException($"Model '{model.Name}' ({model.GetType().Name}) cannot be frozen: only Model and Sequential declarations can."),
+    };
 }
 
 /// <summary>Keras's default layer naming.</summary>

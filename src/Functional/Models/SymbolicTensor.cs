@@ -75,6 +75,9 @@ public sealed class Node
     /// <summary>Creation order: names and node indices follow it, as Keras's follow the order of calls.</summary>
     internal long Sequence { get; }
 
+    /// <summary>The model whose graph this node was traced from (its <c>GetLayer(..).Output</c>), or null.</summary>
+    internal Model? Origin { get; init; }
+
     internal string Describe() => Operation.Describe();
 }
 
@@ -104,7 +107,7 @@ public static class Graph
     }
 
     /// <summary>Applies <paramref name="operation"/> (a layer or a model) to tensors, inferring and checking shapes now.</summary>
-    internal static Node Apply(GraphOperation operation, IReadOnlyList<SymbolicTensor> inputs)
+    internal static Node Apply(GraphOperation operation, IReadOnlyList<SymbolicTensor> inputs, Model? origin = null)
     {
         ArgumentNullException.ThrowIfNull(operation);
         ArgumentNullException.ThrowIfNull(inputs);
@@ -114,7 +117,7 @@ public static class Graph
             throw new ArgumentException(
                 $"{i.Describe()} is a model input and cannot be applied to tensors; use the tensor it stands for (Graph.Input(…) or the Input record itself).",
                 nameof(operation));
-        return new Node(operation, [.. inputs], operation.OutputShapes(inputs.Select(t => t.Shape).ToList()));
+        return new Node(operation, [.. inputs], operation.OutputShapes(inputs.Select(t => t.Shape).ToList())) { Origin = origin };
     }
 
     /// <summary>The output shapes of a model applied to <paramref name="shapes"/>, which must equal its input shapes.</summary>
