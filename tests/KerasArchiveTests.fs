@@ -77,6 +77,12 @@ let private datasetValues (bytes: byte[]) (path: string) =
     | 8 -> d.Read<float[]>()
     | _ -> d.Read<float32[]>() |> Array.map float
 
+/// A file of ../shared/keras-fixtures/ (skipping the test, saying so, where the folder is absent).
+let private kerasFixture (folder: string) (file: string) =
+    let dir = Path.GetFullPath(Path.Combine(repoRoot (), "..", "shared", "keras-fixtures"))
+    if not (Directory.Exists dir) then skiptestf "the Keras fixtures are not at %s (they live in shared/, outside the repository)" dir
+    Path.Combine(dir, folder, file)
+
 let private values (t: torch.Tensor) = t.detach().cpu().to_type(torch.ScalarType.Float64).contiguous().data<float>().ToArray()
 
 // ---- the models, and saving_lib's layout for each (what Keras 3.15 writes for the same model) --------------------------
@@ -489,6 +495,45 @@ let tests =
             let e = thrown<InvalidDataException> (fun () -> other.LoadKerasWeights path)
             Expect.stringContains e.Message "layers/lstm/cell/vars/0" "the dataset"
             Expect.stringContains e.Message "m.keras" "the file"
+        }
+
+        test "the compile config of a Keras 3.9 archive (Adam, binary_crossentropy, accuracy) is read as Keras wrote it" {
+            let path = kerasFixture "k3-functional-custom-layer-kdp" "test_model.keras"
+            use zip = ZipFile.OpenRead path
+            let compile = JsonNode.Parse(Text.Encoding.UTF8.GetString(entryBytes zip "config.json")).["compile_config"]
+            match KerasCompileConfig.ReadOptimizer(compile.["optimizer"], path) with
+            | :? Adam as a ->
+                // Keras wrote its float32 variable's value: 0.0010000000474974513.
+                Expect.equal (float32 a.LearningRate, a.Beta1, a.Beta2, a.Epsilon, a.Amsgrad, a.Name) (0.001f, 0.9, 0.999, 1e-7, false, "adam") "Adam's config"
+                Expect.isFalse (a.ClipNorm.HasValue || a.ClipValue.HasValue || a.GlobalClipNorm.HasValue || a.WeightDecay.HasValue) "no clipping, no decay"
+            | o -> failtestf "expected Adam, got %s" o.ClassName
+            let losses = KerasCompileConfig.ReadLosses(compile.["loss"], path)
+            Expect.equal [ for l in losses -> l.ClassName ] [ "BinaryCrossentropy" ] "the loss named binary_crossentropy"
+            let metrics = KerasCompileConfig.ReadMetrics(compile.["metrics"], 1, path)
+            Expect.equal [ for m in metrics.[0] -> m.Name ] [ "accuracy" ] "metrics"
+        }
+
+        test "the Keras 3.9 archive's optimizer/vars are iteration, learning_rate, then momentum and velocity interleaved" {
+            // The model's trainable variables in model.layers order: the custom layer's projection Dense (5, 16) and (16,),
+            // dense_2 (16, 8) and (8,), dense_3 (8, 1) and (1,) — each followed by its twin, as KerasOptimizerState writes.
+            let path = kerasFixture "k3-functional-custom-layer-kdp" "test_model.keras"
+            use zip = ZipFile.OpenRead path
+            let optimizer = dump (entryBytes zip "model.weights.h5") |> List.filter (fun l -> l.StartsWith "optimizer/")
+            let pairs = [ "5, 16"; "16,"; "16, 8"; "8,"; "8, 1"; "1," ] |> List.collect (fun s -> [ s; s ])
+            Expect.sequenceEqual optimizer
+                ([ "optimizer/vars  [attr name=adam]"; "optimizer/vars/0 () int64"; "optimizer/vars/1 () float32" ]
+                 @ (pairs |> List.mapi (fun i s -> sprintf "optimizer/vars/%d (%s) float32" (i + 2) s)))
+                "Keras's own order"
+        }
+
+        test "a compile config naming an optimizer option this library lacks is refused, naming it and the file" {
+            let config = JsonNode.Parse("""{"module": "keras.optimizers", "class_name": "Adam", "config": {"learning_rate": 0.01, "use_ema": true}}""")
+            let e = thrown<InvalidDataException> (fun () -> KerasCompileConfig.ReadOptimizer(config, "x.keras") |> ignore)
+            Expect.stringContains e.Message "use_ema" "the option"
+            Expect.stringContains e.Message "x.keras" "the file"
+            let unknown = JsonNode.Parse("""{"module": "my.module", "class_name": "MyOptimizer", "config": {}, "registered_name": "custom>MyOptimizer"}""")
+            let e = thrown<InvalidDataException> (fun () -> KerasCompileConfig.ReadOptimizer(unknown, "x.keras") |> ignore)
+            Expect.stringContains e.Message "MyOptimizer" "the class"
         }
 
         test "save refuses a path without the .keras extension, as Keras does" {

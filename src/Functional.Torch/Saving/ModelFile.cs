@@ -498,39 +498,9 @@ namespace Functional.Torch.Saving
         public static CompiledModel Compile(BuiltNetwork network, JsonObject config, string path)
         {
             var outputs = network.Declaration.OutputShapes.Count;
-            var optimizer = config["optimizer"] switch
-            {
-                JsonValue v when v.TryGetValue<string>(out var s) => Resolve(() => Optimizers.Get(s), path, "optimizer"),
-                JsonObject o => Create<Optimizer>(o, path, "optimizer"),
-                var other => throw new InvalidDataException($"{path}: compile_config.optimizer is {Describe(other)}, not an optimizer name or object."),
-            };
-            Loss OneLoss(JsonNode? node, string where) => node switch
-            {
-                JsonValue v when v.TryGetValue<string>(out var s) => Resolve(() => Losses.Get(s), path, where),
-                JsonObject o => Create<Loss>(o, path, where),
-                _ => throw new InvalidDataException($"{path}: {where} is {Describe(node)}, not a loss name or object."),
-            };
-            var losses = config["loss"] switch
-            {
-                JsonArray a => a.Select((l, i) => OneLoss(l, $"compile_config.loss[{i}]")).ToList(),
-                JsonObject o when !o.ContainsKey("class_name") => throw new InvalidDataException($"{path}: compile_config.loss is a dict by output name, which is not read yet; give one loss per output as a list."),
-                var node => [OneLoss(node, "compile_config.loss")],
-            };
-            Metric OneMetric(JsonNode? node, string where) => node switch
-            {
-                JsonValue v when v.TryGetValue<string>(out var s) => Resolve(() => Training.Metrics.Get(s), path, where),
-                JsonObject o => Create<Metric>(o, path, where),
-                _ => throw new InvalidDataException($"{path}: {where} is {Describe(node)}, not a metric name or object."),
-            };
-            List<IReadOnlyList<Metric>> metrics = config["metrics"] switch
-            {
-                null => [[]],
-                JsonArray a when a.Count > 0 && a.All(m => m is JsonArray) =>
-                    a.Select((list, o) => (IReadOnlyList<Metric>)((JsonArray)list!).Select((m, i) => OneMetric(m, $"compile_config.metrics[{o}][{i}]")).ToList()).ToList(),
-                JsonArray a when outputs > 1 && a.Count > 0 => throw new InvalidDataException($"{path}: compile_config.metrics is one list for {outputs} outputs; metrics keep state per output, so give one list per output."),
-                JsonArray a => [a.Select((m, i) => OneMetric(m, $"compile_config.metrics[{i}]")).ToList()],
-                var other => throw new InvalidDataException($"{path}: compile_config.metrics is {Describe(other)}, which is not read (a list of metrics, or one list per output)."),
-            };
+            var optimizer = ReadOptimizer(config["optimizer"], path);
+            var losses = ReadLosses(config["loss"], path);
+            var metrics = ReadMetrics(config["metrics"], outputs, path);
             if (config["weighted_metrics"] is JsonArray { Count: > 0 })
                 throw new InvalidDataException($"{path}: compile_config.weighted_metrics is not supported by this library's compile.");
             List<double>? lossWeights = config["loss_weights"] switch
@@ -549,6 +519,51 @@ namespace Functional.Torch.Saving
             {
                 throw new InvalidDataException($"{path}: the compile config does not fit the model: {e.Message}", e);
             }
+        }
+
+        /// <summary>The optimizer of a compile config: a name (<c>"adam"</c>) or a serialized optimizer.</summary>
+        internal static Optimizer ReadOptimizer(JsonNode? node, string path) => node switch
+        {
+            JsonValue v when v.TryGetValue<string>(out var s) => Resolve(() => Optimizers.Get(s), path, "compile_config.optimizer"),
+            JsonObject o => Create<Optimizer>(o, path, "compile_config.optimizer"),
+            var other => throw new InvalidDataException($"{path}: compile_config.optimizer is {Describe(other)}, not an optimizer name or object."),
+        };
+
+        /// <summary>The losses of a compile config: one (a name or a serialized loss) or a list, one per output.</summary>
+        internal static List<Loss> ReadLosses(JsonNode? node, string path)
+        {
+            Loss One(JsonNode? n, string where) => n switch
+            {
+                JsonValue v when v.TryGetValue<string>(out var s) => Resolve(() => Losses.Get(s), path, where),
+                JsonObject o => Create<Loss>(o, path, where),
+                _ => throw new InvalidDataException($"{path}: {where} is {Describe(n)}, not a loss name or object."),
+            };
+            return node switch
+            {
+                JsonArray a => a.Select((l, i) => One(l, $"compile_config.loss[{i}]")).ToList(),
+                JsonObject o when !o.ContainsKey("class_name") => throw new InvalidDataException($"{path}: compile_config.loss is a dict by output name, which is not read yet; give one loss per output as a list."),
+                _ => [One(node, "compile_config.loss")],
+            };
+        }
+
+        /// <summary>The metrics of a compile config: a list (one output) or one list per output; none when null.</summary>
+        internal static List<IReadOnlyList<Metric>> ReadMetrics(JsonNode? node, int outputs, string path)
+        {
+            Metric One(JsonNode? n, string where) => n switch
+            {
+                JsonValue v when v.TryGetValue<string>(out var s) => Resolve(() => Training.Metrics.Get(s), path, where),
+                JsonObject o => Create<Metric>(o, path, where),
+                _ => throw new InvalidDataException($"{path}: {where} is {Describe(n)}, not a metric name or object."),
+            };
+            return node switch
+            {
+                null => [[]],
+                JsonArray a when a.Count > 0 && a.All(m => m is JsonArray) =>
+                    a.Select((list, o) => (IReadOnlyList<Metric>)((JsonArray)list!).Select((m, i) => One(m, $"compile_config.metrics[{o}][{i}]")).ToList()).ToList(),
+                JsonArray a when outputs > 1 && a.Count > 0 => throw new InvalidDataException($"{path}: compile_config.metrics is one list for {outputs} outputs; metrics keep state per output, so give one list per output."),
+                JsonArray a => [a.Select((m, i) => One(m, $"compile_config.metrics[{i}]")).ToList()],
+                var other => throw new InvalidDataException($"{path}: compile_config.metrics is {Describe(other)}, which is not read (a list of metrics, or one list per output)."),
+            };
         }
 
         private static T Resolve<T>(Func<T> make, string path, string where)
