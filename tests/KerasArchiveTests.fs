@@ -536,6 +536,29 @@ let tests =
             Expect.stringContains e.Message "MyOptimizer" "the class"
         }
 
+        test "a bfloat16 variable (2-byte values marked dtype=bfloat16, as H5IOStore writes them) loads as its float values" {
+            // Keras's H5IOStore.__setitem__: a bfloat16 array is stored as its 2-byte values with ds.attrs["dtype"] = "bfloat16".
+            let kernel = [| 1.5f; -2.0f; 0.25f; 3.0f |]
+            let bytes = kernel |> Array.collect (fun v -> BitConverter.GetBytes(BitConverter.SingleToInt32Bits v >>> 16 |> uint16))
+            let dataset = H5Dataset(bytes, fileDims = [| 2UL; 2UL |], opaqueInfo = H5OpaqueInfo(2u, "bfloat16"))
+            dataset.Attributes.["dtype"] <- "bfloat16"
+            let vars = H5Group()
+            vars.["0"] <- dataset
+            vars.Attributes.["name"] <- "dense"
+            let dense = H5Group()
+            dense.["vars"] <- vars
+            let layers = H5Group()
+            layers.["dense"] <- dense
+            let file = H5File()
+            file.["layers"] <- layers
+            let path = temp "bf16.weights.h5"
+            file.Write path
+            use net = BuiltNetwork.Build(Sequential([| Input(2) :> Layer; Dense(2, useBias = false) |]))
+            net.LoadKerasWeights path
+            use k = (net.Weights |> Seq.head).KerasView()
+            Expect.equal (values k) (kernel |> Array.map float) "the bfloat16 values, exactly"
+        }
+
         test "save refuses a path without the .keras extension, as Keras does" {
             use net = BuiltNetwork.Build(lstm ())
             let e = thrown<ArgumentException> (fun () -> net.Save(temp "m.h5"))
