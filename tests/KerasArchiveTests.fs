@@ -559,6 +559,32 @@ let tests =
             Expect.equal (values k) (kernel |> Array.map float) "the bfloat16 values, exactly"
         }
 
+        test "keras.layers.RNN keeps its cell as `cell`, a StackedRNNCells its cells as the container `cells`" {
+            torchReady 30
+            let m = Sequential([| Input(5, 3) :> Layer; RNN(StackedRNNCells(LSTMCell(4), GRUCell(3))); Dense(2) |])
+            use net = BuiltNetwork.Build m
+            let path = temp "m.keras"
+            net.Save path
+            use zip = ZipFile.OpenRead path
+            let lines = dump (entryBytes zip "model.weights.h5") |> List.filter (fun l -> l.StartsWith "layers/rnn")
+            Expect.sequenceEqual lines
+                [ "layers/rnn/cell/cells/gru_cell/vars  [attr name=gru_cell]"
+                  "layers/rnn/cell/cells/gru_cell/vars/0 (4, 9) float32"
+                  "layers/rnn/cell/cells/gru_cell/vars/1 (3, 9) float32"
+                  "layers/rnn/cell/cells/gru_cell/vars/2 (2, 9) float32"
+                  "layers/rnn/cell/cells/lstm_cell/vars  [attr name=lstm_cell]"
+                  "layers/rnn/cell/cells/lstm_cell/vars/0 (3, 16) float32"
+                  "layers/rnn/cell/cells/lstm_cell/vars/1 (4, 16) float32"
+                  "layers/rnn/cell/cells/lstm_cell/vars/2 (16,) float32"
+                  "layers/rnn/cell/vars  [attr name=stacked_rnn_cells]"
+                  "layers/rnn/vars  [attr name=rnn]" ] "saving_lib's paths"
+            use back = BuiltNetwork.Load path
+            use x = torch.randn(2L, 5L, 3L)
+            use a = net.Predict x
+            use b = back.Predict x
+            Expect.equal (values b) (values a) "round trip"
+        }
+
         test "save refuses a path without the .keras extension, as Keras does" {
             use net = BuiltNetwork.Build(lstm ())
             let e = thrown<ArgumentException> (fun () -> net.Save(temp "m.h5"))

@@ -122,6 +122,28 @@ internal static class KerasLayout
                     Add(path, name, []);
                     Add(Join(path, "cell"), r.DefaultNameStem + "_cell", Take(prefix));
                     break;
+                case RNN rnn when rnn.Cell is StackedRNNCells stack:
+                    // keras.layers.RNN keeps its cell as `cell`; StackedRNNCells keeps its list as `cells`, saved as a
+                    // container (by class: lstm_cell, lstm_cell_1, gru_cell). Here each cell's weights are under its name.
+                    Add(path, name, []);
+                    Add(Join(path, "cell"), "stacked_rnn_cells", []);
+                    var names = weights.Where(w => w.StartsWith(prefix, StringComparison.Ordinal) && w.IndexOf('/', prefix.Length) > 0)
+                        .Select(w => w[prefix.Length..w.IndexOf('/', prefix.Length)]).Distinct().ToList();
+                    if (names.Count != stack.Cells.Length)
+                        throw new NotSupportedException($"Layer '{name}': {stack.Cells.Length} stacked cells but weights under {names.Count} cell names.");
+                    var cells = new Dictionary<string, int>(StringComparer.Ordinal);
+                    foreach (var (cell, cellName) in stack.Cells.Zip(names))
+                    {
+                        var key = Naming.ToSnakeCase(cell.ClassName);
+                        if (cells.TryGetValue(key, out var k)) { cells[key] = ++k; key = $"{key}_{k}"; }
+                        else cells[key] = 0;
+                        Add(Join(path, "cell/cells/" + key), cellName, Take(prefix + cellName + "/"));
+                    }
+                    break;
+                case RNN rnn:
+                    Add(path, name, []);
+                    Add(Join(path, "cell"), rnn.Cell.Name ?? rnn.Cell.DefaultNameStem, Take(prefix));
+                    break;
                 case TimeDistributed t:
                     // The wrapped layer's weights carry the wrapper's name (time_distributed/kernel) but live in its `layer`.
                     Add(path, name, []);
