@@ -22,8 +22,8 @@ namespace Functional.Torch.Saving;
 /// cannot make the reader allocate more than the model's own weights; a malformed or truncated file is an
 /// <see cref="InvalidDataException"/> naming the file and the object. Not read yet: Keras 1's per-gate recurrent
 /// arrays and attributes split over <c>layer_names0</c>, <c>layer_names1</c>, … (files with very many layers). Keras 3
-/// <c>.keras</c> archives are read too (config.json, and model.weights.h5 in saving_lib's layout) for layers whose
-/// variables are their own or their recurrent cell's.
+/// <c>.keras</c> archives are read too (config.json, and model.weights.h5 in saving_lib's layout, see
+/// <see cref="KerasLayout"/>), and written (<c>BuiltNetwork.Save</c>, ModelFile.cs).
 /// </remarks>
 public static partial class KerasH5
 {
