@@ -27,7 +27,7 @@ if not (File.Exists kerasFile) then
 
 let run () =
     // 1. Keras 2.3.1's model.save("….h5"): a Dense(3) softmax classifier over 4 features, trained in Python.
-    use keras = BuiltNetwork.Load kerasFile
+    use keras = ModelFile.Load kerasFile
     printf "%s" (keras.Declaration.Summary())
 
     // 2. Keras's own predictions, stored next to the file (expected_io.json): ours must agree.
@@ -68,7 +68,7 @@ let run () =
     // 5. One file, as Keras 3 writes it, and back: the same predictions, the optimizer where it stopped.
     let saved = Path.Combine(Path.GetTempPath(), sprintf "digits-%s.keras" (Guid.NewGuid().ToString("N")))
     keras.Save saved
-    use reloaded = BuiltNetwork.Load saved
+    use reloaded = ModelFile.Load saved
     use p1 = keras.Predict xTest
     use p2 = reloaded.Predict xTest
     let same = (p1 - p2).abs().max().item<float32>() = 0.0f

@@ -1,4 +1,4 @@
-/// Writing Keras 3 `.keras` archives (BuiltNetwork.Save / CompiledModel.Save) and reading them back (BuiltNetwork.Load):
+/// Writing Keras 3 `.keras` archives (ModelFile.Save on a built network, CompiledModel.Save) and reading them back (ModelFile.Load):
 /// the zip entries, the config and the HDF5 layout are checked against saving_lib.py's, written down below; round trips
 /// keep predictions, the compile config and the optimizer's state, so training resumes exactly.
 module Functional.Tests.KerasArchiveTests
@@ -363,7 +363,7 @@ let tests =
                     use _ = net
                     let path = temp "m.keras"
                     net.Save path
-                    use back = BuiltNetwork.Load path
+                    use back = ModelFile.Load path
                     let shape = net.Declaration.InputShapes.[0].ToKnownArray() |> Array.map int64
                     use x = torch.randn(Array.append [| 5L |] shape)
                     use before = net.Predict x
@@ -389,7 +389,7 @@ let tests =
                         BinaryCrossentropy(fromLogits = false, labelSmoothing = 0.1), [| "accuracy"; "mse" |]) |> ignore
             let path = temp "m.keras"
             net.Save path
-            use back = BuiltNetwork.Load path
+            use back = ModelFile.Load path
             let c = back.GetCompiled()
             match c.Optimizer with
             | :? Adam as a ->
@@ -411,7 +411,7 @@ let tests =
             let config = JsonNode.Parse(Text.Encoding.UTF8.GetString(entryBytes zip "config.json")).AsObject()
             Expect.isFalse (config.ContainsKey "compile_config") "no compile_config"
             Expect.isFalse (dump (entryBytes zip "model.weights.h5") |> List.exists (fun l -> l.StartsWith "optimizer")) "no optimizer group"
-            use back = BuiltNetwork.Load path
+            use back = ModelFile.Load path
             Expect.throwsT<InvalidOperationException> (fun () -> back.GetCompiled() |> ignore) "not compiled"
         }
 
@@ -429,15 +429,15 @@ let tests =
                 first.Save start
             let fit (net: BuiltNetwork) epochs = net.Fit(x, y, batchSize = 16, epochs = epochs, verbose = Verbose 0, shuffle = false) |> ignore
             let compile (net: BuiltNetwork) = net.Compile(Adam(learningRate = 0.01), SparseCategoricalCrossentropy(), [| "accuracy" |]) |> ignore
-            use straight = BuiltNetwork.Load start
+            use straight = ModelFile.Load start
             compile straight
             fit straight 2
-            use half = BuiltNetwork.Load start
+            use half = ModelFile.Load start
             compile half
             fit half 1
             let middle = temp "middle.keras"
             half.Save middle
-            use resumed = BuiltNetwork.Load middle
+            use resumed = ModelFile.Load middle
             Expect.equal (resumed.GetCompiled().Optimizer.Iterations) 4L "4 steps restored"
             fit resumed 1
             let weights (n: BuiltNetwork) = [ for w in n.Weights -> w.Name, values (w.KerasView()) ]
@@ -480,7 +480,7 @@ let tests =
                 for name, text in [ "metadata.json", """{"keras_version": "3.15.0"}"""; "config.json", Functional.Models.ModelConfig.ToJson(lstm ()); "model.weights.npz", "PK" ] do
                     use s = zip.CreateEntry(name).Open()
                     s.Write(Text.Encoding.UTF8.GetBytes text)
-            let e = thrown<InvalidDataException> (fun () -> BuiltNetwork.Load path |> ignore)
+            let e = thrown<InvalidDataException> (fun () -> ModelFile.Load path |> ignore)
             Expect.stringContains e.Message "npz.keras" "the file"
             Expect.stringContains e.Message "pickled" "why"
         }
@@ -578,11 +578,17 @@ let tests =
                   "layers/rnn/cell/cells/lstm_cell/vars/2 (16,) float32"
                   "layers/rnn/cell/vars  [attr name=stacked_rnn_cells]"
                   "layers/rnn/vars  [attr name=rnn]" ] "saving_lib's paths"
-            use back = BuiltNetwork.Load path
+            use back = ModelFile.Load path
             use x = torch.randn(2L, 5L, 3L)
             use a = net.Predict x
             use b = back.Predict x
             Expect.equal (values b) (values a) "round trip"
+        }
+
+        test "a model with LoRA adapters is refused by Save (Keras merges them into the kernel), naming the adapter" {
+            use net = BuiltNetwork.Build(Sequential([| Input(8) :> Layer; Dense(16).EnableLora(4) |]))
+            let e = thrown<NotSupportedException> (fun () -> net.Save(temp "m.keras"))
+            Expect.stringContains e.Message "dense/lora_kernel_a" "the adapter"
         }
 
         test "save refuses a path without the .keras extension, as Keras does" {

@@ -28,7 +28,7 @@ namespace Functional.Torch.Building;
 /// a freed model. The module-mode members (<see cref="Forward(IReadOnlyList{Tensor})"/> in train mode, <c>train()</c>/<c>eval()</c>,
 /// <see cref="RegularizationLoss"/>, <see cref="ApplyConstraints"/>) share state: one thread. See docs/thread-safety.md.</para>
 /// </remarks>
-public sealed partial class BuiltNetwork : nn.Module<Tensor, Tensor>
+public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
 {
     private readonly List<Tensor> activityPenalties = [];   // recorded by Forward calls that follow the module's mode
 

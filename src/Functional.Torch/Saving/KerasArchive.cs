@@ -6,7 +6,6 @@ using Functional.Models;
 using Functional.Shapes;
 using Functional.Torch.Building;
 using Functional.Torch.Formats;
-using Functional.Torch.Training;
 using PureHDF;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -175,64 +174,6 @@ internal static class KerasLayout
 }
 
 /// <summary>
-/// Keras's optimizer variables in the order <c>Optimizer.save_own_variables</c> writes them
-/// (keras/src/optimizers/base_optimizer.py): <c>iteration</c> (int64), <c>learning_rate</c> (float32; absent when it is a
-/// schedule), then what the optimizer's <c>build</c> creates. <c>add_optimizer_variables(var_list, [a, b])</c> creates the
-/// kinds of one call interleaved per model variable (<c>m0, v0, m1, v1, …</c>; keras-team/keras#21247 restored that
-/// order), and separate calls follow one another (Adam's <c>velocity_hat</c>, RMSprop's <c>momentum</c> and
-/// <c>average_gradient</c>); Nadam's <c>u_product</c> comes last.
-/// </summary>
-internal static class KerasOptimizerState
-{
-    internal abstract record Entry(string What);
-    internal sealed record IterationsEntry() : Entry("iteration");
-    internal sealed record LearningRateEntry() : Entry("learning_rate");
-    internal sealed record SlotEntry(string Slot, int Index, string Weight) : Entry($"{Slot} of '{Weight}'");
-    internal sealed record ScalarEntry(string Key) : Entry(Key);
-
-    // The calls of each optimizer's build, each a list of kinds created interleaved.
-    private static IReadOnlyList<IReadOnlyList<string>> Builds(Optimizer optimizer) => optimizer switch
-    {
-        Adam a => a.Amsgrad ? [["momentum", "velocity"], ["velocity_hat"]] : [["momentum", "velocity"]],
-        SGD s => s.Momentum != 0 ? [["momentum"]] : [],
-        RMSprop r => [["velocity"], .. (r.Momentum > 0 ? new[] { new[] { "momentum" } } : []), .. (r.Centered ? new[] { new[] { "average_gradient" } } : [])],
-        Adagrad => [["accumulator"]],
-        Adadelta => [["accumulated_grad", "accumulated_delta_var"]],
-        Adamax => [["momentum", "norm"]],
-        Nadam => [["momentum", "velocity"]],
-        _ => throw new NotSupportedException(
-            $"The state of a {optimizer.ClassName} optimizer has no known .keras layout (known: SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, Nadam)."),
-    };
-
-    /// <summary>A slot in Keras's layout (a view of the optimizer's tensor, permuted as its weight is; dispose it).</summary>
-    public static Tensor KerasSlot(CompiledModel compiled, SlotEntry slot)
-    {
-        var tensor = compiled.Optimizer.Slot(slot.Slot, slot.Index);
-        return compiled.TrainableWeights[slot.Index].KerasPermutation is { } permutation ? tensor.permute(permutation) : tensor.alias();
-    }
-
-    /// <summary>The entries of <c>optimizer/vars</c>; <paramref name="kerasOrder"/> is the model's trainable weights in Keras's order.</summary>
-    public static List<Entry> Entries(CompiledModel compiled, IReadOnlyList<string> kerasOrder)
-    {
-        var optimizer = compiled.Optimizer;
-        var index = compiled.TrainableWeights.Select((w, i) => (w.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
-        var trainable = kerasOrder.Where(index.ContainsKey).ToList();
-        var entries = new List<Entry> { new IterationsEntry() };
-        if (optimizer.Schedule is null) entries.Add(new LearningRateEntry());
-        foreach (var build in Builds(optimizer))
-        {
-            if (build.Any(slot => !optimizer.SlotNames.Contains(slot)))
-                throw new InvalidOperationException($"{optimizer.ClassName} holds no '{string.Join("/", build)}' state.");
-            foreach (var weight in trainable)
-                foreach (var slot in build)
-                    entries.Add(new SlotEntry(slot, index[weight], weight));
-        }
-        foreach (var key in optimizer.ScalarState.Keys.Order(StringComparer.Ordinal)) entries.Add(new ScalarEntry(key));
-        return entries;
-    }
-}
-
-/// <summary>
 /// Writing a <c>model.weights.h5</c> as h5py does for saving_lib: a group per object with its <c>vars</c> group (attribute
 /// <c>name</c>, a variable-length string), datasets named <c>0</c>, <c>1</c>, … holding each variable in its own dtype
 /// (scalars as scalar dataspaces).
@@ -295,10 +236,11 @@ internal sealed class KerasWeightsSource : IDisposable
     /// <summary>The file the messages name.</summary>
     public string Path { get; }
 
-    public KerasWeightsSource(IH5Group root, string path)
+    public KerasWeightsSource(IH5Group root, string path, params IDisposable[] owned)
     {
         this.root = root;
         Path = path;
+        this.owned = [.. owned];
     }
 
     private KerasWeightsSource(IH5Group? root, string path, Func<string, IH5Group?> shardFor, List<IDisposable> owned)

@@ -23,7 +23,7 @@ namespace Functional.Torch.Saving;
 /// <see cref="InvalidDataException"/> naming the file and the object. Not read yet: Keras 1's per-gate recurrent
 /// arrays and attributes split over <c>layer_names0</c>, <c>layer_names1</c>, … (files with very many layers). Keras 3
 /// <c>.keras</c> archives are read too (config.json, and model.weights.h5 in saving_lib's layout, see
-/// <see cref="KerasLayout"/>), and written (<c>BuiltNetwork.Save</c>, ModelFile.cs).
+/// <see cref="KerasLayout"/>), and written (<c>ModelFile.Save</c> in Functional.Torch.Training).
 /// </remarks>
 public static partial class KerasH5
 {
