@@ -22,10 +22,10 @@ namespace Functional.Torch.Saving;
 /// cannot make the reader allocate more than the model's own weights; a malformed or truncated file is an
 /// <see cref="InvalidDataException"/> naming the file and the object. Not read yet: Keras 1's per-gate recurrent
 /// arrays and attributes split over <c>layer_names0</c>, <c>layer_names1</c>, … (files with very many layers). Keras 3
-/// <c>.keras</c> archives are read too (config.json, and model.weights.h5 in saving_lib's layout) for layers whose
-/// variables are their own or their recurrent cell's.
+/// <c>.keras</c> archives are read too (config.json, and model.weights.h5 in saving_lib's layout, see
+/// <see cref="KerasLayout"/>), and written (<c>ModelFile.Save</c> in Functional.Torch.Training).
 /// </remarks>
-public static class KerasH5
+public static partial class KerasH5
 {
     private static readonly byte[] Signature = [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -105,13 +105,20 @@ public static class KerasH5
         ArgumentNullException.ThrowIfNull(network);
         if (skipMismatch && !byName)
             throw new ArgumentException("skipMismatch=true requires byName=true (Keras: 'When passing skip_mismatch=True, by_name must be set to True.').", nameof(skipMismatch));
+        if (IsShardIndex(path))
+        {
+            if (byName) throw new ArgumentException($"{path}: a Keras 3 weights file addresses layers by position and class, not by name; load it with byName=false.", nameof(byName));
+            using var shards = KerasWeightsSource.OpenSharded(path);
+            LoadKeras3(network, shards, path);
+            return;
+        }
         using var archive = IsZip(path) ? OpenArchiveWeights(path) : null;
         using var file = archive is null ? Open(path) : OpenStream(archive, path);
         var group = file.LinkExists("model_weights") ? file.Group("model_weights") : (IH5Group)file;
         if (!group.AttributeExists("layer_names") && file.LinkExists("layers"))
         {
             if (byName) throw new ArgumentException($"{path}: a Keras 3 weights file addresses layers by position and class, not by name; load it with byName=false.", nameof(byName));
-            LoadKeras3(network, file, path);
+            LoadKeras3(network, new KerasWeightsSource(file, path), path);
             return;
         }
         var fileLayers = StringsAttribute(group, "layer_names", path)
@@ -312,7 +319,9 @@ public static class KerasH5
         {
             using var zip = OpenZip(path);
             if (zip.GetEntry("model.weights.h5") is null && zip.GetEntry("model.weights.npz") is not null)
-                throw new InvalidDataException($"{path}: the archive keeps its weights as model.weights.npz, which is not read yet.");
+                throw new InvalidDataException(
+                    $"{path}: the archive keeps its weights as model.weights.npz, which saving_lib's NpzIOStore writes as pickled Python dicts; " +
+                    "loading never runs code from a file, so it is not read (save the model with Keras's default weights_format='h5').");
             return ReadEntry(zip, "model.weights.h5", MaxArchiveWeightsBytes, path);
         }
         catch (Exception e) when (e is not InvalidDataException and not FileNotFoundException)
@@ -376,55 +385,6 @@ public static class KerasH5
         catch (Exception e)
         {
             throw new InvalidDataException($"{path}: model.weights.h5 cannot be read ({e.GetType().Name}: {e.Message}).", e);
-        }
-    }
-
-    // Keras 3's saving_lib writes each layer's variables under layers/<snake_case(class)>[_N]/vars/<i>, numbering the
-    // layers of one class in model.layers order, the variables in creation order (trainable, then not). A recurrent
-    // layer keeps its variables in its cell (layers/lstm/cell/vars/<i>).
-    private static void LoadKeras3(BuiltNetwork network, IH5Group file, string path)
-    {
-        var state = WeightLoading.State(network).ToList();
-        var stored = new List<StoredTensor>();
-        try
-        {
-            var byLayer = state.GroupBy(s => LayerOf(s.Name)).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
-            var counters = new Dictionary<string, int>(StringComparer.Ordinal);
-            var layers = file.Group("layers");
-            foreach (var built in network.BuiltLayers)
-            {
-                var cls = Naming.ToSnakeCase(built.Layer.ClassName);
-                var n = counters.TryGetValue(cls, out var c) ? c + 1 : 0;
-                counters[cls] = n;
-                var key = n == 0 ? cls : $"{cls}_{n}";
-                if (!byLayer.TryGetValue(built.Layer.Name ?? built.Layer.DefaultNameStem, out var weights)) continue;
-                if (!layers.LinkExists(key))
-                    throw new InvalidDataException($"{path}: the file has no group layers/{key} for layer '{built.Layer.Name}' ({built.Layer.ClassName}).");
-                var g = layers.Group(key);
-                var vars = g.LinkExists("vars") ? g.Group("vars") : null;
-                if ((vars is null || !vars.LinkExists("0")) && g.LinkExists("cell") && g.Group("cell").LinkExists("vars"))
-                    vars = g.Group("cell").Group("vars");
-                var count = vars is null ? 0 : vars.Children().OfType<IH5Dataset>().Count();
-                if (vars is null || count != weights.Count)
-                    throw new InvalidDataException(
-                        $"{path}: layers/{key} holds {count} variable(s), but layer '{built.Layer.Name}' has {weights.Count} ({string.Join(", ", weights.Select(w => w.Name))})" +
-                        (count == 0 ? "; variables kept in nested sublayers are not read yet." : "."));
-                for (var i = 0; i < weights.Count; i++)
-                {
-                    var (value, mismatch) = ReadFor(weights[i], vars.Dataset(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), path, $"layers/{key}/vars/{i}");
-                    stored.Add(value ?? throw new InvalidDataException($"{path}: {mismatch}."));
-                }
-            }
-            Commit(network, stored, path, requireAll: true);
-        }
-        catch (Exception e) when (IsForeign(e))
-        {
-            throw Unreadable(path, e);
-        }
-        finally
-        {
-            foreach (var s in stored) s.Value.Dispose();
-            WeightLoading.Release(state);
         }
     }
 
