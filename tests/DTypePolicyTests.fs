@@ -229,6 +229,21 @@ let buildTests =
             use y = net.forward x
             Expect.equal y.dtype torch.ScalarType.Float64 "output"
         }
+
+        test "a float64 model trains (TrainStep and compiled fit report its float64 loss)" {
+            torchReady 12
+            let f64 = DTypePolicy.Float64
+            let model = Sequential(Input(4, Dtype = f64), Dense(3, activation = "tanh", Dtype = f64), Dense(1, Dtype = f64))
+            use net = BuiltNetwork.Build model
+            use x = torch.rand(8L, 4L, dtype = torch.ScalarType.Float64)
+            use t = torch.rand(8L, 1L, dtype = torch.ScalarType.Float64)
+            use opt = torch.optim.SGD(net.TrainableParameters, 0.1)
+            let loss = net.TrainStep(x, t, (fun p y -> torch.nn.functional.mse_loss(p, y)), opt)
+            Expect.isTrue (Single.IsFinite loss && loss > 0.0f) "the step's loss"
+            let compiled = net.Compile(SGD(0.1), MeanSquaredError())
+            let history = compiled.Fit(x, t, batchSize = 4, epochs = 2, verbose = Verbose 0)
+            Expect.equal history.["loss"].Count 2 "two epochs of float64 losses"
+        }
     ]
 
 /// Applies one gradient with the value g to a fresh 1-element parameter through `opt`; returns the parameter.

@@ -711,7 +711,7 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
         var loss = AddRegularization(lossOf(predictions), context);
         update(loss);
         ApplyConstraintsHeld();
-        return (loss.item<float>(), predictions);
+        return (loss.ToSingle(), predictions);   // float32, float64 (a float64 model) or a half type alike
     }
 }
 

@@ -533,7 +533,7 @@ public sealed partial class CompiledModel : ICompilation
                     var (xs, ys, sw) = CheckAndPlace(b.Inputs, b.Targets, b.SampleWeight);
                     var predictions = InFloat32(Network.Forward(xs, context));
                     var loss = Network.AddRegularization(TotalLoss(ys, predictions, sw), context);
-                    lossTracker.UpdateValue(loss.item<float>(), b.Size);
+                    lossTracker.UpdateValue(loss.ToSingle(), b.Size);
                     foreach (var (o, m) in metrics) m.UpdateState(ys[o], predictions[o], sw);
                 }
                 var batchLogs = CurrentLogs();
