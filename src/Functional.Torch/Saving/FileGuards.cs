@@ -27,6 +27,26 @@ public static partial class KerasH5
         return e;
     }
 
+    internal static InvalidDataException FileErrorFor(string path, string? objectName, string message) => FileError(path, objectName, message);
+
+    // The HDF5 structure walked for impossible sizes before PureHDF reads it (see Hdf5Scan).
+    private static void Prescan(Stream stream, string path)
+    {
+        var buffer = new byte[8];
+        for (long offset = 0; offset + 8 <= stream.Length; offset = offset == 0 ? 512 : offset * 2)
+        {
+            stream.Position = offset;
+            stream.ReadExactly(buffer);
+            if (buffer.AsSpan().SequenceEqual(Signature))
+            {
+                Hdf5Scan.Check(stream, path, offset);
+                stream.Position = 0;
+                return;
+            }
+            if (offset >= 1 << 20) break;
+        }
+    }
+
     private static bool IsFileError(Exception e) => e is InvalidDataException && e.Data.Contains(FileKey);
 
     // The object being read on this thread, for messages about failures that do not say (the HDF5 reader's own exceptions).
@@ -59,6 +79,7 @@ public static partial class KerasH5
         catch (InvalidDataException e)
         {
             var message = e.Message.Contains(path, StringComparison.Ordinal) ? e.Message : $"{path}: {e.Message}";
+            if (reading is not null && !message.Contains(reading, StringComparison.Ordinal)) message += $" (reading '{reading}')";
             throw FileError(path, reading, message, e);
         }
         catch (Exception e) when (e is EndOfStreamException)

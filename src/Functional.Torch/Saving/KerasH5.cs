@@ -377,6 +377,7 @@ public static partial class KerasH5
         {
             throw new InvalidDataException($"{path}: the zip archive cannot be read ({e.GetType().Name}: {e.Message}).", e);
         }
+        Reading("config.json");
         return Declare(config, version, path);
     }
 
@@ -408,6 +409,7 @@ public static partial class KerasH5
     {
         Reading("model.weights.h5");
         fileLength = stream.Length;
+        Prescan(stream, path);
         try
         {
             return H5File.Open(stream, leaveOpen: true);
@@ -478,6 +480,7 @@ public static partial class KerasH5
         }
         Reading("the HDF5 superblock");
         fileLength = new FileInfo(path).Length;
+        using (var scan = File.OpenRead(path)) Prescan(scan, path);
         try
         {
             return H5File.OpenRead(path);
