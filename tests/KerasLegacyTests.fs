@@ -320,6 +320,41 @@ let tests =
             finally cleanup path
         }
 
+        test "convolution kernels: Keras 1's Conv1D and channels-first Conv2D layouts, and Theano's flipped kernels, converted as tf.keras did" {
+            let path = temp "kernels.h5"
+            try
+                let write (attrs: (string * string) list) (kernels: (string * float32[] * uint64[]) list) =
+                    let f = H5File()
+                    for k, v in attrs do f.Attributes[k] <- v
+                    f.Attributes["layer_names"] <- [| for n, _, _ in kernels -> n |]
+                    for n, v, d in kernels do
+                        let g = H5Group()
+                        // Keras 1 names: "<layer>_W:0" directly in the layer's group.
+                        g.Attributes["weight_names"] <- [| n + "_W:0"; n + "_b:0" |]
+                        g[n + "_W:0"] <- dataset v d
+                        g[n + "_b:0"] <- dataset [| 0.0f; 0.0f |] [| 2UL |]
+                        f[n] <- g
+                    f.Write path
+                let model = Sequential([| Input(6, 6, 3) :> Layer; Conv2D(2, IntTuple.op_Implicit 2, Name = "c2"); Reshape(IntTuple.op_Implicit [| 25; 2 |]); Conv1D(2, IntTuple.op_Implicit 3, Name = "c1") |])
+                use net = BuiltNetwork.Build model
+                let v2 = values 24 -0.1f
+                let v1 = values 12 0.2f
+                // Keras 1 (no keras_version): Conv2D (filters, in, kh, kw), Conv1D (k, 1, in, filters).
+                write [] [ "c2", v2, [| 2UL; 3UL; 2UL; 2UL |]; "c1", v1, [| 3UL; 1UL; 2UL; 2UL |] ]
+                net.LoadKerasWeights path
+                use t2 = torch.tensor(v2).reshape(2L, 3L, 2L, 2L).permute(2L, 3L, 1L, 0L).contiguous()
+                Expect.sequenceEqual (weightOf net "c2/kernel") (t2.data<float32>().ToArray()) "Conv2D (filters, in, kh, kw) → (kh, kw, in, filters)"
+                Expect.sequenceEqual (weightOf net "c1/kernel") v1 "Conv1D (k, 1, in, filters) → (k, in, filters)"
+                // Keras 2 with the Theano backend: the kernels in Keras 2's layout, flipped along their spatial axes.
+                write [ "keras_version", "2.0.5"; "backend", "theano" ] [ "c2", v2, [| 2UL; 2UL; 3UL; 2UL |]; "c1", v1, [| 3UL; 2UL; 2UL |] ]
+                net.LoadKerasWeights path
+                use f2 = torch.tensor(v2).reshape(2L, 2L, 3L, 2L).flip(0L, 1L).contiguous()
+                use f1 = torch.tensor(v1).reshape(3L, 2L, 2L).flip(0L).contiguous()
+                Expect.sequenceEqual (weightOf net "c2/kernel") (f2.data<float32>().ToArray()) "Theano Conv2D kernel flipped"
+                Expect.sequenceEqual (weightOf net "c1/kernel") (f1.data<float32>().ToArray()) "Theano Conv1D kernel flipped"
+            finally cleanup path
+        }
+
         test "weight_names naming an array the group lacks is refused naming the layer and the array" {
             let path = temp "missing.h5"
             try

@@ -131,6 +131,7 @@ public static partial class KerasH5
         }
         var fileLayers = StringsAttribute(group, "layer_names", path)
             ?? throw new InvalidDataException($"{path}: no 'layer_names' attribute: not a Keras HDF5 weights file.");
+        var origin = Origin(file, group, path);
 
         // The model's weights and buffers by layer, in Keras's layout: "layer/kernel", "layer/moving_mean", ….
         var state = WeightLoading.State(network).ToList();
@@ -186,7 +187,7 @@ public static partial class KerasH5
                     {
                         foreach (var (weightName, target) in matched)
                         {
-                            var (value, why) = ReadFor(target, Dataset(g, weightName, path, fileLayer), path, $"{fileLayer}/{weightName}");
+                            var (value, why) = ReadKernelAware(network, modelLayer, origin, target, Dataset(g, weightName, path, fileLayer), path, $"{fileLayer}/{weightName}");
                             if (value is null) { mismatch = why; break; }
                             values.Add(value);
                         }

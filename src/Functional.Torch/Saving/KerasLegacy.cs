@@ -362,6 +362,52 @@ public static partial class KerasH5
         }
     }
 
+    // Who wrote a weights group: Keras 2's load_weights_from_hdf5_group takes a group without keras_version as Keras 1's,
+    // and reads the backend from the same place.
+    private readonly record struct WeightsOrigin(bool Keras1, string? Backend);
+
+    private static WeightsOrigin Origin(IH5Group file, IH5Group group, string path)
+    {
+        var version = StringAttribute(group, "keras_version", path) ?? StringAttribute(file, "keras_version", path);
+        var backend = StringAttribute(group, "backend", path) ?? StringAttribute(file, "backend", path);
+        return new(version is null || IsKeras1(version), backend);
+    }
+
+    // A dataset read for a model weight, converting convolution kernels as tf.keras's preprocess_weights_for_loading does:
+    // Keras 1's Conv1D kernel (k, 1, in, filters), or Keras 1.1's (filters, in, k, 1), becomes (k, in, filters); Keras 1's
+    // channels-first Conv2D kernel (filters, in, kh, kw) becomes (kh, kw, in, filters); and a kernel written with the Theano
+    // backend (which convolves, where TensorFlow and torch correlate) is flipped along its spatial axes. Anything else is
+    // read as it is.
+    private static (StoredTensor? Value, string? Mismatch) ReadKernelAware(BuiltNetwork network, string modelLayer, WeightsOrigin origin,
+        (string Name, Tensor Tensor, bool Dispose) target, IH5Dataset dataset, string path, string name)
+    {
+        var layer = network.BuiltLayers.FirstOrDefault(b => (b.Layer.Name ?? b.Layer.DefaultNameStem) == modelLayer)?.Layer;
+        var isKernel = target.Name.EndsWith("/kernel", StringComparison.Ordinal) && layer is Conv or ConvTranspose;
+        if (!isKernel) return ReadFor(target, dataset, path, name);
+        var dims = dataset.Space.Dimensions.Select(d => (long)d).ToArray();
+        var shape = target.Tensor.shape;
+        Func<Tensor, Tensor>? convert = null;
+        if (origin.Keras1 && dims.Length == 4 && !dims.SequenceEqual(shape))
+        {
+            if (layer is Conv1D && dims[1] == 1 && new[] { dims[0], dims[2], dims[3] }.SequenceEqual(shape))
+                convert = t => t.squeeze(1);
+            else if (layer is Conv1D && dims[3] == 1 && new[] { dims[2], dims[1], dims[0] }.SequenceEqual(shape))
+                convert = t => t.permute(2, 3, 1, 0).squeeze(1);
+            else if (layer is Conv2D && new[] { dims[2], dims[3], dims[1], dims[0] }.SequenceEqual(shape))
+                convert = t => t.permute(2, 3, 1, 0);
+        }
+        var theano = string.Equals(origin.Backend, "theano", StringComparison.Ordinal);
+        if (convert is null && !theano) return ReadFor(target, dataset, path, name);
+        if (convert is null && !dims.SequenceEqual(shape))
+            return (null, $"weight '{target.Name}' has shape {Shape(shape)} in the model, but '{name}' in the file is {Shape(dims)}");
+        CheckDatasetSize(dataset, dims, path, name, fileLength);
+        using var scope = NewDisposeScope();
+        var value = Read(dataset, dims, path, name);
+        if (convert is not null) value = convert(value);
+        if (theano) value = value.flip(Enumerable.Range(0, (int)value.dim() - 2).Select(i => (long)i).ToArray());
+        return (new StoredTensor(target.Name, "F32", shape, value.contiguous().MoveToOuterDisposeScope()), null);
+    }
+
     // ---- Attributes split over name0, name1, … ------------------------------------------------------------------------
 
     // Keras's save_attributes_to_hdf5_group splits a list attribute longer than HDF5's 64 KB object-header limit into
