@@ -20,8 +20,8 @@ namespace Functional.Torch.Saving;
 /// Nothing in a file runs: the architecture is a JSON config read by <see cref="ModelConfig"/> (a <c>Lambda</c> layer
 /// is refused there). Every array's shape is checked against the weight it is for before its data is read, so a file
 /// cannot make the reader allocate more than the model's own weights; a malformed or truncated file is an
-/// <see cref="InvalidDataException"/> naming the file and the object. Not read yet: Keras 1's per-gate recurrent
-/// arrays and attributes split over <c>layer_names0</c>, <c>layer_names1</c>, … (files with very many layers). Keras 3
+/// <see cref="InvalidDataException"/> naming the file and the object (see FileGuards.cs; Keras 1 files and split attributes:
+/// KerasLegacy.cs). Keras 3
 /// <c>.keras</c> archives are read too (config.json, and model.weights.h5 in saving_lib's layout) for layers whose
 /// variables are their own or their recurrent cell's.
 /// </remarks>
