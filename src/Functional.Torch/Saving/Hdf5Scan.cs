@@ -209,6 +209,9 @@ internal sealed class Hdf5Scan
             case 0x06:
                 Link(at, size, header);
                 break;
+            case 0x04 or 0x05:   // fill value (old, new): PureHDF reads the value at its declared size
+                FillValue(type, at, size, header);
+                break;
         }
     }
 
@@ -268,6 +271,32 @@ internal sealed class Hdf5Scan
             if (objectSize > end - p - 16) throw Bad(at, $"holds a global heap object declaring {objectSize:N0} bytes, more than its collection holds");
             p += 16 + ((long)objectSize + 7) / 8 * 8;
         }
+    }
+
+    // A fill value message: the old form is size (4) and value; the new one version 1/2: version, allocation time, write
+    // time, defined, [size (4), value]; version 3: version, flags, [size (4), value] when flag 0x20 says a value is defined.
+    private void FillValue(int type, long at, long size, long header)
+    {
+        long sizeAt;
+        if (type == 0x04) sizeAt = at;
+        else
+        {
+            var version = (int)U(at, 1, "fill value version");
+            if (version is 1 or 2)
+            {
+                if (version == 2 && U(at + 3, 1, "fill value defined") == 0) return;
+                sizeAt = at + 4;
+            }
+            else
+            {
+                if ((U(at + 1, 1, "fill value flags") & 0x20) == 0) return;
+                sizeAt = at + 2;
+            }
+        }
+        if (sizeAt + 4 > at + size) throw Bad(header, "holds a fill value message that overruns itself");
+        var valueSize = (long)U(sizeAt, 4, "fill value size");
+        if (valueSize > at + size - sizeAt - 4)
+            throw Bad(header, $"holds a fill value declaring {valueSize:N0} bytes in a message that has {at + size - sizeAt - 4:N0}");
     }
 
     // A local heap ("HEAP"): version, reserved, data segment size, free list offset, data segment address. PureHDF reads
