@@ -243,6 +243,21 @@ let tests =
             let dense = model.Layers[4] :?> Dense
             Expect.equal dense.Units 3 "output_dim"
             Expect.isFalse dense.UseBias "bias=False"
+            // Keras 1's GRU is Keras 2's reset_after=False; Merge and BatchNormalization(mode=1) are refused as Keras 2 refused them.
+            let gru =
+                """{"class_name": "Sequential", "keras_version": "1.2.2", "config": [{"class_name": "GRU", "config": {"name": "g",
+                     "output_dim": 4, "inner_activation": "hard_sigmoid", "init": "glorot_uniform", "inner_init": "orthogonal",
+                     "consume_less": "gpu", "batch_input_shape": [null, 5, 2], "input_dim": 2, "input_length": null,
+                     "dropout_W": 0.0, "dropout_U": 0.0, "W_regularizer": null, "U_regularizer": null, "b_regularizer": null}}]}"""
+            let g = (KerasH5.ReadConfig gru :?> Sequential).Layers[0] :?> GRU
+            Expect.isFalse g.ResetAfter "Keras 1's GRU resets before the recurrent kernel"
+            Expect.equal g.Units 4 "output_dim"
+            let merge = keras1.Replace("\"Flatten\", \"config\": {\"name\": \"f\"", "\"Merge\", \"config\": {\"name\": \"f\", \"mode\": \"concat\"")
+            let e = thrown<InvalidDataException> (fun () -> KerasH5.ReadConfig merge |> ignore)
+            Expect.stringContains e.Message "Merge" "a Merge layer is named"
+            let bn = keras1.Replace("\"Flatten\", \"config\": {\"name\": \"f\"", "\"BatchNormalization\", \"config\": {\"name\": \"f\", \"mode\": 1")
+            let e = thrown<InvalidDataException> (fun () -> KerasH5.ReadConfig bn |> ignore)
+            Expect.stringContains e.Message "mode=1" "BatchNormalization's mode is named"
             let clash = keras1.Replace("\"output_dim\": 3,", "\"output_dim\": 3, \"units\": 3,")
             let e = thrown<InvalidDataException> (fun () -> KerasH5.ReadConfig clash |> ignore)
             Expect.stringContains e.Message "output_dim" "the Keras 1 argument is named"
