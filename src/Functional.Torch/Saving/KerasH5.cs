@@ -20,10 +20,9 @@ namespace Functional.Torch.Saving;
 /// Nothing in a file runs: the architecture is a JSON config read by <see cref="ModelConfig"/> (a <c>Lambda</c> layer
 /// is refused there). Every array's shape is checked against the weight it is for before its data is read, so a file
 /// cannot make the reader allocate more than the model's own weights; a malformed or truncated file is an
-/// <see cref="InvalidDataException"/> naming the file and the object. Not read yet: Keras 1's per-gate recurrent
-/// arrays and attributes split over <c>layer_names0</c>, <c>layer_names1</c>, … (files with very many layers). Keras 3
-/// <c>.keras</c> archives are read too (config.json, and model.weights.h5 in saving_lib's layout, see
-/// <see cref="KerasLayout"/>), and written (<c>ModelFile.Save</c> in Functional.Torch.Training).
+/// <see cref="InvalidDataException"/> naming the file and the object (see FileGuards.cs; Keras 1 files and split attributes:
+/// KerasLegacy.cs). Keras 3 <c>.keras</c> archives are read too (config.json, and model.weights.h5 in saving_lib's layout,
+/// see <see cref="KerasLayout"/>), and written (<c>ModelFile.Save</c> in Functional.Torch.Training).
 /// </remarks>
 public static partial class KerasH5
 {
@@ -67,7 +66,9 @@ public static partial class KerasH5
 
     /// <summary>The model a legacy HDF5 file declares (its <c>model_config</c>), without weights or libtorch.</summary>
     /// <exception cref="InvalidDataException">Not a Keras HDF5 model file, or its config is not readable.</exception>
-    public static IModel LoadDeclaration(string path)
+    public static IModel LoadDeclaration(string path) => Guard(path, () => DeclarationOf(path));
+
+    private static IModel DeclarationOf(string path)
     {
         if (IsZip(path)) return ArchiveDeclaration(path);
         using var file = Open(path);
@@ -76,7 +77,15 @@ public static partial class KerasH5
                 ? $"{path}: the file holds no model config (attribute 'model_config'): it is a weights-only file; declare the model and call LoadKerasWeights."
                 : $"{path}: an HDF5 file, but not a Keras model (no attribute 'model_config' or 'layer_names').");
         var version = StringAttribute(file, "keras_version", path);
-        return Declare(IsBeforeKeras3(version) ? FromKeras2(config, path) : config, version, path);
+        Reading("model_config");
+        try
+        {
+            return Declare(Upgrade(config, version, path), version, path);
+        }
+        catch (InvalidDataException e) when (IsUnbuilt(e))
+        {
+            throw Unbuilt(path, version, e);
+        }
     }
 
     // A config document read by the config reader; a config it refuses is an InvalidDataException naming the file and
@@ -105,6 +114,11 @@ public static partial class KerasH5
         ArgumentNullException.ThrowIfNull(network);
         if (skipMismatch && !byName)
             throw new ArgumentException("skipMismatch=true requires byName=true (Keras: 'When passing skip_mismatch=True, by_name must be set to True.').", nameof(skipMismatch));
+        Guard(path, () => { LoadWeightsFrom(network, path, byName, skipMismatch); return 0; });
+    }
+
+    private static void LoadWeightsFrom(BuiltNetwork network, string path, bool byName, bool skipMismatch)
+    {
         if (IsShardIndex(path))
         {
             if (byName) throw new ArgumentException($"{path}: a Keras 3 weights file addresses layers by position and class, not by name; load it with byName=false.", nameof(byName));
@@ -123,6 +137,7 @@ public static partial class KerasH5
         }
         var fileLayers = StringsAttribute(group, "layer_names", path)
             ?? throw new InvalidDataException($"{path}: no 'layer_names' attribute: not a Keras HDF5 weights file.");
+        var origin = Origin(file, group, path);
 
         // The model's weights and buffers by layer, in Keras's layout: "layer/kernel", "layer/moving_mean", ….
         var state = WeightLoading.State(network).ToList();
@@ -164,6 +179,11 @@ public static partial class KerasH5
             {
                 foreach (var (fileLayer, g, weightNames, modelLayer, weights) in pairs)
                 {
+                    if (Keras1Recurrent(network, modelLayer, g, weightNames, weights, path, fileLayer) is { } joined)
+                    {
+                        stored.AddRange(joined);
+                        continue;
+                    }
                     var matched = Match(weightNames, weights);
                     string? mismatch = weightNames.Length != weights.Count
                         ? $"layer '{modelLayer}' expects {weights.Count} weight(s) ({string.Join(", ", weights.Select(w => w.Name))}), but the file's layer '{fileLayer}' holds {weightNames.Length} ({string.Join(", ", weightNames)})"
@@ -173,7 +193,7 @@ public static partial class KerasH5
                     {
                         foreach (var (weightName, target) in matched)
                         {
-                            var (value, why) = ReadFor(target, Dataset(g, weightName, path, fileLayer), path, $"{fileLayer}/{weightName}");
+                            var (value, why) = ReadKernelAware(network, modelLayer, origin, target, Dataset(g, weightName, path, fileLayer), path, $"{fileLayer}/{weightName}");
                             if (value is null) { mismatch = why; break; }
                             values.Add(value);
                         }
@@ -243,6 +263,7 @@ public static partial class KerasH5
     private static IH5Dataset Dataset(IH5Group group, string weightName, string path, string layer)
     {
         // Names with '/' nest groups: "dense/kernel:0" is the dataset kernel:0 in the subgroup dense.
+        Reading($"{layer}/{weightName}");
         IH5Group g = group;
         var parts = weightName.Split('/');
         foreach (var part in parts[..^1])
@@ -261,12 +282,15 @@ public static partial class KerasH5
         var dims = dataset.Space.Dimensions.Select(d => (long)d).ToArray();
         if (!dims.SequenceEqual(target.Tensor.shape))
             return (null, $"weight '{target.Name}' has shape {Shape(target.Tensor.shape)} in the model, but '{name}' in the file is {Shape(dims)}");
+        CheckDatasetSize(dataset, dims, path, name, fileLength);
         return (new StoredTensor(target.Name, target.Tensor.is_floating_point() ? "F32" : "I64", dims, Read(dataset, dims, path, name)), null);
     }
 
     // The dataset as a CPU tensor; its size was checked against the model's weight first.
     private static Tensor Read(IH5Dataset dataset, long[] dims, string path, string name)
     {
+        Reading(name);
+        CheckDatasetSize(dataset, dims, path, name, fileLength);
         var type = dataset.Type;
         if (type.Class != H5DataTypeClass.FloatingPoint && type.Class != H5DataTypeClass.FixedPoint)
             throw new InvalidDataException($"{path}: weight '{name}' is stored as {type.Class}, not as numbers.");
@@ -292,14 +316,26 @@ public static partial class KerasH5
 
     private static System.IO.Compression.ZipArchive OpenZip(string path)
     {
+        Reading("the zip directory");
+        System.IO.Compression.ZipArchive zip;
         try
         {
-            return System.IO.Compression.ZipFile.OpenRead(path);
+            zip = System.IO.Compression.ZipFile.OpenRead(path);
         }
         catch (Exception e) when (e is not FileNotFoundException)
         {
             throw new InvalidDataException($"{path}: starts as a zip archive (a Keras 3 .keras file) but cannot be read as one ({e.Message})", e);
         }
+        try
+        {
+            CheckArchive(zip, path);
+        }
+        catch
+        {
+            zip.Dispose();
+            throw;
+        }
+        return zip;
     }
 
     internal static bool IsZip(string path)
@@ -350,6 +386,7 @@ public static partial class KerasH5
         {
             throw new InvalidDataException($"{path}: the zip archive cannot be read ({e.GetType().Name}: {e.Message}).", e);
         }
+        Reading("config.json");
         return Declare(config, version, path);
     }
 
@@ -357,10 +394,11 @@ public static partial class KerasH5
     // declared size (a zip bomb or an entry that lies about its size is refused, not followed).
     private static MemoryStream ReadEntry(System.IO.Compression.ZipArchive zip, string name, long maxBytes, string path)
     {
+        Reading(name);
         var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"{path}: the archive has no {name}: not a Keras 3 .keras file.");
         if (entry.Length > maxBytes)
             throw new InvalidDataException($"{path}: {name} declares {entry.Length:N0} bytes, more than this reader takes into memory ({maxBytes:N0}).");
-        var memory = new MemoryStream((int)entry.Length);
+        var memory = new MemoryStream((int)Math.Min(entry.Length, 1 << 20));   // grows with what arrives, never to more than declared
         using (var stream = entry.Open())
         {
             var buffer = new byte[81920];
@@ -378,6 +416,9 @@ public static partial class KerasH5
 
     private static PureHDF.VOL.Native.NativeFile OpenStream(MemoryStream stream, string path)
     {
+        Reading("model.weights.h5");
+        fileLength = stream.Length;
+        Prescan(stream, path);
         try
         {
             return H5File.Open(stream, leaveOpen: true);
@@ -397,6 +438,9 @@ public static partial class KerasH5
                 ? $"{path}: a zip archive (a Keras 3 .keras file); this reader takes Keras 2's legacy HDF5 files (.h5, and HDF5 files named .keras)."
                 : $"{path}: not an HDF5 file (no HDF5 signature).");
         }
+        Reading("the HDF5 superblock");
+        fileLength = new FileInfo(path).Length;
+        using (var scan = File.OpenRead(path)) Prescan(scan, path);
         try
         {
             return H5File.OpenRead(path);
@@ -409,13 +453,15 @@ public static partial class KerasH5
 
     private static string? StringAttribute(IH5Object obj, string name, string path)
     {
+        Reading(name);
         if (!obj.AttributeExists(name)) return null;
         try
         {
             var a = obj.Attribute(name);
+            CheckAttributeSize(a, name, path, fileLength);
             return a.Space.Dimensions.Length == 0 ? a.Read<string>() : a.Read<string[]>().FirstOrDefault();
         }
-        catch (Exception e)
+        catch (Exception e) when (!IsFileError(e))
         {
             throw new InvalidDataException($"{path}: attribute '{name}' is not a string ({e.Message}).", e);
         }
@@ -423,8 +469,10 @@ public static partial class KerasH5
 
     private static string[]? StringsAttribute(IH5Object obj, string name, string path)
     {
-        if (!obj.AttributeExists(name)) return null;
+        Reading(name);
+        if (!obj.AttributeExists(name)) return ChunkedStrings(obj, name, path);
         var a = obj.Attribute(name);
+        CheckAttributeSize(a, name, path, fileLength);
         // A layer without weights has weight_names as an empty float64 array (h5py's way of storing an empty list).
         if (a.Space.Dimensions.Length == 1 && a.Space.Dimensions[0] == 0) return [];
         try

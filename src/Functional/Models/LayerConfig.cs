@@ -105,7 +105,9 @@ public static class LayerConfig
         if (className == "InputLayer") return ReadInput(config, $"{path}.config");
         if (className == "Lambda")
             throw new ModelConfigException($"{path}.class_name",
-                "Lambda layers hold code, and loading a config never executes code. Declare the Lambda in code instead.");
+                "Requested the deserialization of a `Lambda` layer with a Python `lambda` inside it. This carries a potential risk of arbitrary " +
+                "code execution and thus it is disallowed by default (Keras's safe_mode). Lambda layers hold code, and loading a config never " +
+                "executes code, so there is no safe_mode=False here: declare the Lambda in code instead.");
         if (!Classes.TryGetValue(className, out var type) && !Aliases.TryGetValue(className, out type))
             throw new ModelConfigException($"{path}.class_name",
                 $"unknown layer class '{className}'. Known: InputLayer, {string.Join(", ", KnownClasses)}.");
