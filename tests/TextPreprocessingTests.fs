@@ -17,6 +17,7 @@ open Functional.Torch.Building
 open Functional.Torch.Layers
 open Functional.Torch.Saving
 open Functional.Tests.Support
+open Functional.Examples
 
 type private G = Functional.Models.Graph
 
@@ -283,4 +284,69 @@ let tests =
                 throwsWith<NotSupportedException> [ "Dense 'dense'"; "string Input" ] (fun () -> BuiltNetwork.Build(m) |> ignore)
             }
         ]
+        test "SpamLstm's pipeline on a slice of the real SpamAssassin file: variable-length batches, training, raw-string predictions" {
+            torchReady 3
+            let file = Path.Combine(Functional.Data.DigitSet.FindRepositoryData "spam-assassin", "messages.tsv.gz")
+            let mails = SpamPipeline.load file
+            Expect.equal mails.Length 3488 "the committed file's mails"
+            Expect.equal (mails |> Array.filter (fun m -> m.Spam) |> Array.length) 1744 "half spam"
+            let slice = mails.[.. 239]
+            let train, test = SpamPipeline.split 0.25 slice
+            // Each batch is padded to its own longest text, so lengths differ between batches.
+            let vectorizer = TextVectorization(maxTokens = 3000).Adapt(train |> Array.map (fun m -> m.Text))
+            let batches = TextBatches(vectorizer, train |> Array.map (fun m -> m.Text), train |> Array.map (fun m -> if m.Spam then 1f else 0f), 16)
+            let widths =
+                [ for b in batches.Batches 0 do
+                    use x = b.Inputs.[0]
+                    use y = b.Targets.[0]
+                    Expect.equal y.shape [| x.shape.[0]; 1L |] "one label per text"
+                    Expect.equal (longs x |> Array.chunkBySize (int x.shape.[1]) |> Array.map (fun r -> r.[r.Length - 1] <> 0L) |> Array.exists id) true "the longest text fills its batch"
+                    yield x.shape.[1] ]
+            Expect.equal widths.Length batches.StepsPerEpoch "steps"
+            Expect.isGreaterThan (widths |> List.distinct |> List.length) 1 "variable lengths"
+            let settings = { SpamPipeline.defaults with MaxTokens = 3000; EmbeddingDim = 8; Units = 4; Epochs = 2; BatchSize = 16 }
+            let outcome = SpamPipeline.run settings train test ignore
+            Expect.stringContains outcome.Summary "TextVectorization" "summary of the end-to-end model"
+            Expect.equal outcome.Predictions.Length test.Length "a probability per held-out text"
+            Expect.isTrue (outcome.Losses |> List.forall Double.IsFinite) "finite losses"
+            Expect.isLessThan (List.last outcome.Losses) (List.head outcome.Losses) "the loss falls"
+            Expect.isTrue (outcome.Predictions |> Array.forall (fun (_, p) -> p >= 0f && p <= 1f)) "probabilities"
+        }
+    ]
+
+/// Keras's call arguments of MultiHeadAttention (`use_causal_mask`, `return_attention_scores`) from C# and the F# DSL.
+[<Tests>]
+let attentionCallTests =
+    testList "MultiHeadAttention call arguments (use_causal_mask, return_attention_scores)" [
+        test "CallWith: two outputs, causal scores, one layer for repeated calls with the same arguments" {
+            torchReady 5
+            let q = G.Input(3, 8)
+            let mha = MultiHeadAttention(2, 4)
+            let first = mha.CallWith(q, q, returnAttentionScores = true, useCausalMask = true)
+            let second = mha.CallWith(first.[0], first.[0], returnAttentionScores = true, useCausalMask = true)
+            Expect.equal first.Count 2 "output and scores"
+            Expect.equal first.[1].Shape (Shape(2, 3, 3)) "scores (heads, T, S)"
+            let m = Model([ q ], [ second.[0]; first.[1] ])
+            let attention = m.Layers |> Seq.filter (fun l -> l :? MultiHeadAttention) |> List.ofSeq
+            Expect.equal attention.Length 1 "the same arguments apply one shared layer"
+            Expect.isTrue ((attention.Head :?> MultiHeadAttention).UseCausalMask) "the config carries use_causal_mask"
+            use net = BuiltNetwork.Build m
+            use x = torch.randn(2L, 3L, 8L)
+            let outs = net.Predict([ x ] |> ResizeArray)
+            let scores = floats outs.[1] |> Array.chunkBySize 3
+            for row in 0 .. scores.Length - 1 do
+                let i = row % 3
+                for j in i + 1 .. 2 do Expect.equal scores.[row].[j] 0f "no attention to later positions"
+                Expect.floatClose Accuracy.medium (float (Array.sum scores.[row])) 1.0 "a softmax row"
+            let plain = mha.CallWith(q, q)
+            Expect.equal plain.Count 1 "the record's own arguments: the layer itself"
+        }
+        test "the F# DSL: GraphCalls.multiHeadAttention with Keras's call arguments" {
+            let q = Functional.FSharp.Graph.input [ 4; 6 ]
+            let layer = Functional.FSharp.Layers.multiHeadAttention (2, 3)
+            let outs = Functional.FSharp.GraphCalls.multiHeadAttention (layer, q, q, useCausalMask = true, returnAttentionScores = true)
+            Expect.equal (outs |> List.map (fun t -> t.Shape)) [ Shape(4, 6); Shape(2, 4, 4) ] "output and scores"
+            throwsWith<ArgumentException> [ "MultiHeadAttention"; "Dense" ] (fun () ->
+                Functional.FSharp.GraphCalls.multiHeadAttention (Dense(2), q, q) |> ignore)
+        }
     ]
