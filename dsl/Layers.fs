@@ -496,14 +496,15 @@ type Layers =
     /// out.
     static member integerLookup(?maxTokens: int, ?numOovIndices: int, ?maskToken: int64, ?oovToken: int64,
                                 ?vocabulary: int64[], ?vocabularyDtype: string, ?idfWeights: float[], ?invert: bool,
-                                ?outputMode: string, ?sparse: bool, ?padToMaxTokens: bool, ?name: string,
-                                ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+                                ?outputMode: string, ?sparse: bool, ?padToMaxTokens: bool, ?oovMethod: string,
+                                ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             IntegerLookup(maxTokens = Option.toNullable maxTokens, ?numOovIndices = numOovIndices,
                           maskToken = Option.toNullable maskToken, ?oovToken = oovToken, ?vocabulary = vocabulary,
                           ?vocabularyDtype = vocabularyDtype, ?idfWeights = idfWeights, ?invert = invert,
                           ?outputMode = outputMode, ?sparse = sparse, ?padToMaxTokens = padToMaxTokens,
-                          Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+                          ?oovMethod = oovMethod, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                          Trainable = defaultArg trainable true))
 
     /// Long Short-Term Memory layer, Hochreiter 1997 (Keras LSTM). Gates in Keras's order i, f, c, o: z = x_t · kernel
     /// + h_{t−1} · recurrent_kernel + bias; i, f, o = recurrent_activation(z_i, z_f, z_o); c_t = f·c_{t−1} +

@@ -15,6 +15,7 @@ open Functional.Models
 open Functional.Torch
 open Functional.Torch.Building
 open Functional.Torch.Layers
+open Functional.Torch.Data
 open Functional.Torch.Saving
 open Functional.Tests.Support
 open Functional.Examples
@@ -245,6 +246,20 @@ let tests =
                 Expect.notEqual (StringLookup(vocabulary = abcd) :> Layer) (StringLookup(vocabulary = [| "a"; "b" |]) :> Layer) "vocabularies compare by value"
                 Expect.equal (StringLookup(vocabulary = abcd) :> Layer) (StringLookup(vocabulary = Array.copy abcd) :> Layer) "equal vocabularies, equal layers"
                 throwsWith<ArgumentException> [ "max_tokens"; "vocabulary size is 5" ] (fun () -> StringLookup(maxTokens = 3, vocabulary = abcd) |> ignore)
+            }
+            test "Keras-written lookup configs: bookkeeping keys are read and dropped, IntegerLookup's oov_method is kept" {
+                let keras = """{"class_name": "StringLookup", "config": {"name": "lookup", "trainable": true, "dtype": "float32",
+                    "invert": false, "max_tokens": null, "num_oov_indices": 1, "oov_token": "[UNK]", "mask_token": null,
+                    "output_mode": "int", "sparse": false, "pad_to_max_tokens": false, "vocabulary_dtype": "string",
+                    "idf_weights": null, "vocabulary": ["a", "b", "c", "d"], "vocabulary_size": 5, "oov_method": "floormod",
+                    "encoding": "utf-8"}}"""
+                let layer = LayerConfig.FromJson keras :?> StringLookup
+                Expect.sequenceEqual (layer.GetVocabulary()) [ "[UNK]"; "a"; "b"; "c"; "d" ] "vocabulary"
+                let hashed = IntegerLookup(vocabulary = vocab, numOovIndices = 2, oovMethod = "farmhash")
+                Expect.equal (LayerConfig.FromJson(LayerConfig.ToJson hashed)) (hashed :> Layer) "oov_method round trip"
+                let out = hashed.Apply([| 37L; 1000L; 12L |], [| 3L |]).Ints.Data
+                Expect.equal out [| FarmHash.Bucket("37", 2); FarmHash.Bucket("1000", 2); 2L |] "FarmHash64 of the decimal text"
+                throwsWith<ArgumentException> [ "oov_method"; "'modulo'" ] (fun () -> IntegerLookup(oovMethod = "modulo") |> ignore)
             }
             test "a model from raw strings: string Input, summary, JSON round trip, and Predict on strings equals the int model's" {
                 torchReady 7

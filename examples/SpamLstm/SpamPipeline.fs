@@ -17,6 +17,7 @@ open Functional.Models
 open Functional.Torch
 open Functional.Torch.Building
 open Functional.Torch.Layers
+open Functional.Torch.Data
 open Functional.Torch.Saving
 open Functional.Training
 open Functional.Torch.Training

@@ -52,8 +52,8 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
         // A string input carries no tensor: the string layers it feeds run on the host (TextPreprocessing.cs).
         stringInputs = dtypes.Select(d => d == "string").ToArray();
         inputTypes = dtypes.Select(d => d == "string" ? ScalarType.Int64 : DTypes.ToScalarType(d)).ToArray();
-        if (stringInputs.Any(s => s) || plan.Steps.Any(s => s.Layer is Layers.IHostStringStage))
-            Layers.HostStringStages.CheckPlan(Declaration.Name, [.. plan.Steps.Select(s => ((nn.Module?)s.Layer ?? s.Network, s.InputSlots))],
+        if (stringInputs.Any(s => s) || plan.Steps.Any(s => s.Layer is IHostStringStage))
+            HostStringStages.CheckPlan(Declaration.Name, [.. plan.Steps.Select(s => ((nn.Module?)s.Layer ?? s.Network, s.InputSlots))],
                 [.. plan.InputSlots.Where((_, i) => stringInputs[i])]);
     }
 
@@ -263,11 +263,11 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
         var values = new Value[plan.SlotCount];
         for (var i = 0; i < inputs.Count; i++)
             values[plan.InputSlots[i]] = stringInputs[i]
-                ? (texts?[i] is not null ? default : throw Layers.HostStringStages.NeedsStrings(Declaration.Name, InputLabel(i)))
+                ? (texts?[i] is not null ? default : throw HostStringStages.NeedsStrings(Declaration.Name, InputLabel(i)))
                 : new Value(ModelInput(inputs[i], i), false, null);
         foreach (var step in plan.Steps)
         {
-            if (step.Layer is Layers.IHostStringStage host)
+            if (step.Layer is IHostStringStage host)
             {
                 values[step.OutputSlot] = new Value(host.Encode(texts![Array.IndexOf(plan.InputSlots, step.InputSlots[0])], Device), false, null);
                 continue;

@@ -29,7 +29,7 @@ public sealed class HostArray<T>
     public long[] Shape { get; }
 
     /// <summary>The row <paramref name="i"/> of a rank-2 array.</summary>
-    public T[] Row(int i) => Shape.Length == 2 ? Data.AsSpan(checked((int)(i * Shape[1])), (int)Shape[1]).ToArray()
+    public T[] Row(int i) => Shape.Length == 2 ? this.Data.AsSpan(checked((int)(i * Shape[1])), (int)Shape[1]).ToArray()
         : throw new InvalidOperationException($"Row needs a rank-2 array; this one has shape ({string.Join(", ", Shape)}).");
 }
 
@@ -675,14 +675,15 @@ public sealed record StringLookup : Layer
 /// or encodes them as one_hot / multi_hot / count / tf_idf vectors; with <see cref="Invert"/> maps indices back. A tensor layer:
 /// integer tensors in, int64 indices (or float32 encodings) out.
 /// </summary>
-/// <remarks>Several OOV indices take <c>token mod num_oov_indices</c> (Keras's default <c>oov_method="floormod"</c>).
+/// <remarks>Several OOV indices take <c>token mod num_oov_indices</c> (Keras's default <c>oov_method="floormod"</c>) or
+/// FarmHash64 of the token's decimal text (<c>farmhash</c>).
 /// <see cref="Adapt(IEnumerable{long})"/> returns a copy with the learned vocabulary, which the config carries.</remarks>
 public sealed record IntegerLookup : Layer
 {
     /// <summary>Keras's arguments and defaults.</summary>
     public IntegerLookup(int? maxTokens = null, int numOovIndices = 1, long? maskToken = null, long oovToken = -1,
         long[]? vocabulary = null, string vocabularyDtype = "int64", double[]? idfWeights = null, bool invert = false,
-        string outputMode = "int", bool sparse = false, bool padToMaxTokens = false)
+        string outputMode = "int", bool sparse = false, bool padToMaxTokens = false, string oovMethod = "floormod")
     {
         MaxTokens = maxTokens;
         NumOovIndices = numOovIndices;
@@ -695,6 +696,7 @@ public sealed record IntegerLookup : Layer
         OutputMode = outputMode;
         Sparse = sparse;
         PadToMaxTokens = padToMaxTokens;
+        OovMethod = oovMethod;
         Validate();
         EndConstruction();
     }
@@ -737,6 +739,17 @@ public sealed record IntegerLookup : Layer
     /// <summary>Pad the encoded axis to <see cref="MaxTokens"/> in the non-int modes.</summary>
     public bool PadToMaxTokens { get; init { field = value; Changed(); } }
 
+    /// <summary>
+    /// How several OOV indices are chosen: <c>floormod</c> (Keras's default, <c>value mod num_oov_indices</c>) or
+    /// <c>farmhash</c> (FarmHash64 of the value's decimal text, as Keras's <c>tf.strings.as_string</c> then
+    /// <c>to_hash_bucket_fast</c>).
+    /// </summary>
+    public string OovMethod
+    {
+        get;
+        init { field = value is "floormod" or "farmhash" ? value : throw ArgumentError("oov_method", value, "one of 'floormod', 'farmhash'"); Changed(); }
+    }
+
     private IndexLookupCore<long>? core;
     private IndexLookupCore<long> Core => core ??= NewCore();
 
@@ -754,7 +767,9 @@ public sealed record IntegerLookup : Layer
 
     // Keras's floormod: Python's modulo, never negative.
     private IndexLookupCore<long> NewCore() => new(ClassName, MaxTokens, NumOovIndices, MaskToken ?? 0, MaskToken is not null, OovToken,
-        Vocabulary, IdfWeights, Invert, OutputMode, PadToMaxTokens, (v, n) => ((v % n) + n) % n, EqualityComparer<long>.Default);
+        Vocabulary, IdfWeights, Invert, OutputMode, PadToMaxTokens,
+        OovMethod == "farmhash" ? (Func<long, int, long>)((v, n) => FarmHash.Bucket(v.ToString(CultureInfo.InvariantCulture), n)) : (v, n) => ((v % n) + n) % n,
+        EqualityComparer<long>.Default);
 
     /// <summary>Keras's <c>get_vocabulary</c>.</summary>
     public IReadOnlyList<long> GetVocabulary(bool includeSpecialTokens = true) => Core.GetVocabulary(includeSpecialTokens);
@@ -772,7 +787,7 @@ public sealed record IntegerLookup : Layer
         var (vocabulary, idf) = IndexLookupCore<long>.Adapt(data, MaxTokens, Core.TokenStart, MaskToken ?? 0, MaskToken is not null, OovToken,
             OutputMode == "tf_idf", Comparer<long>.Default, EqualityComparer<long>.Default);
         return vocabulary.Length == 0 ? this
-            : new IntegerLookup(MaxTokens, NumOovIndices, MaskToken, OovToken, vocabulary, VocabularyDtype, idf, Invert, OutputMode, Sparse, PadToMaxTokens)
+            : new IntegerLookup(MaxTokens, NumOovIndices, MaskToken, OovToken, vocabulary, VocabularyDtype, idf, Invert, OutputMode, Sparse, PadToMaxTokens, OovMethod)
             { Name = Name, Trainable = Trainable, Dtype = Dtype, ActivityRegularizer = ActivityRegularizer };
     }
 
@@ -805,7 +820,7 @@ public sealed record IntegerLookup : Layer
     public bool Equals(IntegerLookup? other) =>
         other is not null && base.Equals(other) && MaxTokens == other.MaxTokens && NumOovIndices == other.NumOovIndices && MaskToken == other.MaskToken
         && OovToken == other.OovToken && Invert == other.Invert && OutputMode == other.OutputMode && PadToMaxTokens == other.PadToMaxTokens
-        && Sparse == other.Sparse && VocabularyDtype == other.VocabularyDtype
+        && Sparse == other.Sparse && VocabularyDtype == other.VocabularyDtype && OovMethod == other.OovMethod
         && LookupArguments.SequenceEqual(Vocabulary, other.Vocabulary) && LookupArguments.SequenceEqual(IdfWeights, other.IdfWeights);
 
     /// <inheritdoc />
