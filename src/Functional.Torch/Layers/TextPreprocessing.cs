@@ -63,14 +63,12 @@ public static class IntegerLookupOps
     /// <summary>The values of an integer tensor (a floating one must hold integers), row-major.</summary>
     public static long[] Values(IntegerLookup layer, Tensor x)
     {
-        if (x.is_floating_point() && x.numel() > 0)
-        {
-            using var frac = (x - x.floor()).abs().max();
-            if (frac.item<double>() != 0 || x.isnan().any().item<bool>())
-                throw new ArgumentException($"{layer.Describe()} takes integer values; received a {x.dtype} tensor with non-integer values.", nameof(x));
-        }
-        using var cpu = x.to_type(ScalarType.Int64).cpu().contiguous();
-        return cpu.data<long>().ToArray();
+        ArgumentNullException.ThrowIfNull(x);
+        using var scope = NewDisposeScope();   // the casts and checks below are freed here
+        if (x.is_floating_point() && x.numel() > 0
+            && ((x - x.floor()).abs().max().item<double>() != 0 || x.isnan().any().item<bool>()))
+            throw new ArgumentException($"{layer.Describe()} takes integer values; received a {x.dtype} tensor with non-integer values.", nameof(x));
+        return x.to_type(ScalarType.Int64).cpu().contiguous().data<long>().ToArray();
     }
 
     /// <summary>The layer on a tensor: int64 indices (or values with invert), or float32 encodings, on its device.</summary>
@@ -79,13 +77,10 @@ public static class IntegerLookupOps
         ArgumentNullException.ThrowIfNull(x);
         var shape = x.shape;
         var values = Values(layer, x);
-        if (layer.Invert)
-        {
-            var back = layer.Inverse(new HostArray<long>(values, shape));
-            return torch.tensor(back.Data, back.Shape, ScalarType.Int64).to(x.device);
-        }
-        var output = layer.Apply(values, shape);
-        using var cpu = output.ToTensor();
-        return cpu.to(x.device);
+        var result = layer.Invert
+            ? torch.tensor(layer.Inverse(new HostArray<long>(values, shape)).Data, shape, ScalarType.Int64)
+            : layer.Apply(values, shape).ToTensor();
+        if (x.device_type == DeviceType.CPU) return result;
+        using (result) return result.to(x.device);
     }
 }
