@@ -54,7 +54,7 @@ public sealed class TextBatches : IBatchSource
     public IEnumerable<Batch> Batches(int epoch)
     {
         var order = Enumerable.Range(0, texts.Length).ToArray();
-        if (shuffle) new Random(HashCode.Combine(seed, epoch)).Shuffle(order);
+        if (shuffle) new Random(unchecked(seed * 1_000_003 + epoch)).Shuffle(order);   // not HashCode: it is salted per process
         return Serve(order);
     }
 
