@@ -51,6 +51,20 @@ module Graph =
     /// Builds the graph into TorchSharp modules on the CPU.
     let build (model: Model) : BuiltNetwork = BuiltNetwork.Build(model)
 
+/// Layer calls with Keras's call arguments.
+type GraphCalls =
+    /// Keras's `mha(query, value, key=…, attention_mask=…, return_attention_scores=…, use_causal_mask=…)` on a
+    /// `multiHeadAttention` layer: the outputs (the attention output, then the scores with `returnAttentionScores`).
+    /// Calls with the same arguments share one layer; see `LayerCalls.CallWith`.
+    static member multiHeadAttention(layer: Layer, query: SymbolicTensor, value: SymbolicTensor, ?key: SymbolicTensor,
+                                     ?attentionMask: SymbolicTensor, ?returnAttentionScores: bool, ?useCausalMask: bool) : SymbolicTensor list =
+        ScriptErrors.guard (fun () ->
+            match layer with
+            | :? MultiHeadAttention as mha ->
+                mha.CallWith(query, value, Option.toObj key, Option.toObj attentionMask, defaultArg returnAttentionScores false,
+                             defaultArg useCausalMask false) |> List.ofSeq
+            | other -> invalidArg "layer" (sprintf "GraphCalls.multiHeadAttention takes a MultiHeadAttention layer; received %s." (other.Describe())))
+
 /// The one graph operator.
 [<AutoOpen>]
 module GraphOperators =

@@ -490,6 +490,22 @@ type Layers =
                                Name = Option.toObj name, Dtype = Option.toObj dtype,
                                Trainable = defaultArg trainable true))
 
+    /// Maps integers to indices in a vocabulary (Keras IntegerLookup,
+    /// keras/src/layers/preprocessing/integer_lookup.py), or encodes them as one_hot / multi_hot / count / tf_idf
+    /// vectors; with invert maps indices back. A tensor layer: integer tensors in, int64 indices (or float32 encodings)
+    /// out.
+    static member integerLookup(?maxTokens: int, ?numOovIndices: int, ?maskToken: int64, ?oovToken: int64,
+                                ?vocabulary: int64[], ?vocabularyDtype: string, ?idfWeights: float[], ?invert: bool,
+                                ?outputMode: string, ?sparse: bool, ?padToMaxTokens: bool, ?oovMethod: string,
+                                ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            IntegerLookup(maxTokens = Option.toNullable maxTokens, ?numOovIndices = numOovIndices,
+                          maskToken = Option.toNullable maskToken, ?oovToken = oovToken, ?vocabulary = vocabulary,
+                          ?vocabularyDtype = vocabularyDtype, ?idfWeights = idfWeights, ?invert = invert,
+                          ?outputMode = outputMode, ?sparse = sparse, ?padToMaxTokens = padToMaxTokens,
+                          ?oovMethod = oovMethod, Name = Option.toObj name, Dtype = Option.toObj dtype,
+                          Trainable = defaultArg trainable true))
+
     /// Long Short-Term Memory layer, Hochreiter 1997 (Keras LSTM). Gates in Keras's order i, f, c, o: z = x_t · kernel
     /// + h_{t−1} · recurrent_kernel + bias; i, f, o = recurrent_activation(z_i, z_f, z_o); c_t = f·c_{t−1} +
     /// i·activation(z_c); h_t = o·activation(c_t).
@@ -793,10 +809,37 @@ type Layers =
             StackedRNNCells(cells, Name = Option.toObj name, Dtype = Option.toObj dtype,
                             Trainable = defaultArg trainable true))
 
+    /// Maps strings to indices in a vocabulary (Keras StringLookup, keras/src/layers/preprocessing/string_lookup.py),
+    /// or encodes them as one_hot / multi_hot / count / tf_idf vectors; with invert maps indices back to strings.
+    static member stringLookup(?maxTokens: int, ?numOovIndices: int, ?maskToken: string, ?oovToken: string,
+                               ?vocabulary: string[], ?idfWeights: float[], ?invert: bool, ?outputMode: string,
+                               ?padToMaxTokens: bool, ?sparse: bool, ?encoding: string, ?name: string,
+                               ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            StringLookup(maxTokens = Option.toNullable maxTokens, ?numOovIndices = numOovIndices,
+                         ?maskToken = maskToken, ?oovToken = oovToken, ?vocabulary = vocabulary,
+                         ?idfWeights = idfWeights, ?invert = invert, ?outputMode = outputMode,
+                         ?padToMaxTokens = padToMaxTokens, ?sparse = sparse, ?encoding = encoding,
+                         Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
     /// inputs[0] − inputs[1] (Keras Subtract): exactly two inputs, shapes broadcast; no parameters.
     static member subtract(?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
         ScriptErrors.guard (fun () ->
             Subtract(Name = Option.toObj name, Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
+
+    /// Turns raw strings into token indices or token encodings (Keras TextVectorization,
+    /// keras/src/layers/preprocessing/text_vectorization.py): standardize, split, build n-grams, look the tokens up.
+    static member textVectorization(?maxTokens: int, ?standardize: string, ?split: string, ?ngrams: IntTuple,
+                                    ?outputMode: string, ?outputSequenceLength: int, ?padToMaxTokens: bool,
+                                    ?vocabulary: string[], ?idfWeights: float[], ?sparse: bool, ?ragged: bool,
+                                    ?encoding: string, ?name: string, ?dtype: DTypePolicy, ?trainable: bool) : Layer =
+        ScriptErrors.guard (fun () ->
+            TextVectorization(maxTokens = Option.toNullable maxTokens, ?standardize = standardize, ?split = split,
+                              ?ngrams = ngrams, ?outputMode = outputMode,
+                              outputSequenceLength = Option.toNullable outputSequenceLength,
+                              ?padToMaxTokens = padToMaxTokens, ?vocabulary = vocabulary, ?idfWeights = idfWeights,
+                              ?sparse = sparse, ?ragged = ragged, ?encoding = encoding, Name = Option.toObj name,
+                              Dtype = Option.toObj dtype, Trainable = defaultArg trainable true))
 
     /// Thresholded ReLU: x for x > theta, 0 otherwise (Keras 2.x / tf.keras ThresholdedReLU). Shape unchanged, no
     /// parameters.

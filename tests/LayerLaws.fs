@@ -647,9 +647,46 @@ let catalogue : (Type * Gen<LawCase>) list =
           return
               if conv then { Layer = TimeDistributed(Conv2D(units, 2)); Inputs = [ Shape(steps, 3, 4, 2) ]; Free = [ 0 ] }
               else { Layer = TimeDistributed(Dense(units, activation = "tanh")); Inputs = [ Shape(steps, 3) ]; Free = [ 0 ] } })
+      // Text and lookup preprocessing (tests/TextPreprocessingTests.fs): configs carry the vocabulary, shapes are pure.
+      entry<TextVectorization> (gen {
+          let! mode = Gen.elements [ "int"; "multi_hot"; "count"; "tf_idf" ]
+          let! standardize = Gen.elements [ "lower_and_strip_punctuation"; "lower"; "strip_punctuation"; null ]
+          let! split = Gen.elements [ "whitespace"; "character"; null ]
+          let! ngrams = Gen.elements [ IntTuple(); IntTuple.Integer 2; IntTuple(1, 3) ]
+          let! length = Gen.elements [ None; Some 5 ]
+          let! adapted = bools
+          let! rank = Gen.choose (0, 1)
+          let layer =
+              TextVectorization(maxTokens = 20, standardize = standardize, split = split, ngrams = ngrams, outputMode = mode,
+                                outputSequenceLength = (if mode = "int" then Option.toNullable length else Nullable()))
+          let layer = if adapted || mode <> "int" then layer.Adapt [ "The cat sat."; "the dog, the cat"; "a b c d" ] else layer
+          return { Layer = layer; Inputs = [ Shape(Array.replicate rank 1) ]; Free = [] } })
+      entry<StringLookup> (gen {
+          let! mode = Gen.elements [ "int"; "one_hot"; "multi_hot"; "count"; "tf_idf" ]
+          let! mask = Gen.elements [ null; "" ]
+          let! oov = Gen.choose (0, 2)
+          let! width = Gen.choose (1, 4)
+          let layer = StringLookup(maskToken = mask, numOovIndices = oov, outputMode = mode).Adapt(ResizeArray [ "a"; "b"; "a"; "c" ])
+          return { Layer = layer; Inputs = [ Shape(width) ]; Free = (if mode = "int" || mode = "one_hot" then [ 0 ] else []) } })
+      entry<IntegerLookup> (gen {
+          let! mode = Gen.elements [ "int"; "one_hot"; "multi_hot"; "count"; "tf_idf" ]
+          let! mask = Gen.elements [ Nullable(); Nullable 0L ]
+          let! invert = bools
+          let! width = Gen.choose (1, 4)
+          let layer =
+              if invert && mode = "int" then IntegerLookup(vocabulary = [| 7L; 3L |], invert = true, maskToken = mask)
+              else IntegerLookup(maskToken = mask, outputMode = mode).Adapt([ 7L; 3L; 7L; 9L ])
+          return { Layer = layer; Inputs = [ Shape(width) ]; Free = (if mode = "int" || mode = "one_hot" then [ 0 ] else []) } })
       entry<Normalization> (elementwise (gen {
           let! given = bools
           return (if given then Normalization(mean = FloatTuple(0.5), variance = FloatTuple(2.0)) else Normalization()) :> Layer })) ]
+
+/// Layer types that take only the config and pure shape laws, and why the tensor laws (forward at several sizes, weights,
+/// a training step, masks and dtype policies) do not apply.
+let hostPreprocessing : (Type * string) list =
+    [ typeof<TextVectorization>, "takes strings, which are not tensors: it runs on the host (tests/TextPreprocessingTests.fs builds models from strings)"
+      typeof<StringLookup>, "takes strings, which are not tensors: it runs on the host (tests/TextPreprocessingTests.fs)"
+      typeof<IntegerLookup>, "a table lookup on the host with no weights and no gradient, whose int64 output keeps its dtype under every policy, as Keras's (its vocabulary dtype); tests/TextPreprocessingTests.fs runs it on tensors" ]
 
 /// Concrete layer record types the laws do not take, and why.
 let exempt : (Type * string) list =
@@ -671,7 +708,7 @@ let private pureLawConfig = { FsCheckConfig.defaultConfig with maxTest = 100 }
 /// The harness: every law for one layer type, over its catalogue generator, shrinking the free input sizes.
 let layerTest (t: Type, cases: Gen<LawCase>) =
     let arb = Arb.fromGenShrink (cases, shrinkCase)
-    let appliedToTensors = t <> typeof<Input>
+    let appliedToTensors = t <> typeof<Input> && not (hostPreprocessing |> List.exists (fun (h, _) -> h = t))
     testList t.Name [
         yield testPropertyWithConfig pureLawConfig "config round trip" (Prop.forAll arb configLaws)
         if appliedToTensors then

@@ -48,7 +48,28 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
         operationIndex = graph.Operations.Select((o, i) => (o.Name, i)).ToDictionary(x => x.Name, x => x.i);
         plan = ExecutionPlan.Of(graph, built, operationIndex);
         RegisterComponents();
-        inputTypes = InputDtypes(declaration).Select(DTypes.ToScalarType).ToArray();
+        var dtypes = InputDtypes(declaration).ToArray();
+        // A string input carries no tensor: the string layers it feeds run on the host (TextPreprocessing.cs).
+        stringInputs = dtypes.Select(d => d == "string").ToArray();
+        inputTypes = dtypes.Select(d => d == "string" ? ScalarType.Int64 : DTypes.ToScalarType(d)).ToArray();
+        if (stringInputs.Any(s => s) || plan.Steps.Any(s => s.Layer is IHostStringStage))
+            HostStringStages.CheckPlan(Declaration.Name, [.. plan.Steps.Select(s => ((nn.Module?)s.Layer ?? s.Network, s.InputSlots))],
+                [.. plan.InputSlots.Where((_, i) => stringInputs[i])]);
+    }
+
+    private readonly bool[] stringInputs;
+
+    /// <summary>Whether the model takes strings (an <see cref="Input"/> of dtype <c>string</c>) at any input.</summary>
+    public bool TakesStrings => stringInputs.Any(s => s);
+
+    /// <summary>
+    /// The forward pass of a model whose inputs are all strings (one list per input): each string layer right after a
+    /// string input encodes its strings on the host, the rest runs as <see cref="Forward(IReadOnlyList{Tensor}, ForwardContext)"/>.
+    /// </summary>
+    internal IReadOnlyList<Tensor> ForwardTexts(IReadOnlyList<IReadOnlyList<string>> texts, ForwardContext context)
+    {
+        using var lease = ReadLease();
+        return ForwardCore([.. texts.Select(_ => (Tensor)null!)], context, texts);
     }
 
     private readonly ScalarType[] inputTypes;
@@ -230,7 +251,7 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
 
     /// <summary>The forward pass proper: each node of the graph in execution order, on one tensor per model input.</summary>
     /// <exception cref="ArgumentException">The wrong number of inputs, or a tensor of the wrong shape (named with the expected one).</exception>
-    private IReadOnlyList<Tensor> ForwardCore(IReadOnlyList<Tensor> inputs, ForwardContext context)
+    private IReadOnlyList<Tensor> ForwardCore(IReadOnlyList<Tensor> inputs, ForwardContext context, IReadOnlyList<IReadOnlyList<string>>? texts = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count != inputShapes.Length)
@@ -241,9 +262,16 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
                 nameof(inputs));
         var values = new Value[plan.SlotCount];
         for (var i = 0; i < inputs.Count; i++)
-            values[plan.InputSlots[i]] = new Value(ModelInput(inputs[i], i), false, null);
+            values[plan.InputSlots[i]] = stringInputs[i]
+                ? (texts?[i] is not null ? default : throw HostStringStages.NeedsStrings(Declaration.Name, InputLabel(i)))
+                : new Value(ModelInput(inputs[i], i), false, null);
         foreach (var step in plan.Steps)
         {
+            if (step.Layer is IHostStringStage host)
+            {
+                values[step.OutputSlot] = new Value(host.Encode(texts![Array.IndexOf(plan.InputSlots, step.InputSlots[0])], Device), false, null);
+                continue;
+            }
             if (step.Layer is { } layer)
             {
                 Run(layer, step.InputSlots, step.OutputSlot, values, context);

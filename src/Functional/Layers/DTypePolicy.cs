@@ -5,7 +5,8 @@ namespace Functional.Layers;
 /// Keras's dtype policy: the dtype a layer computes in (<see cref="ComputeDtype"/>) and the dtype its weights are stored in
 /// (<see cref="VariableDtype"/>). <c>float32</c>, <c>float64</c>, <c>float16</c> and <c>bfloat16</c> use one dtype for both;
 /// <c>mixed_float16</c> and <c>mixed_bfloat16</c> compute in the 16-bit type and keep float32 weights (mixed precision).
-/// Integer and bool names (<c>int32</c>, …) are dtypes for an <see cref="Input"/> that carries indices.
+/// Integer and bool names (<c>int32</c>, …) are dtypes for an <see cref="Input"/> that carries indices, and <c>string</c>
+/// for one that carries raw strings to string preprocessing layers (<see cref="TextVectorization"/>, <see cref="StringLookup"/>).
 /// </summary>
 /// <remarks>
 /// <para>Every layer record has a <see cref="Layer.Dtype"/>. A layer made without one takes the policy in force when the
@@ -75,7 +76,7 @@ public sealed record DTypePolicy
         if (name == "mixed_float16") return ("float16", "float32");
         if (name == "mixed_bfloat16") return ("bfloat16", "float32");
         var dtype = Aliases.TryGetValue(name, out var standard) ? standard : name;
-        if (FloatDtypes.Contains(dtype) || IntegerDtypes.Contains(dtype)) return (dtype, dtype);
+        if (FloatDtypes.Contains(dtype) || IntegerDtypes.Contains(dtype) || dtype == "string") return (dtype, dtype);
         throw new ArgumentException(
             $"Cannot convert '{name}' to a mixed precision DTypePolicy. Valid policies include 'mixed_float16', 'mixed_bfloat16', " +
             "and the name of any float dtype such as 'float32'.", nameof(name));

@@ -42,6 +42,33 @@ public static class LayerCalls
     public static SymbolicTensor Call(this MultiHeadAttention layer, SymbolicTensor query, SymbolicTensor value, SymbolicTensor? key, SymbolicTensor attentionMask) =>
         layer.Call([query, value, key ?? value, attentionMask]);
 
+    /// <summary>
+    /// Keras's <c>mha(query, value, key=None, attention_mask=None, return_attention_scores=False, use_causal_mask=False)</c>:
+    /// applies the layer with Keras's call arguments and returns every output (the attention output, then the scores when
+    /// <paramref name="returnAttentionScores"/>).
+    /// </summary>
+    /// <remarks>
+    /// The call arguments are the record's <see cref="MultiHeadAttention.UseCausalMask"/> and
+    /// <see cref="MultiHeadAttention.ReturnAttentionScores"/> (a graph declaration is data, so they are written to its config).
+    /// Arguments equal to the record's apply the layer itself; other ones apply one copy of it per combination, made on
+    /// the first such call and reused by every later one, so repeated calls with the same arguments share one layer and its
+    /// weights. Unlike Keras, calls with different arguments are different layers with their own weights.
+    /// </remarks>
+    public static IReadOnlyList<SymbolicTensor> CallWith(this MultiHeadAttention layer, SymbolicTensor query, SymbolicTensor value,
+        SymbolicTensor? key = null, SymbolicTensor? attentionMask = null, bool returnAttentionScores = false, bool useCausalMask = false)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        var applied = layer.UseCausalMask == useCausalMask && layer.ReturnAttentionScores == returnAttentionScores ? layer
+            : Variants.GetOrCreateValue(layer).GetOrAdd((useCausalMask, returnAttentionScores),
+                o => layer with { UseCausalMask = o.Causal, ReturnAttentionScores = o.Scores });
+        return attentionMask is null
+            ? applied.CallMany(key is null ? [query, value] : [query, value, key])
+            : applied.CallMany(query, value, key, attentionMask);
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<MultiHeadAttention,
+        System.Collections.Concurrent.ConcurrentDictionary<(bool Causal, bool Scores), MultiHeadAttention>> Variants = new();
+
     /// <summary>As <see cref="Call(MultiHeadAttention, SymbolicTensor, SymbolicTensor, SymbolicTensor?, SymbolicTensor)"/>,
     /// returning every output (the attention scores too, with <see cref="MultiHeadAttention.ReturnAttentionScores"/>).</summary>
     public static IReadOnlyList<SymbolicTensor> CallMany(this MultiHeadAttention layer, SymbolicTensor query, SymbolicTensor value, SymbolicTensor? key, SymbolicTensor attentionMask) =>

@@ -158,6 +158,11 @@ public static class LayerConfig
     {
         [typeof(Embedding)] = ["input_length"],
         [typeof(SimpleRNN)] = ["implementation"], [typeof(LSTM)] = ["implementation"], [typeof(GRU)] = ["implementation"],
+        // Keras's bookkeeping: the size of a vocabulary kept in the archive's assets, whether it was given; StringLookup's
+        // vocabulary_dtype is always "string" and Keras ignores oov_method for strings.
+        [typeof(TextVectorization)] = ["vocabulary_size", "has_input_vocabulary"],
+        [typeof(StringLookup)] = ["vocabulary_size", "has_input_vocabulary", "vocabulary_dtype", "oov_method"],
+        [typeof(IntegerLookup)] = ["vocabulary_size", "has_input_vocabulary"],
     };
 
     /// <summary>The keys a layer config may declare its input shape with (Keras's <c>Layer.__init__</c> and legacy loader).</summary>
