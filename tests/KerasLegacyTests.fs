@@ -169,10 +169,11 @@ let private temp (name: string) =
 
 let private cleanup (path: string) = try Directory.Delete(Path.GetDirectoryName path, true) with _ -> ()
 
-let private dataset (values: float32[]) (dims: uint64[]) = H5Dataset(values, fileDims = dims)
+let dataset (values: float32[]) (dims: uint64[]) = H5Dataset(values, fileDims = dims)
 
-/// A group holding a layer's arrays as Keras 2 writes them: weight_names "<layer>/<name>:0" nesting a subgroup.
-let private layerGroup (layer: string) (weights: (string * float32[] * uint64[]) list) =
+/// A group holding a layer's arrays as Keras 2 writes them: weight_names "<layer>/<name>:0" nesting a subgroup (also used
+/// by SubmodelTests to write a whole Keras 2 weights file).
+let layerGroup (layer: string) (weights: (string * float32[] * uint64[]) list) =
     let g = H5Group()
     if weights.IsEmpty then g.Attributes["weight_names"] <- (Array.empty<float> : float[])   // h5py's empty list
     else

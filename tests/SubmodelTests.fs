@@ -41,26 +41,22 @@ let private weightsOf (net: BuiltNetwork) =
     |> Map.ofSeq
 
 /// Keras 2's `save_weights` HDF5 layout (what keras-applications' published ImageNet files hold): root attributes
-/// `layer_names`, `backend`, `keras_version`; one group per layer with attribute `weight_names` ("layer/kernel:0", …)
-/// whose datasets nest by the `/` in their names. Written with PureHDF from a built network, in the model's layer order.
+/// `layer_names` (every layer, in the model's order), `backend`, `keras_version`; one group per layer whose attribute
+/// `weight_names` ("layer/kernel:0", …; an empty float64 array for a layer without weights) names datasets nested by the
+/// `/` in those names (KerasLegacyTests.layerGroup). Written with PureHDF from a built network.
 let private writeKeras2Weights (net: BuiltNetwork) (path: string) =
     let file = PureHDF.H5File()
-    let layers = net.Weights |> Seq.groupBy (fun w -> w.Name.Substring(0, w.Name.IndexOf '/')) |> List.ofSeq
-    file.Attributes.["layer_names"] <- layers |> List.map fst |> Array.ofList
+    let layers = net.Graph.Operations |> Seq.filter (fun o -> not o.IsInput) |> Seq.map (fun o -> o.Name) |> List.ofSeq
+    file.Attributes.["layer_names"] <- Array.ofList layers
     file.Attributes.["backend"] <- "tensorflow"
     file.Attributes.["keras_version"] <- "2.2.4"
-    for layer, weights in layers do
-        let group = PureHDF.H5Group()
-        let inner = PureHDF.H5Group()
-        let weightNames = [| for w in weights -> w.Name + ":0" |]
-        group.Attributes.["weight_names"] <- weightNames
-        for w in weights do
-            use v = w.KerasView()
-            use c = v.detach().cpu().contiguous()
-            let dims = c.shape |> Array.map uint64
-            inner.[w.Name.Substring(w.Name.IndexOf '/' + 1) + ":0"] <- PureHDF.H5Dataset(c.data<float32>().ToArray(), fileDims = dims)
-        group.[layer] <- inner
-        file.[layer] <- group
+    let weightsOf (layer: string) =
+        [ for w in net.Weights do
+            if w.Name.StartsWith(layer + "/") then
+                use v = w.KerasView()
+                use c = v.detach().cpu().contiguous()
+                yield w.Name.Substring(layer.Length + 1), c.data<float32>().ToArray(), Array.map uint64 c.shape ]
+    for layer in layers do file.[layer] <- KerasLegacyTests.layerGroup layer (weightsOf layer)
     file.Write path
 
 /// Builds the model with fresh weights and saves them (safetensors).

@@ -156,7 +156,7 @@ public sealed class BuiltNetwork : nn.Module<Tensor, Tensor>
             var result = new BuiltNetwork(model, graph, device, built);
             result.eval();
             // A declaration with a weights file (Applications' weights: "path") comes with those weights.
-            if (graph.WeightsFile is { } weightsFile) WeightLoading.LoadDeclared(result, weightsFile, graph.WeightsFileByName);
+            if (graph.WeightsFile is { } weightsFile) WeightLoading.LoadDeclaredFile(result, weightsFile, graph.WeightsFileByName);
             return result;
         }
         catch

@@ -13,17 +13,18 @@ namespace Functional.Torch.Building;
 internal static class WeightLoading
 {
     /// <summary>
-    /// Reads weights in another library's format — Keras's HDF5 files and <c>.keras</c> archives — into a network, by
-    /// layer name when asked; null when it is not a file of such a format. Registered by <c>Functional.Torch.Saving</c>
-    /// (building does not depend on saving), which also routes <c>LoadWeights</c> through it.
+    /// Reads a declaration's weights file (<c>Model.WeightsFile</c>) into the network just built from it, by layer name
+    /// when asked. <c>Functional.Torch.Saving</c> sets it to its <c>LoadWeights</c>, which also recognises Keras's HDF5
+    /// files and <c>.keras</c> archives (building does not depend on saving); this library's safetensors otherwise.
     /// </summary>
-    internal static Func<string, Action<BuiltNetwork, bool>?>? ForeignFormat { get; set; }
+    internal static Action<BuiltNetwork, string, bool> LoadDeclaredFile { get; set; } = (network, path, byName) => Load(network, path, byName);
 
-    /// <summary>Loads a declaration's weights file (<c>Model.WeightsFile</c>) into the network just built from it.</summary>
-    internal static void LoadDeclared(BuiltNetwork network, string path, bool byName)
+    /// <summary>Keras's rule for partial loads: skipping mismatched weights is only meaningful when matching by name.</summary>
+    /// <exception cref="ArgumentException"><paramref name="skipMismatch"/> without <paramref name="byName"/>.</exception>
+    internal static void CheckSkipMismatch(bool byName, bool skipMismatch)
     {
-        if (ForeignFormat?.Invoke(path) is { } foreign) foreign(network, byName);
-        else Load(network, path, byName);
+        if (skipMismatch && !byName)
+            throw new ArgumentException("skipMismatch=true requires byName=true (Keras: 'When passing skip_mismatch=True, by_name must be set to True.').", nameof(skipMismatch));
     }
 
     /// <summary>
@@ -32,7 +33,7 @@ internal static class WeightLoading
     /// and the file's weights the network lacks are ignored.
     /// </summary>
     internal static void Load(BuiltNetwork network, string path, bool byName = false, bool skipMismatch = false)
-{
+    {
         ArgumentNullException.ThrowIfNull(network);
         using var file = SafeTensors.ReadTensors(path);
         IReadOnlyList<StoredTensor> tensors = file.Tensors;
@@ -91,10 +92,12 @@ internal static class WeightLoading
                     missing.Add((name, $"'{name}' {SafeTensor.ShapeString(tensor.shape)}"));
                     continue;
                 }
-                if (!s.Shape.SequenceEqual(tensor.shape) && skipMismatch) continue;
                 if (!s.Shape.SequenceEqual(tensor.shape))
+                {
+                    if (skipMismatch) continue;   // the model's value stays
                     throw new InvalidDataException(
                         $"{path}: weight '{name}' has shape {s.ShapeText} in the file, but model '{network.Declaration.Name}' expects {SafeTensor.ShapeString(tensor.shape)}.");
+                }
                 if (SafeTensors.IsFloat(s.DType) != tensor.is_floating_point())
                     throw new InvalidDataException(
                         $"{path}: weight '{name}' is stored as {s.DType}, but the model's is {tensor.dtype} ({(tensor.is_floating_point() ? "floating point" : "not floating point")}).");

@@ -112,8 +112,7 @@ public static partial class KerasH5
     public static void LoadKerasWeights(this BuiltNetwork network, string path, bool byName = false, bool skipMismatch = false)
     {
         ArgumentNullException.ThrowIfNull(network);
-        if (skipMismatch && !byName)
-            throw new ArgumentException("skipMismatch=true requires byName=true (Keras: 'When passing skip_mismatch=True, by_name must be set to True.').", nameof(skipMismatch));
+        WeightLoading.CheckSkipMismatch(byName, skipMismatch);
         Guard(path, () => { LoadWeightsFrom(network, path, byName, skipMismatch); return 0; });
     }
 

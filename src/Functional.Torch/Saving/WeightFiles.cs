@@ -52,21 +52,15 @@ public static class WeightFiles
     public static void LoadWeights(this BuiltNetwork network, string path, bool byName = false, bool skipMismatch = false)
     {
         ArgumentNullException.ThrowIfNull(network);
-        if (skipMismatch && !byName)
-            throw new ArgumentException("skipMismatch=true requires byName=true (Keras: 'When passing skip_mismatch=True, by_name must be set to True.').", nameof(skipMismatch));
+        WeightLoading.CheckSkipMismatch(byName, skipMismatch);
+        // Keras's formats are recognised by content: an HDF5 file or a .keras (zip) archive.
         if (File.Exists(path) && (KerasH5.IsHdf5(path) || KerasH5.IsZip(path))) network.LoadKerasWeights(path, byName, skipMismatch);
         else WeightLoading.Load(network, path, byName, skipMismatch);
     }
 
-    // Keras's formats, recognised by content: an HDF5 file or a .keras (zip) archive.
-    private static Action<BuiltNetwork, bool>? KerasFormat(string path) =>
-        File.Exists(path) && (KerasH5.IsHdf5(path) || KerasH5.IsZip(path))
-            ? (network, byName) => network.LoadKerasWeights(path, byName)
-            : null;
-
-#pragma warning disable CA2255 // Building cannot reference saving; saving registers its formats with it when the assembly loads.
+#pragma warning disable CA2255 // Building cannot reference saving; saving gives it this reader when the assembly loads.
     [System.Runtime.CompilerServices.ModuleInitializer]
-    internal static void RegisterFormats() => WeightLoading.ForeignFormat = KerasFormat;
+    internal static void RegisterFormats() => WeightLoading.LoadDeclaredFile = (network, path, byName) => network.LoadWeights(path, byName);
 #pragma warning restore CA2255
 }
 

@@ -77,6 +77,9 @@ public abstract partial record Layer
     /// <summary>Whether the layer's weights are updated by training (Keras's <c>trainable</c>).</summary>
     public bool Trainable { get; init; } = true;
 
+    /// <summary>This layer trainable or frozen (an <see cref="Input"/> has no weights and stays as it is).</summary>
+    internal Layer WithTrainable(bool trainable) => this is Input || Trainable == trainable ? this : this with { Trainable = trainable };
+
     /// <summary>A penalty on the layer's output, added to the training loss (Keras's <c>activity_regularizer</c>).</summary>
     public virtual Regularizer? ActivityRegularizer { get; init; }
 

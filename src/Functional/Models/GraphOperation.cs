@@ -57,7 +57,7 @@ public abstract class GraphOperation : IEquatable<GraphOperation>
 
     /// <summary>The same operation with its layer (or every layer of its model) trainable or frozen; inputs are unchanged.</summary>
     internal GraphOperation WithTrainable(bool trainable) => Match(
-        layer => layer is Input || layer.Trainable == trainable ? this : Of(layer with { Trainable = trainable }),
+        layer => Of(layer.WithTrainable(trainable)),
         model => Of(model.WithTrainable(trainable)));
 
     /// <summary>All weights and the trainable ones, for the given input shapes (a model counts its own).</summary>

@@ -268,8 +268,8 @@ public sealed class Model : IModel, IEquatable<Model>
 
     /// <summary>Keras's <c>model.input</c>: the tensor of the model's only input, to declare new models on this graph.</summary>
     /// <exception cref="InvalidOperationException">The model has several inputs (use <see cref="InputTensors"/>).</exception>
-    public SymbolicTensor Input => InputTensors.Count == 1 ? InputTensors[0]
-        : throw new InvalidOperationException($"Model '{Name}' has {InputTensors.Count} inputs; use InputTensors.");
+    public SymbolicTensor Input => Inputs.Length == 1 ? TensorAt(Inputs[0])
+        : throw new InvalidOperationException($"Model '{Name}' has {Inputs.Length} inputs; use InputTensors.");
 
     /// <summary>Keras's <c>model.inputs</c>: the tensors of the model's inputs, in order (for a model declared from tensors, those very tensors).</summary>
     public IReadOnlyList<SymbolicTensor> InputTensors => Inputs.Select(TensorAt).ToList();
@@ -388,7 +388,7 @@ public sealed class Model : IModel, IEquatable<Model>
     /// BatchNormalization runs in inference mode (Keras's fine-tuning rule). The weights file is kept.
     /// </summary>
     public Model WithTrainable(bool trainable) =>
-        new Model(Name, Operations.Select(o => new WiredOperation(o.Operation.WithTrainable(trainable), o.Nodes.Select(n => (IReadOnlyList<TensorRef>)n.Inputs).ToList())).ToList(),
+        new Model(Name, Operations.Select(o => WiredOperation.Of(o) with { Operation = o.Operation.WithTrainable(trainable) }).ToList(),
             Inputs, Outputs, sourceInputs).WithWeightsFileUnchecked(WeightsFile, WeightsFileByName);
 
     private Model WithWeightsFileUnchecked(string? path, bool byName = false) =>

@@ -170,7 +170,7 @@ public static class ModelConfig
                 throw new ModelConfigException($"{at}.class_name", "a Sequential model holds layers only; nest models in a graph (Functional) model.");
             var layer = LayerConfig.Deserialize(entry, at, out var inputShape);
             if (i == 0) declared = inputShape;
-            layers.Add(trainable || layer is Input ? layer : layer with { Trainable = false });
+            layers.Add(trainable ? layer : layer.WithTrainable(false));
         }
         if (layers.FirstOrDefault() is not Input)
         {
@@ -214,7 +214,7 @@ public static class ModelConfig
             if (op.Layer is { } layer)
             {
                 if (layer.Name is null) layer = layer with { Name = resolved };
-                if (!trainable && layer is not Input) layer = layer with { Trainable = false };
+                if (!trainable) layer = layer.WithTrainable(false);
                 op = layer;
             }
             if (!indexOf.TryAdd(resolved, names.Count))

@@ -109,7 +109,7 @@ public sealed class Sequential : IModel, IEquatable<Sequential>, IEnumerable<Lay
     /// as non-trainable, training leaves them alone, a frozen BatchNormalization runs in inference mode).
     /// </summary>
     public Sequential WithTrainable(bool trainable) =>
-        new(Name, [Input, .. Layers.Select(l => l.Trainable == trainable ? l : l with { Trainable = trainable })]);
+        new(Name, [Input, .. Layers.Select(l => l.WithTrainable(trainable))]);
 
     /// <summary>Keras's <c>model.get_layer(name)</c>: the layer in this stack's graph (<see cref="AsGraph"/>), whose
     /// <see cref="GraphLayer.Output"/> declares new models on the stack's layers (with <see cref="Model.Input"/> of the graph).</summary>
